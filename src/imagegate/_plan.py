@@ -1,0 +1,71 @@
+"""The failover ladder: which (route, size) options to try, in which order.
+
+For a request for ``size`` with downgrading allowed down to ``min_size``::
+
+    size     on every primary route, in order
+    size - 1 on every primary route          (while allow_downgrade and ≥ min_size)
+    ...
+    the same ladder on every backup route    (when allow_backup)
+
+Options the route cannot serve (a tier or ratio it does not offer, too many images) are
+left out and reported, so the router can say why an option was never tried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from imagegate._provider import Capabilities
+from imagegate._request import ImageRequest, Size
+from imagegate._route import Route
+
+__all__ = ["Option", "Plan", "build_plan"]
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One rung of the ladder: try ``route`` at ``size``.
+
+    Attributes:
+        index: Position of the route in the router's list.
+        route: The route.
+        size: The tier to ask for.
+        capabilities: What the route's model offers.
+    """
+
+    index: int
+    route: Route
+    size: Size
+    capabilities: Capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The ordered options for one request, and the ones left out with their reason."""
+
+    options: tuple[Option, ...]
+    skipped: tuple[str, ...]
+
+
+def build_plan(
+    request: ImageRequest,
+    routes: Sequence[Route],
+    capabilities: Sequence[Capabilities],
+) -> Plan:
+    """Order the (route, size) options for ``request`` (see the module docstring)."""
+    options: list[Option] = []
+    skipped: list[str] = []
+    tiers = (False, True) if request.allow_backup else (False,)
+    for backup_tier in tiers:
+        for size in request.sizes_allowed:
+            for index, route in enumerate(routes):
+                if route.backup is not backup_tier:
+                    continue
+                caps = capabilities[index]
+                reason = caps.unsupported_reason(size, request.aspect_ratio, request.n)
+                if reason is not None:
+                    skipped.append(f"{route.name}@{size}: {reason}")
+                    continue
+                options.append(Option(index, route, size, caps))
+    return Plan(tuple(options), tuple(skipped))

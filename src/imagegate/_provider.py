@@ -1,0 +1,128 @@
+"""The `Provider` protocol: what an adapter (built-in or plugin) must offer the router.
+
+A provider is any object with a ``name``, a ``capabilities(model)`` method, an async
+``generate(request)`` and an async ``aclose()``; nothing needs to be inherited. Adapters
+map vendor exceptions into `imagegate.errors` inside ``generate`` and never retry: the
+router is the only retry loop.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+from imagegate._request import SIZES, Size, parse_aspect_ratio
+from imagegate._result import GeneratedImage
+from imagegate.errors import Billing
+
+__all__ = ["Capabilities", "Provider", "ProviderRequest", "ProviderResponse"]
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderRequest:
+    """One call the router asks an adapter to make.
+
+    Attributes:
+        prompt: What to draw.
+        model: The provider's model name.
+        size: The tier to ask for.
+        aspect_ratio: ``"W:H"``, already validated.
+        n: Images wanted.
+        seed: Passed on where the provider accepts one.
+        timeout_s: How long this attempt may take; the adapter passes it to its client
+            (the router also enforces it). None means no limit.
+        request_id: The router's id for the whole request, for logs.
+        options: Route options meant for the provider (``quality``, ``output_format`` …).
+    """
+
+    prompt: str
+    model: str
+    size: Size
+    aspect_ratio: str = "1:1"
+    n: int = 1
+    seed: int | None = None
+    timeout_s: float | None = None
+    request_id: str = ""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderResponse:
+    """What an adapter returns on success.
+
+    Attributes:
+        images: At least one image.
+        cost_usd: What the provider charged, when it says so; None means "use the price
+            table in `Capabilities`".
+        billing: Normally ``"billed"``.
+        size_ignored: True when the provider returned another size than the one asked.
+        metadata: Extras worth keeping (response id, model version, usage …).
+    """
+
+    images: tuple[GeneratedImage, ...]
+    cost_usd: float | None = None
+    billing: Billing = "billed"
+    size_ignored: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Capabilities:
+    """What a model on a provider can deliver, and what it costs.
+
+    Attributes:
+        sizes: Tiers the model can really deliver.
+        aspect_ratios: Ratios it accepts, or None for any ratio within 1:8 … 8:1.
+        max_n: Most images per call.
+        price_usd: List price per image, per tier; a missing tier means "unknown".
+        async_job: True for submit-and-poll APIs (Flux).
+        supports_seed: Whether ``seed`` is honoured.
+    """
+
+    sizes: frozenset[Size] = frozenset(SIZES)
+    aspect_ratios: frozenset[str] | None = None
+    max_n: int = 1
+    price_usd: Mapping[Size, float] = field(default_factory=dict)
+    async_job: bool = False
+    supports_seed: bool = False
+
+    def unsupported_reason(self, size: Size, aspect_ratio: str, n: int = 1) -> str | None:
+        """Why this model cannot serve the request, or None when it can."""
+        if size not in self.sizes:
+            offered = ", ".join(s for s in SIZES if s in self.sizes) or "none"
+            return f"cannot deliver {size} (offers {offered})"
+        if self.aspect_ratios is not None:
+            w, h = parse_aspect_ratio(aspect_ratio)
+            if f"{w}:{h}" not in self.aspect_ratios:
+                return f"aspect ratio {aspect_ratio} not offered"
+        if n > self.max_n:
+            return f"n={n} above the model's maximum of {self.max_n}"
+        return None
+
+    def estimate_cost_usd(self, size: Size, n: int = 1) -> float:
+        """List price of ``n`` images at ``size``; 0.0 when the price is unknown."""
+        return self.price_usd.get(size, 0.0) * n
+
+
+@runtime_checkable
+class Provider(Protocol):
+    """An image provider adapter.
+
+    Attributes:
+        name: The registry name (``"gemini"``).
+    """
+
+    name: str
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Sizes, ratios, ``n`` and prices of ``model``; sensible defaults for unknown names."""
+        ...
+
+    async def generate(self, request: ProviderRequest) -> ProviderResponse:
+        """Make one call. Raise only `imagegate.errors` classes; never retry."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release clients and connections. Safe to call more than once."""
+        ...

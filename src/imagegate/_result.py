@@ -1,0 +1,211 @@
+"""What comes back: `GeneratedImage`, `Attempt` and `ImageResult`.
+
+Plain frozen records: results are built once per request on the hot path, and the image
+bytes can be tens of megabytes, so nothing here copies or re-validates them.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Final, Literal
+
+import imagesize
+
+from imagegate._request import Size, tier_for_pixels
+from imagegate.errors import Billing, ImageGateError
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+__all__ = ["Attempt", "GeneratedImage", "ImageResult", "Outcome", "sniff_mime_type"]
+
+Outcome = Literal["success", "error", "cancelled", "timeout"]
+"""How an attempt ended: an image, a mapped error, cancelled (a hedge loser, or the caller
+gave up), or our own attempt timeout."""
+
+_SIGNATURES: Final[tuple[tuple[bytes, int, str], ...]] = (
+    (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
+    (b"\xff\xd8\xff", 0, "image/jpeg"),
+    (b"WEBP", 8, "image/webp"),
+)
+_EXTENSIONS: Final = {"image/png": ".png", "image/jpeg": ".jpg", "image/webp": ".webp"}
+
+
+def sniff_mime_type(data: bytes) -> str | None:
+    """The image type from the magic bytes: PNG, JPEG or WebP; None for anything else."""
+    for magic, offset, mime in _SIGNATURES:
+        if data[offset : offset + len(magic)] == magic and (
+            mime != "image/webp" or data[:4] == b"RIFF"
+        ):
+            return mime
+    return None
+
+
+class GeneratedImage:
+    """One image: its bytes plus the type and pixel size read from its own header.
+
+    Width and height come from the PNG/JPEG/WebP header, never from what was requested or
+    what a provider claimed, so ``size`` is the tier really delivered.
+
+    Args:
+        data: The encoded image.
+        mime_type: What the provider said it was; kept as ``declared_mime_type``. The
+            header decides ``mime_type``.
+
+    Raises:
+        ValueError: if ``data`` is not a PNG, JPEG or WebP image, or its header is
+            truncated or carries no size.
+    """
+
+    __slots__ = ("data", "declared_mime_type", "height", "mime_type", "width")
+
+    def __init__(self, data: bytes, *, mime_type: str | None = None) -> None:
+        if not isinstance(data, bytes | bytearray | memoryview):
+            raise TypeError(f"image data must be bytes, not {type(data).__name__}")
+        data = bytes(data)
+        sniffed = sniff_mime_type(data)
+        if sniffed is None:
+            head = data[:8].hex() or "empty"
+            raise ValueError(f"not a PNG, JPEG or WebP image ({len(data)} bytes, starts {head})")
+        try:
+            info = imagesize.get_info(
+                io.BytesIO(data), dpi=False, colors=False, channels=False, exif_rotation=False
+            )
+        except (ValueError, OSError, IndexError, EOFError) as exc:
+            raise ValueError(f"corrupt or truncated {sniffed} header: {exc}") from exc
+        if info.width <= 0 or info.height <= 0:
+            raise ValueError(f"{sniffed} header carries no pixel size ({len(data)} bytes)")
+        self.data: bytes = data
+        self.mime_type: str = sniffed
+        self.declared_mime_type: str | None = mime_type
+        self.width: int = info.width
+        self.height: int = info.height
+
+    @property
+    def size(self) -> Size | None:
+        """The tier these pixels reach (see `tier_for_pixels`); None below 1K."""
+        return tier_for_pixels(self.width, self.height)
+
+    @property
+    def megapixels(self) -> float:
+        """Width × height in millions of pixels."""
+        return self.width * self.height / 1_000_000
+
+    @property
+    def extension(self) -> str:
+        """The usual file extension for the type, with its dot (``".png"``)."""
+        return _EXTENSIONS[self.mime_type]
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the bytes to ``path`` unchanged and return it as a `Path`.
+
+        A path without a suffix gets the extension of the image type.
+        """
+        target = Path(path)
+        if not target.suffix:
+            target = target.with_suffix(self.extension)
+        target.write_bytes(self.data)
+        return target
+
+    def to_pil(self) -> PILImage:
+        """Decode with Pillow (the ``pillow`` extra)."""
+        try:
+            from PIL import Image
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "GeneratedImage.to_pil() needs Pillow: pip install 'imagegate[pillow]'"
+            ) from exc
+        return Image.open(io.BytesIO(self.data))
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, GeneratedImage):
+            return NotImplemented
+        return self.data == other.data
+
+    def __hash__(self) -> int:
+        return hash(self.data)
+
+    def __repr__(self) -> str:
+        return (
+            f"GeneratedImage({self.mime_type}, {self.width}x{self.height}, "
+            f"{len(self.data):,} bytes)"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One upstream call (or one that was cancelled before it answered).
+
+    Attributes:
+        route: ``"provider/model"``.
+        size: The tier this attempt asked for.
+        started: Clock time the call started, in seconds.
+        ended: Clock time it ended, in seconds.
+        outcome: ``"success"``, ``"error"``, ``"cancelled"`` or ``"timeout"``.
+        error: The mapped error, or None on success or cancellation.
+        billing: Whether it was (or may have been) charged for.
+        cost_usd: What it cost, or may have cost when ``billing == "possibly_billed"``.
+        hedge: True if it was started as a hedge next to a slower attempt.
+        delivered_size: The tier of the image it returned (success only).
+        number: 1 for the first try of this (route, size) in the request, 2 for its retry …
+    """
+
+    route: str
+    size: Size
+    started: float
+    ended: float
+    outcome: Outcome
+    error: ImageGateError | None = None
+    billing: Billing = "not_billed"
+    cost_usd: float = 0.0
+    hedge: bool = False
+    delivered_size: Size | None = None
+    number: int = 1
+
+    @property
+    def duration_s(self) -> float:
+        """How long the call took, in clock seconds."""
+        return self.ended - self.started
+
+
+@dataclass(frozen=True, slots=True)
+class ImageResult:
+    """The answer to one request.
+
+    Attributes:
+        images: Every image delivered, in provider order.
+        route: ``"provider/model"`` that delivered them.
+        provider: The provider name (``"gemini"``).
+        model: The model name.
+        requested_size: The tier the caller asked for.
+        size: The tier delivered, computed from the pixels of the first image.
+        downgraded: True when ``size`` is smaller than ``requested_size``.
+        attempts: Every attempt of the request, in start order.
+        cost_usd: Cost of all attempts that were or may have been billed.
+        latency_s: Clock seconds from the call to the answer.
+        request_id: imagegate's id for the request (also in every log event).
+        size_ignored: True when the provider returned another size than the one asked.
+        metadata: Provider extras worth keeping (response id, model version …).
+    """
+
+    images: tuple[GeneratedImage, ...]
+    route: str
+    provider: str
+    model: str
+    requested_size: Size
+    size: Size | None
+    downgraded: bool
+    attempts: tuple[Attempt, ...]
+    cost_usd: float
+    latency_s: float
+    request_id: str = ""
+    size_ignored: bool = False
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def image(self) -> GeneratedImage:
+        """The first image."""
+        return self.images[0]

@@ -1,0 +1,127 @@
+"""The ``imagegate`` command line.
+
+    imagegate providers                       list providers and the plugins they come from
+    imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
+
+Tables use rich when it is installed (the ``cli`` extra) and plain text otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from imagegate import __version__
+from imagegate._request import SIZES
+from imagegate._route import Route
+from imagegate._router import Router
+from imagegate.errors import AllRoutesFailed, ImageGateError
+from imagegate.providers import registry
+
+__all__ = ["main"]
+
+
+def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
+        print(title, file=out)
+        for row in (headers, *rows):
+            cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
+            print("  ".join(cells).rstrip(), file=out)
+        return
+    table = Table(title=title)
+    for header in headers:
+        table.add_column(header)
+    for row in rows:
+        table.add_row(*row)
+    Console(file=out, width=120).print(table)
+
+
+def _cmd_providers(args: argparse.Namespace) -> int:
+    infos = registry.available()
+    rows = [(i.name, i.distribution, i.version, i.description) for i in infos]
+    headers = ("provider", "distribution", "version", "description")
+    _table("imagegate providers", headers, rows, sys.stdout)
+    errors = registry.errors()
+    for error in errors:
+        print(f"error: {error}", file=sys.stderr)
+    return 1 if errors and not infos else 0
+
+
+def _parse_route(text: str) -> tuple[str, str]:
+    provider, sep, model = text.partition("/")
+    if not sep or not provider or not model:
+        raise argparse.ArgumentTypeError(f"route must look like PROVIDER/MODEL, got {text!r}")
+    return provider, model
+
+
+async def _generate(args: argparse.Namespace) -> int:
+    provider, model = args.route
+    route = Route(provider, model=model, base_url=args.base_url)
+    async with Router([route]) as router:
+        result = await router.generate(
+            args.prompt,
+            size=args.size,
+            aspect_ratio=args.aspect_ratio,
+            deadline=args.deadline,
+            allow_downgrade=not args.no_downgrade,
+        )
+    path = result.image.save(args.out)
+    image = result.image
+    print(
+        f"{path}: {image.width}x{image.height} {image.mime_type} ({result.size}) via {result.route}"
+        f" in {result.latency_s:.1f} s, {len(result.attempts)} attempt(s), ${result.cost_usd:.4f}"
+    )
+    return 0
+
+
+def _cmd_generate(args: argparse.Namespace) -> int:
+    try:
+        return asyncio.run(_generate(args))
+    except AllRoutesFailed as exc:
+        print(f"imagegate: failed: {exc}", file=sys.stderr)
+        return 1
+    except ImageGateError as exc:
+        print(f"imagegate: {exc}", file=sys.stderr)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="imagegate", description="Resilient image generation across providers."
+    )
+    parser.add_argument("--version", action="version", version=f"imagegate {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    providers = commands.add_parser("providers", help="list providers and their plugins")
+    providers.set_defaults(func=_cmd_providers)
+
+    generate = commands.add_parser("generate", help="generate one image")
+    generate.add_argument("prompt")
+    generate.add_argument("--route", required=True, type=_parse_route, help="PROVIDER/MODEL")
+    generate.add_argument("--size", choices=SIZES, default="1K")
+    generate.add_argument("--aspect-ratio", default="1:1")
+    generate.add_argument("--out", type=Path, default=Path("image.png"))
+    generate.add_argument("--base-url", default=None, help="endpoint override")
+    generate.add_argument("--deadline", type=float, default=None, help="seconds for the request")
+    generate.add_argument("--no-downgrade", action="store_true", help="never try smaller tiers")
+    generate.set_defaults(func=_cmd_generate)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    args = _parser().parse_args(argv)
+    status: int = args.func(args)
+    return status
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,12 @@
+"""Test helpers shipped with imagegate: `FakeProvider` and the upstream `Simulator`.
+
+Use them to test your own service against scripted failures or a simulated outage,
+without keys or network (see docs/testing.md).
+"""
+
+from __future__ import annotations
+
+from imagegate.testing._fake import FakeCall, FakeOutcome, FakeProvider, fail, succeed
+from imagegate.testing._images import make_png
+
+__all__ = ["FakeCall", "FakeOutcome", "FakeProvider", "fail", "make_png", "succeed"]
