@@ -143,15 +143,25 @@ class Registry:
         factory: ProviderFactory,
         *,
         description: str = "",
-        plugin: str = "<runtime>",
-        distribution: str = "<runtime>",
-        version: str = "",
     ) -> None:
-        """Add a provider by hand (plugins use the callback given to them instead).
+        """Add a provider at run time, next to the loaded plugins.
 
         Raises:
-            ConfigurationError: if ``name`` is already taken or ``factory`` is not callable.
+            ConfigurationError: if ``name`` is taken or ``factory`` is not callable.
         """
+        self.load()
+        self._add(name, factory, description, plugin="<runtime>", distribution="<runtime>")
+
+    def _add(
+        self,
+        name: str,
+        factory: ProviderFactory,
+        description: str,
+        *,
+        plugin: str,
+        distribution: str,
+        version: str = "",
+    ) -> None:
         if not name or not name.replace("_", "").replace("-", "").isalnum():
             raise ConfigurationError(f"provider name {name!r} must be a non-empty identifier")
         if not callable(factory):
@@ -251,10 +261,10 @@ class Registry:
         self, plugin: str, distribution: str, version: str, loader: Callable[[], object]
     ) -> None:
         def register(name: str, factory: ProviderFactory, *, description: str = "") -> None:
-            self.register(
+            self._add(
                 name,
                 factory,
-                description=description,
+                description,
                 plugin=plugin,
                 distribution=distribution,
                 version=version,

@@ -1,0 +1,232 @@
+"""The Router skeleton: the ladder, attempts, timeouts and the deadline, on a fake clock."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagegate import Capabilities, FakeClock, Route, Router
+from imagegate.errors import (
+    AllRoutesFailed,
+    ConfigurationError,
+    ContentBlocked,
+    InvalidRequestError,
+    Overloaded,
+    QuotaExhausted,
+)
+from imagegate.testing import FakeProvider, fail, succeed
+
+
+def _pair(clock: FakeClock) -> tuple[FakeProvider, FakeProvider]:
+    return FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+
+
+async def test_first_route_answers(clock: FakeClock, fake: FakeProvider) -> None:
+    """A healthy first route answers with one attempt and a complete result."""
+    fake.script("2K", succeed(latency_s=40.0))
+    async with Router([Route(fake, model="m")], clock=clock) as router:
+        result = await router.generate("a lighthouse", size="2K", aspect_ratio="16:9")
+    assert (result.route, result.provider, result.model) == ("fake/m", "fake", "m")
+    assert (result.requested_size, result.size, result.downgraded) == ("2K", "2K", False)
+    assert result.latency_s == 40.0
+    assert result.cost_usd == pytest.approx(0.01)
+    [attempt] = result.attempts
+    assert (attempt.outcome, attempt.billing, attempt.started, attempt.ended) == (
+        "success",
+        "billed",
+        0.0,
+        40.0,
+    )
+    assert result.image.width > result.image.height
+
+
+async def test_fails_over_in_route_order(clock: FakeClock) -> None:
+    """An overloaded first route hands over to the second; both attempts are kept."""
+    a, b = _pair(clock)
+    a.script("1K", fail(Overloaded("The model is overloaded."), latency_s=2.0))
+    b.script("1K", succeed(latency_s=10.0))
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        result = await router.generate("x")
+    assert result.route == "b/m"
+    assert [(t.route, t.outcome) for t in result.attempts] == [("a/m", "error"), ("b/m", "success")]
+    assert isinstance(result.attempts[0].error, Overloaded)
+    assert result.attempts[0].error.route == "a/m"
+    assert result.latency_s == 12.0
+
+
+async def test_ladder_order_downgrade_then_backup(clock: FakeClock) -> None:
+    """Requested size on each primary, then smaller sizes, then backups."""
+    a, b = _pair(clock)
+    backup = FakeProvider("c", clock=clock)
+    for provider in (a, b):
+        provider.script("*", *(fail(Overloaded("busy")) for _ in range(3)))
+    routes = [Route(a, model="m"), Route(b, model="m"), Route(backup, model="m", backup=True)]
+    async with Router(routes, clock=clock) as router:
+        result = await router.generate("x", size="4K", min_size="2K")
+    order = [(t.route, t.size) for t in result.attempts]
+    assert order == [("a/m", "4K"), ("b/m", "4K"), ("a/m", "2K"), ("b/m", "2K"), ("c/m", "4K")]
+    assert result.route == "c/m"
+
+
+async def test_backup_only_when_allowed(clock: FakeClock) -> None:
+    """allow_backup=False never touches a backup route."""
+    a, backup = _pair(clock)
+    a.script("1K", fail(Overloaded("busy")))
+    routes = [Route(a, model="m"), Route(backup, model="m", backup=True)]
+    async with Router(routes, clock=clock) as router:
+        with pytest.raises(AllRoutesFailed) as info:
+            await router.generate("x", allow_backup=False)
+    assert backup.calls == []
+    assert len(info.value.attempts) == 1
+
+
+async def test_all_routes_failed_carries_every_attempt(clock: FakeClock) -> None:
+    """When nothing works, the error lists every attempt and why."""
+    a, b = _pair(clock)
+    a.default = fail(Overloaded("busy"), latency_s=1.0)
+    b.default = fail(QuotaExhausted("daily quota"), latency_s=1.0)
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        with pytest.raises(AllRoutesFailed) as info:
+            await router.generate("x", size="2K")
+    assert [(t.route, t.size) for t in info.value.attempts] == [
+        ("a/m", "2K"),
+        ("b/m", "2K"),
+        ("a/m", "1K"),
+        ("b/m", "1K"),
+    ]
+    assert "daily quota" in str(info.value)
+
+
+async def test_attempt_timeout_is_recorded_as_possibly_billed(clock: FakeClock) -> None:
+    """A slow attempt is cut at attempt_timeout_s, cancelled, and counted as possibly billed."""
+    a, b = _pair(clock)
+    a.script("4K", succeed(latency_s=600.0))
+    b.script("4K", succeed(latency_s=30.0))
+    routes = [Route(a, model="m"), Route(b, model="m")]
+    async with Router(routes, clock=clock, attempt_timeout_s=120.0) as router:
+        result = await router.generate("x", size="4K")
+    first = result.attempts[0]
+    assert (first.outcome, first.billing, first.duration_s) == ("timeout", "possibly_billed", 120)
+    assert a.calls[0].result == "cancelled"
+    assert result.cost_usd == pytest.approx(0.02)
+    assert result.latency_s == 150.0
+
+
+async def test_deadline_is_shared_by_all_attempts(clock: FakeClock) -> None:
+    """The request deadline caps each attempt and stops the ladder when it runs out."""
+    a, b = _pair(clock)
+    a.script("1K", fail(Overloaded("busy"), latency_s=80.0))
+    b.script("1K", succeed(latency_s=80.0))
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        with pytest.raises(AllRoutesFailed, match="deadline reached") as info:
+            await router.generate("x", deadline=100.0, allow_downgrade=False)
+    durations = [t.duration_s for t in info.value.attempts]
+    assert durations == [80.0, 20.0]
+    assert clock.now() == 100.0
+
+
+async def test_prompt_block_stops_the_request(clock: FakeClock) -> None:
+    """A prompt refused for safety is not sent to the next route."""
+    a, b = _pair(clock)
+    a.script("1K", fail(ContentBlocked("PROHIBITED_CONTENT", stage="prompt")))
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        with pytest.raises(AllRoutesFailed):
+            await router.generate("x")
+    assert b.calls == []
+
+
+async def test_invalid_request_skips_the_route(clock: FakeClock) -> None:
+    """A route that rejects the request is not tried again at smaller sizes."""
+    a, b = _pair(clock)
+    a.script("2K", fail(InvalidRequestError("unsupported ratio")))
+    b.script("2K", fail(Overloaded("busy")))
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        result = await router.generate("x", size="2K")
+    assert [(t.route, t.size) for t in result.attempts] == [
+        ("a/m", "2K"),
+        ("b/m", "2K"),
+        ("b/m", "1K"),
+    ]
+
+
+async def test_capabilities_skip_unreachable_sizes(clock: FakeClock) -> None:
+    """A route that cannot deliver 4K is not asked for it, and the skip is explained."""
+    small = FakeProvider("small", clock=clock, capabilities=Capabilities(sizes=frozenset({"1K"})))
+    small.default = fail(Overloaded("busy"))
+    async with Router([Route(small, model="m")], clock=clock) as router:
+        with pytest.raises(AllRoutesFailed) as info:
+            await router.generate("x", size="4K")
+    assert [c.request.size for c in small.calls] == ["1K"]
+    assert any("cannot deliver 4K" in s for s in info.value.skipped)
+
+
+async def test_size_ignored_and_downgrade_are_reported(
+    clock: FakeClock, fake: FakeProvider
+) -> None:
+    """A provider returning 1K for a 4K request yields downgraded=True and size_ignored."""
+    fake.script("4K", succeed(size="1K"))
+    async with Router([Route(fake, model="m")], clock=clock) as router:
+        result = await router.generate("x", size="4K")
+    assert (result.size, result.downgraded, result.size_ignored) == ("1K", True, True)
+
+
+async def test_image_below_min_size_is_rejected(clock: FakeClock) -> None:
+    """An image smaller than min_size counts as a failed (billed) attempt."""
+    a, b = _pair(clock)
+    a.script("2K", succeed(size="1K"))
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        result = await router.generate("x", size="2K", min_size="2K")
+    assert result.route == "b/m"
+    assert result.attempts[0].billing == "billed"
+    assert "smaller than the smallest acceptable tier 2K" in str(result.attempts[0].error)
+
+
+async def test_buggy_adapter_does_not_take_the_request_down(clock: FakeClock) -> None:
+    """An adapter raising a non-imagegate exception becomes an UpstreamError attempt."""
+
+    class Broken(FakeProvider):
+        async def generate(self, request):  # type: ignore[no-untyped-def]
+            raise KeyError("oops")
+
+    a, b = Broken("broken", clock=clock), FakeProvider("b", clock=clock)
+    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+        result = await router.generate("x")
+    assert "adapter raised KeyError" in str(result.attempts[0].error)
+    assert result.route == "b/m"
+
+
+async def test_registry_routes_are_built_and_closed(clock: FakeClock) -> None:
+    """Routes by name are built from the registry on enter and closed on exit."""
+    router = Router([Route("fake", model="m")], clock=clock)
+    with pytest.raises(ConfigurationError, match="async with router"):
+        await router.generate("x")
+    async with router:
+        result = await router.generate("x", n=3)
+        provider = router._providers[0]
+    assert len(result.images) == 3
+    assert getattr(provider, "closed", False) is True
+
+
+async def test_unknown_provider_and_bad_config() -> None:
+    """Configuration mistakes raise ConfigurationError with a useful message."""
+    with pytest.raises(ConfigurationError, match="unknown provider 'nope'"):
+        async with Router([Route("nope", model="m")]):
+            pass
+    with pytest.raises(ConfigurationError, match="at least one route"):
+        Router([])
+    with pytest.raises(ConfigurationError, match="repeated: fake/m"):
+        Router([Route("fake", model="m"), Route("fake", model="m")])
+
+
+async def test_generate_validates_before_calling(clock: FakeClock, fake: FakeProvider) -> None:
+    """Bad input is refused before any provider is called."""
+    async with Router([Route(fake, model="m")], clock=clock) as router:
+        with pytest.raises(InvalidRequestError, match="size"):
+            await router.generate("x", size="8K")  # type: ignore[arg-type]
+    assert fake.calls == []
+
+
+def test_route_repr_hides_the_key() -> None:
+    """A route's repr shows that a key is set, never the key."""
+    route = Route("gemini", model="m", api_key="AIza-very-secret-value-123", base_url="http://h")
+    assert "very-secret" not in repr(route)
+    assert "api_key=SecretStr('**********')" in repr(route)
