@@ -1,0 +1,86 @@
+"""`HedgePolicy`: when to race a smaller image against a slow large one.
+
+When an attempt above ``size`` (say 4K) has not answered after the hedge delay, the
+router starts a second attempt at ``size`` (2K) on the option most likely to answer. The
+first success wins and the loser is cancelled and recorded with its billing status::
+
+    t=0        4K attempt ────────────────────────────────────────X cancelled (possibly billed)
+    t=delay                 2K hedge ──────────────✓ wins
+                                                   └ prefer="quality": wait up to grace_s
+                                                     for the 4K before taking the 2K
+
+The delay is ``delay_s`` when given, else the live ``quantile`` (p90) of successful
+latencies of the slow (route, size), clamped to [``min_delay_s``, ``max_delay_s``];
+before ``min_samples`` successes have been seen it is ``cold_delay_s``. Hedges draw on the
+same retry-and-hedge budget as retries, so a hedge never amplifies an outage beyond
+``max_extra_load``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from imagegate._request import Size, size_rank
+from imagegate.resilience.stats import OutcomeWindow
+
+__all__ = ["HedgePolicy"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HedgePolicy:
+    """When and how to hedge a slow attempt with a smaller one.
+
+    Attributes:
+        size: The tier of the hedge; attempts above it may be hedged.
+        delay_s: A fixed delay; None uses the live quantile of the slow option.
+        quantile: Which latency quantile of the slow option sets the delay.
+        min_delay_s: Floor of the adaptive delay.
+        max_delay_s: Ceiling of the adaptive delay.
+        cold_delay_s: The delay before ``min_samples`` successes are known.
+        min_samples: Successes needed before the quantile is trusted.
+        prefer: ``"first"`` takes the first success; ``"quality"`` lets a hedge win
+            wait ``grace_s`` for the larger attempt.
+        grace_s: How long a ``"quality"`` hedge win waits for the larger image.
+        max_extra_load: Hedges plus retries, as a share of first attempts.
+        enabled: False turns hedging off.
+    """
+
+    size: Size = "2K"
+    delay_s: float | None = None
+    quantile: float = 0.9
+    min_delay_s: float = 10.0
+    max_delay_s: float = 240.0
+    cold_delay_s: float = 120.0
+    min_samples: int = 5
+    prefer: Literal["first", "quality"] = "first"
+    grace_s: float = 30.0
+    max_extra_load: float = 0.1
+    enabled: bool = True
+
+    def __post_init__(self) -> None:
+        if self.delay_s is not None and self.delay_s < 0:
+            raise ValueError("delay_s must not be negative")
+        if not 0 < self.quantile < 1:
+            raise ValueError("quantile must lie strictly between 0 and 1")
+        if not 0 <= self.min_delay_s <= self.max_delay_s:
+            raise ValueError("min_delay_s must lie within 0 … max_delay_s")
+        if self.grace_s < 0 or self.max_extra_load < 0:
+            raise ValueError("grace_s and max_extra_load must not be negative")
+
+    def applies_to(self, size: Size) -> bool:
+        """Whether an attempt at ``size`` may be hedged."""
+        return self.enabled and size_rank(size) > size_rank(self.size)
+
+    def delay_for(self, window: OutcomeWindow | None, now: float) -> float:
+        """Seconds to wait before hedging an attempt whose option has ``window`` history."""
+        if self.delay_s is not None:
+            return self.delay_s
+        if window is None:
+            return self.cold_delay_s
+        stats = window.statistics(now)
+        if stats.successes < self.min_samples:
+            return self.cold_delay_s
+        observed = window.quantile(self.quantile, now)
+        assert observed is not None  # successes >= min_samples > 0
+        return min(self.max_delay_s, max(self.min_delay_s, observed))

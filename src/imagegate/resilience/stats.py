@@ -1,0 +1,114 @@
+"""Recent outcomes per (route, size): success rate and latency quantiles over a window.
+
+The router records every finished attempt here. `health()` reports from it, the hedge
+reads the live p90 of the slow option from it, and routing strategies (``fastest``) and
+hedge targets (the option most likely to answer) rank options by it.
+
+Only the last ``max_samples`` outcomes within ``window_s`` clock seconds count, so the
+estimates follow an outage as it starts and ends.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass
+from typing import Final
+
+__all__ = ["OutcomeStats", "OutcomeWindow"]
+
+_DEFAULT_WINDOW_S: Final = 600.0
+_DEFAULT_MAX_SAMPLES: Final = 256
+
+
+@dataclass(frozen=True, slots=True)
+class OutcomeStats:
+    """A snapshot of one window.
+
+    Attributes:
+        calls: Outcomes in the window.
+        successes: How many of them delivered an image.
+        success_rate: ``successes / calls``; None with no calls.
+        p50_s: Median latency of successes; None without successes.
+        p90_s: 90th percentile latency of successes.
+        p95_s: 95th percentile latency of successes.
+        ewma_s: Exponentially weighted mean latency of successes (α = 0.2).
+    """
+
+    calls: int
+    successes: int
+    success_rate: float | None
+    p50_s: float | None
+    p90_s: float | None
+    p95_s: float | None
+    ewma_s: float | None
+
+
+class OutcomeWindow:
+    """Outcomes of one (route, size) over the last ``window_s`` seconds.
+
+    Args:
+        window_s: How far back outcomes count, in clock seconds.
+        max_samples: At most this many outcomes are kept.
+    """
+
+    __slots__ = ("_ewma", "_samples", "max_samples", "window_s")
+
+    _ALPHA: Final = 0.2
+
+    def __init__(
+        self, *, window_s: float = _DEFAULT_WINDOW_S, max_samples: int = _DEFAULT_MAX_SAMPLES
+    ) -> None:
+        if window_s <= 0 or max_samples <= 0:
+            raise ValueError("window_s and max_samples must be positive")
+        self.window_s = window_s
+        self.max_samples = max_samples
+        self._samples: deque[tuple[float, bool, float]] = deque(maxlen=max_samples)
+        self._ewma: float | None = None
+
+    def record(self, *, success: bool, latency_s: float, now: float) -> None:
+        """Add one outcome that ended at clock time ``now``."""
+        self._samples.append((now, success, latency_s))
+        if success:
+            prev = self._ewma
+            self._ewma = latency_s if prev is None else prev + self._ALPHA * (latency_s - prev)
+
+    def _live(self, now: float) -> list[tuple[float, bool, float]]:
+        horizon = now - self.window_s
+        while self._samples and self._samples[0][0] < horizon:
+            self._samples.popleft()
+        return list(self._samples)
+
+    def success_rate(self, now: float) -> float | None:
+        """Share of successes in the window, or None with no outcomes."""
+        live = self._live(now)
+        return sum(ok for _, ok, _ in live) / len(live) if live else None
+
+    def quantile(self, q: float, now: float) -> float | None:
+        """The ``q`` quantile (0–1, nearest rank) of success latencies, or None."""
+        latencies = sorted(lat for _, ok, lat in self._live(now) if ok)
+        if not latencies:
+            return None
+        rank = max(1, math.ceil(q * len(latencies)))
+        return latencies[rank - 1]
+
+    def statistics(self, now: float) -> OutcomeStats:
+        """Everything at once."""
+        live = self._live(now)
+        latencies = sorted(lat for _, ok, lat in live if ok)
+
+        def pick(q: float) -> float | None:
+            return latencies[max(1, math.ceil(q * len(latencies))) - 1] if latencies else None
+
+        return OutcomeStats(
+            calls=len(live),
+            successes=len(latencies),
+            success_rate=len(latencies) / len(live) if live else None,
+            p50_s=pick(0.5),
+            p90_s=pick(0.9),
+            p95_s=pick(0.95),
+            ewma_s=self._ewma,
+        )
+
+    def __repr__(self) -> str:
+        return f"OutcomeWindow(samples={len(self._samples)}, window_s={self.window_s})"

@@ -1,0 +1,95 @@
+"""Outcome windows and the hedge delay rule (fixed, adaptive p90, cold start)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagegate.resilience.hedge import HedgePolicy
+from imagegate.resilience.stats import OutcomeWindow
+
+
+def test_window_forgets_old_outcomes() -> None:
+    """Outcomes older than window_s stop counting."""
+    window = OutcomeWindow(window_s=100.0)
+    window.record(success=False, latency_s=600.0, now=0.0)
+    window.record(success=True, latency_s=20.0, now=50.0)
+    assert window.success_rate(now=60.0) == 0.5
+    assert window.success_rate(now=120.0) == 1.0
+    assert window.success_rate(now=500.0) is None
+
+
+def test_quantiles_use_successes_only() -> None:
+    """Latency quantiles describe successes; failures only lower the success rate."""
+    window = OutcomeWindow()
+    for latency in range(1, 11):
+        window.record(success=True, latency_s=float(latency), now=0.0)
+    window.record(success=False, latency_s=600.0, now=0.0)
+    stats = window.statistics(now=0.0)
+    assert (stats.calls, stats.successes) == (11, 10)
+    assert (stats.p50_s, stats.p90_s, stats.p95_s) == (5.0, 9.0, 10.0)
+    assert window.quantile(0.9, now=0.0) == 9.0
+    assert stats.ewma_s is not None
+    assert 1.0 < stats.ewma_s < 10.0
+
+
+def test_max_samples_bounds_memory() -> None:
+    """Only the newest max_samples outcomes are kept."""
+    window = OutcomeWindow(max_samples=3)
+    for i in range(10):
+        window.record(success=i >= 7, latency_s=1.0, now=float(i))
+    assert window.statistics(now=10.0).calls == 3
+    assert window.success_rate(now=10.0) == 1.0
+
+
+def test_hedge_applies_above_its_size_only() -> None:
+    """A 2K hedge applies to 4K attempts, not to 2K or 1K ones, and not when disabled."""
+    policy = HedgePolicy(size="2K")
+    assert policy.applies_to("4K")
+    assert not policy.applies_to("2K")
+    assert not HedgePolicy(enabled=False).applies_to("4K")
+
+
+def test_fixed_delay_wins() -> None:
+    """delay_s, when given, is used as is."""
+    assert HedgePolicy(delay_s=42.0).delay_for(OutcomeWindow(), now=0.0) == 42.0
+
+
+def test_cold_start_uses_cold_delay() -> None:
+    """Without enough successes the cold delay applies."""
+    policy = HedgePolicy(cold_delay_s=90.0, min_samples=3)
+    window = OutcomeWindow()
+    assert policy.delay_for(None, now=0.0) == 90.0
+    window.record(success=True, latency_s=5.0, now=0.0)
+    assert policy.delay_for(window, now=0.0) == 90.0
+
+
+def test_adaptive_delay_is_clamped_p90() -> None:
+    """With history the delay is the p90 of successes, clamped to floor and ceiling."""
+    policy = HedgePolicy(min_samples=3, min_delay_s=10.0, max_delay_s=200.0)
+    window = OutcomeWindow()
+    for latency in (100.0, 120.0, 140.0, 160.0, 180.0):
+        window.record(success=True, latency_s=latency, now=0.0)
+    assert policy.delay_for(window, now=0.0) == 180.0
+    fast = OutcomeWindow()
+    for _ in range(5):
+        fast.record(success=True, latency_s=1.0, now=0.0)
+    assert policy.delay_for(fast, now=0.0) == 10.0
+    slow = OutcomeWindow()
+    for _ in range(5):
+        slow.record(success=True, latency_s=900.0, now=0.0)
+    assert policy.delay_for(slow, now=0.0) == 200.0
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"delay_s": -1.0},
+        {"quantile": 1.0},
+        {"min_delay_s": 5.0, "max_delay_s": 1.0},
+        {"grace_s": -1},
+    ],
+)
+def test_bad_hedge_policy_is_refused(kwargs: dict[str, float]) -> None:
+    """Impossible settings are refused when the policy is built."""
+    with pytest.raises(ValueError, match="must"):
+        HedgePolicy(**kwargs)  # type: ignore[arg-type]
