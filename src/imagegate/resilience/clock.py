@@ -39,6 +39,10 @@ __all__ = [
 ]
 
 
+# Consecutive all-blocked observations before the fake clock believes the loop is idle.
+_IDLE_PASSES = 3
+
+
 @runtime_checkable
 class Clock(Protocol):
     """A source of monotonic time in seconds, and a way to wait for it."""
@@ -165,9 +169,14 @@ class FakeClock:
         return self._sleepers[0][0] if self._sleepers else None
 
     async def run_until_idle(self) -> None:
-        """Yield until every other task is blocked (deterministic, no real sleeping)."""
+        """Yield until every other task is blocked (deterministic, no real sleeping).
+
+        Idleness must hold for several consecutive passes: a task can look blocked on a
+        future whose completion callback is already queued (``gather``, cancel scopes).
+        """
         me = asyncio.current_task()
-        while True:
+        idle_passes = 0
+        while idle_passes < _IDLE_PASSES:
             await asyncio.sleep(0)
             busy = False
             for task in asyncio.all_tasks():
@@ -177,8 +186,7 @@ class FakeClock:
                 if waiter is None or waiter.done():
                     busy = True
                     break
-            if not busy:
-                return
+            idle_passes = 0 if busy else idle_passes + 1
 
     async def _drive(self) -> None:
         assert self._wakeup is not None

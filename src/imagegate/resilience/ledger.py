@@ -1,0 +1,353 @@
+"""`CostLedger`: what every attempt cost, and an optional cap that is never crossed.
+
+Each attempt first *reserves* its estimated cost, then *settles* with what it really
+cost and its billing status::
+
+    committed = billed + possibly_billed + reserved       (reserved: not yet settled)
+    reserve(e):  allowed iff committed + e <= limit_usd, then reserved += e
+    settle(r, actual, billing):  reserved -= r.estimate;  billed or possibly_billed += actual
+
+Possibly billed attempts (cancelled or timed out mid-work) count against the cap: the cap
+is a promise, so an unknown charge is assumed to be a charge. ``not_billed`` attempts
+cost nothing. Because reservations are checked and booked in one atomic step, concurrent
+requests can never book past the cap together; only an attempt that costs more than its
+estimate can push the total over, and then every later reservation is refused.
+
+The state is one `LedgerState` record changed by the pure operations `LedgerReserve` and
+`LedgerSettle`, so a shared backend keeps one cap for many processes (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from types import MappingProxyType
+from typing import Any
+
+from imagegate._logging import get_logger
+from imagegate.errors import Billing, BudgetExceeded
+from imagegate.resilience.clock import Clock, LoopClock
+from imagegate.state import MemoryState, StateBackend
+
+__all__ = [
+    "CostLedger",
+    "LedgerReserve",
+    "LedgerSettle",
+    "LedgerState",
+    "Reservation",
+    "RouteSpend",
+    "Spend",
+]
+
+# Float sums drift: 0.1 + 0.2 > 0.3. Reaching the cap exactly must be allowed.
+_EPSILON_USD = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerState:
+    """The stored ledger record.
+
+    Attributes:
+        billed_usd: Settled cost of billed attempts.
+        possibly_billed_usd: Settled cost of attempts that may have been billed.
+        reserved_usd: Estimates of reservations not yet settled.
+        open_reservations: How many reservations are not yet settled.
+        by_route: ``(route, billed_usd, possibly_billed_usd, attempts)`` per route.
+    """
+
+    billed_usd: float = 0.0
+    possibly_billed_usd: float = 0.0
+    reserved_usd: float = 0.0
+    open_reservations: int = 0
+    by_route: tuple[tuple[str, float, float, int], ...] = ()
+
+    @property
+    def committed_usd(self) -> float:
+        """Settled cost plus open reservations: what the cap is checked against."""
+        return self.billed_usd + self.possibly_billed_usd + self.reserved_usd
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerReserve:
+    """Operation: book ``estimate_usd`` unless it would cross ``limit_usd``.
+
+    Result: ``(booked, committed_usd before the booking)``.
+
+    Attributes:
+        estimate_usd: The attempt's estimated cost.
+        limit_usd: The cap, or None.
+    """
+
+    estimate_usd: float
+    limit_usd: float | None
+
+    def apply(
+        self, state: LedgerState | None, now: float
+    ) -> tuple[LedgerState, tuple[bool, float]]:
+        """Book the estimate when it fits under the cap."""
+        current = state or LedgerState()
+        committed = current.committed_usd
+        if self.limit_usd is not None and (
+            committed + self.estimate_usd > self.limit_usd + _EPSILON_USD
+        ):
+            return current, (False, committed)
+        new = replace(
+            current,
+            reserved_usd=current.reserved_usd + self.estimate_usd,
+            open_reservations=current.open_reservations + 1,
+        )
+        return new, (True, committed)
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerSettle:
+    """Operation: replace a reservation by the attempt's actual cost.
+
+    Attributes:
+        estimate_usd: What the reservation booked.
+        actual_usd: What the attempt cost (ignored when ``not_billed``).
+        billing: The attempt's billing status.
+        route: Where the attempt went.
+    """
+
+    estimate_usd: float
+    actual_usd: float
+    billing: Billing
+    route: str
+
+    def apply(self, state: LedgerState | None, now: float) -> tuple[LedgerState, None]:
+        """Release the reservation and add the cost to its billing bucket and route."""
+        current = state or LedgerState()
+        cost = 0.0 if self.billing == "not_billed" else self.actual_usd
+        billed = cost if self.billing == "billed" else 0.0
+        possibly = cost if self.billing == "possibly_billed" else 0.0
+        rows = list(current.by_route)
+        for i, (route, route_billed, route_possibly, attempts) in enumerate(rows):
+            if route == self.route:
+                rows[i] = (route, route_billed + billed, route_possibly + possibly, attempts + 1)
+                break
+        else:
+            rows.append((self.route, billed, possibly, 1))
+        new = LedgerState(
+            billed_usd=current.billed_usd + billed,
+            possibly_billed_usd=current.possibly_billed_usd + possibly,
+            # max(): float drift must not leave a tiny negative reservation behind.
+            reserved_usd=max(0.0, current.reserved_usd - self.estimate_usd),
+            open_reservations=max(0, current.open_reservations - 1),
+            by_route=tuple(rows),
+        )
+        return new, None
+
+
+@dataclass(frozen=True, slots=True)
+class RouteSpend:
+    """One route's share of the spend.
+
+    Attributes:
+        billed_usd: Billed cost.
+        possibly_billed_usd: Cost that may have been billed.
+        attempts: Settled attempts.
+    """
+
+    billed_usd: float
+    possibly_billed_usd: float
+    attempts: int
+
+    @property
+    def total_usd(self) -> float:
+        """Billed plus possibly billed."""
+        return self.billed_usd + self.possibly_billed_usd
+
+
+@dataclass(frozen=True, slots=True)
+class Spend:
+    """What was spent, as ``router.spend()`` reports it.
+
+    Attributes:
+        billed_usd: Billed cost.
+        possibly_billed_usd: Cost that may have been billed.
+        reserved_usd: Estimates of attempts still running.
+        limit_usd: The cap, or None.
+        by_route: Per route, in the order routes first settled.
+    """
+
+    billed_usd: float
+    possibly_billed_usd: float
+    reserved_usd: float
+    limit_usd: float | None
+    by_route: Mapping[str, RouteSpend]
+
+    @property
+    def total_usd(self) -> float:
+        """Billed plus possibly billed (what `ImageResult.cost_usd` sums per request)."""
+        return self.billed_usd + self.possibly_billed_usd
+
+    @property
+    def remaining_usd(self) -> float | None:
+        """What may still be reserved under the cap (None without a cap)."""
+        if self.limit_usd is None:
+            return None
+        return max(0.0, self.limit_usd - self.total_usd - self.reserved_usd)
+
+
+class Reservation:
+    """A booked estimate; settle it exactly once with `CostLedger.settle`.
+
+    Attributes:
+        estimate_usd: What was booked.
+        route: The attempt's route.
+        size: The attempt's size tier, if given.
+    """
+
+    __slots__ = ("_settled", "estimate_usd", "route", "size")
+
+    def __init__(self, estimate_usd: float, route: str, size: str | None) -> None:
+        self.estimate_usd = estimate_usd
+        self.route = route
+        self.size = size
+        self._settled = False
+
+    @property
+    def settled(self) -> bool:
+        """Whether `CostLedger.settle` was called for it."""
+        return self._settled
+
+    def __repr__(self) -> str:
+        state = "settled" if self._settled else "open"
+        return f"Reservation({self.estimate_usd!r}, route={self.route!r}, {state})"
+
+
+class CostLedger:
+    """Records every attempt's cost and enforces an optional cap.
+
+    Args:
+        limit_usd: The cap on billed plus possibly billed cost; None records only.
+        key: Names the ledger in the backend (ledgers with one key and backend share
+            one total and one cap).
+        clock: Where time comes from (passed to the backend).
+        backend: Where the record lives (default: a private `MemoryState`).
+
+    Raises:
+        ValueError: for a negative cap.
+    """
+
+    __slots__ = ("_backend", "_clock", "_log", "key", "limit_usd")
+
+    def __init__(
+        self,
+        *,
+        limit_usd: float | None = None,
+        key: str = "default",
+        clock: Clock | None = None,
+        backend: StateBackend | None = None,
+    ) -> None:
+        if limit_usd is not None and not limit_usd >= 0:
+            raise ValueError(f"limit_usd must not be negative, got {limit_usd!r}")
+        self.limit_usd = limit_usd
+        self.key = key
+        self._clock: Clock = clock or LoopClock()
+        self._backend: StateBackend = backend if backend is not None else MemoryState()
+        self._log: Any = get_logger("imagegate.ledger")
+
+    @property
+    def _state_key(self) -> str:
+        return f"ledger:{self.key}"
+
+    async def reserve(
+        self, estimate_usd: float, *, route: str, size: str | None = None
+    ) -> Reservation:
+        """Book an attempt's estimated cost before it starts.
+
+        Args:
+            estimate_usd: The list price of the attempt (0.0 when unknown).
+            route: Where the attempt goes.
+            size: Its size tier, for the log.
+
+        Raises:
+            BudgetExceeded: booking it would cross ``limit_usd``; nothing is booked.
+            ValueError: for a negative estimate.
+        """
+        if not estimate_usd >= 0:
+            raise ValueError(f"estimate_usd must not be negative, got {estimate_usd!r}")
+        op = LedgerReserve(estimate_usd, self.limit_usd)
+        booked, committed = await self._backend.apply(self._state_key, op, now=self._clock.now())
+        if not booked:
+            assert self.limit_usd is not None
+            self._log.info(
+                "budget.exceeded",
+                route=route,
+                size=size,
+                estimate_usd=estimate_usd,
+                committed_usd=committed,
+                limit_usd=self.limit_usd,
+            )
+            raise BudgetExceeded(
+                f"budget cap of ${self.limit_usd:.4f} would be crossed: ${committed:.4f} spent "
+                f"or reserved, next attempt on {route}@{size} estimated at ${estimate_usd:.4f}",
+                spent_usd=committed,
+                limit_usd=self.limit_usd,
+            )
+        self._log.debug(
+            "budget.reserved",
+            route=route,
+            size=size,
+            estimate_usd=estimate_usd,
+            committed_usd=committed + estimate_usd,
+            limit_usd=self.limit_usd,
+        )
+        return Reservation(estimate_usd, route, size)
+
+    async def settle(self, reservation: Reservation, actual_usd: float, billing: Billing) -> None:
+        """Replace a reservation by the attempt's actual cost; a second call does nothing.
+
+        Args:
+            reservation: What `reserve` returned.
+            actual_usd: What the attempt cost (the estimate when the provider did not
+                say); ignored for ``not_billed``.
+            billing: ``"billed"``, ``"possibly_billed"`` or ``"not_billed"``.
+        """
+        if reservation.settled:
+            return
+        reservation._settled = True
+        op = LedgerSettle(reservation.estimate_usd, actual_usd, billing, reservation.route)
+        await self._backend.apply(self._state_key, op, now=self._clock.now())
+        self._log.debug(
+            "budget.settled",
+            route=reservation.route,
+            size=reservation.size,
+            cost_usd=actual_usd,
+            billing=billing,
+        )
+
+    async def release(self, reservation: Reservation) -> None:
+        """Drop a reservation whose attempt never started (settles it as not billed)."""
+        await self.settle(reservation, 0.0, "not_billed")
+
+    def spend(self) -> Spend:
+        """Totals by billing status and by route (from the last known record)."""
+        record = self._backend.peek(self._state_key)
+        state = record if isinstance(record, LedgerState) else LedgerState()
+        by_route = {
+            route: RouteSpend(billed, possibly, attempts)
+            for route, billed, possibly, attempts in state.by_route
+        }
+        return Spend(
+            billed_usd=state.billed_usd,
+            possibly_billed_usd=state.possibly_billed_usd,
+            reserved_usd=state.reserved_usd,
+            limit_usd=self.limit_usd,
+            by_route=MappingProxyType(by_route),
+        )
+
+    def statistics(self) -> Spend:
+        """Same as `spend`."""
+        return self.spend()
+
+    def __repr__(self) -> str:
+        spend = self.spend()
+        limit = "none" if self.limit_usd is None else f"{self.limit_usd:.4f}"
+        return (
+            f"CostLedger(billed_usd={spend.billed_usd:.4f}, "
+            f"possibly_billed_usd={spend.possibly_billed_usd:.4f}, "
+            f"reserved_usd={spend.reserved_usd:.4f}, limit_usd={limit})"
+        )

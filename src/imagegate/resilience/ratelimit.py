@@ -1,0 +1,451 @@
+"""`RateLimit` and `RateLimiter`: per-minute, per-day and spacing limits of one quota.
+
+Per-minute limits and spacing use GCRA (the generic cell rate algorithm, a token bucket
+kept as one timestamp). A limit of ``L`` units per ``P`` seconds has the emission interval
+``T = P / L`` and keeps a *theoretical arrival time* ``tat``. A request costing ``c``
+units (1 for RPM and spacing, ``n`` images for IPM), with ``B = burst``, may start at::
+
+    start = max(now, tat - (max(B, c) - c) · T)          and then    tat = max(tat, start) + c · T
+
+so ``B`` units may go back to back after an idle spell, a request larger than ``B``
+still goes at once from idle (it cannot be split), and with the default ``B = 1`` no
+window of ``P`` seconds ever holds more than ``L`` requests (issue 7's acceptance). Several
+limits are reserved together: the request starts at the latest of their ``start`` times,
+and either all of them are charged or none.
+
+Per-day limits (RPD) are a counter per *quota day*, which ends at midnight in the
+provider's zone (Gemini: ``America/Los_Angeles``; days are 23 or 25 hours long at DST
+changes). A request that would not fit today may be booked on the next day when the reset
+is within ``max_wait_s``.
+
+`RateLimiter.reserve` returns the wait before the request may start and books the
+capacity, or None (nothing booked) when the wait would exceed ``max_wait_s`` — the router
+then skips the option. A booking counts even if the caller never sends the request.
+`RateLimiter.mark_exhausted` blocks the quota after a `QuotaExhausted` error until its
+``reset_at`` (or the next daily reset).
+
+The state is a `RateLimitState` record changed only by the pure operations `RateReserve`
+and `RateExhaust`, so a shared backend can run the same decisions (DESIGN §8).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, time, timedelta
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from imagegate.resilience.clock import Clock, LoopClock
+from imagegate.state import MemoryState, StateBackend
+
+__all__ = [
+    "QuotaLeft",
+    "RateExhaust",
+    "RateLimit",
+    "RateLimitState",
+    "RateLimiter",
+    "RateLimiterStatistics",
+    "RateReserve",
+    "quota_day",
+]
+
+WallClock = Callable[[], datetime]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@lru_cache(maxsize=32)
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)
+
+
+def quota_day(wall_now: datetime, zone: str) -> tuple[int, float]:
+    """The quota day at ``wall_now`` and the seconds until it ends.
+
+    Args:
+        wall_now: The wall-clock time (naive values are taken as UTC).
+        zone: The IANA zone whose midnight resets the quota.
+
+    Returns:
+        ``(day, reset_in_s)``: the proleptic ordinal of the local date, and the real
+        seconds until the next local midnight (DST-aware: computed in UTC).
+    """
+    if wall_now.tzinfo is None:
+        wall_now = wall_now.replace(tzinfo=UTC)
+    tz = _zone(zone)
+    local = wall_now.astimezone(tz)
+    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=tz)
+    reset_in_s = (midnight.astimezone(UTC) - wall_now.astimezone(UTC)).total_seconds()
+    return local.date().toordinal(), reset_in_s
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimit:
+    """The limits of one quota (a route, or the provider project it shares).
+
+    Args:
+        rpm: Requests per minute.
+        ipm: Images per minute; a request for ``n`` images costs ``n``.
+        rpd: Requests per quota day.
+        min_interval_s: Least time between two request starts.
+        burst: Units (requests for ``rpm``, images for ``ipm``) that may go back to back
+            after an idle spell. 1 spreads requests evenly and guarantees at most ``rpm``
+            in any 60 s window; larger values trade that for lower latency.
+        daily_reset: IANA zone whose midnight resets ``rpd``.
+
+    Raises:
+        ValueError: for a non-positive limit or an unknown zone.
+    """
+
+    rpm: int | None = None
+    ipm: int | None = None
+    rpd: int | None = None
+    min_interval_s: float | None = None
+    burst: int = 1
+    daily_reset: str = "America/Los_Angeles"
+
+    def __post_init__(self) -> None:
+        for name in ("rpm", "ipm", "rpd"):
+            value = getattr(self, name)
+            if value is not None and not value >= 1:
+                raise ValueError(f"{name} must be at least 1, got {value!r}")
+        if self.min_interval_s is not None and not self.min_interval_s > 0:
+            raise ValueError(f"min_interval_s must be positive, got {self.min_interval_s!r}")
+        if self.burst < 1:
+            raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        try:
+            _zone(self.daily_reset)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone for daily_reset: {self.daily_reset!r}") from exc
+
+    @property
+    def unlimited(self) -> bool:
+        """True when no limit is set."""
+        return (
+            self.rpm is None
+            and self.ipm is None
+            and self.rpd is None
+            and (self.min_interval_s is None)
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimitState:
+    """The stored record of one quota (times in the backend's clock seconds).
+
+    Attributes:
+        request_tat: GCRA theoretical arrival time of the RPM limit.
+        image_tat: GCRA theoretical arrival time of the IPM limit.
+        spacing_tat: GCRA theoretical arrival time of ``min_interval_s``.
+        day: The quota day ``used_today`` counts (see `quota_day`).
+        used_today: Requests booked on that day.
+        used_next_day: Requests booked on the day after (waiting for the reset).
+        blocked_until: Nothing starts before this (set by `RateExhaust`).
+    """
+
+    request_tat: float
+    image_tat: float
+    spacing_tat: float
+    day: int
+    used_today: int = 0
+    used_next_day: int = 0
+    blocked_until: float = 0.0
+
+    @classmethod
+    def fresh(cls, now: float, day: int) -> RateLimitState:
+        """An idle quota."""
+        return cls(request_tat=now, image_tat=now, spacing_tat=now, day=day, blocked_until=now)
+
+    def rolled(self, day: int) -> RateLimitState:
+        """This record seen on quota day ``day`` (earlier days never roll back)."""
+        if day <= self.day:
+            return self
+        if day == self.day + 1:
+            return replace(self, day=day, used_today=self.used_next_day, used_next_day=0)
+        return replace(self, day=day, used_today=0, used_next_day=0)
+
+
+def _gcra_start(tat: float, interval_s: float, cost: int, burst: int) -> float:
+    return tat - (max(burst, cost) - cost) * interval_s
+
+
+@dataclass(frozen=True, slots=True)
+class RateReserve:
+    """Operation: book ``n`` images' worth of every limit, or nothing.
+
+    Result: the wait in seconds before the request may start, or None when that would
+    exceed ``max_wait_s`` or can never fit (``n > ipm``); the record is then unchanged.
+
+    Attributes:
+        n: Images requested.
+        limit: The limits.
+        day: The caller's quota day (`quota_day`).
+        reset_in_s: Seconds until that day ends.
+        max_wait_s: Longest acceptable wait; None for no bound.
+    """
+
+    n: int
+    limit: RateLimit
+    day: int
+    reset_in_s: float
+    max_wait_s: float | None
+
+    def apply(
+        self, state: RateLimitState | None, now: float
+    ) -> tuple[RateLimitState | None, float | None]:
+        """Compute the start time and the new record (see the module docstring)."""
+        limit = self.limit
+        if limit.ipm is not None and self.n > limit.ipm:
+            return state, None
+        current = (state or RateLimitState.fresh(now, self.day)).rolled(self.day)
+        gcras = (
+            (current.request_tat, _interval(limit.rpm), 1, limit.burst),
+            (current.image_tat, _interval(limit.ipm), self.n, limit.burst),
+            (current.spacing_tat, limit.min_interval_s, 1, 1),
+        )
+        start = max(now, current.blocked_until)
+        for tat, interval_s, cost, burst in gcras:
+            if interval_s is not None:
+                start = max(start, _gcra_start(tat, interval_s, cost, burst))
+        used_today, used_next = current.used_today, current.used_next_day
+        if limit.rpd is not None:
+            midnight = now + self.reset_in_s
+            if start < midnight and used_today < limit.rpd:
+                used_today += 1
+            elif used_next < limit.rpd:
+                start = max(start, midnight)
+                used_next += 1
+            else:
+                return state, None
+        wait = start - now
+        if self.max_wait_s is not None and wait > self.max_wait_s:
+            return state, None
+        tats = [
+            tat if interval_s is None else max(tat, start) + cost * interval_s
+            for tat, interval_s, cost, _ in gcras
+        ]
+        new = replace(
+            current,
+            request_tat=tats[0],
+            image_tat=tats[1],
+            spacing_tat=tats[2],
+            used_today=used_today,
+            used_next_day=used_next,
+        )
+        return new, wait
+
+
+@dataclass(frozen=True, slots=True)
+class RateExhaust:
+    """Operation: block the quota for ``block_for_s`` (after a `QuotaExhausted`).
+
+    Attributes:
+        day: The caller's quota day.
+        block_for_s: Seconds from now during which nothing may start.
+    """
+
+    day: int
+    block_for_s: float
+
+    def apply(self, state: RateLimitState | None, now: float) -> tuple[RateLimitState, None]:
+        """Extend ``blocked_until`` to ``now + block_for_s`` (never shortens it)."""
+        current = (state or RateLimitState.fresh(now, self.day)).rolled(self.day)
+        until = max(current.blocked_until, now + max(0.0, self.block_for_s))
+        return replace(current, blocked_until=until), None
+
+
+def _interval(per_minute: int | None) -> float | None:
+    return None if per_minute is None else 60.0 / per_minute
+
+
+def _units_now(tat: float, interval_s: float | None, burst: int, now: float) -> int | None:
+    if interval_s is None:
+        return None
+    backlog = max(0.0, tat - now) / interval_s
+    return max(0, math.floor(burst - backlog + 1e-9))
+
+
+@dataclass(frozen=True, slots=True)
+class QuotaLeft:
+    """What a quota allows right now, for ``health()``.
+
+    Attributes:
+        requests_now: Requests that could start at once under ``rpm`` (None: no rpm).
+        images_now: Images that could start at once under ``ipm`` (None: no ipm).
+        requests_today: ``rpd`` left today (None: no rpd).
+        next_start_in_s: Wait before a one-image request could start; None when the
+            daily quota is used up for today and for the next day.
+        blocked_for_s: What is left of a `QuotaExhausted` block.
+        daily_reset_in_s: Seconds until the quota day ends.
+        exhausted: True when blocked, or when ``rpd`` is used up for today.
+    """
+
+    requests_now: int | None
+    images_now: int | None
+    requests_today: int | None
+    next_start_in_s: float | None
+    blocked_for_s: float
+    daily_reset_in_s: float
+    exhausted: bool
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimiterStatistics:
+    """A snapshot of a `RateLimiter`.
+
+    Attributes:
+        key: The quota's key.
+        limit: Its limits.
+        quota: What it allows now.
+        reserved: Reservations this limiter made.
+        refused: Reservations it refused (wait beyond ``max_wait_s``).
+    """
+
+    key: str
+    limit: RateLimit
+    quota: QuotaLeft
+    reserved: int
+    refused: int
+
+
+class RateLimiter:
+    """Books capacity on one quota's limits before each attempt.
+
+    Args:
+        key: What the quota belongs to: a route name, or the provider project several
+            routes share (instances with one key and one backend share the quota).
+        limit: The limits.
+        clock: Where time comes from.
+        backend: Where the record lives (default: a private `MemoryState`).
+        wall_now: Returns the wall-clock time, for the daily reset and ``reset_at``
+            (default: ``datetime.now(UTC)``); tests derive it from a fake clock.
+    """
+
+    __slots__ = ("_backend", "_clock", "_refused", "_reserved", "_wall_now", "key", "limit")
+
+    def __init__(
+        self,
+        key: str,
+        limit: RateLimit,
+        *,
+        clock: Clock | None = None,
+        backend: StateBackend | None = None,
+        wall_now: WallClock | None = None,
+    ) -> None:
+        self.key = key
+        self.limit = limit
+        self._clock: Clock = clock or LoopClock()
+        self._backend: StateBackend = backend if backend is not None else MemoryState()
+        self._wall_now: WallClock = wall_now or _utc_now
+        self._reserved = 0
+        self._refused = 0
+
+    @property
+    def _state_key(self) -> str:
+        return f"ratelimit:{self.key}"
+
+    def _reserve_op(self, n: int, max_wait_s: float | None) -> RateReserve:
+        if n < 1:
+            raise ValueError(f"n must be at least 1, got {n!r}")
+        day, reset_in_s = quota_day(self._wall_now(), self.limit.daily_reset)
+        return RateReserve(n, self.limit, day, reset_in_s, max_wait_s)
+
+    async def reserve(self, n: int = 1, *, max_wait_s: float | None) -> float | None:
+        """Book capacity for a request of ``n`` images.
+
+        Args:
+            n: Images requested (IPM counts ``n``; RPM, RPD and spacing count 1).
+            max_wait_s: Longest acceptable wait (what is left of the deadline, less the
+                time an attempt needs); None for no bound.
+
+        Returns:
+            Seconds to wait before starting (0.0: at once), or None when that would
+            exceed ``max_wait_s``; then nothing is booked and the option should be skipped.
+        """
+        op = self._reserve_op(n, max_wait_s)
+        wait = await self._backend.apply(self._state_key, op, now=self._clock.now())
+        if wait is None:
+            self._refused += 1
+        else:
+            self._reserved += 1
+        return wait
+
+    async def acquire(self, n: int = 1, *, max_wait_s: float | None) -> bool:
+        """`reserve`, then sleep the wait on the clock; False (no sleep) when refused."""
+        wait = await self.reserve(n, max_wait_s=max_wait_s)
+        if wait is None:
+            return False
+        if wait > 0:
+            await self._clock.sleep(wait)
+        return True
+
+    def estimate_wait_s(self, n: int = 1, *, max_wait_s: float | None = None) -> float | None:
+        """What `reserve` would answer now, without booking (from the last known record)."""
+        op = self._reserve_op(n, max_wait_s)
+        return op.apply(self._peek(), self._clock.now())[1]
+
+    async def mark_exhausted(self, *, reset_at: datetime | None = None) -> None:
+        """Block this quota after a `QuotaExhausted`: until ``reset_at`` if given and
+        still ahead, else until the next daily reset.
+
+        Args:
+            reset_at: The error's ``reset_at`` (naive values are taken as UTC).
+        """
+        wall = self._wall_now()
+        day, reset_in_s = quota_day(wall, self.limit.daily_reset)
+        block_for_s = reset_in_s
+        if reset_at is not None:
+            if reset_at.tzinfo is None:
+                reset_at = reset_at.replace(tzinfo=UTC)
+            if wall.tzinfo is None:
+                wall = wall.replace(tzinfo=UTC)
+            ahead = (reset_at - wall).total_seconds()
+            if ahead > 0:
+                block_for_s = ahead
+        await self._backend.apply(
+            self._state_key, RateExhaust(day, block_for_s), now=self._clock.now()
+        )
+
+    def _peek(self) -> RateLimitState | None:
+        record = self._backend.peek(self._state_key)
+        return record if isinstance(record, RateLimitState) else None
+
+    def quota_left(self) -> QuotaLeft:
+        """What the quota allows now (from the last known record)."""
+        now = self._clock.now()
+        day, reset_in_s = quota_day(self._wall_now(), self.limit.daily_reset)
+        record = (self._peek() or RateLimitState.fresh(now, day)).rolled(day)
+        limit = self.limit
+        requests_today = None if limit.rpd is None else max(0, limit.rpd - record.used_today)
+        blocked_for_s = max(0.0, record.blocked_until - now)
+        next_start = RateReserve(1, limit, day, reset_in_s, None).apply(record, now)[1]
+        return QuotaLeft(
+            requests_now=_units_now(record.request_tat, _interval(limit.rpm), limit.burst, now),
+            images_now=_units_now(record.image_tat, _interval(limit.ipm), limit.burst, now),
+            requests_today=requests_today,
+            next_start_in_s=next_start,
+            blocked_for_s=blocked_for_s,
+            daily_reset_in_s=reset_in_s,
+            exhausted=blocked_for_s > 0 or requests_today == 0,
+        )
+
+    def statistics(self) -> RateLimiterStatistics:
+        """The quota left now and how many reservations were made and refused."""
+        return RateLimiterStatistics(
+            key=self.key,
+            limit=self.limit,
+            quota=self.quota_left(),
+            reserved=self._reserved,
+            refused=self._refused,
+        )
+
+    def __repr__(self) -> str:
+        quota = self.quota_left()
+        return (
+            f"RateLimiter({self.key!r}, {self.limit!r}, requests_now={quota.requests_now}, "
+            f"requests_today={quota.requests_today}, blocked_for_s={quota.blocked_for_s:g})"
+        )

@@ -1,0 +1,64 @@
+"""`MemoryState`: the default `StateBackend`, a dict in this process."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypeVar, cast
+
+if TYPE_CHECKING:
+    from imagegate.state import Operation
+
+__all__ = ["MemoryState", "MemoryStateStatistics"]
+
+S = TypeVar("S")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryStateStatistics:
+    """A snapshot of a `MemoryState`.
+
+    Attributes:
+        keys: How many records it holds.
+        operations: Operations applied since it was created.
+    """
+
+    keys: int
+    operations: int
+
+
+class MemoryState:
+    """Records in a dict; operations run without awaiting, so each one is atomic.
+
+    Several primitives (or several routers in one process, standing in for workers) can
+    share one instance, exactly as processes share a Redis backend.
+    """
+
+    __slots__ = ("_operations", "_records")
+
+    def __init__(self) -> None:
+        self._records: dict[str, object] = {}
+        self._operations = 0
+
+    async def apply(self, key: str, op: Operation[S, R], *, now: float) -> R:
+        """Apply ``op`` to the record under ``key`` and return its result."""
+        state = cast("S | None", self._records.get(key))
+        new, result = op.apply(state, now)
+        if new is None:
+            self._records.pop(key, None)
+        else:
+            self._records[key] = new
+        self._operations += 1
+        return result
+
+    def peek(self, key: str) -> object | None:
+        """The record under ``key``, or None."""
+        return self._records.get(key)
+
+    def statistics(self) -> MemoryStateStatistics:
+        """How many records and operations."""
+        return MemoryStateStatistics(keys=len(self._records), operations=self._operations)
+
+    def __repr__(self) -> str:
+        stats = self.statistics()
+        return f"MemoryState(keys={stats.keys}, operations={stats.operations})"
