@@ -1,10 +1,17 @@
-"""The Router skeleton: the ladder, attempts, timeouts and the deadline, on a fake clock."""
+"""The Router's ladder, attempts, timeouts and the deadline, on a fake clock.
+
+Retries and hedging are off here (`_ladder`) so each test sees the bare ladder; the
+resilience engine has its own tests in tests/engine/.
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 import pytest
 
 from imagegate import Capabilities, FakeClock, Route, Router
+from imagegate.resilience.retry import RetryPolicy
 from imagegate.errors import (
     AllRoutesFailed,
     ConfigurationError,
@@ -16,6 +23,11 @@ from imagegate.errors import (
 from imagegate.testing import FakeProvider, fail, succeed
 
 
+def _ladder(routes: list[Route], clock: FakeClock, **kwargs: Any) -> Router:
+    """A router with one attempt per option and no hedging."""
+    return Router(routes, clock=clock, retry=RetryPolicy(attempts=1), hedge=None, **kwargs)
+
+
 def _pair(clock: FakeClock) -> tuple[FakeProvider, FakeProvider]:
     return FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
 
@@ -23,7 +35,7 @@ def _pair(clock: FakeClock) -> tuple[FakeProvider, FakeProvider]:
 async def test_first_route_answers(clock: FakeClock, fake: FakeProvider) -> None:
     """A healthy first route answers with one attempt and a complete result."""
     fake.script("2K", succeed(latency_s=40.0))
-    async with Router([Route(fake, model="m")], clock=clock) as router:
+    async with _ladder([Route(fake, model="m")], clock) as router:
         result = await router.generate("a lighthouse", size="2K", aspect_ratio="16:9")
     assert (result.route, result.provider, result.model) == ("fake/m", "fake", "m")
     assert (result.requested_size, result.size, result.downgraded) == ("2K", "2K", False)
@@ -44,7 +56,7 @@ async def test_fails_over_in_route_order(clock: FakeClock) -> None:
     a, b = _pair(clock)
     a.script("1K", fail(Overloaded("The model is overloaded."), latency_s=2.0))
     b.script("1K", succeed(latency_s=10.0))
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         result = await router.generate("x")
     assert result.route == "b/m"
     assert [(t.route, t.outcome) for t in result.attempts] == [("a/m", "error"), ("b/m", "success")]
@@ -60,7 +72,7 @@ async def test_ladder_order_downgrade_then_backup(clock: FakeClock) -> None:
     for provider in (a, b):
         provider.script("*", *(fail(Overloaded("busy")) for _ in range(3)))
     routes = [Route(a, model="m"), Route(b, model="m"), Route(backup, model="m", backup=True)]
-    async with Router(routes, clock=clock) as router:
+    async with _ladder(routes, clock) as router:
         result = await router.generate("x", size="4K", min_size="2K")
     order = [(t.route, t.size) for t in result.attempts]
     assert order == [("a/m", "4K"), ("b/m", "4K"), ("a/m", "2K"), ("b/m", "2K"), ("c/m", "4K")]
@@ -72,7 +84,7 @@ async def test_backup_only_when_allowed(clock: FakeClock) -> None:
     a, backup = _pair(clock)
     a.script("1K", fail(Overloaded("busy")))
     routes = [Route(a, model="m"), Route(backup, model="m", backup=True)]
-    async with Router(routes, clock=clock) as router:
+    async with _ladder(routes, clock) as router:
         with pytest.raises(AllRoutesFailed) as info:
             await router.generate("x", allow_backup=False)
     assert backup.calls == []
@@ -84,7 +96,7 @@ async def test_all_routes_failed_carries_every_attempt(clock: FakeClock) -> None
     a, b = _pair(clock)
     a.default = fail(Overloaded("busy"), latency_s=1.0)
     b.default = fail(QuotaExhausted("daily quota"), latency_s=1.0)
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         with pytest.raises(AllRoutesFailed) as info:
             await router.generate("x", size="2K")
     assert [(t.route, t.size) for t in info.value.attempts] == [
@@ -102,7 +114,7 @@ async def test_attempt_timeout_is_recorded_as_possibly_billed(clock: FakeClock) 
     a.script("4K", succeed(latency_s=600.0))
     b.script("4K", succeed(latency_s=30.0))
     routes = [Route(a, model="m"), Route(b, model="m")]
-    async with Router(routes, clock=clock, attempt_timeout_s=120.0) as router:
+    async with _ladder(routes, clock, attempt_timeout_s=120.0) as router:
         result = await router.generate("x", size="4K")
     first = result.attempts[0]
     assert (first.outcome, first.billing, first.duration_s) == ("timeout", "possibly_billed", 120)
@@ -116,7 +128,7 @@ async def test_deadline_is_shared_by_all_attempts(clock: FakeClock) -> None:
     a, b = _pair(clock)
     a.script("1K", fail(Overloaded("busy"), latency_s=80.0))
     b.script("1K", succeed(latency_s=80.0))
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         with pytest.raises(AllRoutesFailed, match="deadline reached") as info:
             await router.generate("x", deadline=100.0, allow_downgrade=False)
     durations = [t.duration_s for t in info.value.attempts]
@@ -128,7 +140,7 @@ async def test_prompt_block_stops_the_request(clock: FakeClock) -> None:
     """A prompt refused for safety is not sent to the next route."""
     a, b = _pair(clock)
     a.script("1K", fail(ContentBlocked("PROHIBITED_CONTENT", stage="prompt")))
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         with pytest.raises(AllRoutesFailed):
             await router.generate("x")
     assert b.calls == []
@@ -139,7 +151,7 @@ async def test_invalid_request_skips_the_route(clock: FakeClock) -> None:
     a, b = _pair(clock)
     a.script("2K", fail(InvalidRequestError("unsupported ratio")))
     b.script("2K", fail(Overloaded("busy")))
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         result = await router.generate("x", size="2K")
     assert [(t.route, t.size) for t in result.attempts] == [
         ("a/m", "2K"),
@@ -152,7 +164,7 @@ async def test_capabilities_skip_unreachable_sizes(clock: FakeClock) -> None:
     """A route that cannot deliver 4K is not asked for it, and the skip is explained."""
     small = FakeProvider("small", clock=clock, capabilities=Capabilities(sizes=frozenset({"1K"})))
     small.default = fail(Overloaded("busy"))
-    async with Router([Route(small, model="m")], clock=clock) as router:
+    async with _ladder([Route(small, model="m")], clock) as router:
         with pytest.raises(AllRoutesFailed) as info:
             await router.generate("x", size="4K")
     assert [c.request.size for c in small.calls] == ["1K"]
@@ -164,7 +176,7 @@ async def test_size_ignored_and_downgrade_are_reported(
 ) -> None:
     """A provider returning 1K for a 4K request yields downgraded=True and size_ignored."""
     fake.script("4K", succeed(size="1K"))
-    async with Router([Route(fake, model="m")], clock=clock) as router:
+    async with _ladder([Route(fake, model="m")], clock) as router:
         result = await router.generate("x", size="4K")
     assert (result.size, result.downgraded, result.size_ignored) == ("1K", True, True)
 
@@ -173,7 +185,7 @@ async def test_image_below_min_size_is_rejected(clock: FakeClock) -> None:
     """An image smaller than min_size counts as a failed (billed) attempt."""
     a, b = _pair(clock)
     a.script("2K", succeed(size="1K"))
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         result = await router.generate("x", size="2K", min_size="2K")
     assert result.route == "b/m"
     assert result.attempts[0].billing == "billed"
@@ -188,7 +200,7 @@ async def test_buggy_adapter_does_not_take_the_request_down(clock: FakeClock) ->
             raise KeyError("oops")
 
     a, b = Broken("broken", clock=clock), FakeProvider("b", clock=clock)
-    async with Router([Route(a, model="m"), Route(b, model="m")], clock=clock) as router:
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
         result = await router.generate("x")
     assert "adapter raised KeyError" in str(result.attempts[0].error)
     assert result.route == "b/m"
@@ -196,12 +208,12 @@ async def test_buggy_adapter_does_not_take_the_request_down(clock: FakeClock) ->
 
 async def test_registry_routes_are_built_and_closed(clock: FakeClock) -> None:
     """Routes by name are built from the registry on enter and closed on exit."""
-    router = Router([Route("fake", model="m")], clock=clock)
+    router = _ladder([Route("fake", model="m")], clock)
     with pytest.raises(ConfigurationError, match="async with router"):
         await router.generate("x")
     async with router:
         result = await router.generate("x", n=3)
-        provider = router._providers[0]
+        provider = router.engine.providers[0]
     assert len(result.images) == 3
     assert getattr(provider, "closed", False) is True
 
@@ -219,7 +231,7 @@ async def test_unknown_provider_and_bad_config() -> None:
 
 async def test_generate_validates_before_calling(clock: FakeClock, fake: FakeProvider) -> None:
     """Bad input is refused before any provider is called."""
-    async with Router([Route(fake, model="m")], clock=clock) as router:
+    async with _ladder([Route(fake, model="m")], clock) as router:
         with pytest.raises(InvalidRequestError, match="size"):
             await router.generate("x", size="8K")  # type: ignore[arg-type]
     assert fake.calls == []

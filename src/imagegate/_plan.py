@@ -52,14 +52,25 @@ def build_plan(
     request: ImageRequest,
     routes: Sequence[Route],
     capabilities: Sequence[Capabilities],
+    order: Sequence[int] | None = None,
 ) -> Plan:
-    """Order the (route, size) options for ``request`` (see the module docstring)."""
+    """Order the (route, size) options for ``request`` (see the module docstring).
+
+    Args:
+        request: The validated request.
+        routes: Every route of the router.
+        capabilities: ``capabilities[i]`` belongs to ``routes[i]``.
+        order: Route indexes in the order a routing strategy prefers; the given order
+            of ``routes`` by default. Primaries still come before backups.
+    """
     options: list[Option] = []
     skipped: list[str] = []
+    indexes = list(range(len(routes))) if order is None else list(order)
     tiers = (False, True) if request.allow_backup else (False,)
     for backup_tier in tiers:
         for size in request.sizes_allowed:
-            for index, route in enumerate(routes):
+            for index in indexes:
+                route = routes[index]
                 if route.backup is not backup_tier:
                     continue
                 caps = capabilities[index]

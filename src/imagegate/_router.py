@@ -1,63 +1,118 @@
-"""`Router`: plans, runs and records one request across routes and sizes.
-
-This is the skeleton of DESIGN §6: it walks the ladder from `imagegate._plan` one option
-at a time, gives every attempt a clock-driven timeout inside the request's deadline,
-records every attempt, and answers with the first acceptable image or `AllRoutesFailed`.
-Retries, breakers, rate limits, hedging and budgets plug in around `_attempt` and
-`_next_options` (the resilience engine).
+"""`Router`: the public entry point. It owns the providers and the shared resilience state
+(breakers, rate limits, dispatcher, retry budget, ledger, outcome windows) and runs each
+request with `imagegate._run.RequestRun` (DESIGN §6).
 """
 
 from __future__ import annotations
 
+import asyncio
+import random
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
 import anyio
 
 from imagegate._logging import get_logger
-from imagegate._plan import Option, build_plan
-from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
-from imagegate._request import ImageRequest, Size, size_rank
-from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate._provider import Provider
+from imagegate._request import SIZES, ImageRequest, Size
+from imagegate._result import ImageResult
 from imagegate._route import Route
-from imagegate.errors import (
-    AllRoutesFailed,
-    ConfigurationError,
-    ContentBlocked,
-    DeadlineExceeded,
-    ImageGateError,
-    InvalidRequestError,
-    NoImageReturned,
-    ProviderError,
-    UpstreamError,
-)
+from imagegate._run import Engine, RequestRun, Strategy
+from imagegate.errors import ConfigurationError, ImageGateError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._registry import Registry
-from imagegate.resilience.clock import Clock, LoopClock, move_on_after
+from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry, BreakerState
+from imagegate.resilience.budget import RetryBudget
+from imagegate.resilience.clock import Clock, LoopClock
+from imagegate.resilience.dispatcher import Dispatcher
+from imagegate.resilience.hedge import HedgePolicy
+from imagegate.resilience.ledger import CostLedger, Spend
+from imagegate.resilience.ratelimit import QuotaLeft, RateLimiter
+from imagegate.resilience.retry import RetryPolicy
+from imagegate.state import MemoryState, StateBackend
 
-__all__ = ["Router"]
+__all__ = ["BatchResult", "RouteHealth", "Router"]
 
-# No attempt starts with less than this much of the deadline left: it could not finish.
-_MIN_ATTEMPT_S = 0.001
+_STRATEGIES = ("priority", "cheapest", "fastest", "weighted")
+
+
+@dataclass(frozen=True, slots=True)
+class RouteHealth:
+    """How one (route, size) is doing, from the router's own recent evidence.
+
+    Attributes:
+        route: The route name.
+        size: The tier.
+        breaker: ``"closed"``, ``"open"`` or ``"half_open"``.
+        calls: Attempts in the outcome window.
+        success_rate: Share of them that delivered; None without calls.
+        p50_s: Median latency of successes; None without successes.
+        p95_s: 95th percentile latency of successes.
+        quota: What the route's rate limit allows now; None without one.
+    """
+
+    route: str
+    size: Size
+    breaker: BreakerState
+    calls: int
+    success_rate: float | None
+    p50_s: float | None
+    p95_s: float | None
+    quota: QuotaLeft | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    """One answer of `Router.generate_many`: the result or the error, never both.
+
+    Attributes:
+        index: Position of the request in the input.
+        request: The validated request (None when it failed validation).
+        result: The image result on success.
+        error: The error otherwise.
+    """
+
+    index: int
+    request: ImageRequest | None
+    result: ImageResult | None
+    error: ImageGateError | None
+
+    @property
+    def ok(self) -> bool:
+        """True when an image was delivered."""
+        return self.result is not None
 
 
 class Router:
-    """Routes image requests across providers until one delivers.
+    """Routes image requests across providers and sizes until one delivers.
 
     Use as an async context manager: entering builds every route's provider, leaving
-    closes them.
+    closes the ones it built.
 
     Args:
         routes: The routes, primaries in priority order; ``backup=True`` ones go last.
         clock: Where time comes from (default: the event loop's clock).
-        attempt_timeout_s: The longest a single attempt may take (the request deadline
-            may cut it shorter). None: only the deadline limits it.
+        attempt_timeout_s: The longest a single attempt may take (the deadline may cut it
+            shorter). None: only the deadline limits it.
+        max_in_flight: Attempts in flight across all routes (per-route limits come from
+            ``Route(max_concurrency=...)``).
+        retry: Attempts per option and backoff; ``RetryPolicy()`` by default.
+        breaker: When a (route, size) breaker opens; ``BreakerPolicy()`` by default.
+        hedge: When to race a smaller image against a slow large one; None disables.
+        budget_usd: A cap on billed plus possibly billed cost; None records cost only.
+        strategy: Order of primary routes: ``"priority"`` (as given), ``"cheapest"``
+            (list price at the requested size), ``"fastest"`` (recent mean latency) or
+            ``"weighted"`` (random, by ``Route(weight=...)``).
+        state: Where breakers, rate limits and the ledger live (default: in memory).
+        failover_on_blocked: Send a prompt refused for safety to the next route anyway.
+        seed: Seeds the router's randomness (backoff jitter, weighted order).
         registry: Where provider names are looked up (default: the shared registry).
 
     Raises:
-        ConfigurationError: no routes, or two routes with the same name.
+        ConfigurationError: no routes, duplicate route names, or a bad setting.
     """
 
     def __init__(
@@ -66,6 +121,15 @@ class Router:
         *,
         clock: Clock | None = None,
         attempt_timeout_s: float | None = None,
+        max_in_flight: int = 16,
+        retry: RetryPolicy | None = None,
+        breaker: BreakerPolicy | None = None,
+        hedge: HedgePolicy | None = HedgePolicy(),  # noqa: B008 - frozen, shared safely
+        budget_usd: float | None = None,
+        strategy: Strategy = "priority",
+        state: StateBackend | None = None,
+        failover_on_blocked: bool = False,
+        seed: int | None = None,
         registry: Registry | None = None,
     ) -> None:
         routes = tuple(routes)
@@ -78,17 +142,54 @@ class Router:
                 f"route names must be unique; repeated: {', '.join(duplicates)} "
                 "(give one of them name=...)"
             )
-        if attempt_timeout_s is not None and attempt_timeout_s <= 0:
+        if attempt_timeout_s is not None and not attempt_timeout_s > 0:
             raise ConfigurationError("attempt_timeout_s must be positive")
+        if max_in_flight < 1:
+            raise ConfigurationError("max_in_flight must be at least 1")
+        if strategy not in _STRATEGIES:
+            raise ConfigurationError(f"strategy must be one of {', '.join(_STRATEGIES)}")
+        if budget_usd is not None and not budget_usd >= 0:
+            raise ConfigurationError("budget_usd must not be negative")
         self.routes = routes
         self.clock: Clock = clock or LoopClock()
-        self.attempt_timeout_s = attempt_timeout_s
+        self.state: StateBackend = state if state is not None else MemoryState()
         self._registry = registry or default_registry
-        self._providers: list[Provider] = []
-        self._capabilities: list[Capabilities] = []
         self._owned: list[Provider] = []
         self._open = False
-        self._log = get_logger("imagegate.router")
+        rng = random.Random(seed)
+        hedge_load = hedge.max_extra_load if hedge is not None else 0.1
+        self._engine = Engine(
+            routes=routes,
+            providers=[],
+            capabilities=[],
+            clock=self.clock,
+            retry=retry or RetryPolicy(rng=rng),
+            budget=RetryBudget(max_extra_load=hedge_load, clock=self.clock),
+            breakers=BreakerRegistry(breaker, clock=self.clock, backend=self.state),
+            dispatcher=Dispatcher(
+                max_in_flight=max_in_flight,
+                route_limits={r.name: r.max_concurrency for r in routes if r.max_concurrency},
+                clock=self.clock,
+            ),
+            limiters=[
+                RateLimiter(r.quota_key, r.rate_limit, clock=self.clock, backend=self.state)
+                if r.rate_limit is not None
+                else None
+                for r in routes
+            ],
+            ledger=CostLedger(limit_usd=budget_usd, clock=self.clock, backend=self.state),
+            hedge=hedge,
+            strategy=strategy,
+            attempt_timeout_s=attempt_timeout_s,
+            failover_on_blocked=failover_on_blocked,
+            log=get_logger("imagegate.router"),
+            rng=rng,
+        )
+
+    @property
+    def engine(self) -> Engine:
+        """The policies and shared state requests run on (for inspection and tests)."""
+        return self._engine
 
     async def __aenter__(self) -> Router:
         await self.open()
@@ -106,6 +207,7 @@ class Router:
         """Build each route's provider (``async with router`` does this for you)."""
         if self._open:
             return
+        engine = self._engine
         try:
             for route in self.routes:
                 if route.instance is not None:
@@ -113,8 +215,8 @@ class Router:
                 else:
                     provider = self._registry.create(route.provider, route.config)
                     self._owned.append(provider)
-                self._providers.append(provider)
-                self._capabilities.append(provider.capabilities(route.model))
+                engine.providers.append(provider)
+                engine.capabilities.append(provider.capabilities(route.model))
         except BaseException:
             await self.aclose()
             raise
@@ -123,8 +225,8 @@ class Router:
     async def aclose(self) -> None:
         """Close the providers this router built. Safe to call twice."""
         owned, self._owned = self._owned, []
-        self._providers.clear()
-        self._capabilities.clear()
+        self._engine.providers.clear()
+        self._engine.capabilities.clear()
         self._open = False
         with anyio.CancelScope(shield=True):
             for provider in owned:
@@ -177,210 +279,93 @@ class Router:
         """Run an already validated `ImageRequest` (what `generate` does after validating)."""
         if not self._open:
             raise ConfigurationError("use the router inside 'async with router:' (or await open())")
-        request_id = uuid.uuid4().hex[:16]
-        log = self._log.bind(request_id=request_id)
-        started = self.clock.now()
-        plan = build_plan(request, self.routes, self._capabilities)
-        attempts: list[Attempt] = []
-        skipped = list(plan.skipped)
-        dead_routes: set[int] = set()
-        # The deadline is enforced per attempt: each one's timeout is at most what
-        # remains, so no attempt is ever cut off without being recorded.
-        for option in plan.options:
-            if option.index in dead_routes:
-                continue
-            remaining = _remaining(request, started, self.clock.now())
-            if remaining is not None and remaining < _MIN_ATTEMPT_S:
-                break
-            timeout_s = _min(self.attempt_timeout_s, remaining)
-            attempt, response = await self._attempt(
-                request, option, request_id, timeout_s, number=1, log=log
-            )
-            attempts.append(attempt)
-            if response is not None:
-                return self._result(request, option, response, attempts, started, request_id)
-            error = attempt.error
-            if isinstance(error, ContentBlocked) and error.stage == "prompt":
-                break  # another route would be burned on the same refusal
-            if isinstance(error, InvalidRequestError):
-                dead_routes.add(option.index)
-        reason = (
-            "deadline reached"
-            if _expired(request, started, self.clock.now())
-            else ("every allowed option failed" if attempts else "no route can serve this request")
-        )
-        raise AllRoutesFailed(
-            f"{reason}: {len(attempts)} attempt(s)"
-            + "".join(f"; {a.route}@{a.size}: {a.error}" for a in attempts if a.error)
-            + "".join(f"; skipped {s}" for s in skipped),
-            attempts=attempts,
-            skipped=skipped,
-        )
+        return await RequestRun(self._engine, request, uuid.uuid4().hex[:16]).execute()
 
-    async def _attempt(
+    async def generate_many(
         self,
-        request: ImageRequest,
-        option: Option,
-        request_id: str,
-        timeout_s: float | None,
+        requests: Iterable[ImageRequest | str | Mapping[str, Any]],
         *,
-        number: int,
-        log: Any,
-    ) -> tuple[Attempt, ProviderResponse | None]:
-        route, size = option.route, option.size
-        provider = self._providers[option.index]
-        call = ProviderRequest(
-            prompt=request.prompt,
-            model=route.model,
-            size=size,
-            aspect_ratio=request.aspect_ratio,
-            n=request.n,
-            seed=request.seed,
-            timeout_s=timeout_s,
-            request_id=request_id,
-            options=route.options,
-        )
-        estimate = option.capabilities.estimate_cost_usd(size, request.n)
-        log.debug("attempt.start", route=route.name, size=size, number=number, timeout_s=timeout_s)
-        started = self.clock.now()
-        response: ProviderResponse | None = None
-        error: ImageGateError | None = None
-        async with move_on_after(self.clock, timeout_s) as scope:
-            try:
-                response = await provider.generate(call)
-            except ProviderError as exc:
-                error = exc.bind(route=route.name, size=size)
-            except InvalidRequestError as exc:
-                error = exc
-            except ImageGateError as exc:
-                error = exc
-            except Exception as exc:  # a buggy adapter must not take the request down
-                log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
-                error = UpstreamError(
-                    f"adapter raised {type(exc).__name__}: {exc}",
-                    route=route.name,
-                    size=size,
-                    retryable=False,
-                )
-        ended = self.clock.now()
-        if scope.cancelled_caught:
-            error = DeadlineExceeded(
-                f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
-            )
-        if response is not None:
-            response_error = _check_response(response, request, route.name, size)
-            if response_error is not None:
-                error, response = response_error, None
-        attempt = _record(route.name, size, started, ended, response, error, estimate, number)
-        log.debug(
-            "attempt.end",
-            route=route.name,
-            size=size,
-            outcome=attempt.outcome,
-            error=type(error).__name__ if error else None,
-            duration_s=round(attempt.duration_s, 6),
-            billing=attempt.billing,
-        )
-        return attempt, response
+        concurrency: int = 8,
+    ) -> AsyncIterator[BatchResult]:
+        """Run many requests, yielding each answer as it completes.
 
-    def _result(
-        self,
-        request: ImageRequest,
-        option: Option,
-        response: ProviderResponse,
-        attempts: list[Attempt],
-        started: float,
-        request_id: str,
-    ) -> ImageResult:
-        delivered = response.images[0].size
-        downgraded = delivered is None or size_rank(delivered) < size_rank(request.size)
-        if downgraded:
-            self._log.info(
-                "downgrade",
-                request_id=request_id,
-                route=option.route.name,
-                requested=request.size,
-                delivered=delivered,
-            )
-        return ImageResult(
-            images=response.images,
-            route=option.route.name,
-            provider=option.route.provider,
-            model=option.route.model,
-            requested_size=request.size,
-            size=delivered,
-            downgraded=downgraded,
-            attempts=tuple(attempts),
-            cost_usd=sum(a.cost_usd for a in attempts),
-            latency_s=self.clock.now() - started,
-            request_id=request_id,
-            size_ignored=response.size_ignored or (delivered != option.size),
-            metadata=dict(response.metadata),
-        )
+        Every input yields exactly one `BatchResult` (its result or its error, with its
+        index); nothing is lost or duplicated. At most ``concurrency`` requests run at
+        once. Breaking out of the loop, or cancelling it, cancels what is still running;
+        wrap it in ``contextlib.aclosing`` to have that happen at once rather than when
+        the generator is collected.
+
+        Args:
+            requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments.
+            concurrency: Requests in flight at once.
+        """
+        if concurrency < 1:
+            raise ConfigurationError("concurrency must be at least 1")
+        queue: asyncio.Queue[BatchResult] = asyncio.Queue()
+        items = list(enumerate(requests))
+        pending = iter(items)
+        workers: set[asyncio.Task[None]] = set()
+
+        async def work() -> None:
+            for index, item in pending:
+                queue.put_nowait(await self._one(index, item))
+
+        for _ in range(min(concurrency, len(items))):
+            workers.add(asyncio.get_running_loop().create_task(work()))
+        try:
+            for _ in items:
+                yield await queue.get()
+        finally:
+            for task in workers:
+                task.cancel()
+            with anyio.CancelScope(shield=True):
+                await asyncio.gather(*workers, return_exceptions=True)
+
+    async def _one(self, index: int, item: ImageRequest | str | Mapping[str, Any]) -> BatchResult:
+        request: ImageRequest | None = None
+        try:
+            if isinstance(item, ImageRequest):
+                request = item
+            elif isinstance(item, str):
+                request = ImageRequest.build(item)
+            else:
+                fields = dict(item)
+                request = ImageRequest.build(fields.pop("prompt", None), **fields)
+            return BatchResult(index, request, await self.run(request), None)
+        except ImageGateError as exc:
+            return BatchResult(index, request, None, exc)
+
+    def health(self) -> list[RouteHealth]:
+        """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
+        engine = self._engine
+        now = self.clock.now()
+        report = []
+        for index, route in enumerate(self.routes):
+            sizes = engine.capabilities[index].sizes if self._open else frozenset(SIZES)
+            limiter = engine.limiters[index]
+            quota = limiter.quota_left() if limiter is not None else None
+            for size in SIZES:
+                if size not in sizes:
+                    continue
+                stats = engine.window(route.name, size).statistics(now)
+                report.append(
+                    RouteHealth(
+                        route=route.name,
+                        size=size,
+                        breaker=engine.breakers.get(route.name, size).state,
+                        calls=stats.calls,
+                        success_rate=stats.success_rate,
+                        p50_s=stats.p50_s,
+                        p95_s=stats.p95_s,
+                        quota=quota,
+                    )
+                )
+        return report
+
+    def spend(self) -> Spend:
+        """What requests through this router cost: billed, possibly billed, by route."""
+        return self._engine.ledger.spend()
 
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
-
-
-def _check_response(
-    response: ProviderResponse, request: ImageRequest, route: str, size: Size
-) -> ProviderError | None:
-    """An image too small for the request counts as a failure (it was billed)."""
-    if not response.images:
-        return NoImageReturned("provider answered without an image", route=route, size=size)
-    delivered = response.images[0].size
-    floor = request.sizes_allowed[-1]
-    if delivered is None or size_rank(delivered) < size_rank(floor):
-        image = response.images[0]
-        return NoImageReturned(
-            f"delivered {image.width}x{image.height} ({delivered or 'below 1K'}), "
-            f"smaller than the smallest acceptable tier {floor}",
-            route=route,
-            size=size,
-            retryable=False,
-        )
-    return None
-
-
-def _record(
-    route: str,
-    size: Size,
-    started: float,
-    ended: float,
-    response: ProviderResponse | None,
-    error: ImageGateError | None,
-    estimate: float,
-    number: int,
-) -> Attempt:
-    if response is not None:
-        cost = response.cost_usd if response.cost_usd is not None else estimate
-        return Attempt(
-            route, size, started, ended, "success", None, response.billing, cost,
-            delivered_size=response.images[0].size, number=number,
-        )  # fmt: skip
-    billing = error.billing if isinstance(error, ProviderError) else "not_billed"
-    outcome: Outcome = (
-        "timeout" if isinstance(error, DeadlineExceeded) and error.status is None else "error"
-    )
-    cost = estimate if billing != "not_billed" else 0.0
-    return Attempt(route, size, started, ended, outcome, error, billing, cost, number=number)
-
-
-def _remaining(request: ImageRequest, started: float, now: float) -> float | None:
-    if request.deadline_s is None:
-        return None
-    return request.deadline_s - (now - started)
-
-
-def _expired(request: ImageRequest, started: float, now: float) -> bool:
-    remaining = _remaining(request, started, now)
-    return remaining is not None and remaining < _MIN_ATTEMPT_S
-
-
-def _min(a: float | None, b: float | None) -> float | None:
-    if a is None:
-        return b
-    if b is None:
-        return a
-    return min(a, b)

@@ -1,0 +1,628 @@
+"""One request, run to its end: the ladder, retries, the hedged race, every attempt recorded.
+
+A run keeps at most two attempts in flight — the *main* one and, when the main one is
+above the hedge size and slow, a *hedge* — and reacts to whichever lands first::
+
+    loop:
+        no main in flight?   promote the hedge, or start the next option
+                             (a retry of the last one after its backoff, if the retry
+                             policy and the retry budget allow, else the next rung)
+        wait for a landing, or for the hedge timer of a slow main attempt
+        timer fired          start the hedge on the option most likely to answer
+        success              the winner (prefer="quality": a hedge win waits grace_s for
+                             the main attempt); cancel the rest
+        failure              main: decide retry or next rung; hedge: forget it
+
+Each attempt passes, in order: its (route, size) breaker permit, a dispatcher slot
+(queueing counts against the deadline), the route's rate limit (a wait that would not fit
+in the deadline skips the option), the budget reservation, then the call under a timeout
+of ``min(attempt_timeout_s, what is left of the deadline)``. Its outcome feeds the
+breaker, the outcome window, the quota and the ledger. A cancelled attempt (a hedge loser,
+or the caller gave up) is recorded as ``cancelled`` and possibly billed.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from imagegate._plan import Option, build_plan
+from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
+from imagegate._request import ImageRequest, Size, size_rank
+from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate._route import Route
+from imagegate.errors import (
+    AllRoutesFailed,
+    BudgetExceeded,
+    ContentBlocked,
+    DeadlineExceeded,
+    ImageGateError,
+    InvalidRequestError,
+    NoImageReturned,
+    ProviderError,
+    QuotaExhausted,
+    UpstreamError,
+)
+from imagegate.resilience.breaker import BreakerRegistry
+from imagegate.resilience.budget import RetryBudget
+from imagegate.resilience.clock import Clock, move_on_after
+from imagegate.resilience.dispatcher import Dispatcher, DispatchTimeout
+from imagegate.resilience.hedge import HedgePolicy
+from imagegate.resilience.ledger import CostLedger, Reservation
+from imagegate.resilience.ratelimit import RateLimiter
+from imagegate.resilience.retry import RetryPolicy
+from imagegate.resilience.stats import OutcomeWindow
+
+__all__ = ["Engine", "RequestRun", "Strategy"]
+
+Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
+
+# No attempt starts with less than this much of the deadline left: it could not finish.
+_MIN_ATTEMPT_S = 0.001
+# A route with no history ranks as if half its calls succeeded.
+_PRIOR_SUCCESS = 0.5
+
+
+@dataclass(slots=True)
+class Engine:
+    """Everything a run needs from its router: providers, policies and shared state."""
+
+    routes: tuple[Route, ...]
+    providers: list[Provider]
+    capabilities: list[Capabilities]
+    clock: Clock
+    retry: RetryPolicy
+    budget: RetryBudget
+    breakers: BreakerRegistry
+    dispatcher: Dispatcher
+    limiters: list[RateLimiter | None]
+    ledger: CostLedger
+    hedge: HedgePolicy | None
+    strategy: Strategy
+    attempt_timeout_s: float | None
+    failover_on_blocked: bool
+    log: Any
+    rng: random.Random
+    windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
+
+    def window(self, route: str, size: str) -> OutcomeWindow:
+        """The outcome window of (route, size), created on first use."""
+        key = (route, size)
+        window = self.windows.get(key)
+        if window is None:
+            window = self.windows[key] = OutcomeWindow()
+        return window
+
+    def route_order(self, request: ImageRequest) -> list[int]:
+        """Route indexes in the order the strategy prefers (backups keep theirs)."""
+        indexes = list(range(len(self.routes)))
+        now = self.clock.now()
+        if self.strategy == "cheapest":
+            indexes.sort(key=lambda i: self.capabilities[i].estimate_cost_usd(request.size))
+        elif self.strategy == "fastest":
+
+            def latency(i: int) -> float:
+                ewma = self.window(self.routes[i].name, request.size).statistics(now).ewma_s
+                return float("inf") if ewma is None else ewma
+
+            indexes.sort(key=latency)
+        elif self.strategy == "weighted":
+            # Weighted shuffle (Efraimidis–Spirakis): key u^(1/w), largest first.
+            def draw(i: int) -> float:
+                weight = self.routes[i].weight
+                return self.rng.random() ** (1.0 / weight) if weight > 0 else -1.0
+
+            indexes.sort(key=draw, reverse=True)
+        return indexes
+
+
+@dataclass(slots=True, eq=False)
+class _Flight:
+    option: Option
+    number: int
+    hedge: bool
+    launched: float
+    hedged: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class _Landing:
+    flight: _Flight
+    attempt: Attempt | None = None
+    response: ProviderResponse | None = None
+    skipped: str | None = None
+    out_of_time: bool = False
+    stop: BaseException | None = None
+
+
+class RequestRun:
+    """Runs one validated request against an `Engine`."""
+
+    def __init__(self, engine: Engine, request: ImageRequest, request_id: str) -> None:
+        self.engine = engine
+        self.request = request
+        self.request_id = request_id
+        self.log = engine.log.bind(request_id=request_id)
+        self.started = engine.clock.now()
+        plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
+        self.options: Sequence[Option] = plan.options
+        self.skipped: list[str] = list(plan.skipped)
+        self.attempts: list[Attempt] = []
+        self._pos = 0
+        self._tries: Counter[tuple[int, Size]] = Counter()
+        self._dead_routes: set[int] = set()
+        self._retry: tuple[Option, int, ImageGateError] | None = None
+        self._stop: BaseException | None = None
+        self._blocked = False
+
+    def remaining(self) -> float | None:
+        """Seconds left before the deadline, or None without one."""
+        if self.request.deadline_s is None:
+            return None
+        return self.request.deadline_s - (self.engine.clock.now() - self.started)
+
+    def _expired(self) -> bool:
+        remaining = self.remaining()
+        return remaining is not None and remaining < _MIN_ATTEMPT_S
+
+    async def execute(self) -> ImageResult:
+        """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
+        winner: _Landing | None = None
+        send, receive = anyio.create_memory_object_stream[_Landing](max_buffer_size=4)
+        async with send, receive, anyio.create_task_group() as tg:
+            main: _Flight | None = None
+            hedge: _Flight | None = None
+            while True:
+                if main is None:
+                    main, hedge = hedge, None
+                if main is None:
+                    start = await self._next_start()
+                    if start is None:
+                        break
+                    main = self._launch(tg, send, *start, hedge=False)
+                landing: _Landing | None = None
+                async with move_on_after(self.engine.clock, self._hedge_wait(main, hedge)):
+                    landing = await receive.receive()
+                if landing is None:
+                    hedge = self._fire_hedge(tg, send, main)
+                    continue
+                if landing.stop is not None:
+                    self._stop = landing.stop
+                    break
+                if landing.response is not None:
+                    if landing.flight is hedge and main is not None:
+                        landing = await self._grace(receive, landing, main)
+                    winner = landing
+                    break
+                self._absorb(landing)
+                if landing.flight is main:
+                    main = None
+                else:
+                    hedge = None
+            tg.cancel_scope.cancel()
+        if self._stop is not None:
+            raise self._stop
+        if winner is None:
+            raise self._failure()
+        return self._result(winner)
+
+    # -- choosing what to start ------------------------------------------------------
+
+    async def _next_start(self) -> tuple[Option, int] | None:
+        engine = self.engine
+        retry, self._retry = self._retry, None
+        if retry is not None and not self._blocked:
+            option, number, error = retry
+            wait = engine.retry.next_wait_s(number, error, remaining_s=self.remaining())
+            if (
+                wait is not None
+                and engine.breakers.get(option.route.name, option.size).allow()
+                and engine.budget.try_withdraw("retry")
+            ):
+                self.log.info(
+                    "retry.scheduled",
+                    route=option.route.name,
+                    size=option.size,
+                    number=number + 1,
+                    wait_s=round(wait, 3),
+                    error=type(error).__name__,
+                )
+                await engine.clock.sleep(wait)
+                return option, number + 1
+        while self._pos < len(self.options) and not self._blocked:
+            if self._expired():
+                return None
+            option = self.options[self._pos]
+            self._pos += 1
+            reason = self._unavailable(option)
+            if reason is not None:
+                self.skipped.append(f"{option.route.name}@{option.size}: {reason}")
+                continue
+            return option, self._tries[(option.index, option.size)] + 1
+        return None
+
+    def _unavailable(self, option: Option) -> str | None:
+        engine = self.engine
+        if option.index in self._dead_routes:
+            return "route rejected the request"
+        if not engine.breakers.get(option.route.name, option.size).allow():
+            return "breaker open"
+        limiter = engine.limiters[option.index]
+        if limiter is not None:
+            remaining = self.remaining()
+            max_wait = (
+                None if remaining is None else max(0.0, remaining - engine.retry.min_attempt_s)
+            )
+            if limiter.estimate_wait_s(self.request.n, max_wait_s=max_wait) is None:
+                return "rate limit or quota leaves no room before the deadline"
+        return None
+
+    def _launch(
+        self,
+        tg: TaskGroup,
+        send: MemoryObjectSendStream[_Landing],
+        option: Option,
+        number: int,
+        *,
+        hedge: bool,
+    ) -> _Flight:
+        self._tries[(option.index, option.size)] += 1
+        flight = _Flight(option, number, hedge, self.engine.clock.now())
+        tg.start_soon(self._fly, flight, send)
+        return flight
+
+    async def _fly(self, flight: _Flight, send: MemoryObjectSendStream[_Landing]) -> None:
+        landing = await self._attempt(flight)
+        await send.send(landing)
+
+    # -- hedging -------------------------------------------------------------------------
+
+    def _hedge_wait(self, main: _Flight, hedge: _Flight | None) -> float | None:
+        policy = self.engine.hedge
+        if (
+            policy is None
+            or hedge is not None
+            or main.hedged
+            or main.hedge
+            or not policy.applies_to(main.option.size)
+            or policy.size not in self.request.sizes_allowed
+        ):
+            return None
+        now = self.engine.clock.now()
+        window = self.engine.windows.get((main.option.route.name, main.option.size))
+        delay = policy.delay_for(window, now)
+        return max(0.0, main.launched + delay - now)
+
+    def _fire_hedge(
+        self, tg: TaskGroup, send: MemoryObjectSendStream[_Landing], main: _Flight
+    ) -> _Flight | None:
+        main.hedged = True
+        target = self._hedge_target()
+        if target is None or not self.engine.budget.try_withdraw("hedge"):
+            self.log.info("hedge.skipped", route=main.option.route.name, size=main.option.size)
+            return None
+        self.log.info(
+            "hedge.fired",
+            route=main.option.route.name,
+            size=main.option.size,
+            hedge_route=target.route.name,
+            hedge_size=target.size,
+        )
+        return self._launch(
+            tg, send, target, self._tries[(target.index, target.size)] + 1, hedge=True
+        )
+
+    def _hedge_target(self) -> Option | None:
+        policy = self.engine.hedge
+        assert policy is not None
+        now = self.engine.clock.now()
+        best: Option | None = None
+        best_rate = -1.0
+        for option in self.options:
+            if option.size != policy.size or self._unavailable(option) is not None:
+                continue
+            window = self.engine.windows.get((option.route.name, option.size))
+            rate = window.success_rate(now) if window is not None else None
+            score = _PRIOR_SUCCESS if rate is None else rate
+            if option.route.backup:
+                score -= 1.0  # a different model only when no primary can take the hedge
+            if score > best_rate:
+                best, best_rate = option, score
+        return best
+
+    async def _grace(
+        self, receive: MemoryObjectReceiveStream[_Landing], hedge_win: _Landing, main: _Flight
+    ) -> _Landing:
+        """prefer="quality": give the larger main attempt ``grace_s`` to land too."""
+        policy = self.engine.hedge
+        if policy is None or policy.prefer != "quality" or policy.grace_s <= 0:
+            return hedge_win
+        late: _Landing | None = None
+        async with move_on_after(self.engine.clock, policy.grace_s):
+            late = await receive.receive()
+        if late is not None and late.flight is main and late.response is not None:
+            return late
+        return hedge_win
+
+    # -- one attempt ---------------------------------------------------------------------
+
+    async def _attempt(self, flight: _Flight) -> _Landing:
+        engine, request = self.engine, self.request
+        option = flight.option
+        route, size = option.route, option.size
+        breaker = engine.breakers.get(route.name, size)
+        permit = await breaker.try_acquire()
+        if permit is None:
+            return _Landing(flight, skipped="breaker open")
+        estimate = option.capabilities.estimate_cost_usd(size, request.n)
+        reservation: Reservation | None = None
+        called_at: float | None = None
+        slot = None
+        try:
+            try:
+                slot = await engine.dispatcher.acquire(route.name, timeout_s=self.remaining())
+            except DispatchTimeout:
+                await breaker.release(permit)
+                return _Landing(flight, skipped="deadline reached while queued", out_of_time=True)
+            limiter = engine.limiters[option.index]
+            if limiter is not None:
+                remaining = self.remaining()
+                max_wait = None if remaining is None else remaining - engine.retry.min_attempt_s
+                wait = await limiter.reserve(request.n, max_wait_s=max_wait)
+                if wait is None:
+                    await breaker.release(permit)
+                    return _Landing(flight, skipped="rate limit or quota leaves no room")
+                if wait > 0:
+                    await engine.clock.sleep(wait)
+            try:
+                reservation = await engine.ledger.reserve(estimate, route=route.name, size=size)
+            except BudgetExceeded as exc:
+                await breaker.release(permit)
+                return _Landing(flight, stop=exc)
+            if flight.number == 1 and not flight.hedge:
+                engine.budget.deposit()
+            remaining = self.remaining()
+            if remaining is not None and remaining < _MIN_ATTEMPT_S:
+                await engine.ledger.release(reservation)
+                await breaker.release(permit)
+                return _Landing(flight, skipped="deadline reached", out_of_time=True)
+            timeout_s = _min(engine.attempt_timeout_s, remaining)
+            called_at = engine.clock.now()
+            response, error = await self._call(option, timeout_s)
+            ended = engine.clock.now()
+            if response is not None:
+                error = _check_response(response, request, route.name, size)
+                if error is not None:
+                    response = None
+            attempt = _record(flight, called_at, ended, response, error, estimate)
+            self.attempts.append(attempt)
+            if response is not None:
+                await breaker.record_success(permit, duration_s=attempt.duration_s)
+            else:
+                assert error is not None
+                await breaker.record_failure(permit, error, duration_s=attempt.duration_s)
+                if isinstance(error, QuotaExhausted) and limiter is not None:
+                    await limiter.mark_exhausted(reset_at=error.reset_at)
+            if _is_evidence(error):
+                engine.window(route.name, size).record(
+                    success=response is not None, latency_s=attempt.duration_s, now=ended
+                )
+            await engine.ledger.settle(reservation, attempt.cost_usd, attempt.billing)
+            return _Landing(flight, attempt=attempt, response=response)
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                if called_at is not None and reservation is not None:
+                    ended = engine.clock.now()
+                    self.attempts.append(
+                        Attempt(
+                            route.name,
+                            size,
+                            called_at,
+                            ended,
+                            "cancelled",
+                            None,
+                            "possibly_billed",
+                            estimate,
+                            hedge=flight.hedge,
+                            number=flight.number,
+                        )
+                    )
+                    await engine.ledger.settle(reservation, estimate, "possibly_billed")
+                    self.log.debug("attempt.cancelled", route=route.name, size=size)
+                elif reservation is not None:
+                    await engine.ledger.release(reservation)
+                await breaker.release(permit)
+            raise
+        finally:
+            if slot is not None:
+                slot.release()
+
+    async def _call(
+        self, option: Option, timeout_s: float | None
+    ) -> tuple[ProviderResponse | None, ImageGateError | None]:
+        engine, request = self.engine, self.request
+        route, size = option.route, option.size
+        call = ProviderRequest(
+            prompt=request.prompt,
+            model=route.model,
+            size=size,
+            aspect_ratio=request.aspect_ratio,
+            n=request.n,
+            seed=request.seed,
+            timeout_s=timeout_s,
+            request_id=self.request_id,
+            options=route.options,
+        )
+        self.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
+        response: ProviderResponse | None = None
+        error: ImageGateError | None = None
+        async with move_on_after(engine.clock, timeout_s) as scope:
+            try:
+                response = await engine.providers[option.index].generate(call)
+            except ProviderError as exc:
+                error = exc.bind(route=route.name, size=size)
+            except ImageGateError as exc:
+                error = exc
+            except Exception as exc:  # a buggy adapter must not take the request down
+                self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
+                error = UpstreamError(
+                    f"adapter raised {type(exc).__name__}: {exc}",
+                    route=route.name,
+                    size=size,
+                    retryable=False,
+                )
+        if scope.cancelled_caught:
+            response, error = (
+                None,
+                DeadlineExceeded(
+                    f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
+                ),
+            )
+        self.log.debug(
+            "attempt.end",
+            route=route.name,
+            size=size,
+            ok=response is not None,
+            error=type(error).__name__ if error else None,
+        )
+        return response, error
+
+    # -- after a failure -----------------------------------------------------------------
+
+    def _absorb(self, landing: _Landing) -> None:
+        flight = landing.flight
+        option = flight.option
+        where = f"{option.route.name}@{option.size}"
+        if landing.attempt is None:
+            self.skipped.append(f"{where}: {landing.skipped}")
+            if landing.out_of_time:
+                self._pos = len(self.options)
+            return
+        error = landing.attempt.error
+        if isinstance(error, ContentBlocked) and error.stage == "prompt":
+            if not self.engine.failover_on_blocked:
+                self._blocked = True
+            return
+        if isinstance(error, InvalidRequestError):
+            self._dead_routes.add(option.index)
+            return
+        if not flight.hedge and isinstance(error, ProviderError) and error.retryable:
+            self._retry = (option, flight.number, error)
+
+    # -- the answer ----------------------------------------------------------------------
+
+    def _result(self, winner: _Landing) -> ImageResult:
+        assert winner.response is not None
+        option = winner.flight.option
+        response = winner.response
+        delivered = response.images[0].size
+        downgraded = delivered is None or size_rank(delivered) < size_rank(self.request.size)
+        if winner.flight.hedge:
+            self.log.info("hedge.won", route=option.route.name, size=option.size)
+        if downgraded:
+            self.log.info(
+                "downgrade",
+                route=option.route.name,
+                requested=self.request.size,
+                delivered=delivered,
+            )
+        attempts = tuple(sorted(self.attempts, key=lambda a: a.started))
+        return ImageResult(
+            images=response.images,
+            route=option.route.name,
+            provider=option.route.provider,
+            model=option.route.model,
+            requested_size=self.request.size,
+            size=delivered,
+            downgraded=downgraded,
+            attempts=attempts,
+            cost_usd=sum(a.cost_usd for a in attempts),
+            latency_s=self.engine.clock.now() - self.started,
+            request_id=self.request_id,
+            size_ignored=response.size_ignored or delivered != option.size,
+            metadata=dict(response.metadata),
+        )
+
+    def _failure(self) -> AllRoutesFailed:
+        attempts = sorted(self.attempts, key=lambda a: a.started)
+        if self._blocked:
+            reason = "the prompt was blocked"
+        elif self._expired():
+            reason = "deadline reached"
+        elif attempts:
+            reason = "every allowed option failed"
+        else:
+            reason = "no route could take the request"
+        return AllRoutesFailed(
+            f"{reason}: {len(attempts)} attempt(s)"
+            + "".join(f"; {a.route}@{a.size}: {a.error or a.outcome}" for a in attempts)
+            + "".join(f"; skipped {s}" for s in self.skipped),
+            attempts=attempts,
+            skipped=self.skipped,
+        )
+
+
+def _check_response(
+    response: ProviderResponse, request: ImageRequest, route: str, size: Size
+) -> ProviderError | None:
+    """An empty answer, or an image too small for the request, is a (billed) failure."""
+    if not response.images:
+        return NoImageReturned("provider answered without an image", route=route, size=size)
+    delivered = response.images[0].size
+    floor = request.sizes_allowed[-1]
+    if delivered is None or size_rank(delivered) < size_rank(floor):
+        image = response.images[0]
+        return NoImageReturned(
+            f"delivered {image.width}x{image.height} ({delivered or 'below 1K'}), "
+            f"smaller than the smallest acceptable tier {floor}",
+            route=route,
+            size=size,
+            retryable=False,
+        )
+    return None
+
+
+def _record(
+    flight: _Flight,
+    started: float,
+    ended: float,
+    response: ProviderResponse | None,
+    error: ImageGateError | None,
+    estimate: float,
+) -> Attempt:
+    route, size = flight.option.route.name, flight.option.size
+    if response is not None:
+        cost = response.cost_usd if response.cost_usd is not None else estimate
+        return Attempt(
+            route, size, started, ended, "success", None, response.billing, cost,
+            hedge=flight.hedge, delivered_size=response.images[0].size, number=flight.number,
+        )  # fmt: skip
+    billing = error.billing if isinstance(error, ProviderError) else "not_billed"
+    outcome: Outcome = (
+        "timeout" if isinstance(error, DeadlineExceeded) and error.status is None else "error"
+    )
+    cost = estimate if billing != "not_billed" else 0.0
+    return Attempt(
+        route, size, started, ended, outcome, error, billing, cost,
+        hedge=flight.hedge, number=flight.number,
+    )  # fmt: skip
+
+
+def _is_evidence(error: ImageGateError | None) -> bool:
+    """Whether an outcome says something about the option's health (a refusal does not)."""
+    return not isinstance(error, ContentBlocked | InvalidRequestError)
+
+
+def _min(a: float | None, b: float | None) -> float | None:
+    if a is None:
+        return b
+    if b is None:
+        return a
+    return min(a, b)
