@@ -109,8 +109,9 @@ class Engine:
         elif self.strategy == "fastest":
 
             def latency(i: int) -> float:
+                # An untried route ranks first, so every route gets measured once.
                 ewma = self.window(self.routes[i].name, request.size).statistics(now).ewma_s
-                return float("inf") if ewma is None else ewma
+                return 0.0 if ewma is None else ewma
 
             indexes.sort(key=latency)
         elif self.strategy == "weighted":
