@@ -18,7 +18,7 @@ from imagegate._provider import Capabilities, Provider, ProviderRequest, Provide
 from imagegate._request import SIZES, AspectRatio, ImageRequest, Size, pixels_for, tier_for_pixels
 from imagegate._result import Attempt, GeneratedImage, ImageResult
 from imagegate._route import Route
-from imagegate._router import Router
+from imagegate._router import BatchResult, RouteHealth, Router
 from imagegate.errors import (
     AllRoutesFailed,
     BudgetExceeded,
@@ -28,19 +28,32 @@ from imagegate.errors import (
     ProviderError,
 )
 from imagegate.providers import ProviderConfig
-from imagegate.resilience.clock import Clock, FakeClock, LoopClock, ScaledClock
+from imagegate.resilience import (
+    BreakerPolicy,
+    Clock,
+    FakeClock,
+    HedgePolicy,
+    LoopClock,
+    RateLimit,
+    RetryPolicy,
+    ScaledClock,
+    Spend,
+)
 
 __all__ = [
     "SIZES",
     "AllRoutesFailed",
     "AspectRatio",
     "Attempt",
+    "BatchResult",
+    "BreakerPolicy",
     "BudgetExceeded",
     "Capabilities",
     "Clock",
     "ConfigurationError",
     "FakeClock",
     "GeneratedImage",
+    "HedgePolicy",
     "ImageGateError",
     "ImageRequest",
     "ImageResult",
@@ -51,10 +64,14 @@ __all__ = [
     "ProviderError",
     "ProviderRequest",
     "ProviderResponse",
+    "RateLimit",
+    "RetryPolicy",
     "Route",
+    "RouteHealth",
     "Router",
     "ScaledClock",
     "Size",
+    "Spend",
     "__version__",
     "errors",
     "pixels_for",

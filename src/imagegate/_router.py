@@ -6,6 +6,8 @@ request with `imagegate._run.RequestRun` (DESIGN §6).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import os
 import random
 import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
@@ -15,6 +17,7 @@ from typing import Any
 
 import anyio
 
+from imagegate._config import load_settings
 from imagegate._logging import get_logger
 from imagegate._provider import Provider
 from imagegate._request import SIZES, ImageRequest, Size
@@ -186,6 +189,26 @@ class Router:
             rng=rng,
         )
 
+    @classmethod
+    def from_config(
+        cls,
+        source: Mapping[str, Any] | str | os.PathLike[str],
+        **overrides: Any,
+    ) -> Router:
+        """Build a router from a TOML file or a mapping (format: docs/resilience.md).
+
+        Args:
+            source: A path to a TOML file, or the same structure as a mapping.
+            **overrides: `Router` arguments that win over the file (``clock=``,
+                ``state=`` …).
+
+        Raises:
+            ConfigurationError: naming the section and field at fault.
+        """
+        kwargs = load_settings(source).build_kwargs()
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
     @property
     def engine(self) -> Engine:
         """The policies and shared state requests run on (for inspection and tests)."""
@@ -213,7 +236,8 @@ class Router:
                 if route.instance is not None:
                     provider = route.instance
                 else:
-                    provider = self._registry.create(route.provider, route.config)
+                    config = dataclasses.replace(route.config, clock=self.clock)
+                    provider = self._registry.create(route.provider, config)
                     self._owned.append(provider)
                 engine.providers.append(provider)
                 engine.capabilities.append(provider.capabilities(route.model))

@@ -28,6 +28,7 @@ from pydantic import SecretStr
 from imagegate._logging import get_logger
 from imagegate._provider import Provider
 from imagegate.errors import ConfigurationError
+from imagegate.resilience.clock import Clock
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -54,12 +55,15 @@ class ProviderConfig:
         api_key_env: The env var to read the key from, overriding the provider's default.
         base_url: The endpoint, overriding the provider's default.
         options: Every other route option, for the provider to use or ignore.
+        clock: The router's clock; providers that wait (Flux polling, the fake's
+            latency) sleep on it so simulated and fake time apply to them too.
     """
 
     api_key: SecretStr | None = None
     api_key_env: str | None = None
     base_url: str | None = None
     options: Mapping[str, Any] = field(default_factory=dict)
+    clock: Clock | None = None
 
     def resolve_key(self, *default_env_vars: str, provider: str) -> SecretStr:
         """The key: the argument, else ``api_key_env``, else the first default env var set.

@@ -1,0 +1,70 @@
+"""The resilience primitives, one per module, each reading time from an injected clock.
+
+`RetryPolicy` and `RetryBudget` (retry.py, budget.py), `BreakerPolicy` and the breakers
+(breaker.py), `RateLimit` and `RateLimiter` (ratelimit.py), `Dispatcher` (dispatcher.py),
+`HedgePolicy` (hedge.py), `CostLedger` (ledger.py), `OutcomeWindow` (stats.py) and the
+clocks (clock.py). The router composes them; see docs/resilience.md.
+"""
+
+from __future__ import annotations
+
+from imagegate.resilience.breaker import (
+    BreakerPermit,
+    BreakerPolicy,
+    BreakerRegistry,
+    BreakerState,
+    BreakerStatistics,
+    CircuitBreaker,
+)
+from imagegate.resilience.budget import RetryBudget, RetryBudgetStatistics
+from imagegate.resilience.clock import (
+    Clock,
+    FakeClock,
+    LoopClock,
+    ScaledClock,
+    fail_after,
+    move_on_after,
+)
+from imagegate.resilience.dispatcher import (
+    Dispatcher,
+    DispatcherStatistics,
+    DispatchTimeout,
+    Slot,
+)
+from imagegate.resilience.hedge import HedgePolicy
+from imagegate.resilience.ledger import CostLedger, Reservation, RouteSpend, Spend
+from imagegate.resilience.ratelimit import QuotaLeft, RateLimit, RateLimiter
+from imagegate.resilience.retry import RetryPolicy
+from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
+
+__all__ = [
+    "BreakerPermit",
+    "BreakerPolicy",
+    "BreakerRegistry",
+    "BreakerState",
+    "BreakerStatistics",
+    "CircuitBreaker",
+    "Clock",
+    "CostLedger",
+    "DispatchTimeout",
+    "Dispatcher",
+    "DispatcherStatistics",
+    "FakeClock",
+    "HedgePolicy",
+    "LoopClock",
+    "OutcomeStats",
+    "OutcomeWindow",
+    "QuotaLeft",
+    "RateLimit",
+    "RateLimiter",
+    "Reservation",
+    "RetryBudget",
+    "RetryBudgetStatistics",
+    "RetryPolicy",
+    "RouteSpend",
+    "ScaledClock",
+    "Slot",
+    "Spend",
+    "fail_after",
+    "move_on_after",
+]

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -73,8 +74,12 @@ class LoopClock:
     scale = 1.0
 
     def now(self) -> float:
-        """The event loop's monotonic time."""
-        return anyio.current_time()
+        """The event loop's monotonic time (``time.monotonic`` outside a running loop,
+        which is the base asyncio's loop clock uses, so routers can be built anywhere)."""
+        try:
+            return anyio.current_time()
+        except RuntimeError:  # anyio's NoEventLoopError: not inside a running loop
+            return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
         """``anyio.sleep``."""
