@@ -1,0 +1,278 @@
+"""The OpenAI Images API: ``POST /v1/images/generations`` with per-model rules.
+
+Served under ``/openai/v1``. Model families (by id):
+
+- ``dall-e-2``: sizes 256², 512², 1024²; ``response_format`` url (default) or b64_json.
+- ``dall-e-3``: sizes 1024x1024, 1792x1024, 1024x1792; ``n`` = 1; quality standard/hd;
+  ``revised_prompt`` in each item.
+- ``gpt-image-1``, ``-1-mini``, ``-1.5``, ``chatgpt-image-*``: 1024x1024, 1536x1024,
+  1024x1536 or auto; always base64 (``response_format`` is rejected); ``usage`` block.
+- anything else (``gpt-image-2`` and later): ``auto`` or any WxH in multiples of 16, at
+  most 3840 on a side and 3840×2160 pixels, ratio within 3:1.
+
+``url`` images are served by the simulator and expire after 60 simulated minutes.
+Every response carries ``x-request-id`` and ``x-ratelimit-*`` headers; 429s carry
+``retry-after`` and ``retry-after-ms``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import secrets
+from typing import Any, Final
+
+from aiohttp import web
+
+from imagegate.testing.simulator._core import (
+    Call,
+    Reply,
+    SimContext,
+    json_reply,
+    reject,
+    run_attempt,
+)
+from imagegate.testing.simulator._media import encoded, encoded_b64, shrunk
+from imagegate.testing.simulator._openai_rules import invalid, openai_error, validate
+
+__all__ = ["add_openai_routes", "serve_file"]
+
+_URL_TTL_S: Final = 3600.0
+_TOKENS_PER_MP: Final = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
+
+
+def add_openai_routes(app: web.Application, ctx: SimContext) -> None:
+    """Serve OpenAI Images under ``/openai``."""
+
+    async def generate(request: web.Request) -> web.StreamResponse:
+        return await _generate(ctx, request)
+
+    async def download(request: web.Request) -> web.StreamResponse:
+        return serve_file(ctx, request)
+
+    async def unknown(request: web.Request) -> web.StreamResponse:
+        return _response(
+            openai_error(
+                404, f"Invalid URL ({request.method} {request.path})", "invalid_request_error"
+            )
+        )
+
+    app.router.add_post("/openai/v1/images/generations", generate)
+    app.router.add_get("/openai/files/{name}", download)
+    app.router.add_route("*", "/openai/{tail:.*}", unknown)
+
+
+def serve_file(ctx: SimContext, request: web.Request) -> web.Response:
+    """A stored download (an OpenAI ``url`` image), or Azure's 403 once it expired."""
+    entry = ctx.files.get(request.match_info["name"])
+    if entry is None or entry[2] < ctx.clock.now():
+        body = (
+            '<?xml version="1.0" encoding="utf-8"?><Error><Code>AuthenticationFailed</Code>'
+            "<Message>Server failed to authenticate the request. Signed expiry time has "
+            "passed.</Message></Error>"
+        )
+        return web.Response(status=403, text=body, content_type="application/xml")
+    data, content_type, _ = entry
+    return web.Response(body=data, content_type=content_type)
+
+
+def _response(reply: Reply) -> web.Response:
+    headers = {"Content-Type": reply.content_type, **reply.headers}
+    return web.Response(status=reply.status, body=reply.body, headers=headers)
+
+
+def _masked(key: str) -> str:
+    return key[:3] + "*" * max(0, len(key) - 7) + key[-4:] if len(key) > 8 else "*" * len(key)
+
+
+def _auth(ctx: SimContext, request: web.Request) -> Reply | None:
+    header = request.headers.get("Authorization", "")
+    key = header[7:].strip() if header.lower().startswith("bearer ") else ""
+    if not key:
+        return openai_error(
+            401,
+            "You didn't provide an API key. You need to provide your API key in an "
+            "Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or "
+            "as the password field (with blank username) if you're accessing the API from "
+            "your browser and are prompted for a username and password. You can obtain an "
+            "API key from https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+        )
+    if key != ctx.keys["openai"]:
+        return openai_error(
+            401,
+            f"Incorrect API key provided: {_masked(key)}. You can find your API key at "
+            "https://platform.openai.com/account/api-keys.",
+            "invalid_request_error",
+            code="invalid_api_key",
+        )
+    return None
+
+
+async def _generate(ctx: SimContext, request: web.Request) -> web.StreamResponse:
+    try:
+        body = await request.json(loads=json.loads)
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        body = {}
+    ask, problem, options = validate(body)
+    assert ask is not None
+    auth_failure = _auth(ctx, request)
+    request_id = {"x-request-id": f"req_{secrets.token_hex(12)}"}
+    if auth_failure is not None:
+        auth_failure.headers = request_id
+        return reject(ctx, ask, "auth_error", auth_failure)
+    if problem is not None:
+        problem.headers = request_id
+        return reject(ctx, ask, "invalid_request", problem)
+
+    def render(call: Call) -> Reply:
+        reply = _render(ctx, call, options)
+        reply.headers = {**_headers(ctx, call), **reply.headers}
+        return reply
+
+    return await run_attempt(
+        ctx,
+        request,
+        ask,
+        render,
+        on_unknown=lambda a: openai_error(
+            404,
+            f"The model `{a.model}` does not exist or you do not have access to it.",
+            "invalid_request_error",
+            code="model_not_found",
+        ),
+        on_invalid=lambda message: invalid(message, "prompt"),
+    )
+
+
+def _headers(ctx: SimContext, call: Call) -> dict[str, str]:
+    limit = call.profile.rpm or 5000
+    used, _ = ctx.quotas.minute_usage(
+        call.profile, provider="openai", model=call.ask.model, now=call.now
+    )
+    return {
+        "x-request-id": f"req_{call.token}",
+        "openai-processing-ms": str(round(call.planned.latency_s * 1000)),
+        "openai-version": "2020-10-01",
+        "openai-organization": "org-simulator",
+        "x-ratelimit-limit-requests": str(limit),
+        "x-ratelimit-remaining-requests": str(max(0, limit - used)),
+        "x-ratelimit-reset-requests": f"{math.ceil(60_000 / limit)}ms",
+    }
+
+
+def _render(ctx: SimContext, call: Call, options: dict[str, Any]) -> Reply:
+    kind = call.kind
+    model = call.ask.model
+    gpt = options["family"].startswith("gpt-image")
+    if kind == "rate_limited":
+        delay = call.retry_after_s
+        limit = call.verdict.limit if call.verdict else (call.profile.ipm or 5)
+        return openai_error(
+            429,
+            f"Rate limit reached for {model} in organization org-simulator on images per min "
+            f"(IPM): Limit {limit}, Used {limit}, Requested {call.ask.n}. Please try again in "
+            f"{delay:.3g}s. Visit https://platform.openai.com/account/rate-limits to learn "
+            "more.",
+            "requests",
+            code="rate_limit_exceeded",
+            headers={
+                "retry-after": str(max(1, math.ceil(delay))),
+                "retry-after-ms": str(max(1, round(delay * 1000))),
+            },
+        )
+    if kind == "quota_exhausted":
+        return openai_error(
+            429,
+            "You exceeded your current quota, please check your plan and billing details. For "
+            "more information on this error, read the docs: "
+            "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+            "insufficient_quota",
+            code="insufficient_quota",
+        )
+    if kind == "overloaded":
+        return openai_error(
+            503, "The engine is currently overloaded, please try again later", "server_error"
+        )
+    if kind == "deadline":
+        return openai_error(504, "Request timed out.", "server_error", code="timeout")
+    if kind == "internal":
+        return openai_error(
+            500,
+            "The server had an error while processing your request. Sorry about that!",
+            "server_error",
+        )
+    if kind in ("prompt_blocked", "image_safety"):
+        if not gpt:
+            return openai_error(
+                400,
+                "Your request was rejected as a result of our safety system. Your prompt may "
+                "contain text that is not allowed by our safety system.",
+                "invalid_request_error",
+                code="content_policy_violation",
+            )
+        return openai_error(
+            400,
+            "Your request was rejected by the safety system. If you believe this is an error, "
+            f"contact us at help.openai.com and include the request ID req_{call.token}.",
+            "image_generation_user_error",
+            code="moderation_blocked",
+            extra={
+                "moderation_details": {
+                    "moderation_stage": "input" if kind == "prompt_blocked" else "output",
+                    "categories": ["other"],
+                }
+            },
+        )
+    return _images(ctx, call, options, empty=kind == "text_refusal")
+
+
+def _images(ctx: SimContext, call: Call, options: dict[str, Any], *, empty: bool) -> Reply:
+    width, height = options["width"], options["height"]
+    if call.kind == "size_ignored":
+        width, height = shrunk(width, height, call.ask.size)
+    fmt = "jpeg" if options["output_format"] == "jpeg" else "png"
+    seed = call.planned.image_seed
+    items: list[dict[str, Any]] = []
+    for index in range(0 if empty else call.ask.n):
+        image_seed = (seed + index) % 8
+        if options["response_format"] == "url":
+            name = f"img-{call.token}-{index}.{fmt}"
+            data = encoded(fmt, width, height, image_seed, ctx.payload)
+            ctx.store_file(name, data, f"image/{fmt}", ttl_s=_URL_TTL_S)
+            item: dict[str, Any] = {
+                "url": f"{ctx.base}/openai/files/{name}?se={int(call.now + _URL_TTL_S)}"
+                f"&sp=r&sig={call.token[:16]}"
+            }
+        else:
+            item = {"b64_json": encoded_b64(fmt, width, height, image_seed, ctx.payload)}
+        if options["family"] == "dall-e-3":
+            item["revised_prompt"] = f"A detailed rendering of: {call.ask.prompt}"
+        items.append(item)
+    payload: dict[str, Any] = {
+        "created": int(ctx.world.scenario.start.timestamp() + call.now),
+        "data": items,
+    }
+    if options["family"].startswith("gpt-image"):
+        quality = "high" if options["quality"] == "auto" else options["quality"]
+        per_image = round(_TOKENS_PER_MP.get(quality, 4160) * width * height / 1024**2)
+        text_tokens = max(1, len(call.ask.prompt) // 4)
+        output = 0 if empty else per_image * call.ask.n
+        payload.update(
+            background=options["background"],
+            output_format=options["output_format"],
+            quality=quality,
+            size=f"{width}x{height}",
+            usage={
+                "total_tokens": text_tokens + output,
+                "input_tokens": text_tokens,
+                "output_tokens": output,
+                "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+            },
+        )
+    reply = json_reply(200, payload)
+    if not empty:
+        reply.width, reply.height = width, height
+    return reply
