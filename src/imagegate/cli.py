@@ -2,6 +2,7 @@
 
     imagegate providers                       list providers and the plugins they come from
     imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
+    imagegate simulate --scenario outage-2026-01-21 --port 8080
 
 Tables use rich when it is installed (the ``cli`` extra) and plain text otherwise.
 """
@@ -93,6 +94,28 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         return 2
 
 
+def _cmd_simulate(args: argparse.Namespace) -> int:
+    from imagegate.testing.simulator import ScenarioError, serve_forever
+
+    try:
+        asyncio.run(
+            serve_forever(
+                scenario=args.scenario,
+                port=args.port,
+                seed=args.seed,
+                time_scale=args.time_scale,
+                host=args.host,
+                payload=args.payload,
+            )
+        )
+    except KeyboardInterrupt:
+        return 0
+    except (ScenarioError, OSError) as exc:
+        print(f"imagegate: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegate", description="Resilient image generation across providers."
@@ -113,6 +136,19 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--deadline", type=float, default=None, help="seconds for the request")
     generate.add_argument("--no-downgrade", action="store_true", help="never try smaller tiers")
     generate.set_defaults(func=_cmd_generate)
+
+    simulate = commands.add_parser(
+        "simulate", help="run the upstream simulator in the foreground (no keys, no network)"
+    )
+    simulate.add_argument("--scenario", default="healthy", help="built-in name or TOML path")
+    simulate.add_argument("--port", type=int, default=8080)
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--seed", type=int, default=0)
+    simulate.add_argument(
+        "--time-scale", type=float, default=1.0, help="real seconds per simulated second"
+    )
+    simulate.add_argument("--payload", choices=("small", "realistic"), default="small")
+    simulate.set_defaults(func=_cmd_simulate)
     return parser
 
 

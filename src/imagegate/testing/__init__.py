@@ -7,6 +7,18 @@ without keys or network (see docs/testing.md).
 from __future__ import annotations
 
 from imagegate.testing._fake import FakeCall, FakeOutcome, FakeProvider, fail, succeed
-from imagegate.testing._images import make_png
+from imagegate.testing._images import make_jpeg, make_png
+from imagegate.testing.simulator import Scenario, SimEvent, Simulator
 
-__all__ = ["FakeCall", "FakeOutcome", "FakeProvider", "fail", "make_png", "succeed"]
+__all__ = [
+    "FakeCall",
+    "FakeOutcome",
+    "FakeProvider",
+    "Scenario",
+    "SimEvent",
+    "Simulator",
+    "fail",
+    "make_jpeg",
+    "make_png",
+    "succeed",
+]

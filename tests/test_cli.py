@@ -1,0 +1,79 @@
+"""The command line, run as a user would: providers, generate, simulate."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from imagegate import GeneratedImage
+from imagegate.cli import main
+
+CLI = [sys.executable, "-m", "imagegate.cli"]
+
+
+def test_providers_lists_builtins(capsys: pytest.CaptureFixture[str]) -> None:
+    """`imagegate providers` prints each provider with its distribution and version."""
+    assert main(["providers"]) == 0
+    out = capsys.readouterr().out
+    assert "fake" in out
+    assert "imagegate" in out
+
+
+def test_generate_writes_a_real_image(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """`imagegate generate` with the fake route writes a valid PNG of the requested tier."""
+    out = tmp_path / "cat.png"
+    status = main(["generate", "a cat", "--route", "fake/any", "--size", "2K", "--out", str(out)])
+    assert status == 0
+    image = GeneratedImage(out.read_bytes())
+    assert (image.size, image.mime_type) == ("2K", "image/png")
+    assert "via fake/any" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["generate", "", "--route", "fake/m"], "prompt must not be empty"),
+        (["generate", "x", "--route", "nope/m"], "unknown provider 'nope'"),
+        (["generate", "x", "--route", "fake/m", "--aspect-ratio", "0:1"], "aspect_ratio"),
+    ],
+)
+def test_generate_errors_are_one_clear_line(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Bad input or configuration prints one line on stderr and exits 2."""
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert message in err
+    assert len(err.splitlines()) == 1
+
+
+def test_simulate_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
+    """An unknown scenario name is one clear line, exit 2."""
+    assert main(["simulate", "--scenario", "no-such-scenario", "--port", "0"]) == 2
+    assert "no built-in scenario 'no-such-scenario'" in capsys.readouterr().err
+
+
+def test_simulate_serves_and_prints_base_urls() -> None:
+    """`imagegate simulate` runs in the foreground and prints the URLs and env vars to use."""
+    proc = subprocess.Popen(
+        [*CLI, "simulate", "--scenario", "healthy", "--port", "0", "--time-scale", "0.001"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        lines = []
+        for line in proc.stdout:
+            lines.append(line)
+            if "BFL_API_KEY" in line:
+                break
+        text = "".join(lines)
+        assert "http://127.0.0.1:" in text
+        assert "export GEMINI_API_KEY=sim-gemini-key" in text
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=10)
