@@ -27,6 +27,7 @@ from imagegate._run import Engine, RequestRun, Strategy
 from imagegate.errors import ConfigurationError, ImageGateError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._registry import Registry
+from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry, BreakerState
 from imagegate.resilience.budget import RetryBudget
 from imagegate.resilience.clock import Clock, LoopClock
@@ -35,6 +36,7 @@ from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ledger import CostLedger, Spend
 from imagegate.resilience.ratelimit import QuotaLeft, RateLimiter
 from imagegate.resilience.retry import RetryPolicy
+from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
@@ -105,6 +107,12 @@ class Router:
         retry: Attempts per option and backoff; ``RetryPolicy()`` by default.
         breaker: When a (route, size) breaker opens; ``BreakerPolicy()`` by default.
         hedge: When to race a smaller image against a slow large one; None disables.
+        timeouts: How long an attempt may run before it is abandoned, learned from
+            recent successes and keeping time to step down; None: only
+            ``attempt_timeout_s`` and the deadline limit attempts.
+        admission: When an option's estimated success rate is too low to try it while
+            a smaller size is allowed (cold-start throttling, collapsed sizes); None
+            tries every option the breakers allow.
         budget_usd: A cap on billed plus possibly billed cost; None records cost only.
         strategy: Order of primary routes: ``"priority"`` (as given), ``"cheapest"``
             (list price at the requested size), ``"fastest"`` (recent mean latency) or
@@ -128,6 +136,8 @@ class Router:
         retry: RetryPolicy | None = None,
         breaker: BreakerPolicy | None = None,
         hedge: HedgePolicy | None = HedgePolicy(),  # noqa: B008 - frozen, shared safely
+        timeouts: AttemptTimeoutPolicy | None = AttemptTimeoutPolicy(),  # noqa: B008 - frozen
+        admission: AdmissionPolicy | None = AdmissionPolicy(),  # noqa: B008 - frozen
         budget_usd: float | None = None,
         strategy: Strategy = "priority",
         state: StateBackend | None = None,
@@ -182,6 +192,8 @@ class Router:
             ],
             ledger=CostLedger(limit_usd=budget_usd, clock=self.clock, backend=self.state),
             hedge=hedge,
+            timeouts=timeouts,
+            admission=admission,
             strategy=strategy,
             attempt_timeout_s=attempt_timeout_s,
             failover_on_blocked=failover_on_blocked,

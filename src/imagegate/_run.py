@@ -50,6 +50,7 @@ from imagegate.errors import (
     QuotaExhausted,
     UpstreamError,
 )
+from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.breaker import BreakerRegistry
 from imagegate.resilience.budget import RetryBudget
 from imagegate.resilience.clock import Clock, move_on_after
@@ -59,6 +60,7 @@ from imagegate.resilience.ledger import CostLedger, Reservation
 from imagegate.resilience.ratelimit import RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.stats import OutcomeWindow
+from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 
 __all__ = ["Engine", "RequestRun", "Strategy"]
 
@@ -66,8 +68,6 @@ Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
 
 # No attempt starts with less than this much of the deadline left: it could not finish.
 _MIN_ATTEMPT_S = 0.001
-# A route with no history ranks as if half its calls succeeded.
-_PRIOR_SUCCESS = 0.5
 
 
 @dataclass(slots=True)
@@ -85,12 +85,15 @@ class Engine:
     limiters: list[RateLimiter | None]
     ledger: CostLedger
     hedge: HedgePolicy | None
+    timeouts: AttemptTimeoutPolicy | None
+    admission: AdmissionPolicy | None
     strategy: Strategy
     attempt_timeout_s: float | None
     failover_on_blocked: bool
     log: Any
     rng: random.Random
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
+    in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
 
     def window(self, route: str, size: str) -> OutcomeWindow:
         """The outcome window of (route, size), created on first use."""
@@ -99,6 +102,13 @@ class Engine:
         if window is None:
             window = self.windows[key] = OutcomeWindow()
         return window
+
+    def estimate(self, route: str, size: str) -> float:
+        """Estimated success rate of the next attempt at (route, size) (see admission)."""
+        policy = self.admission or AdmissionPolicy()
+        window = self.windows.get((route, size))
+        stats = window.statistics(self.clock.now()) if window is not None else None
+        return policy.estimate(stats, in_flight=self.in_flight[(route, size)])
 
     def route_order(self, request: ImageRequest) -> list[int]:
         """Route indexes in the order the strategy prefers (backups keep theirs)."""
@@ -162,6 +172,7 @@ class RequestRun:
         self._retry: tuple[Option, int, ImageGateError] | None = None
         self._stop: BaseException | None = None
         self._blocked = False
+        self._size_ends: dict[Size, float | None] = {}
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""
@@ -224,7 +235,7 @@ class RequestRun:
             wait = engine.retry.next_wait_s(number, error, remaining_s=self.remaining())
             if (
                 wait is not None
-                and engine.breakers.get(option.route.name, option.size).allow()
+                and self._unavailable(option) is None
                 and engine.budget.try_withdraw("retry")
             ):
                 self.log.info(
@@ -253,8 +264,16 @@ class RequestRun:
         engine = self.engine
         if option.index in self._dead_routes:
             return "route rejected the request"
+        end = self._size_ends.get(option.size)
+        if end is not None and end - engine.clock.now() < _MIN_ATTEMPT_S:
+            return f"time for {option.size} used up (kept for smaller sizes)"
         if not engine.breakers.get(option.route.name, option.size).allow():
             return "breaker open"
+        if engine.admission is not None:
+            estimate = engine.estimate(option.route.name, option.size)
+            can_step_down = size_rank(option.size) > size_rank(self.request.sizes_allowed[-1])
+            if not engine.admission.admits(estimate, can_step_down=can_step_down):
+                return f"estimated success {estimate:.0%} too low: stepping down"
         limiter = engine.limiters[option.index]
         if limiter is not None:
             remaining = self.remaining()
@@ -275,12 +294,17 @@ class RequestRun:
         hedge: bool,
     ) -> _Flight:
         self._tries[(option.index, option.size)] += 1
+        # Counted from launch, not from the call, so a burst sees its own attempts.
+        self.engine.in_flight[(option.route.name, option.size)] += 1
         flight = _Flight(option, number, hedge, self.engine.clock.now())
         tg.start_soon(self._fly, flight, send)
         return flight
 
     async def _fly(self, flight: _Flight, send: MemoryObjectSendStream[_Landing]) -> None:
-        landing = await self._attempt(flight)
+        try:
+            landing = await self._attempt(flight)
+        finally:
+            self.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
         await send.send(landing)
 
     # -- hedging -------------------------------------------------------------------------
@@ -323,15 +347,12 @@ class RequestRun:
     def _hedge_target(self) -> Option | None:
         policy = self.engine.hedge
         assert policy is not None
-        now = self.engine.clock.now()
         best: Option | None = None
         best_rate = -1.0
         for option in self.options:
             if option.size != policy.size or self._unavailable(option) is not None:
                 continue
-            window = self.engine.windows.get((option.route.name, option.size))
-            rate = window.success_rate(now) if window is not None else None
-            score = _PRIOR_SUCCESS if rate is None else rate
+            score = self.engine.estimate(option.route.name, option.size)
             if option.route.backup:
                 score -= 1.0  # a different model only when no primary can take the hedge
             if score > best_rate:
@@ -394,7 +415,7 @@ class RequestRun:
                 await engine.ledger.release(reservation)
                 await breaker.release(permit)
                 return _Landing(flight, skipped="deadline reached", out_of_time=True)
-            timeout_s = _min(engine.attempt_timeout_s, remaining)
+            timeout_s = self._timeout_for(option, remaining)
             called_at = engine.clock.now()
             response, error = await self._call(option, timeout_s)
             ended = engine.clock.now()
@@ -444,6 +465,32 @@ class RequestRun:
         finally:
             if slot is not None:
                 slot.release()
+
+    def _size_left(self, size: Size) -> float | None:
+        """What is left of ``size``'s time budget, opening it on first use."""
+        policy = self.engine.timeouts
+        if policy is None:
+            return None
+        now = self.engine.clock.now()
+        end = self._size_ends.get(size)
+        if end is None and size not in self._size_ends:
+            can_step_down = size_rank(size) > size_rank(self.request.sizes_allowed[-1])
+            budget = policy.size_budget_s(self.remaining(), can_step_down=can_step_down)
+            end = None if budget is None else now + budget
+            self._size_ends[size] = end
+        return None if end is None else end - now
+
+    def _timeout_for(self, option: Option, remaining: float | None) -> float | None:
+        engine = self.engine
+        if engine.timeouts is None:
+            return _min(engine.attempt_timeout_s, remaining)
+        return engine.timeouts.timeout_s(
+            window=engine.windows.get((option.route.name, option.size)),
+            now=engine.clock.now(),
+            remaining_s=remaining,
+            size_left_s=self._size_left(option.size),
+            cap_s=engine.attempt_timeout_s,
+        )
 
     async def _call(
         self, option: Option, timeout_s: float | None
