@@ -29,6 +29,8 @@ from imagegate.errors import (
 )
 from imagegate.providers import ProviderConfig
 from imagegate.resilience import (
+    AdmissionPolicy,
+    AttemptTimeoutPolicy,
     BreakerPolicy,
     Clock,
     FakeClock,
@@ -42,9 +44,11 @@ from imagegate.resilience import (
 
 __all__ = [
     "SIZES",
+    "AdmissionPolicy",
     "AllRoutesFailed",
     "AspectRatio",
     "Attempt",
+    "AttemptTimeoutPolicy",
     "BatchResult",
     "BreakerPolicy",
     "BudgetExceeded",

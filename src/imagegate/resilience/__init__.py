@@ -2,12 +2,14 @@
 
 `RetryPolicy` and `RetryBudget` (retry.py, budget.py), `BreakerPolicy` and the breakers
 (breaker.py), `RateLimit` and `RateLimiter` (ratelimit.py), `Dispatcher` (dispatcher.py),
-`HedgePolicy` (hedge.py), `CostLedger` (ledger.py), `OutcomeWindow` (stats.py) and the
-clocks (clock.py). The router composes them; see docs/resilience.md.
+`HedgePolicy` (hedge.py), `AttemptTimeoutPolicy` (timeouts.py), `AdmissionPolicy`
+(admission.py), `CostLedger` (ledger.py), `OutcomeWindow` (stats.py) and the clocks
+(clock.py). The router composes them; see docs/resilience.md.
 """
 
 from __future__ import annotations
 
+from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.breaker import (
     BreakerPermit,
     BreakerPolicy,
@@ -36,8 +38,11 @@ from imagegate.resilience.ledger import CostLedger, Reservation, RouteSpend, Spe
 from imagegate.resilience.ratelimit import QuotaLeft, RateLimit, RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
+from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 
 __all__ = [
+    "AdmissionPolicy",
+    "AttemptTimeoutPolicy",
     "BreakerPermit",
     "BreakerPolicy",
     "BreakerRegistry",
