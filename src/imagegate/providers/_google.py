@@ -1,0 +1,380 @@
+"""The google-genai mapping shared by Gemini on AI Studio (`gemini`) and on Vertex AI
+(`vertex`): model tables, the request, and how answers and errors become imagegate ones.
+
+Both platforms speak the same ``generateContent`` protocol and raise the same
+``google.genai.errors.APIError``; only credentials, endpoints and prices differ, which
+`imagegate.providers.gemini` and `imagegate.providers.vertex` supply.
+
+Error mapping (the one place vendor errors become imagegate errors)::
+
+    429 + QuotaFailure per day         QuotaExhausted  reset_at = next midnight Pacific
+    429 otherwise                      RateLimited     retry_after_s = RetryInfo.retryDelay
+    402                                QuotaExhausted  prepaid credits used up
+    400 API_KEY_INVALID, 401, 403      AuthenticationError
+    404                                InvalidRequestError(field="model")
+    other 4xx                          InvalidRequestError
+    503                                Overloaded
+    408, 504                           DeadlineExceeded (server deadline, not billed)
+    5xx with an HTML page              TransportError  (a proxy, not the API)
+    other 5xx                          UpstreamError
+    TimeoutError, aiohttp errors,      TransportError / DeadlineExceeded, billed or not
+    non-JSON or truncated body           depending on whether the request was sent
+    200 promptFeedback.blockReason     ContentBlocked(stage="prompt")
+    200 IMAGE_SAFETY, SAFETY …         ContentBlocked(stage="output")
+    200 STOP / NO_IMAGE / IMAGE_OTHER  NoImageReturned
+        without an image part
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from datetime import datetime, time, timedelta, timezone, tzinfo
+from typing import Any, Final
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import pydantic
+from google.genai import Client, errors, types
+
+from imagegate._logging import get_logger
+from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
+from imagegate._request import Size
+from imagegate._result import GeneratedImage
+from imagegate.errors import (
+    AuthenticationError,
+    ContentBlocked,
+    DeadlineExceeded,
+    ImageGateError,
+    InvalidRequestError,
+    NoImageReturned,
+    Overloaded,
+    QuotaExhausted,
+    RateLimited,
+    TransportError,
+    UpstreamError,
+)
+from imagegate.providers._gemini_models import (
+    EXTENDED_RATIOS,
+    KNOWN_MODELS,
+    STANDARD_RATIOS,
+    GoogleModel,
+    google_model,
+)
+from imagegate.providers._shared import (
+    real_timeout_s,
+    refuse_unsupported,
+    scrub,
+    transport_error,
+)
+
+__all__ = [
+    "EXTENDED_RATIOS",
+    "KNOWN_MODELS",
+    "STANDARD_RATIOS",
+    "GoogleGenAIProvider",
+    "GoogleModel",
+    "google_model",
+    "http_options",
+    "next_quota_reset",
+]
+
+# -- known models: see imagegate.providers._gemini_models
+
+# -- mapping tables -----------------------------------------------------------------
+
+_OUTPUT_BLOCKED: Final = frozenset(
+    {
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "SAFETY",
+        "PROHIBITED_CONTENT",
+        "BLOCKLIST",
+        "SPII",
+        "RECITATION",
+        "MODEL_ARMOR",
+    }
+)
+"""Finish reasons meaning a safety system withheld the generated image."""
+
+_AUTH_REASONS: Final = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "ACCESS_TOKEN_EXPIRED"})
+_RESPONSE_MODALITIES: Final = ("TEXT", "IMAGE")
+_TEXT_SNIPPET: Final = 200
+
+try:
+    _QUOTA_TZ: tzinfo = ZoneInfo("America/Los_Angeles")
+except ZoneInfoNotFoundError:  # pragma: no cover - no tz database (pip install tzdata)
+    _QUOTA_TZ = timezone(timedelta(hours=-8), "PST")
+
+
+def http_options(base_url: str | None, api_version: str | None) -> types.HttpOptions:
+    """Client options with the SDK's own retries off.
+
+    ``attempts=1`` also removes the SDK's hidden 1–10 s sleep-and-retry on connection
+    errors (it only runs when no retry options are set): the router is the only retry loop.
+    """
+    return types.HttpOptions(
+        base_url=base_url,
+        api_version=api_version,
+        retry_options=types.HttpRetryOptions(attempts=1),
+    )
+
+
+def next_quota_reset(now: datetime | None = None) -> datetime:
+    """When Google's daily quotas reset: the next midnight in America/Los_Angeles."""
+    local = (now or datetime.now(_QUOTA_TZ)).astimezone(_QUOTA_TZ)
+    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=_QUOTA_TZ)
+
+
+# -- the adapter --------------------------------------------------------------------
+
+
+class GoogleGenAIProvider:
+    """A google-genai ``generateContent`` image adapter; `GeminiProvider` and
+    `VertexProvider` configure the client, endpoint and prices.
+
+    Args:
+        name: The registry name (``"gemini"`` or ``"vertex"``).
+        client: A configured ``google.genai.Client`` (retries off, see `http_options`).
+        default_price_usd: Price per image of models not in `KNOWN_MODELS`.
+        price_usd: Overrides the price table for every model (negotiated rates).
+        description: What to show in ``repr`` besides the name (endpoint, project …).
+    """
+
+    __slots__ = ("_client", "_closed", "_default_price", "_log", "_price", "_where", "name")
+
+    def __init__(
+        self,
+        name: str,
+        *,
+        client: Client,
+        default_price_usd: float,
+        price_usd: Mapping[Size, float] | None = None,
+        description: str = "",
+    ) -> None:
+        self.name = name
+        self._client = client
+        self._default_price = default_price_usd
+        self._price = dict(price_usd) if price_usd is not None else None
+        self._where = description
+        self._closed = False
+        self._log = get_logger(f"imagegate.providers.{name}", provider=name)
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Tiers, ratios and list prices of ``model`` (one image per call)."""
+        spec = google_model(model, self._default_price)
+        prices = self._price if self._price is not None else spec.price_usd
+        return Capabilities(
+            sizes=frozenset(spec.sizes),
+            aspect_ratios=spec.aspect_ratios,
+            max_n=1,
+            price_usd={s: p for s, p in prices.items() if s in spec.sizes},
+            supports_seed=True,
+        )
+
+    async def generate(self, request: ProviderRequest) -> ProviderResponse:
+        """One ``generateContent`` call; every non-thought image part is returned."""
+        route, size = f"{self.name}/{request.model}", request.size
+        refuse_unsupported(self.capabilities(request.model), request, route)
+        spec = google_model(request.model, self._default_price)
+        timeout = real_timeout_s(request.timeout_s)
+        config = types.GenerateContentConfig(
+            response_modalities=list(_RESPONSE_MODALITIES),
+            image_config=types.ImageConfig(
+                aspect_ratio=request.aspect_ratio,
+                image_size=size if spec.sends_image_size else None,
+            ),
+            seed=request.seed,
+            # Milliseconds; also sent as X-Server-Timeout so the server can give up too.
+            http_options=types.HttpOptions(timeout=math.ceil(timeout * 1000)) if timeout else None,
+        )
+        self._log.debug(
+            "provider.request", route=route, size=size, aspect_ratio=request.aspect_ratio,
+            request_id=request.request_id, timeout_s=request.timeout_s,
+        )  # fmt: skip
+        try:
+            response = await self._client.aio.models.generate_content(
+                model=request.model, contents=request.prompt, config=config
+            )
+        except errors.APIError as exc:
+            raise _map_api_error(exc, route, size) from scrub(exc)
+        except Exception as exc:
+            mapped = transport_error(exc, route=route, size=size)
+            if mapped is None and isinstance(exc, pydantic.ValidationError | ValueError):
+                mapped = TransportError(
+                    f"unreadable response body ({type(exc).__name__})",
+                    route=route, size=size, billing="possibly_billed",
+                )  # fmt: skip
+            if mapped is None:
+                raise
+            raise mapped from scrub(exc)
+        return self._map_response(response, request, route)
+
+    async def aclose(self) -> None:
+        """Close the SDK's HTTP sessions. Safe to call twice."""
+        if not self._closed:
+            self._closed = True
+            await self._client.aio.aclose()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        where = f", {self._where}" if self._where else ""
+        return f"{type(self).__name__}({state}{where})"
+
+    # -- private mapping ---------------------------------------------------------------
+
+    def _map_response(
+        self, response: types.GenerateContentResponse, request: ProviderRequest, route: str
+    ) -> ProviderResponse:
+        size = request.size
+        candidates = response.candidates or []
+        feedback = response.prompt_feedback
+        if not candidates and feedback is not None and feedback.block_reason is not None:
+            reason = _enum_name(feedback.block_reason)
+            detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+            raise ContentBlocked(
+                f"prompt blocked ({reason}){detail}", stage="prompt", reason=reason,
+                route=route, size=size, billing="not_billed",
+            )  # fmt: skip
+        images: list[GeneratedImage] = []
+        texts: list[str] = []
+        finish: str | None = None
+        for candidate in candidates:
+            finish = finish or _enum_name(candidate.finish_reason)
+            parts = candidate.content.parts if candidate.content and candidate.content.parts else []
+            for part in parts:
+                if part.thought:
+                    continue  # Gemini 3 "thinking" drafts, not the answer
+                blob = part.inline_data
+                if blob is not None and blob.data:
+                    images.append(_image(blob.data, blob.mime_type, route, size))
+                elif part.text:
+                    texts.append(part.text)
+        text = " ".join(texts).strip()
+        if not images:
+            raise _no_image(finish, text, candidates, route, size)
+        usage = response.usage_metadata
+        metadata: dict[str, Any] = {
+            "response_id": response.response_id,
+            "model_version": response.model_version,
+            "finish_reason": finish,
+        }
+        if text:
+            metadata["text"] = text[:_TEXT_SNIPPET]
+        if usage is not None:
+            metadata["usage"] = usage.model_dump(exclude_none=True, mode="json")
+        self._log.debug(
+            "provider.response", route=route, size=size, images=len(images),
+            width=images[0].width, height=images[0].height, finish_reason=finish,
+        )  # fmt: skip
+        return ProviderResponse(
+            images=tuple(images),
+            size_ignored=images[0].size != size,
+            metadata=metadata,
+        )
+
+
+def _enum_name(value: object) -> str | None:
+    if value is None:
+        return None
+    return str(getattr(value, "value", value)).upper()
+
+
+def _image(data: bytes, mime_type: str | None, route: str, size: Size) -> GeneratedImage:
+    try:
+        return GeneratedImage(data, mime_type=mime_type)
+    except ValueError as exc:
+        raise TransportError(
+            f"the image part is not a usable image: {exc}", route=route, size=size, billing="billed"
+        ) from exc
+
+
+def _no_image(
+    finish: str | None, text: str, candidates: list[types.Candidate], route: str, size: Size
+) -> ImageGateError:
+    reason = finish or ("NO_CANDIDATES" if not candidates else "UNSPECIFIED")
+    message = next((c.finish_message for c in candidates if c.finish_message), None)
+    said = f": {text[:_TEXT_SNIPPET]!r}" if text else (f": {message}" if message else "")
+    if reason in _OUTPUT_BLOCKED:
+        return ContentBlocked(
+            f"generated image withheld by the safety filter ({reason}){said}",
+            stage="output", reason=reason, route=route, size=size, billing="not_billed",
+        )  # fmt: skip
+    return NoImageReturned(
+        f"answered without an image (finish reason {reason}){said}", route=route, size=size
+    )
+
+
+def _map_api_error(exc: errors.APIError, route: str, size: Size) -> ImageGateError:
+    code = int(exc.code or 0)
+    message = str(exc.message or exc.status or "no message")
+    body = exc.details if isinstance(exc.details, Mapping) else {}
+    error = body.get("error") if isinstance(body.get("error"), Mapping) else body
+    raw_details = error.get("details") if isinstance(error, Mapping) else None
+    details = [d for d in raw_details or [] if isinstance(d, Mapping)]
+    text = f"{exc.status or ''} {message}".strip()
+    where: dict[str, Any] = {"route": route, "size": size, "status": code}
+    if code >= 500 and message.lstrip()[:1] == "<":
+        return TransportError(
+            f"HTTP {code} answered by a proxy with an HTML page, not by the API",
+            billing="possibly_billed", **where,
+        )  # fmt: skip
+    if code == 429:
+        if _per_day_quota(details):
+            reset = next_quota_reset()
+            now = datetime.now(reset.tzinfo)
+            return QuotaExhausted(
+                f"daily quota exhausted: {text}", reset_at=reset, scope="requests_per_day",
+                retry_after_s=max(0.0, (reset - now).total_seconds()), **where,
+            )  # fmt: skip
+        return RateLimited(text, retry_after_s=_retry_delay_s(details, message), **where)
+    if code == 402:
+        return QuotaExhausted(text, scope="credits", **where)
+    if code in (401, 403) or _error_reasons(details) & _AUTH_REASONS:
+        return AuthenticationError(text, **where)
+    if code == 404:
+        return InvalidRequestError(text, field="model", **where)
+    if code in (408, 504):  # the server gave up and says so: no output, no charge
+        return DeadlineExceeded(text, billing="not_billed", **where)
+    if 400 <= code < 500 and code != 499:
+        return InvalidRequestError(text, **where)
+    if code == 503:
+        return Overloaded(text, **where)
+    return UpstreamError(text, **where)
+
+
+def _error_reasons(details: list[Mapping[str, Any]]) -> set[str]:
+    return {str(d.get("reason", "")) for d in details if "ErrorInfo" in str(d.get("@type", ""))}
+
+
+def _per_day_quota(details: list[Mapping[str, Any]]) -> bool:
+    for detail in details:
+        if not str(detail.get("@type", "")).endswith("QuotaFailure"):
+            continue
+        for violation in detail.get("violations") or []:
+            if not isinstance(violation, Mapping):
+                continue
+            ident = f"{violation.get('quotaId', '')} {violation.get('quotaMetric', '')}"
+            if re.search(r"per[ _-]?day", ident, re.IGNORECASE):
+                return True
+    return False
+
+
+_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s\s*$")
+_RETRY_IN: Final = re.compile(r"retry in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+
+
+def _retry_delay_s(details: list[Mapping[str, Any]], message: str) -> float | None:
+    """RetryInfo ``retryDelay`` (a proto Duration such as ``"47s"`` or ``"0.5s"``), else
+    the "Please retry in 47.17s." of the message."""
+    for detail in details:
+        if str(detail.get("@type", "")).endswith("RetryInfo"):
+            match = _DURATION.match(str(detail.get("retryDelay", "")))
+            if match:
+                return float(match.group(1))
+    found = _RETRY_IN.search(message)
+    if found:
+        value = float(found.group(1))
+        return value / 1000 if found.group(2).lower() == "ms" else value
+    return None

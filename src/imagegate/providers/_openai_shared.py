@@ -1,0 +1,138 @@
+"""What the two openai-SDK adapters (`openai` and `openai_compatible`) share: reading a
+200 body (images as base64 or data URLs, errors hidden inside it) and mapping the SDK's
+exceptions (see `map_openai_error`).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Mapping
+from typing import Any, Final
+
+import httpx
+import openai
+
+from imagegate._request import Size
+from imagegate._result import GeneratedImage
+from imagegate.errors import DeadlineExceeded, ImageGateError, TransportError, UpstreamError
+from imagegate.providers._shared import map_status, transport_error
+
+__all__ = [
+    "DATA_URL",
+    "decode_image",
+    "json_body",
+    "map_openai_error",
+    "raise_for_body_error",
+    "response_metadata",
+]
+
+DATA_URL: Final = re.compile(r"^data:([\w/+.-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)
+"""A ``data:image/png;base64,`` URL, as aggregators return images."""
+
+
+def decode_image(b64: str, mime_type: object, route: str, size: Size) -> GeneratedImage:
+    """Decode a base64 image (or a base64 data URL).
+
+    Raises:
+        TransportError: not base64, or not an image (billed: the work was done).
+    """
+    if DATA_URL.match(b64):
+        b64 = b64.split(",", 1)[1]
+    try:
+        data = base64.b64decode(b64, validate=True)
+        return GeneratedImage(data, mime_type=mime_type if isinstance(mime_type, str) else None)
+    except (binascii.Error, ValueError) as exc:
+        raise TransportError(
+            f"the returned image is not usable: {exc}", route=route, size=size, billing="billed"
+        ) from exc
+
+
+def json_body(response: httpx.Response, route: str, size: Size) -> dict[str, Any]:
+    """The 200 body as a JSON object.
+
+    Raises:
+        TransportError: the body is not a JSON object (the work was done, so it may have
+            been billed).
+    """
+    try:
+        payload = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        kind = response.headers.get("content-type", "no content type")
+        raise TransportError(
+            f"HTTP 200 with an unreadable body ({kind})", route=route, size=size,
+            status=200, billing="possibly_billed",
+        ) from exc  # fmt: skip
+    if not isinstance(payload, dict):
+        raise TransportError(
+            "HTTP 200 with a body that is not a JSON object", route=route, size=size,
+            status=200, billing="possibly_billed",
+        )  # fmt: skip
+    return payload
+
+
+def response_metadata(payload: Mapping[str, Any], response: httpx.Response) -> dict[str, Any]:
+    """What is worth keeping from a 200 answer: request id, usage, revised prompts."""
+    metadata: dict[str, Any] = {"request_id": response.headers.get("x-request-id")}
+    for key in ("created", "usage", "quality", "size", "output_format"):
+        if key in payload:
+            metadata[key] = payload[key]
+    data = payload.get("data")
+    if isinstance(data, list):
+        revised = [d.get("revised_prompt") for d in data if isinstance(d, Mapping)]
+        if any(revised):
+            metadata["revised_prompts"] = revised
+    return metadata
+
+
+def raise_for_body_error(error: object, route: str, size: Size) -> None:
+    """Raise the mapped error when an HTTP 200 body carries an ``error`` object.
+
+    Aggregators report failures that happen after generation started this way
+    (``{"error": {"code": 504, "message": …}}``); they map like the same HTTP status.
+    """
+    if not error:
+        return
+    body: Mapping[str, Any] = error if isinstance(error, Mapping) else {"message": str(error)}
+    raw_code = body.get("code")
+    numeric = isinstance(raw_code, int) or str(raw_code).isdigit()
+    raise map_status(
+        int(str(raw_code)) if numeric else 502,
+        code="" if numeric else str(raw_code or ""),
+        message=str(body.get("message") or "error inside an HTTP 200 body"),
+        body=body,
+        headers=None,
+        route=route,
+        size=size,
+    )
+
+
+def map_openai_error(exc: openai.OpenAIError, route: str, size: Size) -> ImageGateError:
+    """Turn an openai SDK exception into an imagegate error (see the module docstring)."""
+    if isinstance(exc, openai.APIStatusError):
+        body = exc.body if isinstance(exc.body, Mapping) else {}
+        return map_status(
+            exc.status_code,
+            code=str(exc.code or body.get("code") or ""),
+            message=str(body.get("message") or exc.message),
+            body=body,
+            headers=exc.response.headers,
+            raw_text=exc.body if isinstance(exc.body, str) else None,
+            route=route,
+            size=size,
+        )
+    mapped = transport_error(exc, route=route, size=size)
+    if mapped is not None:
+        return mapped
+    if isinstance(exc, openai.APITimeoutError):
+        return DeadlineExceeded(
+            "timed out waiting for the provider; it may have finished (and billed) the work",
+            route=route, size=size, billing="possibly_billed",
+        )  # fmt: skip
+    if isinstance(exc, openai.APIConnectionError | openai.APIResponseValidationError):
+        return TransportError(
+            f"{type(exc).__name__}: {exc}", route=route, size=size, billing="possibly_billed"
+        )
+    return UpstreamError(f"{type(exc).__name__}: {exc}", route=route, size=size)

@@ -1,0 +1,96 @@
+"""`gemini`: Gemini image models ("Nano Banana") on Google AI Studio, the Gemini
+Developer API, through google-genai's async client.
+
+Credentials: ``api_key=``, else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY`` (or the route's
+``api_key_env``). Route options: ``api_version`` (``"v1"``, the SDK default, or
+``"v1beta"``) and ``price_usd`` (override the list prices). The request and error
+mapping live in `imagegate.providers._google`, shared with Vertex AI.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from google import genai
+from pydantic import SecretStr
+
+from imagegate._redact import register_secret
+from imagegate._request import Size
+from imagegate.errors import ConfigurationError
+from imagegate.providers._google import (
+    KNOWN_MODELS,
+    GoogleGenAIProvider,
+    http_options,
+)
+from imagegate.providers._registry import ProviderConfig
+from imagegate.providers._shared import check_options, parse_price_option
+
+__all__ = ["DEFAULT_PRICE_USD", "ENV_VARS", "KNOWN_MODELS", "GeminiProvider"]
+
+ENV_VARS: Final = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
+"""Where the key is looked up, in order, when none is given."""
+
+DEFAULT_PRICE_USD: Final = 0.05
+"""Per-image price assumed for model names not in `KNOWN_MODELS` (AI Studio tier 1, as
+reported in the field notes)."""
+
+_OPTIONS: Final = ("api_version", "price_usd")
+
+
+class GeminiProvider(GoogleGenAIProvider):
+    """Gemini on AI Studio.
+
+    Args:
+        api_key: The key; else ``GEMINI_API_KEY`` / ``GOOGLE_API_KEY``.
+        base_url: Another endpoint (a proxy, the simulator).
+        api_version: ``"v1"`` (google-genai 3.x default) or ``"v1beta"``.
+        price_usd: One price for every tier, or a tier → price mapping.
+
+    Raises:
+        ConfigurationError: no key (names ``GEMINI_API_KEY``), or a bad option.
+    """
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        api_key_env: str | None = None,
+        base_url: str | None = None,
+        api_version: str | None = None,
+        price_usd: float | Mapping[Size, float] | None = None,
+    ) -> None:
+        if api_version is not None and not isinstance(api_version, str):
+            raise ConfigurationError(f"gemini: api_version must be a string, got {api_version!r}")
+        prices = parse_price_option(price_usd, provider="gemini")
+        secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
+            *ENV_VARS, provider="gemini"
+        )
+        register_secret(key)
+        client = genai.Client(
+            vertexai=False,  # never switched to Vertex by GOOGLE_GENAI_USE_VERTEXAI
+            api_key=key.get_secret_value(),
+            http_options=http_options(base_url, api_version),
+        )
+        super().__init__(
+            "gemini",
+            client=client,
+            default_price_usd=DEFAULT_PRICE_USD,
+            price_usd=prices,
+            description=f"base_url={base_url!r}" if base_url else "",
+        )
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> GeminiProvider:
+        """Build from a route's `ProviderConfig` (the registry's factory)."""
+        check_options("gemini", config.options, _OPTIONS)
+        return cls(
+            api_key=config.api_key,
+            api_key_env=config.api_key_env,
+            base_url=config.base_url,
+            api_version=config.options.get("api_version"),
+            price_usd=config.options.get("price_usd"),
+        )

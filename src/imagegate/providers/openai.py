@@ -1,0 +1,408 @@
+"""`openai`: OpenAI Images (the gpt-image family, and dall-e legacy) on ``AsyncOpenAI``.
+
+The client runs on the SDK's aiohttp transport (``openai.DefaultAioHttpClient()``, 2–3×
+faster than the default one), is reused for every call, and never retries
+(``max_retries=0``): the router is the only retry loop.
+
+Credentials: ``api_key=`` or ``OPENAI_API_KEY``. Route options: ``quality``,
+``output_format``, ``background``, ``moderation``, ``style`` and ``response_format``
+(dall-e), ``organization``, ``project``, ``price_usd``, ``max_download_bytes``.
+
+Error mapping (`imagegate.providers._openai_shared.map_openai_error`, shared with
+``openai_compatible``)::
+
+    429 rate_limit_exceeded           RateLimited      retry_after_s from retry-after-ms /
+                                                       retry-after / "try again in 12s"
+    429 insufficient_quota, 402,      QuotaExhausted   credits or billing cap; not retried
+        billing_hard_limit_reached
+    content_policy_violation,         ContentBlocked   stage from moderation_details
+        moderation_blocked
+    401, 403                          AuthenticationError
+    404                               InvalidRequestError(field="model")
+    other 4xx                         InvalidRequestError(field=param)
+    503                               Overloaded
+    408, 504                          DeadlineExceeded (server gave up; not billed)
+    5xx with an HTML page             TransportError (a proxy, not the API)
+    other 5xx                         UpstreamError
+    APITimeoutError                   DeadlineExceeded, possibly billed
+    APIConnectionError                TransportError, billed or not by how far it got
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Final
+
+import aiohttp
+import openai
+from pydantic import SecretStr
+
+from imagegate._logging import get_logger
+from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
+from imagegate._redact import register_secret
+from imagegate._request import Size, parse_aspect_ratio, pixels_for
+from imagegate._result import GeneratedImage
+from imagegate.errors import (
+    ConfigurationError,
+    InvalidRequestError,
+    NoImageReturned,
+)
+from imagegate.providers._openai_shared import (
+    DATA_URL,
+    decode_image,
+    json_body,
+    map_openai_error,
+    raise_for_body_error,
+    response_metadata,
+)
+from imagegate.providers._registry import ProviderConfig
+from imagegate.providers._shared import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    check_options,
+    download_image,
+    parse_price_option,
+    real_timeout_s,
+    refuse_unsupported,
+    scrub,
+)
+
+__all__ = [
+    "ENV_VAR",
+    "FLEX_RATIOS",
+    "KNOWN_MODELS",
+    "OpenAIModel",
+    "OpenAIProvider",
+    "openai_model",
+]
+
+ENV_VAR: Final = "OPENAI_API_KEY"
+
+# -- known models -------------------------------------------------------------------
+
+_GPT_IMAGE_SIZES: Final = ((1024, 1024), (1536, 1024), (1024, 1536))
+_DALLE3_SIZES: Final = ((1024, 1024), (1792, 1024), (1024, 1792))
+_GPT_IMAGE_QUALITIES: Final = frozenset({"low", "medium", "high", "auto"})
+_GPT_IMAGE_2_QUALITIES: Final = _GPT_IMAGE_QUALITIES | {"xhigh", "max"}
+
+FLEX_RATIOS: Final = frozenset(
+    {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "9:21",
+     "1:2", "2:1", "1:3", "3:1"}
+)  # fmt: skip
+"""Ratios offered by gpt-image-2 and later (any ``WxH`` between 1:3 and 3:1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class OpenAIModel:
+    """How one OpenAI image model family is called and priced.
+
+    Attributes:
+        fixed_sizes: The only ``WxH`` values it accepts, or None for any ``WxH``
+            (multiples of 16, ratio within 1:3 … 3:1, at most 3840 px a side and
+            8,294,400 px in all).
+        qualities: Accepted ``quality`` values; ``default_quality`` is what the price
+            table assumes when none is configured (``auto`` is billed like ``high``).
+        max_n: Most images per call.
+        price_usd: List price per image at ~1 MP (the square size), per quality.
+        wide_price_usd: List price of the non-square fixed sizes, per quality.
+        b64_param: Whether ``response_format="b64_json"`` must be asked for (dall-e).
+    """
+
+    fixed_sizes: tuple[tuple[int, int], ...] | None
+    qualities: frozenset[str]
+    default_quality: str
+    max_n: int
+    price_usd: Mapping[str, float]
+    wide_price_usd: Mapping[str, float] | None = None
+    b64_param: bool = False
+
+    @property
+    def sizes(self) -> frozenset[Size]:
+        """Tiers reachable: fixed tables top out at ~1.6 MP (1K); ``WxH`` models reach 2K."""
+        return frozenset({"1K"} if self.fixed_sizes else {"1K", "2K"})
+
+
+def _prices(low: float, medium: float, high: float) -> dict[str, float]:
+    return {"low": low, "medium": medium, "high": high, "auto": high, "xhigh": high, "max": high}
+
+
+# Public list prices (platform.openai.com/docs/pricing); the longest matching prefix wins.
+KNOWN_MODELS: Final[Mapping[str, OpenAIModel]] = {
+    "gpt-image-1-mini": OpenAIModel(
+        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
+        _prices(0.005, 0.011, 0.036), _prices(0.006, 0.015, 0.052),
+    ),
+    "gpt-image-1.5": OpenAIModel(
+        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
+        _prices(0.009, 0.034, 0.133), _prices(0.013, 0.05, 0.2),
+    ),
+    "chatgpt-image": OpenAIModel(
+        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
+        _prices(0.009, 0.034, 0.133), _prices(0.013, 0.05, 0.2),
+    ),
+    "gpt-image-1": OpenAIModel(
+        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
+        _prices(0.011, 0.042, 0.167), _prices(0.016, 0.063, 0.25),
+    ),
+    "gpt-image-2": OpenAIModel(
+        None, _GPT_IMAGE_2_QUALITIES, "auto", 10, _prices(0.006, 0.053, 0.211)
+    ),
+    "dall-e-3": OpenAIModel(
+        _DALLE3_SIZES, frozenset({"standard", "hd"}), "standard", 1,
+        {"standard": 0.04, "hd": 0.08}, {"standard": 0.08, "hd": 0.12}, b64_param=True,
+    ),
+    "dall-e-2": OpenAIModel(
+        ((1024, 1024),), frozenset({"standard"}), "standard", 10, {"standard": 0.02},
+        b64_param=True,
+    ),
+}  # fmt: skip
+
+_FLEX_MULTIPLE: Final = 16
+_FLEX_MAX_SIDE: Final = 3840
+_FLEX_MAX_PIXELS: Final = 8_294_400
+_QUALITIES: Final = frozenset().union(*(m.qualities for m in KNOWN_MODELS.values()))
+_CHOICES: Final[Mapping[str, frozenset[str]]] = {
+    "output_format": frozenset({"png", "jpeg", "webp"}),
+    "background": frozenset({"transparent", "opaque", "auto"}),
+    "moderation": frozenset({"low", "auto"}),
+    "style": frozenset({"vivid", "natural"}),
+    "response_format": frozenset({"b64_json", "url"}),
+    "quality": _QUALITIES,
+}
+_OPTIONS: Final = (*_CHOICES, "organization", "project", "price_usd", "max_download_bytes")
+
+
+def openai_model(model: str) -> OpenAIModel:
+    """The family of ``model``: known prefixes, then any ``gpt-image-N`` with N ≥ 2 takes
+    any ``WxH``; everything else is treated like gpt-image-1 (three fixed sizes)."""
+    for prefix in sorted(KNOWN_MODELS, key=len, reverse=True):
+        if model.startswith(prefix):
+            return KNOWN_MODELS[prefix]
+    version = re.match(r"gpt-image-(\d+)", model)
+    if version and int(version.group(1)) >= 2:
+        return KNOWN_MODELS["gpt-image-2"]
+    return KNOWN_MODELS["gpt-image-1"]
+
+
+# -- the adapter --------------------------------------------------------------------
+
+
+class OpenAIProvider:
+    """OpenAI Images, ``POST /v1/images/generations``.
+
+    Args:
+        api_key: The key; else ``OPENAI_API_KEY`` (or ``api_key_env``).
+        base_url: Another endpoint (Azure-style proxy, the simulator).
+        quality: ``low|medium|high|auto`` (gpt-image) or ``standard|hd`` (dall-e-3).
+        output_format, background, moderation: gpt-image options, passed through.
+        style, response_format: dall-e options (``b64_json`` unless ``url`` is asked for;
+            URL images are then downloaded).
+        organization, project: OpenAI account headers.
+        price_usd: One price for every tier, or a tier → price mapping.
+        max_download_bytes: Cap for images delivered as a ``url``.
+
+    Raises:
+        ConfigurationError: no key (names ``OPENAI_API_KEY``), or a bad option.
+    """
+
+    __slots__ = (
+        "_base_url",
+        "_client",
+        "_closed",
+        "_log",
+        "_max_download",
+        "_params",
+        "_price",
+        "_session",
+        "name",
+    )
+
+    def __init__(
+        self,
+        *,
+        api_key: str | SecretStr | None = None,
+        api_key_env: str | None = None,
+        base_url: str | None = None,
+        price_usd: float | Mapping[Size, float] | None = None,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        organization: str | None = None,
+        project: str | None = None,
+        name: str = "openai",
+        env_vars: tuple[str, ...] = (ENV_VAR,),
+        **params: str,
+    ) -> None:
+        self.name = name
+        for option, value in params.items():
+            if option not in _CHOICES or value not in _CHOICES[option]:
+                choices = sorted(_CHOICES.get(option, ()))
+                raise ConfigurationError(f"{name}: {option}={value!r}; expected one of {choices}")
+        if not isinstance(max_download_bytes, int) or max_download_bytes <= 0:
+            raise ConfigurationError(f"{name}: max_download_bytes must be a positive integer")
+        self._price = parse_price_option(price_usd, provider=name)
+        secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
+        key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
+            *env_vars, provider=name
+        )
+        register_secret(key)
+        self._params = dict(params)
+        self._max_download = max_download_bytes
+        self._base_url = base_url
+        self._client = openai.AsyncOpenAI(
+            api_key=key.get_secret_value(),
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            max_retries=0,  # the router is the only retry loop
+            http_client=openai.DefaultAioHttpClient(),
+        )
+        self._session: aiohttp.ClientSession | None = None
+        self._closed = False
+        self._log = get_logger(f"imagegate.providers.{name}", provider=name)
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> OpenAIProvider:
+        """Build from a route's `ProviderConfig` (the registry's factory)."""
+        check_options("openai", config.options, _OPTIONS)
+        options = dict(config.options)
+        return cls(
+            api_key=config.api_key,
+            api_key_env=config.api_key_env,
+            base_url=config.base_url,
+            price_usd=options.pop("price_usd", None),
+            max_download_bytes=options.pop("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
+            organization=options.pop("organization", None),
+            project=options.pop("project", None),
+            **options,
+        )
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Tiers, ratios, ``n`` and list prices (at the configured quality) of ``model``.
+
+        Fixed-size models take any ratio and deliver the closest of their shapes.
+        """
+        spec = openai_model(model)
+        quality = self._params.get("quality", spec.default_quality)
+        per_mp = spec.price_usd.get(quality, max(spec.price_usd.values()))
+        prices: dict[Size, float] = {"1K": per_mp}
+        if "2K" in spec.sizes:
+            prices["2K"] = round(per_mp * 4, 4)  # billed by output tokens, ~ pixels
+        if self._price is not None:
+            prices = {s: p for s, p in self._price.items() if s in spec.sizes}
+        return Capabilities(
+            sizes=spec.sizes,
+            aspect_ratios=None if spec.fixed_sizes else FLEX_RATIOS,
+            max_n=spec.max_n,
+            price_usd=prices,
+        )
+
+    async def generate(self, request: ProviderRequest) -> ProviderResponse:
+        """One ``images.generate`` call; ``b64_json`` images decoded, ``url`` ones fetched."""
+        route, size = f"{self.name}/{request.model}", request.size
+        spec = openai_model(request.model)
+        refuse_unsupported(self.capabilities(request.model), request, route)
+        quality = self._params.get("quality")
+        if quality is not None and quality not in spec.qualities:
+            raise InvalidRequestError(
+                f"{route}: quality {quality!r} not offered (use {sorted(spec.qualities)})",
+                field="quality", route=route, size=size,
+            )  # fmt: skip
+        width, height = _pixel_size(spec, size, request.aspect_ratio)
+        body = {k: v for k, v in self._params.items() if k not in ("style", "response_format")}
+        if spec.b64_param:  # dall-e: answers with a URL unless told otherwise
+            body = {k: v for k, v in self._params.items() if k in ("quality", "style")}
+            body["response_format"] = self._params.get("response_format", "b64_json")
+        self._log.debug(
+            "provider.request", route=route, size=size, pixels=f"{width}x{height}",
+            n=request.n, request_id=request.request_id, timeout_s=request.timeout_s,
+        )  # fmt: skip
+        try:
+            raw = await self._client.images.with_raw_response.generate(
+                model=request.model,
+                prompt=request.prompt,
+                n=request.n,
+                size=f"{width}x{height}",
+                extra_body=body,
+                timeout=real_timeout_s(request.timeout_s) or openai.NOT_GIVEN,
+            )
+        except openai.OpenAIError as exc:
+            raise map_openai_error(exc, route, size) from scrub(exc)
+        payload = json_body(raw.http_response, route, size)
+        raise_for_body_error(payload.get("error"), route, size)
+        images = await self._images(payload.get("data"), request.timeout_s, route, size)
+        return ProviderResponse(
+            images=images,
+            cost_usd=None if self._price else _cost(spec, quality, width, height) * len(images),
+            size_ignored=images[0].size != size,
+            metadata=response_metadata(payload, raw.http_response),
+        )
+
+    async def aclose(self) -> None:
+        """Close the SDK client and the download session. Safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        await self._client.close()
+        if self._session is not None:
+            await self._session.close()
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        where = f", base_url={self._base_url!r}" if self._base_url else ""
+        return f"{type(self).__name__}({state}{where})"
+
+    # -- private mapping ---------------------------------------------------------------
+
+    async def _images(
+        self, data: object, timeout_s: float | None, route: str, size: Size
+    ) -> tuple[GeneratedImage, ...]:
+        """Decode ``b64_json`` / data URLs, download ``url`` images."""
+        items = [d for d in data if isinstance(d, Mapping)] if isinstance(data, list) else []
+        images: list[GeneratedImage] = []
+        for item in items:
+            if isinstance(item.get("b64_json"), str):
+                mime = item.get("mime_type") or item.get("media_type")
+                images.append(decode_image(item["b64_json"], mime, route, size))
+            elif isinstance(item.get("url"), str):
+                images.append(await self._fetch(item["url"], timeout_s, route, size))
+        if not images:
+            raise NoImageReturned("answered without an image (empty data)", route=route, size=size)
+        return tuple(images)
+
+    async def _fetch(
+        self, url: str, timeout_s: float | None, route: str, size: Size
+    ) -> GeneratedImage:
+        if DATA_URL.match(url):
+            return decode_image(url.split(",", 1)[1], None, route, size)
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        return await download_image(
+            self._session, url, max_bytes=self._max_download, timeout_s=real_timeout_s(timeout_s),
+            route=route, size=size,
+        )  # fmt: skip
+
+
+def _pixel_size(spec: OpenAIModel, size: Size, aspect_ratio: str) -> tuple[int, int]:
+    """``WxH`` for a tier and ratio: the closest fixed shape, or computed for flex models."""
+    w, h = parse_aspect_ratio(aspect_ratio)
+    if spec.fixed_sizes:
+        return min(spec.fixed_sizes, key=lambda s: abs(math.log((s[0] / s[1]) / (w / h))))
+    width, height = pixels_for(size, aspect_ratio, multiple=_FLEX_MULTIPLE)
+    shrink = min(
+        1.0, _FLEX_MAX_SIDE / max(width, height), math.sqrt(_FLEX_MAX_PIXELS / (width * height))
+    )
+    if shrink < 1.0:
+        width = int(width * shrink) // _FLEX_MULTIPLE * _FLEX_MULTIPLE
+        height = int(height * shrink) // _FLEX_MULTIPLE * _FLEX_MULTIPLE
+    return width, height
+
+
+def _cost(spec: OpenAIModel, quality: str | None, width: int, height: int) -> float:
+    """List price of one image of ``width`` × ``height`` at ``quality``."""
+    square = width == height
+    table = spec.price_usd if square or spec.wide_price_usd is None else spec.wide_price_usd
+    price = table.get(quality or spec.default_quality, max(table.values()))
+    if spec.fixed_sizes is None:
+        price *= width * height / (1024 * 1024)  # billed by output tokens, ~ pixels
+    return round(price, 6)

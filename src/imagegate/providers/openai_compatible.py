@@ -1,0 +1,296 @@
+"""`openai_compatible`: any OpenAI-compatible aggregator (OpenRouter, Vercel AI Gateway, a
+company proxy) on ``AsyncOpenAI``, for any model name it routes (``nano-banana-pro``,
+``google/gemini-3-pro-image``, ``black-forest-labs/flux.2-pro`` …).
+
+Two modes (route option ``mode``):
+
+- ``"chat"`` (default): ``POST {base_url}/chat/completions`` with ``modalities`` and
+  ``image_config {aspect_ratio, image_size}``; images come back as data URLs in
+  ``choices[].message.images[]`` and the call's price in ``usage.cost``.
+- ``"images"``: ``POST {base_url}/images/generations`` as on OpenAI.
+
+Aggregators report errors that happen after generation started inside an HTTP 200 body
+(``{"error": {"code": 504, "message": …}}``, or on a choice); those are mapped like the
+same HTTP status would be.
+
+Credentials: ``api_key=``, else the route's ``api_key_env``, else
+``OPENAI_COMPATIBLE_API_KEY``. Endpoint: ``base_url``, else ``OPENAI_COMPATIBLE_BASE_URL``.
+Other options: ``modalities`` (chat mode; ``["image"]`` for image-only models),
+``price_usd``, ``max_download_bytes``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Literal
+
+import openai
+from pydantic import SecretStr
+
+from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
+from imagegate._request import SIZES, Size, pixels_for
+from imagegate._result import GeneratedImage
+from imagegate.errors import (
+    ConfigurationError,
+    ContentBlocked,
+    NoImageReturned,
+)
+from imagegate.providers._gemini_models import google_model
+from imagegate.providers._openai_shared import (
+    json_body,
+    map_openai_error,
+    raise_for_body_error,
+    response_metadata,
+)
+from imagegate.providers._registry import ProviderConfig
+from imagegate.providers._shared import (
+    DEFAULT_MAX_DOWNLOAD_BYTES,
+    check_options,
+    parse_price_option,
+    real_timeout_s,
+    refuse_unsupported,
+    scrub,
+)
+from imagegate.providers.openai import OpenAIProvider
+
+__all__ = ["BASE_URL_ENV_VAR", "DEFAULT_PRICE_USD", "ENV_VAR", "OpenAICompatibleProvider"]
+
+ENV_VAR: Final = "OPENAI_COMPATIBLE_API_KEY"
+BASE_URL_ENV_VAR: Final = "OPENAI_COMPATIBLE_BASE_URL"
+DEFAULT_PRICE_USD: Final = 0.06
+"""Per-image price assumed when the model is unknown and the answer has no
+``usage.cost`` (an aggregator forwarding a Gemini image model, as reported in the field
+notes)."""
+
+# -- known models -------------------------------------------------------------------
+
+# Marketing names aggregators use for the Gemini image models.
+_ALIASES: Final[Mapping[str, str]] = {
+    "nano-banana-pro": "gemini-3-pro-image",
+    "nano-banana-2": "gemini-3.1-flash-image",
+    "nano-banana": "gemini-2.5-flash-image",
+}
+
+# -- mapping tables -----------------------------------------------------------------
+
+Mode = Literal["chat", "images"]
+_MODES: Final = ("chat", "images")
+_DEFAULT_MODALITIES: Final = ("image", "text")
+_OUTPUT_BLOCKED: Final = frozenset(
+    {"content_filter", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "PROHIBITED_CONTENT"}
+)
+_OPTIONS: Final = ("mode", "modalities", "price_usd", "max_download_bytes")
+
+
+class OpenAICompatibleProvider(OpenAIProvider):
+    """An OpenAI-compatible aggregator.
+
+    Args:
+        base_url: The aggregator's API root (``https://openrouter.ai/api/v1``); else
+            ``OPENAI_COMPATIBLE_BASE_URL``.
+        api_key: The key; else ``api_key_env``, else ``OPENAI_COMPATIBLE_API_KEY``.
+        mode: ``"chat"`` (chat completions with image output) or ``"images"``.
+        modalities: Chat mode output modalities (``["image", "text"]`` by default).
+        price_usd: One price for every tier, or a tier → price mapping, used when the
+            answer carries no ``usage.cost``.
+        max_download_bytes: Cap for images delivered as a URL.
+
+    Raises:
+        ConfigurationError: no key or no base URL (naming the env var), or a bad option.
+    """
+
+    __slots__ = ("_modalities", "_mode", "_price_override")
+
+    def __init__(
+        self,
+        *,
+        base_url: str | None = None,
+        api_key: str | SecretStr | None = None,
+        api_key_env: str | None = None,
+        mode: Mode = "chat",
+        modalities: Sequence[str] = _DEFAULT_MODALITIES,
+        price_usd: float | Mapping[Size, float] | None = None,
+        max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+    ) -> None:
+        name = "openai_compatible"
+        base_url = base_url or os.environ.get(BASE_URL_ENV_VAR)
+        if not base_url:
+            raise ConfigurationError(
+                f"{name}: no endpoint: pass base_url= (the aggregator's API root) "
+                f"or set {BASE_URL_ENV_VAR}",
+                env_var=BASE_URL_ENV_VAR,
+            )
+        if mode not in _MODES:
+            raise ConfigurationError(f"{name}: mode must be 'chat' or 'images', got {mode!r}")
+        if (
+            isinstance(modalities, str)
+            or not modalities
+            or not all(m in ("image", "text") for m in modalities)
+            or "image" not in modalities
+        ):
+            raise ConfigurationError(
+                f"{name}: modalities must list 'image' (and optionally 'text'), got {modalities!r}"
+            )
+        super().__init__(
+            api_key=api_key,
+            api_key_env=api_key_env,
+            base_url=base_url,
+            max_download_bytes=max_download_bytes,
+            name=name,
+            env_vars=(ENV_VAR,),
+        )
+        self._mode: Mode = mode
+        self._modalities = list(modalities)
+        self._price_override = parse_price_option(price_usd, provider=name)
+
+    @classmethod
+    def from_config(cls, config: ProviderConfig) -> OpenAICompatibleProvider:
+        """Build from a route's `ProviderConfig` (the registry's factory)."""
+        check_options("openai_compatible", config.options, _OPTIONS)
+        options = config.options
+        return cls(
+            base_url=config.base_url,
+            api_key=config.api_key,
+            api_key_env=config.api_key_env,
+            mode=options.get("mode", "chat"),
+            modalities=options.get("modalities", _DEFAULT_MODALITIES),
+            price_usd=options.get("price_usd"),
+            max_download_bytes=options.get("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
+        )
+
+    def capabilities(self, model: str) -> Capabilities:
+        """Gemini models (by id or alias) keep their tiers, ratios and list prices; any
+        other model is assumed to take every tier and ratio at `DEFAULT_PRICE_USD`."""
+        name = model.rsplit("/", 1)[-1]
+        gemini = _ALIASES.get(name) or (name if "gemini" in name else None)
+        if gemini is not None:
+            spec = google_model(gemini, DEFAULT_PRICE_USD)
+            sizes, ratios, prices = frozenset(spec.sizes), spec.aspect_ratios, spec.price_usd
+        else:
+            sizes, ratios, prices = frozenset(SIZES), None, dict.fromkeys(SIZES, DEFAULT_PRICE_USD)
+        if self._price_override is not None:
+            prices = self._price_override
+        return Capabilities(
+            sizes=sizes,
+            aspect_ratios=ratios,
+            max_n=1 if self._mode == "chat" or gemini else 10,
+            price_usd={s: p for s, p in prices.items() if s in sizes},
+            supports_seed=self._mode == "chat",
+        )
+
+    async def generate(self, request: ProviderRequest) -> ProviderResponse:
+        """One chat completion with image output, or one images call (``mode``)."""
+        route, size = f"{self.name}/{request.model}", request.size
+        refuse_unsupported(self.capabilities(request.model), request, route)
+        timeout = real_timeout_s(request.timeout_s) or openai.NOT_GIVEN
+        self._log.debug(
+            "provider.request", route=route, size=size, aspect_ratio=request.aspect_ratio,
+            mode=self._mode, request_id=request.request_id, timeout_s=request.timeout_s,
+        )  # fmt: skip
+        try:
+            if self._mode == "chat":
+                extra: dict[str, Any] = {
+                    "modalities": self._modalities,
+                    "image_config": {"aspect_ratio": request.aspect_ratio, "image_size": size},
+                }
+                if request.seed is not None:
+                    extra["seed"] = request.seed
+                chat = await self._client.chat.completions.with_raw_response.create(
+                    model=request.model,
+                    messages=[{"role": "user", "content": request.prompt}],
+                    extra_body=extra,
+                    timeout=timeout,
+                )
+                http = chat.http_response
+            else:
+                width, height = pixels_for(size, request.aspect_ratio, multiple=16)
+                images_raw = await self._client.images.with_raw_response.generate(
+                    model=request.model,
+                    prompt=request.prompt,
+                    n=request.n,
+                    size=f"{width}x{height}",
+                    timeout=timeout,
+                )
+                http = images_raw.http_response
+        except openai.OpenAIError as exc:
+            raise map_openai_error(exc, route, size) from scrub(exc)
+        payload = json_body(http, route, size)
+        raise_for_body_error(payload.get("error"), route, size)
+        if self._mode == "chat":
+            images = await self._chat_images(payload, request.timeout_s, route, size)
+        else:
+            images = await self._images(payload.get("data"), request.timeout_s, route, size)
+        usage = payload.get("usage")
+        cost = usage.get("cost") if isinstance(usage, Mapping) else None
+        metadata = response_metadata(payload, http)
+        for key in ("id", "model", "provider"):
+            if key in payload:
+                metadata[key] = payload[key]
+        return ProviderResponse(
+            images=images,
+            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+            size_ignored=images[0].size != size,
+            metadata=metadata,
+        )
+
+    # -- private mapping ---------------------------------------------------------------
+
+    async def _chat_images(
+        self, payload: Mapping[str, Any], timeout_s: float | None, route: str, size: Size
+    ) -> tuple[GeneratedImage, ...]:
+        """Images from ``choices[].message.images[]`` (or image content parts)."""
+        choices = payload.get("choices")
+        choices = (
+            [c for c in choices if isinstance(c, Mapping)] if isinstance(choices, list) else []
+        )
+        urls: list[str] = []
+        texts: list[str] = []
+        finish: str | None = None
+        for choice in choices:
+            raise_for_body_error(choice.get("error"), route, size)
+            finish = finish or _finish_reason(choice)
+            message = choice.get("message")
+            if not isinstance(message, Mapping):
+                continue
+            urls.extend(_image_urls(message.get("images")))
+            content = message.get("content")
+            if isinstance(content, list):  # content parts instead of message.images
+                urls.extend(_image_urls(content))
+                content = " ".join(
+                    str(p.get("text", "")) for p in content if isinstance(p, Mapping)
+                )
+            for text in (content, message.get("refusal")):
+                if isinstance(text, str) and text.strip():
+                    texts.append(text.strip())
+        if not urls:
+            said = f": {' '.join(texts)[:200]!r}" if texts else ""
+            if finish in _OUTPUT_BLOCKED:
+                raise ContentBlocked(
+                    f"image withheld by a safety filter ({finish}){said}", stage="output",
+                    reason=finish, route=route, size=size, billing="not_billed",
+                )  # fmt: skip
+            raise NoImageReturned(
+                f"answered without an image (finish reason {finish}){said}", route=route, size=size
+            )
+        return tuple([await self._fetch(url, timeout_s, route, size) for url in urls])
+
+
+def _finish_reason(choice: Mapping[str, Any]) -> str | None:
+    native = choice.get("native_finish_reason")
+    reason = choice.get("finish_reason")
+    if isinstance(native, str) and native.upper() in _OUTPUT_BLOCKED:
+        return native.upper()
+    return reason if isinstance(reason, str) else None
+
+
+def _image_urls(parts: object) -> list[str]:
+    urls: list[str] = []
+    for part in parts if isinstance(parts, list) else []:
+        if not isinstance(part, Mapping):
+            continue
+        image_url = part.get("image_url")
+        url = image_url.get("url") if isinstance(image_url, Mapping) else image_url
+        if isinstance(url, str) and url:
+            urls.append(url)
+    return urls
