@@ -44,6 +44,14 @@ def _gemini(sim: Simulator) -> Route:
     )
 
 
+async def _until_in_flight(sim: Simulator) -> None:
+    for _ in range(5_000):
+        if sim.statistics().in_flight:
+            return
+        await asyncio.sleep(0.001)
+    pytest.fail("the request never reached the simulator")
+
+
 def _leftover_tasks(before: set[asyncio.Task[Any]]) -> set[asyncio.Task[Any]]:
     return {t for t in asyncio.all_tasks() - before if t is not asyncio.current_task()}
 
@@ -75,8 +83,7 @@ async def test_cancelling_generate_leaves_no_task_and_no_connection(sim: Simulat
     async with Router([_gemini(sim)], clock=sim.clock) as router:
         async with anyio.create_task_group() as tg:
             tg.start_soon(functools.partial(router.generate, "slow [sim:success~400]"))
-            while not sim.statistics().in_flight:
-                await asyncio.sleep(0.001)
+            await _until_in_flight(sim)
             tg.cancel_scope.cancel()
         assert router.engine.dispatcher.statistics().in_flight == 0
     stats = await sim.wait_idle()
@@ -89,11 +96,11 @@ async def test_leaving_generate_many_early_leaves_nothing_running(sim: Simulator
     """Breaking out of generate_many cancels the calls still out; all connections close."""
     before = set(asyncio.all_tasks())
     prompts = ["quick [sim:success~5]", "slow a [sim:success~400]", "slow b [sim:success~400]"]
-    async with Router([_gemini(sim)], clock=sim.clock) as router:
-        async with aclosing(router.generate_many(prompts, concurrency=3)) as answers:
-            async for first in answers:
-                assert first.ok
-                break
+    router = Router([_gemini(sim)], clock=sim.clock)
+    async with router, aclosing(router.generate_many(prompts, concurrency=3)) as answers:
+        async for first in answers:
+            assert first.ok
+            break
     stats = await sim.wait_idle()
     assert (stats.in_flight, stats.open_connections) == (0, 0)
     assert sorted(e.outcome for e in sim.events) == ["disconnected", "disconnected", "success"]
