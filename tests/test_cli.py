@@ -50,6 +50,41 @@ def test_generate_errors_are_one_clear_line(
     assert len(err.splitlines()) == 1
 
 
+def test_generate_without_key_names_the_env_var(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A new user without keys gets one line naming OPENAI_API_KEY, exit 2."""
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+    assert main(["generate", "a lighthouse", "--route", "openai/gpt-image-1.5"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert "OPENAI_API_KEY" in err[0]
+
+
+@pytest.mark.parametrize(
+    ("route", "mime", "tier"),
+    [
+        ("openai/gpt-image-1.5", "image/png", "1K"),
+        ("gemini/gemini-3-pro-image", "image/png", "1K"),
+        ("flux/flux-pro-1.1-ultra", "image/jpeg", "2K"),  # ultra always renders ~4 MP
+    ],
+)
+def test_generate_on_the_simulator_writes_a_real_image(
+    route: str, mime: str, tier: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--simulate healthy needs no key and writes a valid image under the right suffix."""
+    for name in ("OPENAI_API_KEY", "GEMINI_API_KEY", "GOOGLE_API_KEY", "BFL_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    out = tmp_path / "image.png"
+    argv = ["generate", "a lighthouse [sim:success]", "--route", route, "--simulate", "healthy"]
+    assert main([*argv, "--time-scale", "0.001", "--out", str(out)]) == 0
+    written = out if mime == "image/png" else out.with_suffix(".jpg")
+    image = GeneratedImage(written.read_bytes())
+    assert image.mime_type == mime
+    assert image.size == tier
+
+
 def test_simulate_rejects_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
     """An unknown scenario name is one clear line, exit 2."""
     assert main(["simulate", "--scenario", "no-such-scenario", "--port", "0"]) == 2

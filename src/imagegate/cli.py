@@ -18,10 +18,12 @@ from typing import TextIO
 
 from imagegate import __version__
 from imagegate._request import SIZES
+from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._router import Router
-from imagegate.errors import AllRoutesFailed, ImageGateError
+from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError
 from imagegate.providers import registry
+from imagegate.resilience.clock import Clock
 
 __all__ = ["main"]
 
@@ -65,22 +67,50 @@ def _parse_route(text: str) -> tuple[str, str]:
 
 async def _generate(args: argparse.Namespace) -> int:
     provider, model = args.route
-    route = Route(provider, model=model, base_url=args.base_url)
-    async with Router([route]) as router:
-        result = await router.generate(
+    if args.simulate is None:
+        route = Route(provider, model=model, base_url=args.base_url)
+        result = await _generate_on(route, args, clock=None)
+    else:
+        from imagegate.testing.simulator import PROVIDERS, Simulator
+
+        if provider not in PROVIDERS:
+            raise ConfigurationError(f"--simulate serves {', '.join(PROVIDERS)}; not {provider!r}")
+        async with Simulator(args.simulate, time_scale=args.time_scale) as sim:
+            route = Route(
+                provider,
+                model=model,
+                base_url=sim.base_url(provider),
+                api_key=sim.api_key(provider),
+            )
+            result = await _generate_on(route, args, clock=sim.clock)
+    image = result.image
+    out = Path(args.out)
+    if out.suffix.lower() not in _SUFFIXES.get(image.mime_type, ()):
+        out = out.with_suffix(image.extension)  # never write JPEG bytes under .png
+    path = image.save(out)
+    print(
+        f"{path}: {image.width}x{image.height} {image.mime_type} ({result.size}) via {result.route}"
+        f" in {result.latency_s:.1f} s, {len(result.attempts)} attempt(s), ${result.cost_usd:.4f}"
+    )
+    return 0
+
+
+_SUFFIXES = {
+    "image/png": (".png",),
+    "image/jpeg": (".jpg", ".jpeg"),
+    "image/webp": (".webp",),
+}
+
+
+async def _generate_on(route: Route, args: argparse.Namespace, clock: Clock | None) -> ImageResult:
+    async with Router([route], clock=clock) as router:
+        return await router.generate(
             args.prompt,
             size=args.size,
             aspect_ratio=args.aspect_ratio,
             deadline=args.deadline,
             allow_downgrade=not args.no_downgrade,
         )
-    path = result.image.save(args.out)
-    image = result.image
-    print(
-        f"{path}: {image.width}x{image.height} {image.mime_type} ({result.size}) via {result.route}"
-        f" in {result.latency_s:.1f} s, {len(result.attempts)} attempt(s), ${result.cost_usd:.4f}"
-    )
-    return 0
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -90,6 +120,9 @@ def _cmd_generate(args: argparse.Namespace) -> int:
         print(f"imagegate: failed: {exc}", file=sys.stderr)
         return 1
     except ImageGateError as exc:
+        print(f"imagegate: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:  # an unknown --simulate scenario
         print(f"imagegate: {exc}", file=sys.stderr)
         return 2
 
@@ -135,6 +168,18 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--base-url", default=None, help="endpoint override")
     generate.add_argument("--deadline", type=float, default=None, help="seconds for the request")
     generate.add_argument("--no-downgrade", action="store_true", help="never try smaller tiers")
+    generate.add_argument(
+        "--simulate",
+        metavar="SCENARIO",
+        default=None,
+        help="run against the embedded simulator (healthy, outage-2026-01-21, …): no keys",
+    )
+    generate.add_argument(
+        "--time-scale",
+        type=float,
+        default=0.1,
+        help="with --simulate: real seconds per simulated second (default 0.1)",
+    )
     generate.set_defaults(func=_cmd_generate)
 
     simulate = commands.add_parser(
