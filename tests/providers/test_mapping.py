@@ -12,7 +12,6 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import aiohttp
-import httpx
 import openai
 import pytest
 
@@ -29,9 +28,12 @@ from imagegate.errors import (
     UpstreamError,
 )
 from imagegate.providers._google import next_quota_reset
+from imagegate.providers._httpx import sdk_httpx
 from imagegate.providers._shared import map_status, retry_after_s, scrub, transport_error
 
 LA = ZoneInfo("America/Los_Angeles")
+
+httpx = sdk_httpx()  # httpx2 under openai 3, httpx under openai 2
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,8 @@ import binascii
 import json
 import re
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
-import httpx
 import openai
 
 from imagegate._request import Size
@@ -28,6 +27,20 @@ __all__ = [
     "raise_for_body_error",
     "response_metadata",
 ]
+
+
+class HttpResponse(Protocol):
+    """What is read from the SDK's raw response (an ``httpx`` or ``httpx2`` Response)."""
+
+    @property
+    def headers(self) -> Mapping[str, str]:
+        """Response headers."""
+        ...
+
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        ...
+
 
 DATA_URL: Final = re.compile(r"^data:([\w/+.-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)
 """A ``data:image/png;base64,`` URL, as aggregators return images."""
@@ -50,7 +63,7 @@ def decode_image(b64: str, mime_type: object, route: str, size: Size) -> Generat
         ) from exc
 
 
-def json_body(response: httpx.Response, route: str, size: Size) -> dict[str, Any]:
+def json_body(response: HttpResponse, route: str, size: Size) -> dict[str, Any]:
     """The 200 body as a JSON object.
 
     Raises:
@@ -73,7 +86,7 @@ def json_body(response: httpx.Response, route: str, size: Size) -> dict[str, Any
     return payload
 
 
-def response_metadata(payload: Mapping[str, Any], response: httpx.Response) -> dict[str, Any]:
+def response_metadata(payload: Mapping[str, Any], response: HttpResponse) -> dict[str, Any]:
     """What is worth keeping from a 200 answer: request id, usage, revised prompts."""
     metadata: dict[str, Any] = {"request_id": response.headers.get("x-request-id")}
     for key in ("created", "usage", "quality", "size", "output_format"):

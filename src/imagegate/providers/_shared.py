@@ -21,7 +21,6 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 import aiohttp
-import httpx
 
 from imagegate._provider import Capabilities, ProviderRequest
 from imagegate._redact import redact
@@ -42,6 +41,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
+from imagegate.providers._httpx import TRANSPORT_MODULES
 
 __all__ = [
     "DEFAULT_MAX_DOWNLOAD_BYTES",
@@ -65,19 +65,19 @@ _NOT_SENT: Final = (
     aiohttp.ConnectionTimeoutError,
     aiohttp.ClientConnectorError,
     ConnectionRefusedError,
-    httpx.ConnectError,
+    *(m.ConnectError for m in TRANSPORT_MODULES),
 )
 # Timeouts after the request was sent.
 _READ_TIMEOUTS: Final = (
     aiohttp.ServerTimeoutError,
-    httpx.ReadTimeout,
-    httpx.WriteTimeout,
+    *(m.ReadTimeout for m in TRANSPORT_MODULES),
+    *(m.WriteTimeout for m in TRANSPORT_MODULES),
     TimeoutError,
 )
 # Anything else we recognise: reset, disconnect, truncated or malformed body.
 _AFTER_SEND: Final = (
     aiohttp.ClientError,
-    httpx.TransportError,
+    *(m.TransportError for m in TRANSPORT_MODULES),
     ConnectionError,
     json.JSONDecodeError,
 )
