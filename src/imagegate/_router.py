@@ -57,6 +57,8 @@ class RouteHealth:
         p50_s: Median latency of successes; None without successes.
         p95_s: 95th percentile latency of successes.
         quota: What the route's rate limit allows now; None without one.
+        state_degraded: True while the shared state backend (e.g. `RedisState`) is
+            unreachable and this process decides on local state instead.
     """
 
     route: str
@@ -67,6 +69,7 @@ class RouteHealth:
     p50_s: float | None
     p95_s: float | None
     quota: QuotaLeft | None
+    state_degraded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -375,6 +378,7 @@ class Router:
         """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
         engine = self._engine
         now = self.clock.now()
+        degraded = bool(getattr(self.state, "degraded", False))
         report = []
         for index, route in enumerate(self.routes):
             sizes = engine.capabilities[index].sizes if self._open else frozenset(SIZES)
@@ -394,6 +398,7 @@ class Router:
                         p50_s=stats.p50_s,
                         p95_s=stats.p95_s,
                         quota=quota,
+                        state_degraded=degraded,
                     )
                 )
         return report

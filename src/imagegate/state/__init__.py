@@ -14,16 +14,41 @@ Two rules keep operations portable across processes and time bases:
   so a backend may substitute its own shared ``now`` (e.g. the server's clock).
 - Records hold only floats, ints, strings and tuples of them, so they serialise as-is.
 
-`MemoryState` is the default: a dict in this process, exact and free.
+`MemoryState` is the default: a dict in this process, exact and free. `RedisState`
+(``pip install 'imagegate[redis]'``) shares the records between processes and machines;
+it is imported on first use, so ``import imagegate.state`` never imports redis.
 """
 
 from __future__ import annotations
 
-from typing import Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from imagegate.state.memory import MemoryState, MemoryStateStatistics
 
-__all__ = ["MemoryState", "MemoryStateStatistics", "Operation", "StateBackend"]
+if TYPE_CHECKING:
+    from imagegate.state.redis import RedisState, RedisStateStatistics
+
+__all__ = [
+    "MemoryState",
+    "MemoryStateStatistics",
+    "Operation",
+    "RedisState",
+    "RedisStateStatistics",
+    "StateBackend",
+]
+
+_LAZY = frozenset({"RedisState", "RedisStateStatistics"})
+
+
+def __getattr__(name: str) -> Any:
+    # The Redis backend loads on first use: its module imports the resilience
+    # primitives, which import this package, and only it needs the redis client.
+    if name in _LAZY:
+        from imagegate.state import redis as redis_state
+
+        return getattr(redis_state, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 S = TypeVar("S")
 R = TypeVar("R")

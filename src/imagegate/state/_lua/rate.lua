@@ -1,0 +1,51 @@
+-- RateLimitState (imagegate.resilience.ratelimit): one hash, fields
+-- rt request_tat, it image_tat, st spacing_tat, d day, ut used_today, un used_next_day,
+-- bu blocked_until.
+local function rate_load()
+  local h = load_hash()
+  if h == nil then
+    return nil
+  end
+  return {
+    rt = tonumber(h.rt), it = tonumber(h.it), st = tonumber(h.st), d = tonumber(h.d),
+    ut = tonumber(h.ut), un = tonumber(h.un), bu = tonumber(h.bu),
+  }
+end
+
+local function rate_fresh(now, day)
+  return {rt = now, it = now, st = now, d = day, ut = 0, un = 0, bu = now}
+end
+
+local function rate_rolled(r, day)
+  if day <= r.d then
+    return r
+  end
+  if day == r.d + 1 then
+    return {rt = r.rt, it = r.it, st = r.st, d = day, ut = r.un, un = 0, bu = r.bu}
+  end
+  return {rt = r.rt, it = r.it, st = r.st, d = day, ut = 0, un = 0, bu = r.bu}
+end
+
+local function rate_fields(r)
+  if r == nil then
+    return {}
+  end
+  return {
+    "rt", f(r.rt), "it", f(r.it), "st", f(r.st), "d", i(r.d),
+    "ut", i(r.ut), "un", i(r.un), "bu", f(r.bu),
+  }
+end
+
+-- The record matters until its latest GCRA time or block has passed (then it equals a
+-- fresh one) and, while it counts requests against a quota day, until that day is over.
+local function rate_save(r, now, reset_in_s)
+  redis.call("HSET", KEY, unpack(rate_fields(r)))
+  local ttl_clock = math.max(r.rt, r.it, r.st, r.bu) - now
+  local ttl_real = 0
+  if r.un > 0 then
+    ttl_real = reset_in_s + 90000
+  elseif r.ut > 0 then
+    ttl_real = reset_in_s
+  end
+  expire(ttl_clock, ttl_real)
+end
