@@ -68,6 +68,8 @@ Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
 
 # No attempt starts with less than this much of the deadline left: it could not finish.
 _MIN_ATTEMPT_S = 0.001
+# Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
+_CLEANUP_BOUND_S = 5.0
 
 
 @dataclass(slots=True)
@@ -439,7 +441,10 @@ class RequestRun:
             await engine.ledger.settle(reservation, attempt.cost_usd, attempt.billing)
             return _Landing(flight, attempt=attempt, response=response)
         except anyio.get_cancelled_exc_class():
-            with anyio.CancelScope(shield=True):
+            # Shielded so the bookkeeping survives the cancellation, but bounded: a shared
+            # state backend that hangs must not keep a cancelled request alive.
+            with anyio.CancelScope(shield=True) as cleanup:
+                cleanup.deadline = anyio.current_time() + _CLEANUP_BOUND_S
                 if called_at is not None and reservation is not None:
                     ended = engine.clock.now()
                     self.attempts.append(
