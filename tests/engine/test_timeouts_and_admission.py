@@ -33,7 +33,7 @@ def test_learned_timeout_needs_enough_successes() -> None:
 
 def test_timeout_is_the_smallest_limit() -> None:
     """Cap, learned timeout, size budget and deadline: the smallest wins; none means none."""
-    policy = AttemptTimeoutPolicy(min_samples=1)
+    policy = AttemptTimeoutPolicy(min_samples=1, factor=1.5)
     window = _window(100.0)
     assert policy.timeout_s(window=None, now=0.0, remaining_s=None) is None
     assert policy.timeout_s(window=window, now=0.0, remaining_s=None) == 150.0
@@ -109,7 +109,7 @@ async def test_learned_timeout_abandons_hopeless_attempts(
     clock: FakeClock, fake: FakeProvider
 ) -> None:
     """After successes of ~20 s, an attempt still out at 1.5 × p99 is abandoned."""
-    timeouts = AttemptTimeoutPolicy(min_samples=5)
+    timeouts = AttemptTimeoutPolicy(min_samples=5, factor=1.5)
     async with Router([Route(fake, model="m")], clock=clock, hedge=None, timeouts=timeouts) as r:
         for i in range(5):
             fake.script("1K", succeed(latency_s=20.0))

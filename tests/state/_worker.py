@@ -108,7 +108,11 @@ class Worker:
                 if item.result is not None:
                     answers[item.index] = {"ok": True, "route": item.result.route}
                 else:
-                    answers[item.index] = {"ok": False, "error": type(item.error).__name__}
+                    answers[item.index] = {
+                        "ok": False,
+                        "error": type(item.error).__name__,
+                        "message": str(item.error)[:3000],
+                    }
         return {"results": answers, **self.status()}
 
     def status(self) -> dict[str, Any]:

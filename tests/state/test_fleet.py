@@ -251,7 +251,7 @@ async def test_killing_redis_mid_run_loses_no_request(
     own_redis.kill()
     answers = await running
     failed = [r for a in answers for r in a["results"] if not r["ok"]]
-    assert failed == [], [a["state"] for a in answers]
+    assert failed == [], (failed, [a["state"] for a in answers])
     assert len(sim.events) == WORKERS * 30
     for answer in answers:
         assert answer["state"]["degraded"]

@@ -44,8 +44,8 @@ class AttemptTimeoutPolicy:
     """
 
     quantile: float = 0.99
-    factor: float = 1.5
-    min_samples: int = 8
+    factor: float = 2.0
+    min_samples: int = 20
     min_timeout_s: float = 5.0
     fallback_share: float = 0.5
 
