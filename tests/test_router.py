@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 
 from imagegate import Capabilities, FakeClock, Route, Router
-from imagegate.resilience.retry import RetryPolicy
 from imagegate.errors import (
     AllRoutesFailed,
     ConfigurationError,
@@ -20,6 +19,7 @@ from imagegate.errors import (
     Overloaded,
     QuotaExhausted,
 )
+from imagegate.resilience.retry import RetryPolicy
 from imagegate.testing import FakeProvider, fail, succeed
 
 
