@@ -1,6 +1,6 @@
 """The router alone on the simulated 2026-01-21 outage: success, sizes, latency, load.
 
-Issue 5's acceptance run: N requests for 4K with a 600 s (simulated) deadline against
+Issue 5's acceptance run (and issue 8's presets with ``--preset``): N requests for 4K with a 600 s (simulated) deadline against
 AI Studio, Vertex and an aggregator serving gemini-3-pro-image (primaries) with OpenAI
 gpt-image and Flux ultra as backups, default policies, 32 requests at a time.
 
@@ -41,11 +41,18 @@ def _quantile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-async def run(requests: int, seed: int, time_scale: float, concurrency: int) -> None:
+async def run(requests: int, seed: int, time_scale: float, concurrency: int, preset: str) -> None:
     """One run; prints one line of figures."""
     async with Simulator("outage-2026-01-21", seed=seed, time_scale=time_scale) as sim:
         started = time.perf_counter()
-        async with Router(_routes(sim), clock=sim.clock, max_in_flight=64, seed=seed) as router:
+        router = Router(
+            _routes(sim),
+            clock=sim.clock,
+            max_in_flight=64,
+            seed=seed,
+            preset=preset,  # type: ignore[arg-type]
+        )
+        async with router:
             batch = [
                 {"prompt": f"a lighthouse at dusk #{i}", "size": "4K", "deadline": 600}
                 for i in range(requests)
@@ -58,7 +65,7 @@ async def run(requests: int, seed: int, time_scale: float, concurrency: int) -> 
         upstream = len(sim.events) / requests
         cost = sum(r.cost_usd for r in results) / max(1, len(results))
         print(
-            f"seed {seed}: success {len(results)}/{requests} ({len(results) / requests:.1%}), "
+            f"{preset} seed {seed}: success {len(results)}/{requests} ({len(results) / requests:.1%}), "
             f"4K {sizes['4K']} · 2K {sizes['2K']} · 1K {sizes['1K']}, "
             f"p50 {_quantile(latencies, 0.5):.0f} s · p95 {_quantile(latencies, 0.95):.0f} s, "
             f"{upstream:.2f} upstream attempts/request, ${cost:.3f}/image, wall {wall:.1f} s"
@@ -72,10 +79,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--time-scale", type=float, default=0.01)
     parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument(
+        "--preset", nargs="+", default=["balanced"], choices=("latency", "balanced", "quality")
+    )
     args = parser.parse_args()
     os.environ.setdefault("IMAGEGATE_LOG_LEVEL", "error")
-    for seed in args.seeds:
-        asyncio.run(run(args.requests, seed, args.time_scale, args.concurrency))
+    for preset in args.preset:
+        for seed in args.seeds:
+            asyncio.run(run(args.requests, seed, args.time_scale, args.concurrency, preset))
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@
     attempt_timeout_s = 300
     budget_usd = 25.0
     strategy = "priority"
+    preset = "balanced"             # or "latency", "quality"
 
     [retry]                      # RetryPolicy fields
     attempts = 3
@@ -73,6 +74,7 @@ class RouterSettings(BaseModel):
     max_in_flight: int = Field(default=16, ge=1)
     budget_usd: float | None = Field(default=None, ge=0)
     strategy: Literal["priority", "cheapest", "fastest", "weighted"] = "priority"
+    preset: Literal["latency", "balanced", "quality"] = "balanced"
     failover_on_blocked: bool = False
     seed: int | None = None
     retry: dict[str, Any] | None = None
@@ -87,6 +89,7 @@ class RouterSettings(BaseModel):
                 "max_in_flight",
                 "budget_usd",
                 "strategy",
+                "preset",
                 "failover_on_blocked",
                 "seed",
             }

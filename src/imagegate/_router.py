@@ -19,6 +19,7 @@ import anyio
 
 from imagegate._config import load_settings
 from imagegate._logging import get_logger
+from imagegate._presets import PRESETS, UNSET, PresetName, Unset
 from imagegate._provider import Provider
 from imagegate._request import SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
@@ -108,7 +109,11 @@ class Router:
         max_in_flight: Attempts in flight across all routes (per-route limits come from
             ``Route(max_concurrency=...)``).
         retry: Attempts per option and backoff; ``RetryPolicy()`` by default.
-        breaker: When a (route, size) breaker opens; ``BreakerPolicy()`` by default.
+        breaker: When a (route, size) breaker opens; the preset's by default.
+        preset: ``"latency"``, ``"balanced"`` or ``"quality"``: a point on the speed/size
+            frontier that supplies the defaults of ``breaker``, ``hedge``, ``timeouts``,
+            ``admission`` and the option order (docs/presets.md). Arguments given
+            explicitly win.
         hedge: When to race a smaller image against a slow large one; None disables.
         timeouts: How long an attempt may run before it is abandoned, learned from
             recent successes and keeping time to step down; None: only
@@ -137,10 +142,11 @@ class Router:
         attempt_timeout_s: float | None = None,
         max_in_flight: int = 16,
         retry: RetryPolicy | None = None,
-        breaker: BreakerPolicy | None = None,
-        hedge: HedgePolicy | None = HedgePolicy(),  # noqa: B008 - frozen, shared safely
-        timeouts: AttemptTimeoutPolicy | None = AttemptTimeoutPolicy(),  # noqa: B008 - frozen
-        admission: AdmissionPolicy | None = AdmissionPolicy(),  # noqa: B008 - frozen
+        breaker: BreakerPolicy | Unset | None = UNSET,
+        preset: PresetName = "balanced",
+        hedge: HedgePolicy | Unset | None = UNSET,
+        timeouts: AttemptTimeoutPolicy | Unset | None = UNSET,
+        admission: AdmissionPolicy | Unset | None = UNSET,
         budget_usd: float | None = None,
         strategy: Strategy = "priority",
         state: StateBackend | None = None,
@@ -166,6 +172,14 @@ class Router:
             raise ConfigurationError(f"strategy must be one of {', '.join(_STRATEGIES)}")
         if budget_usd is not None and not budget_usd >= 0:
             raise ConfigurationError("budget_usd must not be negative")
+        if preset not in PRESETS:
+            raise ConfigurationError(f"preset must be one of {', '.join(PRESETS)}")
+        chosen = PRESETS[preset]
+        hedge = chosen.hedge if isinstance(hedge, Unset) else hedge
+        timeouts = chosen.timeouts if isinstance(timeouts, Unset) else timeouts
+        admission = chosen.admission if isinstance(admission, Unset) else admission
+        breaker = chosen.breaker if isinstance(breaker, Unset) or breaker is None else breaker
+        self.preset: PresetName = preset
         self.routes = routes
         self.clock: Clock = clock or LoopClock()
         self.state: StateBackend = state if state is not None else MemoryState()
@@ -197,6 +211,7 @@ class Router:
             hedge=hedge,
             timeouts=timeouts,
             admission=admission,
+            order=chosen.order,
             strategy=strategy,
             attempt_timeout_s=attempt_timeout_s,
             failover_on_blocked=failover_on_blocked,

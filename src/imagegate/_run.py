@@ -34,6 +34,7 @@ from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
 from imagegate._plan import Option, build_plan
+from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
 from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, ImageResult, Outcome
@@ -89,6 +90,7 @@ class Engine:
     hedge: HedgePolicy | None
     timeouts: AttemptTimeoutPolicy | None
     admission: AdmissionPolicy | None
+    order: OptionOrder
     strategy: Strategy
     attempt_timeout_s: float | None
     failover_on_blocked: bool
@@ -111,6 +113,34 @@ class Engine:
         window = self.windows.get((route, size))
         stats = window.statistics(self.clock.now()) if window is not None else None
         return policy.estimate(stats, in_flight=self.in_flight[(route, size)])
+
+    def expected_time_s(self, option: Option) -> float:
+        """Expected seconds to an image from ``option``: mean latency / success estimate."""
+        window = self.windows.get((option.route.name, option.size))
+        ewma = window.statistics(self.clock.now()).ewma_s if window is not None else None
+        latency = PRIOR_LATENCY_S[option.size] if ewma is None else ewma
+        return latency / max(0.01, self.estimate(option.route.name, option.size))
+
+    def reorder(self, options: Sequence[Option]) -> Sequence[Option]:
+        """``options`` (in ladder order) in the engine's `OptionOrder`."""
+        if self.order == "fastest":
+            # By expected time to an image; backups stay behind primaries.
+            return sorted(options, key=lambda o: (o.route.backup, self.expected_time_s(o)))
+        if self.order == "likely":
+            # The ladder's tiers and sizes, the likeliest route first within each
+            # (sorted() is stable, so ties keep the strategy's order).
+            ladder = {id(o): i for i, o in enumerate(options)}
+            tier: dict[tuple[bool, Size], int] = {}
+            for o in options:
+                tier.setdefault((o.route.backup, o.size), ladder[id(o)])
+            return sorted(
+                options,
+                key=lambda o: (
+                    tier[(o.route.backup, o.size)],
+                    -self.estimate(o.route.name, o.size),
+                ),
+            )
+        return options
 
     def route_order(self, request: ImageRequest) -> list[int]:
         """Route indexes in the order the strategy prefers (backups keep theirs)."""
@@ -165,7 +195,7 @@ class RequestRun:
         self.log = engine.log.bind(request_id=request_id)
         self.started = engine.clock.now()
         plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
-        self.options: Sequence[Option] = plan.options
+        self.options: Sequence[Option] = engine.reorder(plan.options)
         self.skipped: list[str] = list(plan.skipped)
         self.attempts: list[Attempt] = []
         self._pos = 0
