@@ -1,4 +1,5 @@
-"""Shared fixtures: a fake clock that jumps when every task is blocked, and a fake provider."""
+"""Shared fixtures: a clean provider environment for every test, a fake clock that jumps
+when every task is blocked, and a fake provider."""
 
 from __future__ import annotations
 
@@ -8,6 +9,36 @@ import pytest
 
 from imagegate import FakeClock
 from imagegate.testing import FakeProvider
+
+# Everything the SDKs or the adapters read from the environment: cleared for every test,
+# so keys, endpoints or Vertex switches on the machine never leak into a run.
+PROVIDER_ENV = (
+    "GOOGLE_GENAI_USE_VERTEXAI",
+    "GOOGLE_GENAI_USE_ENTERPRISE",
+    "GOOGLE_API_KEY",
+    "GEMINI_API_KEY",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "GOOGLE_GENAI_API_VERSION",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_VERTEX_BASE_URL",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "OPENAI_API_KEY",
+    "OPENAI_BASE_URL",
+    "OPENAI_ORG_ID",
+    "OPENAI_PROJECT_ID",
+    "OPENAI_COMPATIBLE_API_KEY",
+    "OPENAI_COMPATIBLE_BASE_URL",
+    "BFL_API_KEY",
+    "IMAGEGATE_LOG_LEVEL",
+)
+
+
+@pytest.fixture(autouse=True)
+def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No provider configuration from the machine reaches the SDKs or the adapters."""
+    for name in PROVIDER_ENV:
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

@@ -21,13 +21,6 @@ from imagegate.testing.simulator import Simulator
 SCALE = 0.002  # one simulated second lasts 2 real ms
 
 
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No Google configuration from the machine reaches the SDK."""
-    for name in ("GOOGLE_GENAI_USE_VERTEXAI", "GOOGLE_API_KEY", "GEMINI_API_KEY"):
-        monkeypatch.delenv(name, raising=False)
-
-
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
     """The healthy scenario; prompts force what each attempt does."""

@@ -1,7 +1,7 @@
 """Fixtures for the simulator tests: a running simulator and official clients pointed at it.
 
-Every client is closed at teardown (pytest turns ResourceWarning into an error), and the
-environment variables the SDKs read are cleared so nothing leaks in from the machine.
+Every client is closed at teardown (pytest turns ResourceWarning into an error); the
+environment the SDKs read is cleared for every test by tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -18,30 +18,6 @@ from google.genai import types
 from imagegate.testing.simulator import Simulator
 
 FAST = 0.0001  # real seconds per simulated second: a 600 s deadline lasts 60 ms
-
-_ENV = (
-    "GOOGLE_GENAI_USE_VERTEXAI",
-    "GOOGLE_GENAI_USE_ENTERPRISE",
-    "GOOGLE_API_KEY",
-    "GEMINI_API_KEY",
-    "GOOGLE_CLOUD_PROJECT",
-    "GOOGLE_CLOUD_LOCATION",
-    "GOOGLE_GENAI_API_VERSION",
-    "GOOGLE_GEMINI_BASE_URL",
-    "GOOGLE_VERTEX_BASE_URL",
-    "GOOGLE_APPLICATION_CREDENTIALS",
-    "OPENAI_API_KEY",
-    "OPENAI_BASE_URL",
-    "OPENAI_ORG_ID",
-    "OPENAI_PROJECT_ID",
-)
-
-
-@pytest.fixture(autouse=True)
-def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    """No provider configuration from the machine reaches the SDKs."""
-    for name in _ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture
