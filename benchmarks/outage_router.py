@@ -1,8 +1,9 @@
 """The router alone on the simulated 2026-01-21 outage: success, sizes, latency, load.
 
-Issue 5's acceptance run (and issue 8's presets with ``--preset``): N requests for 4K with a 600 s (simulated) deadline against
-AI Studio, Vertex and an aggregator serving gemini-3-pro-image (primaries) with OpenAI
-gpt-image and Flux ultra as backups, default policies, 32 requests at a time.
+Issue 5's acceptance run (and issue 8's presets with ``--preset``): N requests for 4K
+with a 600 s (simulated) deadline against AI Studio, Vertex and an aggregator serving
+gemini-3-pro-image (primaries) with OpenAI gpt-image and Flux ultra as backups, default
+policies, 32 requests at a time.
 
     python benchmarks/outage_router.py --requests 200 --seeds 0 1 2 --time-scale 0.01
 
@@ -64,8 +65,9 @@ async def run(requests: int, seed: int, time_scale: float, concurrency: int, pre
         latencies = [r.latency_s for r in results]
         upstream = len(sim.events) / requests
         cost = sum(r.cost_usd for r in results) / max(1, len(results))
+        share = len(results) / requests
         print(
-            f"{preset} seed {seed}: success {len(results)}/{requests} ({len(results) / requests:.1%}), "
+            f"{preset} seed {seed}: success {len(results)}/{requests} ({share:.1%}), "
             f"4K {sizes['4K']} · 2K {sizes['2K']} · 1K {sizes['1K']}, "
             f"p50 {_quantile(latencies, 0.5):.0f} s · p95 {_quantile(latencies, 0.95):.0f} s, "
             f"{upstream:.2f} upstream attempts/request, ${cost:.3f}/image, wall {wall:.1f} s"

@@ -3,6 +3,8 @@
     imagegate providers                       list providers and the plugins they come from
     imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
     imagegate simulate --scenario outage-2026-01-21 --port 8080
+    imagegate demo                            the outage, imagegate vs the waterfall client
+    imagegate bench --scenario all --requests 200 --json out.json
 
 Tables use rich when it is installed (the ``cli`` extra) and plain text otherwise.
 """
@@ -194,11 +196,28 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--payload", choices=("small", "realistic"), default="small")
     simulate.set_defaults(func=_cmd_simulate)
+
+    # The benchmark's own parsers live in imagegate.bench, imported only when used.
+    for name, text in _DELEGATED.items():
+        delegated = commands.add_parser(name, help=text, add_help=False)
+        delegated.add_argument("rest", nargs=argparse.REMAINDER)
     return parser
+
+
+_DELEGATED = {
+    "bench": "benchmark imagegate against the field's retry loops, LiteLLM and the oracles",
+    "demo": "the 2026-01-21 outage on the embedded simulator: imagegate vs the waterfall",
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in _DELEGATED:
+        from imagegate.bench import bench_main, demo_main
+
+        run = bench_main if argv[0] == "bench" else demo_main
+        return run(argv[1:])
     args = _parser().parse_args(argv)
     status: int = args.func(args)
     return status

@@ -1,0 +1,82 @@
+"""The benchmark: imagegate against the field's retry loops, LiteLLM's Router and the oracles.
+
+Every contender runs in this process against the embedded simulator playing the same
+scenario with the same seed, one after the other, each on a fresh simulator; figures
+come from the simulator's own event log and its deterministic world (docs/benchmarks.md)::
+
+    imagegate bench --scenario outage-2026-01-21 --requests 500 --json out.json
+    imagegate bench --scenario all --requests 200 --plot out.png
+    imagegate bench --measure overhead,throughput,memory
+    imagegate bench --live --yes                     # real providers, keys from the env
+    imagegate demo                                   # the outage, imagegate vs waterfall
+
+From Python::
+
+    from imagegate.bench import BenchConfig, run_scenario
+    result = await run_scenario("overload-503", BenchConfig(requests=100))
+    result.metrics["imagegate"].p95_s
+
+LiteLLM, matplotlib, rich and psutil come with ``pip install 'imagegate[bench]'`` and are
+imported only by the measurement that needs them.
+"""
+
+from __future__ import annotations
+
+from imagegate.bench import _builtin  # noqa: F401 - registers the built-in contenders
+from imagegate.bench._cli import (
+    ALL_SCENARIOS,
+    add_bench_arguments,
+    add_demo_arguments,
+    bench_main,
+    demo_main,
+    run_bench,
+    run_demo,
+)
+from imagegate.bench._contenders import (
+    CONTENDERS,
+    ORACLE,
+    Contender,
+    ContenderInfo,
+    Delivery,
+    ImagegateContender,
+    register_contender,
+)
+from imagegate.bench._deps import MissingDependency
+from imagegate.bench._metrics import Metrics, RequestRecord
+from imagegate.bench._oracle import OracleChoice, OracleVerdict, judge
+from imagegate.bench._runner import BenchConfig, ScenarioResult, run_scenario
+from imagegate.bench._setup import DEFAULT_ROUTES, BenchEnv, BenchRequest, Endpoint, RouteSpec
+from imagegate.bench._targets import Target, check_targets
+
+__all__ = [
+    "ALL_SCENARIOS",
+    "CONTENDERS",
+    "DEFAULT_ROUTES",
+    "ORACLE",
+    "BenchConfig",
+    "BenchEnv",
+    "BenchRequest",
+    "Contender",
+    "ContenderInfo",
+    "Delivery",
+    "Endpoint",
+    "ImagegateContender",
+    "Metrics",
+    "MissingDependency",
+    "OracleChoice",
+    "OracleVerdict",
+    "RequestRecord",
+    "RouteSpec",
+    "ScenarioResult",
+    "Target",
+    "add_bench_arguments",
+    "add_demo_arguments",
+    "bench_main",
+    "check_targets",
+    "demo_main",
+    "judge",
+    "register_contender",
+    "run_bench",
+    "run_demo",
+    "run_scenario",
+]

@@ -1,0 +1,423 @@
+"""``imagegate bench`` and ``imagegate demo``: argument parsing and the top-level flow.
+
+The CLI wires them in as subcommands with `add_bench_arguments` / `run_bench` and
+`add_demo_arguments` / `run_demo`; `bench_main` and `demo_main` are the same as
+standalone entry points (``python -m imagegate.bench``, ``benchmarks/run.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, Final
+
+from imagegate._logging import LOG_LEVEL_ENV_VAR
+from imagegate._request import SIZES
+from imagegate.bench._contenders import CONTENDERS, ORACLE
+from imagegate.bench._deps import MissingDependency, import_optional
+from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
+from imagegate.bench._runner import BenchConfig, ScenarioResult, run_scenario
+from imagegate.bench._setup import DEFAULT_DEADLINE_S
+from imagegate.errors import ImageGateError
+from imagegate.testing.simulator import ScenarioError
+
+__all__ = [
+    "ALL_SCENARIOS",
+    "MEASUREMENTS",
+    "add_bench_arguments",
+    "add_demo_arguments",
+    "bench_main",
+    "demo_main",
+    "run_bench",
+    "run_demo",
+]
+
+ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
+"""What ``--scenario all`` runs, in this order."""
+
+MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory")
+"""What ``--measure`` can select (``all`` for every one)."""
+
+_DEFAULTS = BenchConfig()
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return value
+
+
+def _contender_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names == ("all",):
+        return (*CONTENDERS, ORACLE)
+    unknown = [n for n in names if n not in CONTENDERS and n != ORACLE]
+    if unknown or not names:
+        known = ", ".join((*CONTENDERS, ORACLE))
+        raise argparse.ArgumentTypeError(f"unknown contender(s) {unknown}; known: {known}, all")
+    return names
+
+
+def _measure_list(text: str) -> tuple[str, ...]:
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    if names == ("all",):
+        return MEASUREMENTS
+    unknown = [n for n in names if n not in MEASUREMENTS]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown measurement(s) {unknown}; known: {', '.join(MEASUREMENTS)}, all"
+        )
+    return names
+
+
+def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``imagegate bench``'s options to ``parser``."""
+    run = parser.add_argument_group("what to run")
+    run.add_argument(
+        "--scenario",
+        action="append",
+        metavar="NAME",
+        help="a built-in scenario or a TOML path; repeat it, or 'all' for the four "
+        "built-ins (default: outage-2026-01-21)",
+    )
+    run.add_argument(
+        "--contenders",
+        type=_contender_list,
+        default=_DEFAULTS.contenders,
+        metavar="LIST",
+        help=f"comma-separated, or 'all' (default: {','.join(_DEFAULTS.contenders)})",
+    )
+    run.add_argument(
+        "--measure",
+        type=_measure_list,
+        default=("contest",),
+        metavar="LIST",
+        help="contest (the contenders on the scenarios), overhead (null-provider µs per "
+        "request), throughput (router vs adapter vs SDK), memory (peak RSS with 32 4K "
+        "requests); comma-separated or 'all' (default: contest)",
+    )
+    load = parser.add_argument_group("load")
+    load.add_argument("--requests", type=_positive_int, default=_DEFAULTS.requests, metavar="N")
+    load.add_argument(
+        "--concurrency", type=_positive_int, default=_DEFAULTS.concurrency, metavar="C"
+    )
+    load.add_argument("--seed", type=int, default=_DEFAULTS.seed, metavar="S")
+    load.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=_DEFAULTS.time_scale,
+        metavar="X",
+        help=f"real seconds per simulated second (default {_DEFAULTS.time_scale})",
+    )
+    load.add_argument(
+        "--litellm-time-scale",
+        type=_positive_float,
+        default=_DEFAULTS.time_scale_floor["litellm"],
+        metavar="X",
+        help="the smallest time scale LiteLLM runs at: its own CPU time per call would "
+        f"otherwise count as simulated seconds (default {_DEFAULTS.time_scale_floor['litellm']})",
+    )
+    load.add_argument("--size", choices=SIZES, default=_DEFAULTS.size)
+    load.add_argument("--aspect-ratio", default=_DEFAULTS.aspect_ratio, metavar="W:H")
+    load.add_argument(
+        "--deadline",
+        type=_positive_float,
+        default=DEFAULT_DEADLINE_S,
+        metavar="SECONDS",
+        help="every request's deadline, for every contender (default 600)",
+    )
+    load.add_argument(
+        "--oracle-attempts",
+        type=_positive_int,
+        default=DEFAULT_ORACLE_ATTEMPTS,
+        metavar="K",
+        help=f"attempts per (route, tier) the oracles may use (default {DEFAULT_ORACLE_ATTEMPTS})",
+    )
+    load.add_argument("--overhead-requests", type=_positive_int, default=20_000, metavar="N")
+    load.add_argument("--throughput-requests", type=_positive_int, default=2_000, metavar="N")
+    load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
+    output = parser.add_argument_group("output")
+    output.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
+    output.add_argument("--plot", type=Path, metavar="PATH", help="draw the figures as a PNG")
+    output.add_argument("--quiet", action="store_true", help="no progress bars")
+    live = parser.add_argument_group("live (real providers, real money)")
+    live.add_argument(
+        "--live",
+        action="store_true",
+        help="run the contenders against the real providers with keys from the environment",
+    )
+    live.add_argument(
+        "--live-requests",
+        type=_positive_int,
+        default=3,
+        metavar="N",
+        help="requests per contender in --live mode (default 3)",
+    )
+    live.add_argument(
+        "--live-concurrency", type=_positive_int, default=2, metavar="C", help="default 2"
+    )
+    live.add_argument(
+        "--budget-usd",
+        type=_positive_float,
+        default=2.0,
+        metavar="USD",
+        help="stop sending before this much could have been spent (default 2.0)",
+    )
+    live.add_argument("--yes", action="store_true", help="accept the live cost without asking")
+
+
+def _config(args: argparse.Namespace) -> BenchConfig:
+    scenarios: list[str] = []
+    for name in args.scenario or [_DEFAULTS.scenarios[0]]:
+        for item in ALL_SCENARIOS if name == "all" else (name,):
+            if item not in scenarios:
+                scenarios.append(item)
+    return BenchConfig(
+        scenarios=tuple(scenarios),
+        requests=args.requests,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        time_scale=args.time_scale,
+        time_scale_floor={"litellm": args.litellm_time_scale},
+        contenders=args.contenders,
+        size=args.size,
+        aspect_ratio=args.aspect_ratio,
+        deadline_s=args.deadline,
+        oracle_attempts=args.oracle_attempts,
+    )
+
+
+def run_bench(args: argparse.Namespace) -> int:
+    """Run ``imagegate bench`` with parsed arguments; returns the exit status."""
+    os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
+    try:
+        return asyncio.run(_bench(args))
+    except (MissingDependency, ScenarioError, ImageGateError) as exc:
+        print(f"imagegate bench: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _console(stderr: bool = False) -> Any:
+    return import_optional("rich.console", purpose="imagegate bench").Console(stderr=stderr)
+
+
+async def _bench(args: argparse.Namespace) -> int:
+    config = _config(args)
+    if args.live:
+        return await _live(args, config)
+    results: list[ScenarioResult] = []
+    extra: dict[str, Any] = {}
+    measures = args.measure
+    if "contest" in measures:
+        results = await _contest(config, quiet=args.quiet)
+        from imagegate.bench._report import print_results
+
+        print_results(results)
+    if "overhead" in measures:
+        extra["overhead"] = await _overhead(args)
+    if "throughput" in measures:
+        extra["throughput"] = await _throughput(args)
+    if "memory" in measures:
+        extra["memory"] = await _memory(args)
+    _write_outputs(args, results, extra)
+    return 0
+
+
+async def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
+    results = []
+    if quiet:
+        for scenario in config.scenarios:
+            results.append(await run_scenario(scenario, config))
+        return results
+    from imagegate.bench._progress import BarProgress
+
+    with BarProgress(_console(stderr=True)) as progress:
+        for scenario in config.scenarios:
+            results.append(await run_scenario(scenario, config, progress))
+    return results
+
+
+def _write_outputs(
+    args: argparse.Namespace, results: Sequence[ScenarioResult], extra: dict[str, Any]
+) -> None:
+    from imagegate.bench._report import write_json, write_plot
+
+    if args.json is not None:
+        print(f"wrote {write_json(args.json, results, extra=extra)}")
+    if args.plot is not None:
+        if results:
+            print(f"wrote {write_plot(args.plot, results)}")
+        else:
+            print("--plot: nothing to draw without the contest", file=sys.stderr)
+
+
+async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._overhead import null_overhead
+
+    rows = await null_overhead(requests=args.overhead_requests)
+    table = _table("router overhead with a null provider (µs per request, median of 5 rounds)")
+    for header in ("tier", "requests/round", "provider direct", "through the router", "overhead"):
+        table.add_column(header, justify="right")
+    for r in rows:
+        table.add_row(
+            r.size, f"{r.requests:,}", f"{r.direct_us:.1f}", f"{r.router_us:.1f}",
+            f"{r.overhead_us:.1f}",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._overhead import throughput
+
+    rows = await throughput(requests=args.throughput_requests)
+    table = _table(
+        "throughput against the zero-latency simulator (requests/s, 32 in flight, medians "
+        "of 5 rounds; ratios within each round: median [lowest–highest])"
+    )
+    for header in ("provider", "SDK", "adapter", "router", "router/adapter", "adapter/SDK"):
+        table.add_column(header, justify="right")
+    for r in rows:
+        (ra_low, ra_high), (as_low, as_high) = r.router_vs_adapter_range, r.adapter_vs_sdk_range
+        table.add_row(
+            r.provider, f"{r.sdk_rps:.0f}", f"{r.adapter_rps:.0f}", f"{r.router_rps:.0f}",
+            f"{r.router_vs_adapter:.2f} [{ra_low:.2f}–{ra_high:.2f}]",
+            f"{r.adapter_vs_sdk:.2f} [{as_low:.2f}–{as_high:.2f}]",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+async def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._memory import peak_memory
+
+    rows = await peak_memory(concurrency=args.memory_concurrency)
+    table = _table(
+        f"peak RSS, {args.memory_concurrency} concurrent 4K requests with realistic payloads"
+    )
+    for header in ("client", "image", "on the wire", "RSS before", "peak", "per image", "copies"):
+        table.add_column(header, justify="right")
+    mib = 2**20
+    for r in rows:
+        table.add_row(
+            r.mode, f"{r.image_bytes / mib:.1f} MiB", f"{r.wire_bytes / mib:.1f} MiB",
+            f"{r.baseline_rss / mib:.0f} MiB", f"{r.peak_rss / mib:.0f} MiB",
+            f"{r.peak_growth_per_image / mib:.0f} MiB", f"{r.copies:.2f}",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+def _table(title: str) -> Any:
+    table_module = import_optional("rich.table", purpose="imagegate bench")
+    return table_module.Table(title=title, title_justify="left")
+
+
+async def _live(args: argparse.Namespace, config: BenchConfig) -> int:
+    from imagegate.bench._live import confirm, plan_live, run_live
+    from imagegate.bench._report import print_results
+
+    config = replace(
+        config,
+        requests=args.live_requests,
+        concurrency=args.live_concurrency,
+        contenders=tuple(c for c in config.contenders if c != ORACLE),
+    )
+    plan = plan_live(config, budget_usd=args.budget_usd)
+    if plan is None:
+        from imagegate.bench._live import live_endpoints
+
+        _, notes = live_endpoints()
+        print("imagegate bench --live: no provider is configured, nothing was sent.")
+        for note in notes:
+            print(f"  {note}")
+        print("Without keys, run the simulated benchmark: imagegate bench")
+        return 0
+    for note in plan.notes:
+        print(f"note: {note}")
+    if not plan.contenders:
+        print("imagegate bench --live: no contender can run with these keys; nothing was sent.")
+        return 0
+    if not confirm(plan, assume_yes=args.yes, out=sys.stdout):
+        return 1
+    result = await run_live(config, plan)
+    print_results([result], targets=False)
+    _write_outputs(args, [result], {})
+    return 0
+
+
+def bench_main(argv: Sequence[str] | None = None) -> int:
+    """``imagegate bench`` as a standalone entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="imagegate bench",
+        description="imagegate against the field's retry loops, LiteLLM's Router and the "
+        "oracles, on the simulated outages (or live with --live).",
+    )
+    add_bench_arguments(parser)
+    return run_bench(parser.parse_args(argv))
+
+
+def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add ``imagegate demo``'s options to ``parser``."""
+    from imagegate.bench._demo import DEMO_CONFIG
+
+    parser.add_argument("--requests", type=_positive_int, default=DEMO_CONFIG.requests, metavar="N")
+    parser.add_argument(
+        "--concurrency", type=_positive_int, default=DEMO_CONFIG.concurrency, metavar="C"
+    )
+    parser.add_argument("--seed", type=int, default=DEMO_CONFIG.seed, metavar="S")
+    parser.add_argument(
+        "--time-scale",
+        type=_positive_float,
+        default=DEMO_CONFIG.time_scale,
+        metavar="X",
+        help=f"real seconds per simulated second (default {DEMO_CONFIG.time_scale})",
+    )
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """Run ``imagegate demo`` with parsed arguments; returns the exit status."""
+    from imagegate.bench._demo import DEMO_CONFIG, run_demo_async
+
+    os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
+    config = replace(
+        DEMO_CONFIG,
+        requests=args.requests,
+        concurrency=args.concurrency,
+        seed=args.seed,
+        time_scale=args.time_scale,
+    )
+    try:
+        asyncio.run(run_demo_async(config))
+    except MissingDependency as exc:
+        print(f"imagegate demo: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def demo_main(argv: Sequence[str] | None = None) -> int:
+    """``imagegate demo`` as a standalone entry point; returns the exit status."""
+    parser = argparse.ArgumentParser(
+        prog="imagegate demo",
+        description="The 2026-01-21 outage on the embedded simulator: imagegate against the "
+        "field's size waterfall, with a live scoreboard. No keys needed.",
+    )
+    add_demo_arguments(parser)
+    return run_demo(parser.parse_args(argv))

@@ -1,0 +1,455 @@
+"""Runs contenders against the simulator and computes their figures and the oracles'.
+
+For one scenario the runner builds the request list (distinct prompts, the same for
+every contender), computes both oracles from the scenario's world, then runs each
+contender in turn on a **fresh simulator** with the same scenario and seed — fresh, so
+each one starts with the same attempt counters and empty quotas — and the same
+time scale::
+
+    for contender in contenders:
+        async with Simulator(scenario, seed=seed, time_scale=time_scale) as sim:
+            open the contender on sim, send the requests ``concurrency`` at a time,
+            each under the request deadline on sim's clock; close it; wait until the
+            simulator is idle; keep its event log
+
+Contenders run one after the other, not side by side, so they do not compete for the
+event loop (a busy loop stretches scaled time).
+
+**Warm-up.** The first requests a process makes pay for lazy imports, SDK clients' first
+calls and the simulator rendering each image once — about a real second, which at a time
+scale of 0.01 is 100 simulated seconds added to whichever contender runs first. So before
+the first scenario every contender runs `WARM_UP_REQUESTS` requests on a throwaway
+simulator (`WARM_UP_SCENARIO`: every call answers at once, half of them with a 503, so
+every tier and the backups are used); nothing of it is measured.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Final, Protocol
+
+import anyio
+
+from imagegate._request import Size
+from imagegate.bench._contenders import CONTENDERS, ORACLE, Contender
+from imagegate.bench._field import FieldError
+from imagegate.bench._metrics import Metrics, RequestRecord, summarize, summarize_oracle
+from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS, OracleVerdict, judge
+from imagegate.bench._setup import (
+    DEFAULT_DEADLINE_S,
+    DEFAULT_ROUTES,
+    BenchRequest,
+    RouteSpec,
+    make_requests,
+    sim_env,
+)
+from imagegate.errors import AllRoutesFailed
+from imagegate.resilience.clock import Clock, move_on_after
+from imagegate.testing.simulator import (
+    PROVIDERS,
+    Latency,
+    Profile,
+    Scenario,
+    SimEvent,
+    Simulator,
+    World,
+    load_scenario,
+)
+
+__all__ = [
+    "DEFAULT_TIME_SCALE_FLOOR",
+    "LATENCY_ORACLE",
+    "QUALITY_ORACLE",
+    "BenchConfig",
+    "ContenderRun",
+    "Progress",
+    "ScenarioResult",
+    "add_oracles",
+    "add_run",
+    "drive",
+    "is_finite",
+    "oracle_verdicts",
+    "requests_for",
+    "run_contender",
+    "run_scenario",
+    "warm_up",
+]
+
+LATENCY_ORACLE = ORACLE
+QUALITY_ORACLE = f"{ORACLE}-quality"
+
+DEFAULT_TIME_SCALE_FLOOR: Final[Mapping[str, float]] = {"litellm": 0.02}
+"""LiteLLM spends 10–30 ms of CPU per call; at 0.02 that is under a simulated second."""
+
+WARM_UP_REQUESTS: Final = 16
+WARM_UP_SCENARIO: Final = Scenario(
+    name="warm-up",
+    description="Every call answers at once; half are 503s. Not measured.",
+    markers=False,
+    profiles=tuple(
+        Profile(
+            provider=provider,
+            latency_s=Latency(fixed=0),
+            fail_latency_s=Latency(fixed=0),
+            outcomes={"success": 1.0, "overloaded": 1.0},
+        )
+        for provider in PROVIDERS
+    ),
+)
+_warmed: set[str] = set()
+
+
+@dataclass(frozen=True, slots=True)
+class BenchConfig:
+    """What to run.
+
+    Attributes:
+        scenarios: Scenario names (built-in or TOML paths).
+        requests: Requests per contender and scenario.
+        concurrency: Requests in flight at once.
+        seed: The world's seed (and every contender's).
+        time_scale: Real seconds per simulated second.
+        time_scale_floor: Per contender, the smallest time scale it runs at: a client that
+            spends much CPU per call (LiteLLM: 10–30 ms) would otherwise see it stretched
+            into simulated seconds (at 0.01, 30 ms is 3 s).
+        contenders: Contender names, ``"oracle"`` for both oracles.
+        size: The tier every request asks for.
+        aspect_ratio: The ratio every request asks for.
+        deadline_s: Every request's deadline (simulated seconds).
+        oracle_attempts: Attempts per (route, tier) the oracles may use.
+        routes: The route set.
+    """
+
+    scenarios: tuple[str, ...] = ("outage-2026-01-21",)
+    requests: int = 200
+    concurrency: int = 32
+    seed: int = 0
+    time_scale: float = 0.01
+    time_scale_floor: Mapping[str, float] = field(
+        default_factory=lambda: dict(DEFAULT_TIME_SCALE_FLOOR)
+    )
+    contenders: tuple[str, ...] = (
+        "waterfall",
+        "waterfall-retry",
+        "backoff",
+        "litellm",
+        "imagegate",
+        ORACLE,
+    )
+    size: Size = "4K"
+    aspect_ratio: str = "1:1"
+    deadline_s: float = DEFAULT_DEADLINE_S
+    oracle_attempts: int = DEFAULT_ORACLE_ATTEMPTS
+    routes: tuple[RouteSpec, ...] = DEFAULT_ROUTES
+
+    def scale_for(self, contender: str) -> float:
+        """The time scale ``contender`` runs at (``time_scale``, or its floor if larger)."""
+        return max(self.time_scale, self.time_scale_floor.get(contender, 0.0))
+
+
+class Progress(Protocol):
+    """Receives progress as a run goes (the demo's live display implements it)."""
+
+    def contender_started(self, scenario: str, contender: str, total: int) -> None:
+        """A contender starts its ``total`` requests."""
+
+    def request_done(self, scenario: str, contender: str, record: RequestRecord) -> None:
+        """One request ended."""
+
+    def contender_done(self, scenario: str, contender: str, metrics: Metrics) -> None:
+        """A contender finished; its figures."""
+
+
+class _Silent:
+    def contender_started(self, scenario: str, contender: str, total: int) -> None:
+        pass
+
+    def request_done(self, scenario: str, contender: str, record: RequestRecord) -> None:
+        pass
+
+    def contender_done(self, scenario: str, contender: str, metrics: Metrics) -> None:
+        pass
+
+
+@dataclass(slots=True)
+class ContenderRun:
+    """The raw outcome of one contender's run.
+
+    Attributes:
+        name: The contender.
+        records: One per request, in request order.
+        wall_s: Real seconds the run took.
+        events: The simulator's event log (None live).
+        client_calls: Upstream calls as the contender counted them.
+        notes: What the contender could not do (LiteLLM's unreachable routes …).
+        time_scale: The time scale it ran at.
+    """
+
+    name: str
+    records: list[RequestRecord]
+    wall_s: float
+    events: list[SimEvent] | None
+    client_calls: int
+    notes: list[str] = field(default_factory=list)
+    time_scale: float = 1.0
+
+
+@dataclass(slots=True)
+class ScenarioResult:
+    """Everything measured in one scenario.
+
+    Attributes:
+        scenario: Its name.
+        description: Its description.
+        config: What was run.
+        requests: The requests every contender got.
+        metrics: Figures per contender, oracles included, in run order.
+        runs: Raw runs per contender (oracles excluded).
+        verdicts: The oracles per request.
+        notes: Remarks worth printing with the figures.
+    """
+
+    scenario: str
+    description: str
+    config: BenchConfig
+    requests: list[BenchRequest]
+    metrics: dict[str, Metrics]
+    runs: dict[str, ContenderRun]
+    verdicts: list[OracleVerdict]
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def cost_floor_usd(self) -> float | None:
+        """The cheapest image any route could have delivered, averaged over the requests
+        where one could (a lower bound on any client's cost per image)."""
+        costs = [v.cheapest.cost_usd for v in self.verdicts if v.cheapest.ok]
+        return sum(costs) / len(costs) if costs else None
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, FieldError):
+        return f"{exc.kind}: {exc}"
+    if isinstance(exc, AllRoutesFailed):
+        return f"AllRoutesFailed {str(exc).split(':')[0]}: {exc}"[:240]
+    first = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}: {first}"[:240]
+
+
+async def _one(contender: Contender, request: BenchRequest, clock: Clock) -> RequestRecord:
+    started = clock.now()
+    try:
+        async with move_on_after(clock, request.deadline_s):
+            delivery = await contender.generate(request)
+            ended = clock.now()
+            return RequestRecord(
+                request.index,
+                True,
+                ended - started,
+                delivery.image.size,
+                delivery.route,
+                None,
+                started,
+            )
+    except Exception as exc:  # any way a contender gives up is a failed request
+        return RequestRecord(
+            request.index, False, clock.now() - started, None, None, _error_text(exc), started
+        )
+    return RequestRecord(
+        request.index, False, clock.now() - started, None, None, "deadline: cut by the runner",
+        started,
+    )  # fmt: skip
+
+
+async def drive(
+    contender: Contender,
+    requests: Sequence[BenchRequest],
+    *,
+    clock: Clock,
+    concurrency: int,
+    on_record: Progress | None = None,
+    scenario: str = "",
+) -> list[RequestRecord]:
+    """Send ``requests`` to an opened contender, ``concurrency`` at a time.
+
+    Every request runs under its deadline on ``clock``; a contender that raises or is cut
+    off records a failure. Records come back in request order.
+    """
+    records: list[RequestRecord | None] = [None] * len(requests)
+    pending = iter(enumerate(requests))
+    progress = on_record or _Silent()
+
+    async def worker() -> None:
+        for position, request in pending:
+            record = await _one(contender, request, clock)
+            records[position] = record
+            progress.request_done(scenario, contender.name, record)
+
+    async with anyio.create_task_group() as tg:
+        for _ in range(min(concurrency, len(requests))):
+            tg.start_soon(worker)
+    return [r for r in records if r is not None]
+
+
+async def run_contender(
+    name: str,
+    scenario: str | Scenario,
+    requests: Sequence[BenchRequest],
+    config: BenchConfig,
+    progress: Progress | None = None,
+) -> ContenderRun:
+    """Run one contender on a fresh simulator playing ``scenario``."""
+    progress = progress or _Silent()
+    contender = CONTENDERS[name].factory()
+    time_scale = config.scale_for(name)
+    async with Simulator(scenario, seed=config.seed, time_scale=time_scale) as sim:
+        env = sim_env(
+            sim,
+            routes=config.routes,
+            seed=config.seed,
+            concurrency=config.concurrency,
+            deadline_s=config.deadline_s,
+            size=config.size,
+            aspect_ratio=config.aspect_ratio,
+        )
+        label = scenario if isinstance(scenario, str) else scenario.name
+        progress.contender_started(label, name, len(requests))
+        started = time.perf_counter()
+        await contender.open(env)
+        try:
+            records = await drive(
+                contender,
+                requests,
+                clock=env.clock,
+                concurrency=config.concurrency,
+                on_record=progress,
+                scenario=label,
+            )
+        finally:
+            calls = contender.calls_made()
+            await contender.aclose()
+        wall = time.perf_counter() - started
+        await sim.wait_idle(timeout_s=2.0)
+        events = sim.events
+    notes = [f"{name} could not use {s}" for s in getattr(contender, "skipped", ())]
+    if time_scale != config.time_scale:
+        notes.append(
+            f"{name} ran at time scale {time_scale:g} (its own CPU time per call would "
+            f"otherwise count as simulated seconds)"
+        )
+    return ContenderRun(name, records, wall, events, calls, notes, time_scale)
+
+
+def oracle_verdicts(
+    config: BenchConfig, scenario: str, requests: Sequence[BenchRequest]
+) -> list[OracleVerdict]:
+    """The oracles for every request of ``scenario`` (pure; no server)."""
+    world = World(load_scenario(scenario), seed=config.seed)
+    return [judge(world, q, config.routes, max_attempts=config.oracle_attempts) for q in requests]
+
+
+def requests_for(config: BenchConfig) -> list[BenchRequest]:
+    """The requests every contender of a run gets."""
+    return make_requests(
+        config.requests,
+        size=config.size,
+        aspect_ratio=config.aspect_ratio,
+        deadline_s=config.deadline_s,
+        seed=config.seed,
+    )
+
+
+def add_run(result: ScenarioResult, run: ContenderRun) -> Metrics:
+    """Compute a contender's figures from its run and add both to ``result``."""
+    metrics = summarize(
+        run.name,
+        run.records,
+        result.requests,
+        wall_s=run.wall_s,
+        events=run.events,
+        price_usd=_price_lookup(result.config.routes),
+        oracle=[v.latency for v in result.verdicts],
+    )
+    result.runs[run.name] = run
+    result.metrics[run.name] = metrics
+    result.notes.extend(run.notes)
+    if metrics.oracle_violations:
+        result.notes.append(
+            f"{run.name}: {metrics.oracle_violations} request(s) faster than the latency "
+            "oracle — a bug in the oracle or the simulator; please report it"
+        )
+    return metrics
+
+
+def add_oracles(result: ScenarioResult) -> None:
+    """Add both oracles' figures to ``result``."""
+    verdicts, requests = result.verdicts, result.requests
+    result.metrics[LATENCY_ORACLE] = summarize_oracle(
+        LATENCY_ORACLE, [v.latency for v in verdicts], requests
+    )
+    result.metrics[QUALITY_ORACLE] = summarize_oracle(
+        QUALITY_ORACLE, [v.quality for v in verdicts], requests
+    )
+
+
+async def warm_up(config: BenchConfig, names: Sequence[str]) -> None:
+    """Run each contender not yet warmed in this process on `WARM_UP_SCENARIO`."""
+    for name in names:
+        if name == ORACLE or name in _warmed:
+            continue
+        requests = make_requests(
+            WARM_UP_REQUESTS,
+            size=config.size,
+            aspect_ratio=config.aspect_ratio,
+            deadline_s=config.deadline_s,
+            seed=-1,
+        )
+        await run_contender(name, WARM_UP_SCENARIO, requests, config)
+        _warmed.add(name)
+
+
+async def run_scenario(
+    scenario: str, config: BenchConfig, progress: Progress | None = None
+) -> ScenarioResult:
+    """Run every contender of ``config`` on ``scenario`` and compute all figures."""
+    progress = progress or _Silent()
+    loaded = load_scenario(scenario)
+    await warm_up(config, config.contenders)
+    requests = requests_for(config)
+    verdicts = oracle_verdicts(config, scenario, requests)
+    result = ScenarioResult(
+        loaded.name, loaded.description.strip(), config, requests, {}, {}, verdicts
+    )
+    for name in config.contenders:
+        if name == ORACLE:
+            continue
+        run = await run_contender(name, scenario, requests, config, progress)
+        progress.contender_done(scenario, name, add_run(result, run))
+    if ORACLE in config.contenders:
+        add_oracles(result)
+    if any(p.rpm or p.rpd or p.ipd or p.ipm or p.concurrent for p in loaded.profiles):
+        result.notes.append(
+            "this scenario has quotas, which the oracles ignore: their bound is loose here"
+        )
+    return result
+
+
+def _price_lookup(routes: Sequence[RouteSpec]) -> _Prices:
+    return _Prices({(r.provider, r.model): r.price_usd for r in routes})
+
+
+class _Prices:
+    __slots__ = ("_table",)
+
+    def __init__(self, table: dict[tuple[str, str], float]) -> None:
+        self._table = table
+
+    def __call__(self, provider: str, model: str) -> float:
+        return self._table.get((provider, model), 0.0)
+
+
+def is_finite(value: float | None) -> bool:
+    """True for a real number (not None, not inf)."""
+    return value is not None and math.isfinite(value)
