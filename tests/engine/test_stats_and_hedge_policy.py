@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.stats import OutcomeWindow
@@ -93,3 +95,28 @@ def test_bad_hedge_policy_is_refused(kwargs: dict[str, float]) -> None:
     """Impossible settings are refused when the policy is built."""
     with pytest.raises(ValueError, match="must"):
         HedgePolicy(**kwargs)  # type: ignore[arg-type]
+
+
+@given(
+    events=st.lists(
+        st.tuples(st.booleans(), st.floats(0.0, 1000.0), st.floats(0.0, 50.0)), max_size=60
+    ),
+    window_s=st.floats(1.0, 200.0),
+    max_samples=st.integers(1, 20),
+)
+def test_window_matches_a_naive_recount(
+    events: list[tuple[bool, float, float]], window_s: float, max_samples: int
+) -> None:
+    """The incremental window agrees with recounting the kept outcomes from scratch."""
+    window = OutcomeWindow(window_s=window_s, max_samples=max_samples)
+    kept: list[tuple[float, bool, float]] = []
+    now = 0.0
+    for ok, latency, step in events:
+        now += step
+        window.record(success=ok, latency_s=latency, now=now)
+        kept = [*kept, (now, ok, latency)][-max_samples:]
+        live = [k for k in kept if k[0] >= now - window_s]
+        oks = sorted(lat for _, good, lat in live if good)
+        stats = window.statistics(now)
+        assert (stats.calls, stats.successes) == (len(live), len(oks))
+        assert window.quantile(0.5, now) == (oks[max(1, -(-len(oks) // 2)) - 1] if oks else None)

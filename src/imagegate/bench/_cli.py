@@ -288,7 +288,7 @@ async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = await throughput(requests=args.throughput_requests)
     table = _table(
         "throughput against the zero-latency simulator (requests/s, 32 in flight, medians "
-        "of 5 rounds; ratios within each round: median [lowest–highest])"
+        "of 5 rounds; ratios within each round: median (lowest–highest))"
     )
     for header in ("provider", "SDK", "adapter", "router", "router/adapter", "adapter/SDK"):
         table.add_column(header, justify="right")

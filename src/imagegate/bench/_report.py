@@ -3,7 +3,7 @@
 The JSON file holds everything needed to redraw the plots or recompute a figure without
 running again: the machine, the configuration, per scenario every contender's figures,
 the targets, the notes, and one record per request and contender
-(``[index, ok, latency_s, size, error]``). The plot has one row per scenario: the latency
+(``[index, ok, latency_s, size, error kind]``). The plot has one row per scenario: the latency
 CDF of every contender (failures never arrive, so a curve tops out at its success rate),
 success and cost bars, and the speed-vs-size chart (p95 against the share delivered at
 the requested size) with both oracles.
@@ -184,7 +184,7 @@ def results_json(
     for result in results:
         records = {
             name: [
-                [r.index, r.ok, _finite(round(r.latency_s, 3)), r.size, r.error]
+                [r.index, r.ok, _finite(round(r.latency_s, 2)), r.size, _kind(r.error)]
                 for r in run.records
             ]
             for name, run in result.runs.items()
@@ -195,7 +195,7 @@ def results_json(
                     [
                         q.index,
                         getattr(v, pick).ok,
-                        _finite(round(getattr(v, pick).latency_s, 3)),
+                        _finite(round(getattr(v, pick).latency_s, 2)),
                         getattr(v, pick).size,
                         getattr(v, pick).route,
                     ]
@@ -232,6 +232,11 @@ def results_json(
     return document
 
 
+def _kind(error: str | None) -> str | None:
+    """The failure's kind, the text before its first colon (the full text is long)."""
+    return None if error is None else error.split(":")[0]
+
+
 def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
@@ -244,8 +249,10 @@ def write_json(
 ) -> Path:
     """Write `results_json` to ``path``."""
     target = Path(path)
+    # Compact: a 500-request run holds thousands of per-request records.
+    document = results_json(results, extra=extra)
     target.write_text(
-        json.dumps(results_json(results, extra=extra), indent=1, ensure_ascii=False) + "\n",
+        json.dumps(document, separators=(",", ":"), ensure_ascii=False) + "\n",
         encoding="utf-8",
     )
     return target

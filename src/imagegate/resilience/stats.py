@@ -10,6 +10,7 @@ estimates follow an outage as it starts and ends.
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -52,7 +53,7 @@ class OutcomeWindow:
         max_samples: At most this many outcomes are kept.
     """
 
-    __slots__ = ("_ewma", "_samples", "max_samples", "window_s")
+    __slots__ = ("_ewma", "_ok_sorted", "_samples", "max_samples", "window_s")
 
     _ALPHA: Final = 0.2
 
@@ -63,47 +64,57 @@ class OutcomeWindow:
             raise ValueError("window_s and max_samples must be positive")
         self.window_s = window_s
         self.max_samples = max_samples
-        self._samples: deque[tuple[float, bool, float]] = deque(maxlen=max_samples)
+        self._samples: deque[tuple[float, bool, float]] = deque()
+        # Success latencies kept sorted as outcomes come and go, so quantiles and
+        # statistics (read several times per request) never sort the window.
+        self._ok_sorted: list[float] = []
         self._ewma: float | None = None
+
+    def _drop_oldest(self) -> None:
+        _, ok, latency = self._samples.popleft()
+        if ok:
+            del self._ok_sorted[bisect.bisect_left(self._ok_sorted, latency)]
 
     def record(self, *, success: bool, latency_s: float, now: float) -> None:
         """Add one outcome that ended at clock time ``now``."""
+        if len(self._samples) >= self.max_samples:
+            self._drop_oldest()
         self._samples.append((now, success, latency_s))
         if success:
+            bisect.insort(self._ok_sorted, latency_s)
             prev = self._ewma
             self._ewma = latency_s if prev is None else prev + self._ALPHA * (latency_s - prev)
 
-    def _live(self, now: float) -> list[tuple[float, bool, float]]:
+    def _expire(self, now: float) -> None:
         horizon = now - self.window_s
         while self._samples and self._samples[0][0] < horizon:
-            self._samples.popleft()
-        return list(self._samples)
+            self._drop_oldest()
 
     def success_rate(self, now: float) -> float | None:
         """Share of successes in the window, or None with no outcomes."""
-        live = self._live(now)
-        return sum(ok for _, ok, _ in live) / len(live) if live else None
+        self._expire(now)
+        return len(self._ok_sorted) / len(self._samples) if self._samples else None
 
     def quantile(self, q: float, now: float) -> float | None:
         """The ``q`` quantile (0–1, nearest rank) of success latencies, or None."""
-        latencies = sorted(lat for _, ok, lat in self._live(now) if ok)
+        self._expire(now)
+        latencies = self._ok_sorted
         if not latencies:
             return None
-        rank = max(1, math.ceil(q * len(latencies)))
-        return latencies[rank - 1]
+        return latencies[max(1, math.ceil(q * len(latencies))) - 1]
 
     def statistics(self, now: float) -> OutcomeStats:
         """Everything at once."""
-        live = self._live(now)
-        latencies = sorted(lat for _, ok, lat in live if ok)
+        self._expire(now)
+        latencies, calls = self._ok_sorted, len(self._samples)
 
         def pick(q: float) -> float | None:
             return latencies[max(1, math.ceil(q * len(latencies))) - 1] if latencies else None
 
         return OutcomeStats(
-            calls=len(live),
+            calls=calls,
             successes=len(latencies),
-            success_rate=len(latencies) / len(live) if live else None,
+            success_rate=len(latencies) / calls if calls else None,
             p50_s=pick(0.5),
             p90_s=pick(0.9),
             p95_s=pick(0.95),
