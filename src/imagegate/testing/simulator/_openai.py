@@ -149,8 +149,10 @@ async def _generate(ctx: SimContext, request: web.Request) -> web.StreamResponse
 
 def _headers(ctx: SimContext, call: Call) -> dict[str, str]:
     limit = call.profile.rpm or 5000
+    # Usage as of when this request was counted (as the real API reports it), not when
+    # its answer is ready: a slow answer must not fall out of its own minute.
     used, _ = ctx.quotas.minute_usage(
-        call.profile, provider="openai", model=call.ask.model, now=call.now
+        call.profile, provider="openai", model=call.ask.model, now=call.record.started
     )
     return {
         "x-request-id": f"req_{call.token}",
