@@ -36,7 +36,7 @@ from google.genai import types
 from imagegate._request import Size
 from imagegate._result import GeneratedImage
 from imagegate.bench._contenders import Delivery
-from imagegate.bench._setup import BenchEnv, BenchRequest, ladder
+from imagegate.bench._setup import BenchEnv, BenchRequest, ladder, raw_gemini_client
 from imagegate.resilience.clock import Clock, move_on_after
 
 __all__ = [
@@ -96,13 +96,7 @@ class _FieldClient:
         endpoint = env.endpoint("gemini")
         spec = env.route("gemini")
         self._model = spec.model if spec is not None else "gemini-3-pro-image"
-        self._client = genai.Client(
-            vertexai=False,
-            api_key=endpoint.api_key,
-            http_options=types.HttpOptions(
-                base_url=endpoint.base_url, retry_options=types.HttpRetryOptions(attempts=1)
-            ),
-        )
+        self._client = raw_gemini_client(endpoint.base_url, endpoint.api_key)
         self._clock = env.clock
         self._rng = random.Random(env.seed)
 

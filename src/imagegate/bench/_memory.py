@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 from imagegate.bench._deps import import_optional
 from imagegate.bench._serve import SimulatorProcess, fixed_latency_scenario
+from imagegate.bench._setup import raw_gemini_client
 
 __all__ = ["MemoryResult", "measure_memory", "peak_memory"]
 
@@ -95,7 +96,6 @@ class _Sampler:
 
 
 async def _client(mode: Mode, concurrency: int, base_url: str, key: str) -> MemoryResult:
-    from google import genai
     from google.genai import types
 
     from imagegate import Route, Router
@@ -117,13 +117,7 @@ async def _client(mode: Mode, concurrency: int, base_url: str, key: str) -> Memo
 
         closer: Any = router.aclose
     else:
-        client = genai.Client(
-            vertexai=False,
-            api_key=key,
-            http_options=types.HttpOptions(
-                base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1)
-            ),
-        )
+        client = raw_gemini_client(base_url, key)
         config = types.GenerateContentConfig(
             response_modalities=["TEXT", "IMAGE"],
             image_config=types.ImageConfig(image_size="4K", aspect_ratio="1:1"),

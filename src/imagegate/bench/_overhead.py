@@ -40,6 +40,7 @@ from imagegate._result import GeneratedImage
 from imagegate._route import Route
 from imagegate._router import Router
 from imagegate.bench._serve import SimulatorProcess, fixed_latency_scenario
+from imagegate.bench._setup import raw_gemini_client
 from imagegate.providers import ProviderConfig, registry
 from imagegate.testing._images import make_png
 
@@ -176,16 +177,9 @@ def _sdk_call(
     provider: str, base_url: str, key: str
 ) -> tuple[Any, Callable[[int], Awaitable[object]]]:
     if provider == "gemini":
-        from google import genai
         from google.genai import types
 
-        client = genai.Client(
-            vertexai=False,
-            api_key=key,
-            http_options=types.HttpOptions(
-                base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1)
-            ),
-        )
+        client = raw_gemini_client(base_url, key)
         config = types.GenerateContentConfig(
             response_modalities=["TEXT", "IMAGE"],
             image_config=types.ImageConfig(image_size="1K", aspect_ratio="1:1"),

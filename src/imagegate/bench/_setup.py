@@ -32,6 +32,8 @@ from imagegate.errors import ConfigurationError
 from imagegate.resilience.clock import Clock
 
 if TYPE_CHECKING:
+    from google import genai
+
     from imagegate.testing.simulator import Simulator
 
 __all__ = [
@@ -293,4 +295,20 @@ def sim_env(
         deadline_s=deadline_s,
         size=size,
         aspect_ratio=aspect_ratio,
+    )
+
+
+def raw_gemini_client(base_url: str | None, api_key: str | None) -> genai.Client:
+    """A google-genai client for AI Studio at ``base_url`` with the SDK's retries off
+    (``HttpRetryOptions(attempts=1)`` also removes its hidden reconnect retry), as the
+    field's client code and the raw-SDK measurements use it."""
+    from google import genai as google_genai
+    from google.genai import types
+
+    return google_genai.Client(
+        vertexai=False,
+        api_key=api_key,
+        http_options=types.HttpOptions(
+            base_url=base_url, retry_options=types.HttpRetryOptions(attempts=1)
+        ),
     )
