@@ -24,7 +24,10 @@ from imagegate.testing import FakeProvider, fail, succeed
 
 
 def _ladder(routes: list[Route], clock: FakeClock, **kwargs: Any) -> Router:
-    """A router with one attempt per option and no hedging."""
+    """A router with one attempt per option, no hedging, the plain ladder order and no
+    learned timeouts (what these tests check is the ladder itself)."""
+    kwargs.setdefault("order", "ladder")
+    kwargs.setdefault("timeouts", None)
     return Router(routes, clock=clock, retry=RetryPolicy(attempts=1), hedge=None, **kwargs)
 
 

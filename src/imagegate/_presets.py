@@ -10,12 +10,13 @@ preset     what it does
 latency    Starts where an image is expected soonest — any allowed size, on the primary
            routes (backups stay last resort) — and steps down eagerly when an option is
            slow or unlikely. Optimises time to an image; the size asked for is a wish.
-balanced   The default ladder: the requested size first, on the primaries, keeping half
-           the deadline to step down; options unlikely to answer are skipped (admission);
-           a 2K hedge after the live p90 of the slow option.
-quality    Stays on the requested size as long as it can still succeed: most of the
-           deadline for it, a lower admission bar, and a 2K hedge that waits a long
-           grace for the 4K to land before settling for less.
+balanced   The requested size first, on the route expected to deliver it soonest, for
+           at most 35% of the deadline; then whatever is expected soonest (usually the
+           smallest size). Sizes unlikely to answer are skipped, and the requested size
+           is tried only as often as an average of 1.45 upstream attempts per request
+           allows (`LoadBudget`), the rest of the requests starting smaller.
+quality    The same shape with more room for the requested size: 36% of the deadline,
+           a lower admission bar (10%) and up to 1.9 attempts per request on average.
 ========== ==================================================================================
 """
 
@@ -33,11 +34,12 @@ from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 __all__ = ["PRESETS", "PRIOR_LATENCY_S", "UNSET", "OptionOrder", "Preset", "PresetName", "Unset"]
 
 PresetName = Literal["latency", "balanced", "quality"]
-OptionOrder = Literal["ladder", "likely", "fastest"]
+OptionOrder = Literal["ladder", "likely", "fastest", "size-then-fastest"]
 """``ladder``: requested size first, then smaller, primaries before backups, routes in the
-strategy's order; ``likely``: the same ladder, but within a size the route most likely to
-answer goes first; ``fastest``: every allowed option by expected time to an image
-(primaries, then backups)."""
+strategy's order; ``likely``: the same ladder, but within a size the route expected to
+deliver soonest goes first; ``fastest``: every allowed option by expected time to an image
+(primaries, then backups); ``size-then-fastest``: the requested size on the primaries,
+soonest first, then every other option by expected time (primaries, then backups)."""
 
 PRIOR_LATENCY_S: Final = {"1K": 20.0, "2K": 60.0, "4K": 180.0}
 """Latency assumed for a tier before any success is seen (``fastest`` ordering)."""
@@ -73,6 +75,11 @@ class Preset:
     order: OptionOrder
 
 
+# Breakers for options that are broken, not merely unlikely: admission and the load budget
+# weigh an option that fails half the time; a breaker that opened on it would stop the
+# evidence that it still works.
+_ROUTE_AROUND_BROKEN: Final = BreakerPolicy(failure_rate=0.9, consecutive_failures=10, min_calls=10)
+
 PRESETS: Final[dict[PresetName, Preset]] = {
     "latency": Preset(
         name="latency",
@@ -92,20 +99,19 @@ PRESETS: Final[dict[PresetName, Preset]] = {
     ),
     "balanced": Preset(
         name="balanced",
-        breaker=BreakerPolicy(),
-        hedge=HedgePolicy(),
-        timeouts=AttemptTimeoutPolicy(),
-        admission=AdmissionPolicy(),
-        order="ladder",
+        breaker=_ROUTE_AROUND_BROKEN,
+        hedge=None,
+        timeouts=AttemptTimeoutPolicy(fallback_share=0.35),
+        admission=AdmissionPolicy(max_attempts_per_request=1.45),
+        order="size-then-fastest",
     ),
     "quality": Preset(
         name="quality",
-        # A size that still answers half the time is worth trying for quality.
-        breaker=BreakerPolicy(failure_rate=0.8, consecutive_failures=6),
-        hedge=HedgePolicy(prefer="quality", grace_s=180.0, cold_delay_s=240.0, max_delay_s=360.0),
-        timeouts=AttemptTimeoutPolicy(fallback_share=0.75),
-        admission=AdmissionPolicy(min_success_rate=0.08),
-        order="ladder",
+        breaker=_ROUTE_AROUND_BROKEN,
+        hedge=None,
+        timeouts=AttemptTimeoutPolicy(fallback_share=0.36),
+        admission=AdmissionPolicy(min_success_rate=0.1, max_attempts_per_request=1.9),
+        order="size-then-fastest",
     ),
 }
 """Every preset by name."""

@@ -19,7 +19,7 @@ import anyio
 
 from imagegate._config import load_settings
 from imagegate._logging import get_logger
-from imagegate._presets import PRESETS, UNSET, PresetName, Unset
+from imagegate._presets import PRESETS, UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
 from imagegate._request import SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
@@ -35,6 +35,7 @@ from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.resilience.dispatcher import Dispatcher
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ledger import CostLedger, Spend
+from imagegate.resilience.load import LoadBudget
 from imagegate.resilience.ratelimit import QuotaLeft, RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
@@ -43,6 +44,7 @@ from imagegate.state import MemoryState, StateBackend
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
 _STRATEGIES = ("priority", "cheapest", "fastest", "weighted")
+_ORDERS = ("ladder", "likely", "fastest", "size-then-fastest")
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,9 +122,16 @@ class Router:
             ``attempt_timeout_s`` and the deadline limit attempts.
         admission: When an option's estimated success rate is too low to try it while
             a smaller size is allowed (cold-start throttling, collapsed sizes); None
-            tries every option the breakers allow.
+            tries every option the breakers allow. With ``max_attempts_per_request`` it
+            also keeps the average upstream attempts per request near that target.
+        order: How options are tried: ``"ladder"`` (requested size, then smaller, routes
+            in the strategy's order), ``"likely"`` (the same, the route expected soonest
+            first within a size), ``"fastest"`` (any allowed option by expected time) or
+            ``"size-then-fastest"`` (the requested size, soonest route first, then any
+            option by expected time); the preset's by default.
         budget_usd: A cap on billed plus possibly billed cost; None records cost only.
-        strategy: Order of primary routes: ``"priority"`` (as given), ``"cheapest"``
+        strategy: Order of primary routes: ``"priority"`` (as given, and within a size
+            the preset's order ranks them by what it has seen), ``"cheapest"``
             (list price at the requested size), ``"fastest"`` (recent mean latency) or
             ``"weighted"`` (random, by ``Route(weight=...)``).
         state: Where breakers, rate limits and the ledger live (default: in memory).
@@ -147,6 +156,7 @@ class Router:
         hedge: HedgePolicy | Unset | None = UNSET,
         timeouts: AttemptTimeoutPolicy | Unset | None = UNSET,
         admission: AdmissionPolicy | Unset | None = UNSET,
+        order: OptionOrder | Unset = UNSET,
         budget_usd: float | None = None,
         strategy: Strategy = "priority",
         state: StateBackend | None = None,
@@ -178,6 +188,9 @@ class Router:
         hedge = chosen.hedge if isinstance(hedge, Unset) else hedge
         timeouts = chosen.timeouts if isinstance(timeouts, Unset) else timeouts
         admission = chosen.admission if isinstance(admission, Unset) else admission
+        order = chosen.order if isinstance(order, Unset) else order
+        if order not in _ORDERS:
+            raise ConfigurationError(f"order must be one of {', '.join(_ORDERS)}")
         breaker = chosen.breaker if isinstance(breaker, Unset) or breaker is None else breaker
         self.preset: PresetName = preset
         self.routes = routes
@@ -211,12 +224,17 @@ class Router:
             hedge=hedge,
             timeouts=timeouts,
             admission=admission,
-            order=chosen.order,
+            order=order,
             strategy=strategy,
             attempt_timeout_s=attempt_timeout_s,
             failover_on_blocked=failover_on_blocked,
             log=get_logger("imagegate.router"),
             rng=rng,
+            load=(
+                LoadBudget(admission.max_attempts_per_request)
+                if admission is not None and admission.max_attempts_per_request is not None
+                else None
+            ),
         )
 
     @classmethod

@@ -58,6 +58,7 @@ from imagegate.resilience.clock import Clock, move_on_after
 from imagegate.resilience.dispatcher import Dispatcher, DispatchTimeout
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ledger import CostLedger, Reservation
+from imagegate.resilience.load import LoadBudget
 from imagegate.resilience.ratelimit import RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.stats import OutcomeWindow
@@ -69,6 +70,8 @@ Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
 
 # No attempt starts with less than this much of the deadline left: it could not finish.
 _MIN_ATTEMPT_S = 0.001
+# Hedges per slow attempt: a second one only when the first failed fast.
+_MAX_HEDGES = 2
 # Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
 _CLEANUP_BOUND_S = 5.0
 
@@ -96,6 +99,7 @@ class Engine:
     failover_on_blocked: bool
     log: Any
     rng: random.Random
+    load: LoadBudget | None = None
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
 
@@ -114,6 +118,13 @@ class Engine:
         stats = window.statistics(self.clock.now()) if window is not None else None
         return policy.estimate(stats, in_flight=self.in_flight[(route, size)])
 
+    def optimistic_estimate(self, route: str, size: str) -> float:
+        """The success estimate plus the admission policy's confidence margin."""
+        policy = self.admission or AdmissionPolicy()
+        window = self.windows.get((route, size))
+        stats = window.statistics(self.clock.now()) if window is not None else None
+        return policy.upper_bound(stats, in_flight=self.in_flight[(route, size)])
+
     def expected_time_s(self, option: Option) -> float:
         """Expected seconds to an image from ``option``: mean latency / success estimate."""
         window = self.windows.get((option.route.name, option.size))
@@ -126,19 +137,30 @@ class Engine:
         if self.order == "fastest":
             # By expected time to an image; backups stay behind primaries.
             return sorted(options, key=lambda o: (o.route.backup, self.expected_time_s(o)))
+        if self.order == "size-then-fastest":
+            # The requested size, likeliest route first; once it is given up, whatever
+            # is expected to deliver soonest.
+            if not options:
+                return options
+            top = options[0].size
+            first = [o for o in options if o.size == top and not o.route.backup]
+            rest = [o for o in options if o.size != top or o.route.backup]
+            if self.strategy == "priority":  # another strategy orders the routes itself
+                first.sort(key=self.expected_time_s)
+            rest.sort(key=lambda o: (o.route.backup, self.expected_time_s(o)))
+            return first + rest
         if self.order == "likely":
-            # The ladder's tiers and sizes, the likeliest route first within each
-            # (sorted() is stable, so ties keep the strategy's order).
+            # The ladder's tiers and sizes; within each, the route expected to deliver
+            # soonest first (sorted() is stable, so ties keep the strategy's order).
             ladder = {id(o): i for i, o in enumerate(options)}
             tier: dict[tuple[bool, Size], int] = {}
             for o in options:
                 tier.setdefault((o.route.backup, o.size), ladder[id(o)])
+            if self.strategy != "priority":  # another strategy orders the routes itself
+                return sorted(options, key=lambda o: tier[(o.route.backup, o.size)])
             return sorted(
                 options,
-                key=lambda o: (
-                    tier[(o.route.backup, o.size)],
-                    -self.estimate(o.route.name, o.size),
-                ),
+                key=lambda o: (tier[(o.route.backup, o.size)], self.expected_time_s(o)),
             )
         return options
 
@@ -172,7 +194,8 @@ class _Flight:
     number: int
     hedge: bool
     launched: float
-    hedged: bool = False
+    hedges: int = 0  # hedges started for this (main) attempt
+    committed: float = 0.0  # expected extra attempts, held in the load budget
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,6 +228,9 @@ class RequestRun:
         self._stop: BaseException | None = None
         self._blocked = False
         self._size_ends: dict[Size, float | None] = {}
+        self._launched = 0
+        if engine.load is not None:
+            engine.load.open_request()
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""
@@ -288,6 +314,9 @@ class RequestRun:
             reason = self._unavailable(option)
             if reason is not None:
                 self.skipped.append(f"{option.route.name}@{option.size}: {reason}")
+                self.log.debug(
+                    "option.skipped", route=option.route.name, size=option.size, reason=reason
+                )
                 continue
             return option, self._tries[(option.index, option.size)] + 1
         return None
@@ -303,9 +332,12 @@ class RequestRun:
             return "breaker open"
         if engine.admission is not None:
             estimate = engine.estimate(option.route.name, option.size)
+            upper = engine.optimistic_estimate(option.route.name, option.size)
             can_step_down = size_rank(option.size) > size_rank(self.request.sizes_allowed[-1])
-            if not engine.admission.admits(estimate, can_step_down=can_step_down):
-                return f"estimated success {estimate:.0%} too low: stepping down"
+            if not engine.admission.admits(upper, can_step_down=can_step_down):
+                return f"estimated success {estimate:.0%} (at best {upper:.0%}) too low"
+            if can_step_down and engine.load is not None and not engine.load.affords(1 - estimate):
+                return "load budget spent: stepping down"
         limiter = engine.limiters[option.index]
         if limiter is not None:
             remaining = self.remaining()
@@ -325,10 +357,18 @@ class RequestRun:
         *,
         hedge: bool,
     ) -> _Flight:
+        engine = self.engine
         self._tries[(option.index, option.size)] += 1
+        flight = _Flight(option, number, hedge, engine.clock.now())
+        if engine.load is not None:
+            if self._launched:
+                engine.load.spend_extra()
+            flight.committed = engine.load.commit(
+                1 - engine.estimate(option.route.name, option.size)
+            )
+        self._launched += 1
         # Counted from launch, not from the call, so a burst sees its own attempts.
-        self.engine.in_flight[(option.route.name, option.size)] += 1
-        flight = _Flight(option, number, hedge, self.engine.clock.now())
+        engine.in_flight[(option.route.name, option.size)] += 1
         tg.start_soon(self._fly, flight, send)
         return flight
 
@@ -337,6 +377,8 @@ class RequestRun:
             landing = await self._attempt(flight)
         finally:
             self.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
+            if self.engine.load is not None:
+                self.engine.load.release(flight.committed)
         await send.send(landing)
 
     # -- hedging -------------------------------------------------------------------------
@@ -346,7 +388,7 @@ class RequestRun:
         if (
             policy is None
             or hedge is not None
-            or main.hedged
+            or main.hedges >= _MAX_HEDGES
             or main.hedge
             or not policy.applies_to(main.option.size)
             or policy.size not in self.request.sizes_allowed
@@ -360,10 +402,17 @@ class RequestRun:
     def _fire_hedge(
         self, tg: TaskGroup, send: MemoryObjectSendStream[_Landing], main: _Flight
     ) -> _Flight | None:
-        main.hedged = True
-        target = self._hedge_target()
-        if target is None or not self.engine.budget.try_withdraw("hedge"):
-            self.log.info("hedge.skipped", route=main.option.route.name, size=main.option.size)
+        main.hedges += 1
+        engine = self.engine
+        target = self._hedge_target(main)
+        # Not gated by the load budget: a hedge of a failing attempt is the fallback it
+        # was expected to need (its commitment in the budget); what a hedge costs shows
+        # in the balance and so in later admissions.
+        if target is None or not engine.budget.try_withdraw("hedge"):
+            reason = "no option can take it" if target is None else "retry budget"
+            self.log.info(
+                "hedge.skipped", route=main.option.route.name, size=main.option.size, reason=reason
+            )
             return None
         self.log.info(
             "hedge.fired",
@@ -372,23 +421,37 @@ class RequestRun:
             hedge_route=target.route.name,
             hedge_size=target.size,
         )
+        if engine.load is not None:
+            engine.load.release(main.committed)
+            main.committed = 0.0
         return self._launch(
             tg, send, target, self._tries[(target.index, target.size)] + 1, hedge=True
         )
 
-    def _hedge_target(self) -> Option | None:
-        policy = self.engine.hedge
+    def _hedge_target(self, main: _Flight) -> Option | None:
+        """``target="likely"``: the option at the hedge size most likely to answer;
+        ``"fastest"``: the option at or below it expected to deliver soonest. A
+        different model (a backup) only when no primary can take the hedge."""
+        engine = self.engine
+        policy = engine.hedge
         assert policy is not None
+        fastest = policy.target == "fastest"
         best: Option | None = None
-        best_rate = -1.0
+        best_key = (True, 0.0)
         for option in self.options:
-            if option.size != policy.size or self._unavailable(option) is not None:
+            if fastest:
+                if size_rank(option.size) > size_rank(policy.size) or option is main.option:
+                    continue
+            elif option.size != policy.size:
                 continue
-            score = self.engine.estimate(option.route.name, option.size)
-            if option.route.backup:
-                score -= 1.0  # a different model only when no primary can take the hedge
-            if score > best_rate:
-                best, best_rate = option, score
+            if self._unavailable(option) is not None:
+                continue
+            if fastest:
+                key = (option.route.backup, engine.expected_time_s(option))
+            else:
+                key = (option.route.backup, -engine.estimate(option.route.name, option.size))
+            if best is None or key < best_key:
+                best, best_key = option, key
         return best
 
     async def _grace(
@@ -519,12 +582,23 @@ class RequestRun:
         engine = self.engine
         if engine.timeouts is None:
             return _min(engine.attempt_timeout_s, remaining)
+        size_left = self._size_left(option.size)
+        if size_left is None and remaining is not None and self._fallback_after(option):
+            # The smallest size has no budget of its own, but another route may still
+            # serve it: one hanging attempt must not take the whole deadline.
+            size_left = remaining * engine.timeouts.fallback_share
         return engine.timeouts.timeout_s(
             window=engine.windows.get((option.route.name, option.size)),
             now=engine.clock.now(),
             remaining_s=remaining,
-            size_left_s=self._size_left(option.size),
+            size_left_s=size_left,
             cap_s=engine.attempt_timeout_s,
+        )
+
+    def _fallback_after(self, option: Option) -> bool:
+        """Whether an option other than ``option`` is still left to try."""
+        return any(
+            o is not option and o.index not in self._dead_routes for o in self.options[self._pos :]
         )
 
     async def _call(

@@ -35,6 +35,7 @@ from imagegate.testing import FakeProvider, fail, succeed
 
 def _router(routes: list[Route], clock: FakeClock, **kwargs: Any) -> Router:
     kwargs.setdefault("retry", RetryPolicy(rng=random.Random(1)))
+    kwargs.setdefault("order", "ladder")  # routes in the strategy's order, not learned
     return Router(routes, clock=clock, **kwargs)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from imagegate import FakeClock, HedgePolicy, Route, Router
+from imagegate import AttemptTimeoutPolicy, FakeClock, HedgePolicy, Route, Router
 from imagegate._presets import PRESETS
 from imagegate.errors import ConfigurationError
 from imagegate.resilience.breaker import BreakerPolicy
@@ -12,10 +12,12 @@ from imagegate.testing import FakeProvider, succeed
 
 
 def test_balanced_is_the_default() -> None:
-    """Without a preset the router runs the balanced ladder."""
+    """Without a preset the router runs the balanced policies."""
     router = Router([Route("fake", model="m")])
     assert router.preset == "balanced"
-    assert router.engine.order == "ladder"
+    assert router.engine.order == "size-then-fastest"
+    assert router.engine.load is not None
+    assert router.engine.load.max_attempts_per_request == 1.45
     assert router.engine.hedge == PRESETS["balanced"].hedge
 
 
@@ -87,6 +89,9 @@ async def test_quality_waits_for_the_larger_image(clock: FakeClock) -> None:
     fake.script("4K", succeed(latency_s=400.0))
     fake.script("2K", succeed(latency_s=60.0))
     hedge = HedgePolicy(prefer="quality", grace_s=180.0, delay_s=240.0)
-    async with Router([Route(fake, model="m")], clock=clock, preset="quality", hedge=hedge) as r:
+    timeouts = AttemptTimeoutPolicy(fallback_share=0.75)
+    async with Router(
+        [Route(fake, model="m")], clock=clock, preset="quality", hedge=hedge, timeouts=timeouts
+    ) as r:
         result = await r.generate("x", size="4K", deadline=600)
     assert (result.size, result.latency_s) == ("4K", 400.0)

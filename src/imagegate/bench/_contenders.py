@@ -118,7 +118,9 @@ class ImagegateContender:
     ``strategy="priority"``); ``router_kwargs`` override them (presets, tuning). Two
     settings are the benchmark's, not policies: the router reads the run's clock, and its
     dispatcher is sized at twice the run's concurrency so that it never queues requests
-    the other contenders would have sent (they have no such limit).
+    the other contenders would have sent (they have no such limit). A third follows the
+    simulator: ``failover_on_blocked=True``, because its prompt blocks are drawn per
+    attempt (docs/benchmarks.md).
 
     Args:
         name: The contender's name in reports.
@@ -139,6 +141,10 @@ class ImagegateContender:
             "clock": env.clock,
             "seed": env.seed,
             "max_in_flight": max(16, 2 * env.concurrency),
+            # The simulator draws a prompt block per attempt, like a flaky classifier,
+            # not per prompt (a real prompt filter refuses the prompt everywhere), and the
+            # field's loops all move on after one; so imagegate does too here.
+            "failover_on_blocked": True,
         }
         if env.budget_usd is not None:
             kwargs["budget_usd"] = env.budget_usd

@@ -3,28 +3,40 @@
 A breaker reacts to failures after they happen; image failures arrive late (a doomed 4K
 call fails at the server's 600 s deadline). Admission looks ahead with what is known:
 
-    estimate = (successes + prior_successes)
-               / (outcomes + in_flight_weight · in_flight + prior_successes + prior_failures)
+    prior    = prior_successes + prior_failures
+    pending  = in_flight_weight · in_flight · prior / (prior + outcomes)
+    estimate = (successes + prior_successes) / (outcomes + pending + prior)
 
 over the (route, size)'s recent outcome window, counting attempts still in flight as not
-(yet) successful. While a smaller size is still allowed, an option whose estimate is below
+(yet) successful while evidence is thin: their weight fades as outcomes arrive, so an
+option with a long record is judged by it, not by how many slow calls it is running.
+While a smaller size is still allowed, an option whose estimate is below
 ``min_success_rate`` is skipped and the request steps down instead. So:
 
 - at cold start (no evidence) an option admits only a few concurrent attempts — with the
-  default prior (1, 1) and threshold 0.2, up to four run at once (with four in flight the
-  estimate is 1/6 < 0.2) — and the rest of a burst starts one size down instead of piling onto
-  unproven calls (in a healthy world that costs a burst at start-up some size; in an
+  default prior (1, 1), threshold 0.2 and confidence 1, up to eight run at once (with
+  eight in flight the estimate is 1/10, at best 0.195 < 0.2) — and the rest of a burst
+  starts smaller instead of piling onto unproven calls (in a healthy world that costs a burst at start-up some size; in an
   outage it saves dozens of calls that would hang to the server's deadline);
 - a size that is collapsing (AI Studio 4K at 15% in the 2026-01-21 outage) stops being
   tried once its estimate falls below 20%, while a route where it still works (Vertex 4K
   at 50%) keeps being tried;
-- evidence ages out of the window, so a skipped option is probed again later.
+- evidence ages out of the window, so a skipped option is probed again later;
+- with ``max_attempts_per_request``, an option that may still step down must also fit in
+  the router's `LoadBudget`: its expected extra attempts ``1 - estimate`` against the
+  balance, so a size that fails half the time is tried only as often as the target
+  allows, and the other requests start one size down.
 
+The estimate compared with ``min_success_rate`` is optimistic by ``confidence`` standard
+errors, ``estimate + confidence · sqrt(estimate · (1 - estimate) / n)`` with ``n`` the
+outcomes, pending and prior counted above: four unlucky outcomes of an option that works
+half the time do not lock it out for a whole window, while twenty outcomes at 10% do.
 The smallest allowed size is always admitted: there is nothing left to step down to.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from imagegate.resilience.stats import OutcomeStats
@@ -43,13 +55,20 @@ class AdmissionPolicy:
         prior_failures: Pseudo-failures added to the evidence.
         in_flight_weight: How much an attempt still in flight weighs as a non-success
             (1: fully, which throttles unproven options hardest; 0: in-flight attempts
-            are ignored and only finished outcomes count).
+            are ignored and only finished outcomes count). The weight fades as outcomes
+            arrive (see the module docstring).
+        confidence: Standard errors added to the estimate before comparing it with
+            ``min_success_rate`` (0: the point estimate decides).
+        max_attempts_per_request: The average upstream attempts per request the router
+            aims to stay under (a `LoadBudget`); None: no such limit.
     """
 
     min_success_rate: float = 0.2
     prior_successes: float = 1.0
     prior_failures: float = 1.0
     in_flight_weight: float = 1.0
+    max_attempts_per_request: float | None = None
+    confidence: float = 1.0
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_success_rate < 1:
@@ -58,14 +77,28 @@ class AdmissionPolicy:
             raise ValueError("prior_successes must be positive and prior_failures >= 0")
         if self.in_flight_weight < 0:
             raise ValueError("in_flight_weight must not be negative")
+        if self.max_attempts_per_request is not None and not self.max_attempts_per_request >= 1:
+            raise ValueError("max_attempts_per_request must be at least 1")
+        if not self.confidence >= 0:
+            raise ValueError("confidence must not be negative")
 
     def estimate(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
         """Estimated success rate of the next attempt of an option."""
         successes = stats.successes if stats is not None else 0
         outcomes = stats.calls if stats is not None else 0
         prior = self.prior_successes + self.prior_failures
-        pending = self.in_flight_weight * max(0, in_flight)
+        pending = self.in_flight_weight * max(0, in_flight) * prior / (prior + outcomes)
         return (successes + self.prior_successes) / (outcomes + pending + prior)
+
+    def upper_bound(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
+        """The estimate plus ``confidence`` standard errors: what admission compares with
+        ``min_success_rate``, so that an option judged on a handful of outcomes keeps
+        being tried now and then until the evidence against it is firm."""
+        outcomes = stats.calls if stats is not None else 0
+        prior = self.prior_successes + self.prior_failures
+        pending = self.in_flight_weight * max(0, in_flight) * prior / (prior + outcomes)
+        p = self.estimate(stats, in_flight=in_flight)
+        return p + self.confidence * math.sqrt(p * (1.0 - p) / (outcomes + pending + prior))
 
     def admits(self, estimate: float, *, can_step_down: bool) -> bool:
         """Whether an option with ``estimate`` should be tried now."""
