@@ -16,8 +16,9 @@ While a smaller size is still allowed, an option whose estimate is below
 - at cold start (no evidence) an option admits only a few concurrent attempts — with the
   default prior (1, 1), threshold 0.2 and confidence 1, up to eight run at once (with
   eight in flight the estimate is 1/10, at best 0.195 < 0.2) — and the rest of a burst
-  starts smaller instead of piling onto unproven calls (in a healthy world that costs a burst at start-up some size; in an
-  outage it saves dozens of calls that would hang to the server's deadline);
+  starts smaller instead of piling onto unproven calls (in a healthy world that costs a
+  burst at start-up some size; in an outage it saves dozens of calls that would hang to
+  the server's deadline);
 - a size that is collapsing (AI Studio 4K at 15% in the 2026-01-21 outage) stops being
   tried once its estimate falls below 20%, while a route where it still works (Vertex 4K
   at 50%) keeps being tried;
