@@ -31,7 +31,7 @@ While a smaller size is still allowed, an option whose estimate is below
 The estimate compared with ``min_success_rate`` is optimistic by ``confidence`` standard
 errors, ``estimate + confidence · sqrt(estimate · (1 - estimate) / n)`` with ``n`` the
 outcomes, pending and prior counted above: four unlucky outcomes of an option that works
-half the time do not lock it out for a whole window, while twenty outcomes at 10% do.
+half the time do not lock it out for a whole window, while thirty outcomes at 7% do.
 The smallest allowed size is always admitted: there is nothing left to step down to.
 """
 
