@@ -63,7 +63,8 @@ def test_an_extra_attempt_may_overdraw() -> None:
     assert budget.statistics().tokens == -2.0
     for _ in range(10):
         budget.open_request()
-    assert budget.affords(0.0) and not budget.affords(0.5)
+    assert budget.affords(0.0)
+    assert not budget.affords(0.5)
 
 
 def test_commit_is_clamped_and_release_never_goes_negative() -> None:
