@@ -3,7 +3,7 @@
 `RetryPolicy` and `RetryBudget` (retry.py, budget.py), `BreakerPolicy` and the breakers
 (breaker.py), `RateLimit` and `RateLimiter` (ratelimit.py), `Dispatcher` (dispatcher.py),
 `HedgePolicy` (hedge.py), `AttemptTimeoutPolicy` (timeouts.py), `AdmissionPolicy`
-(admission.py), `CostLedger` (ledger.py), `OutcomeWindow` (stats.py) and the clocks
+(admission.py), `LoadBudget` (load.py), `CostLedger` (ledger.py), `OutcomeWindow` (stats.py) and the clocks
 (clock.py). The router composes them; see docs/resilience.md.
 """
 
@@ -35,6 +35,7 @@ from imagegate.resilience.dispatcher import (
 )
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ledger import CostLedger, Reservation, RouteSpend, Spend
+from imagegate.resilience.load import LoadBudget, LoadBudgetStatistics
 from imagegate.resilience.ratelimit import QuotaLeft, RateLimit, RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
@@ -56,6 +57,8 @@ __all__ = [
     "DispatcherStatistics",
     "FakeClock",
     "HedgePolicy",
+    "LoadBudget",
+    "LoadBudgetStatistics",
     "LoopClock",
     "OutcomeStats",
     "OutcomeWindow",
