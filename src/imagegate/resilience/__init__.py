@@ -3,8 +3,8 @@
 `RetryPolicy` and `RetryBudget` (retry.py, budget.py), `BreakerPolicy` and the breakers
 (breaker.py), `RateLimit` and `RateLimiter` (ratelimit.py), `Dispatcher` (dispatcher.py),
 `HedgePolicy` (hedge.py), `AttemptTimeoutPolicy` (timeouts.py), `AdmissionPolicy`
-(admission.py), `LoadBudget` (load.py), `CostLedger` (ledger.py), `OutcomeWindow` (stats.py) and the clocks
-(clock.py). The router composes them; see docs/resilience.md.
+(admission.py), `LoadBudget` (load.py), `CostLedger` (ledger.py), `OutcomeWindow`
+(stats.py) and the clocks (clock.py). The router composes them; see docs/resilience.md.
 """
 
 from __future__ import annotations
