@@ -92,6 +92,8 @@ class Worker:
             breaker=breaker,
             hedge=HedgePolicy() if cmd.get("hedge") else None,
             budget_usd=cmd.get("budget_usd"),
+            # Routes in the order given: the fleet tests count which worker sends what.
+            order="ladder",
         )
         await self.router.open()
         return {"ok": True}
