@@ -18,6 +18,22 @@ provider's zone (Gemini: ``America/Los_Angeles``; days are 23 or 25 hours long a
 changes). A request that would not fit today may be booked on the next day when the reset
 is within ``max_wait_s``.
 
+The safety margin. The limiter books request *starts*; a provider counts *arrivals*, each
+a little later than its start (the event loop, the SDK, connection set-up, the network)
+and by a varying amount. Two requests booked exactly ``P`` apart may arrive ``P − 0.1 s``
+apart, and the provider then sees ``L + 1`` in one window. ``RateLimit.margin_s = m``
+widens every window the limiter enforces by ``m``, so arrivals keep the limit as long as
+each one lands within ``m`` of its start::
+
+    T = (P + m) / L                    RPM and IPM (P = 60 s): L starts per P + m
+    no start in the last m of a day    RPD: a request that could arrive after the reset
+                                       waits for it and counts on the next day
+
+With ``B = 1`` any ``P + m`` window then holds at most ``L`` starts, so any ``P`` window
+holds at most ``L`` arrivals delayed by 0 to ``m``. The default ``m = 1 s`` costs
+``1/60`` of a per-minute quota. ``min_interval_s`` is pacing the caller chose and is kept
+as given.
+
 `RateLimiter.reserve` returns the wait before the request may start and books the
 capacity, or None (nothing booked) when the wait would exceed ``max_wait_s`` — the router
 then skips the option. A booking counts even if the caller never sends the request.
@@ -96,9 +112,14 @@ class RateLimit:
             after an idle spell. 1 spreads requests evenly and guarantees at most ``rpm``
             in any 60 s window; larger values trade that for lower latency.
         daily_reset: IANA zone whose midnight resets ``rpd``.
+        margin_s: Safety margin for arrivals that land later than their booked start:
+            the per-minute windows are enforced as ``60 + margin_s`` seconds and no
+            request starts in the last ``margin_s`` of a quota day (see the module
+            docstring). Set it to the longest delay expected between a request's start
+            and the provider counting it; 0 enforces the bare limits.
 
     Raises:
-        ValueError: for a non-positive limit or an unknown zone.
+        ValueError: for a non-positive limit, a negative margin or an unknown zone.
     """
 
     rpm: int | None = None
@@ -107,6 +128,7 @@ class RateLimit:
     min_interval_s: float | None = None
     burst: int = 1
     daily_reset: str = "America/Los_Angeles"
+    margin_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("rpm", "ipm", "rpd"):
@@ -117,6 +139,8 @@ class RateLimit:
             raise ValueError(f"min_interval_s must be positive, got {self.min_interval_s!r}")
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        if not (self.margin_s >= 0 and math.isfinite(self.margin_s)):
+            raise ValueError(f"margin_s must be zero or positive, got {self.margin_s!r}")
         try:
             _zone(self.daily_reset)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -131,6 +155,16 @@ class RateLimit:
             and self.rpd is None
             and (self.min_interval_s is None)
         )
+
+    @property
+    def request_interval_s(self) -> float | None:
+        """GCRA interval of ``rpm``: ``(60 + margin_s) / rpm`` (None without ``rpm``)."""
+        return _interval(self.rpm, self.margin_s)
+
+    @property
+    def image_interval_s(self) -> float | None:
+        """GCRA interval of ``ipm``: ``(60 + margin_s) / ipm`` (None without ``ipm``)."""
+        return _interval(self.ipm, self.margin_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,8 +237,8 @@ class RateReserve:
             return state, None
         current = (state or RateLimitState.fresh(now, self.day)).rolled(self.day)
         gcras = (
-            (current.request_tat, _interval(limit.rpm), 1, limit.burst),
-            (current.image_tat, _interval(limit.ipm), self.n, limit.burst),
+            (current.request_tat, limit.request_interval_s, 1, limit.burst),
+            (current.image_tat, limit.image_interval_s, self.n, limit.burst),
             (current.spacing_tat, limit.min_interval_s, 1, 1),
         )
         start = max(now, current.blocked_until)
@@ -214,7 +248,8 @@ class RateReserve:
         used_today, used_next = current.used_today, current.used_next_day
         if limit.rpd is not None:
             midnight = now + self.reset_in_s
-            if start < midnight and used_today < limit.rpd:
+            # A start within margin_s of the reset could arrive after it: next day.
+            if start < midnight - limit.margin_s and used_today < limit.rpd:
                 used_today += 1
             elif used_next < limit.rpd:
                 start = max(start, midnight)
@@ -258,8 +293,8 @@ class RateExhaust:
         return replace(current, blocked_until=until), None
 
 
-def _interval(per_minute: int | None) -> float | None:
-    return None if per_minute is None else 60.0 / per_minute
+def _interval(per_minute: int | None, margin_s: float) -> float | None:
+    return None if per_minute is None else (60.0 + margin_s) / per_minute
 
 
 def _units_now(tat: float, interval_s: float | None, burst: int, now: float) -> int | None:
@@ -424,8 +459,8 @@ class RateLimiter:
         blocked_for_s = max(0.0, record.blocked_until - now)
         next_start = RateReserve(1, limit, day, reset_in_s, None).apply(record, now)[1]
         return QuotaLeft(
-            requests_now=_units_now(record.request_tat, _interval(limit.rpm), limit.burst, now),
-            images_now=_units_now(record.image_tat, _interval(limit.ipm), limit.burst, now),
+            requests_now=_units_now(record.request_tat, limit.request_interval_s, limit.burst, now),
+            images_now=_units_now(record.image_tat, limit.image_interval_s, limit.burst, now),
             requests_today=requests_today,
             next_start_in_s=next_start,
             blocked_for_s=blocked_for_s,

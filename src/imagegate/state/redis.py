@@ -135,6 +135,7 @@ def _limit_args(limit: RateLimit) -> tuple[str, ...]:
         _opt(limit.rpd),
         _opt(limit.min_interval_s),
         str(limit.burst),
+        _f(limit.margin_s),
     )
 
 

@@ -36,6 +36,14 @@ local function rate_fields(r)
   }
 end
 
+-- The GCRA interval of a per-minute limit widened by the safety margin, or nil without one.
+local function rate_interval(per_minute, margin)
+  if per_minute == nil then
+    return nil
+  end
+  return (60.0 + margin) / per_minute
+end
+
 -- The record matters until its latest GCRA time or block has passed (then it equals a
 -- fresh one) and, while it counts requests against a quota day, until that day is over.
 local function rate_save(r, now, reset_in_s)
