@@ -532,6 +532,43 @@ class RedisState:
             self._failed(exc)
             return await self._apply_local(key, op, now)
 
+    async def apply_many(
+        self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
+    ) -> list[Any]:
+        """Apply each ``(key, op)`` atomically and return the results in order: one
+        pipeline of scripts, so one round trip (a cluster client sends each node its
+        part). Keys should be distinct: the scripts do not depend on each other, and one
+        the server had to be sent again runs after the others.
+
+        An operation Redis could not run goes on local state, like `apply`; when the
+        connection fails mid-pipeline all of them do (those Redis already ran then count
+        twice, as for `apply`).
+        """
+        calls = [_call_for(op, self._ledger_ttl) for _, op in ops]
+        if self._degraded_since is not None and (
+            self._recovering or self._timer() < self._next_retry or not await self._recover()
+        ):
+            return [await self._apply_local(key, op, now) for key, op in ops]
+        head = self._head(now)
+        try:
+            replies = await self._eval_many(
+                [
+                    (c.script, self.redis_key(key), (*head, *c.args))
+                    for (key, _), c in zip(ops, calls, strict=True)
+                ]
+            )
+        except self._redis_errors as exc:
+            self._failed(exc)
+            return [await self._apply_local(key, op, now) for key, op in ops]
+        results = []
+        for (key, op), call, reply in zip(ops, calls, replies, strict=True):
+            if isinstance(reply, BaseException):
+                self._failed(reply)
+                results.append(await self._apply_local(key, op, now))
+            else:
+                results.append(self._absorb(key, call, reply, now))
+        return results
+
     def peek(self, key: str) -> object | None:
         """The latest record this process knows for ``key``, in the caller's clock.
 
@@ -624,12 +661,37 @@ class RedisState:
             reply = await self._client.eval(code.text, 1, rkey, *args)
         return cast("list[str]", reply)
 
+    async def _eval_many(
+        self, calls: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> list[list[str] | BaseException]:
+        """Run ``(script, rkey, args)`` calls in one pipeline; a script's error is its
+        reply. Scripts the server lacks are sent again by EVAL, in a second pipeline."""
+        from redis.exceptions import NoScriptError
+
+        pipe = self._client.pipeline(transaction=False)
+        for script, rkey, args in calls:
+            pipe.evalsha(_SCRIPTS[script].sha, 1, rkey, *args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        missing = [k for k, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            pipe = self._client.pipeline(transaction=False)
+            for k in missing:
+                script, rkey, args = calls[k]
+                pipe.eval(_SCRIPTS[script].text, 1, rkey, *args)
+            for k, reply in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+                replies[k] = reply
+        return replies
+
     def _head(self, now: float) -> tuple[str, str, str]:
         caller_now = "" if self._clock == "server" else _f(now)
         return caller_now, _f(self.time_scale), str(EPOCH_S)
 
     async def _apply_remote(self, key: str, call: _Call, now: float) -> Any:
         reply = await self._eval(call.script, self.redis_key(key), (*self._head(now), *call.args))
+        return self._absorb(key, call, reply, now)
+
+    def _absorb(self, key: str, call: _Call, reply: Sequence[str], now: float) -> Any:
+        """Decode a script's reply: keep the record for `peek`, return the result."""
         server_now = float(reply[0])
         count = int(reply[1])
         result = call.result(reply[2 : 2 + count])
