@@ -10,13 +10,14 @@ from hypothesis import strategies as st
 
 from imagegate.resilience.clock import FakeClock
 from imagegate.resilience.ratelimit import (
+    RateBooking,
     RateLimit,
     RateLimiter,
     RateLimitState,
     RateReserve,
     quota_day,
 )
-from imagegate.state import MemoryState
+from imagegate.state import MemoryState, apply_steps
 
 from .conftest import EPOCH, wall_clock
 
@@ -360,3 +361,65 @@ def test_without_the_margin_jitter_can_put_one_too_many_in_a_minute() -> None:
     landed = [starts[0] + 0.1, starts[1], starts[2]]
     assert landed == [0.1, 30.0, 60.0]
     assert sum(0.1 <= t < 0.1 + _MINUTE for t in landed) == 3
+
+
+# -- handing a booking back ----------------------------------------------------------------
+
+
+async def _book(limiter: RateLimiter, n: int = 1, max_wait_s: float | None = None) -> RateBooking:
+    (booking,) = await apply_steps([limiter.reserve_step(n, max_wait_s=max_wait_s)], now=0.0)
+    assert isinstance(booking, RateBooking)
+    return booking
+
+
+async def test_a_booking_handed_back_frees_its_slot(clock: FakeClock) -> None:
+    """unreserve undoes the latest booking: the next request starts where it would have."""
+    limiter = _limiter(clock, RateLimit(rpm=6, ipm=6, margin_s=0.0))
+    assert await limiter.reserve(max_wait_s=None) == 0.0
+    booking = await _book(limiter, n=2)
+    assert (booking.wait_s, booking.n) == (10.0, 2)
+    assert await limiter.unreserve(booking)
+    assert await limiter.reserve(2, max_wait_s=None) == 10.0
+    assert await limiter.reserve(max_wait_s=None) == 30.0  # ipm: 2 images took 20 s
+
+
+async def test_a_booking_with_a_later_one_after_it_is_kept(clock: FakeClock) -> None:
+    """Once another booking came after it, undoing it could let a third start too early:
+    unreserve answers False and the schedule stays."""
+    limiter = _limiter(clock, RateLimit(rpm=6, margin_s=0.0))
+    booking = await _book(limiter)
+    assert await limiter.reserve(max_wait_s=None) == 10.0
+    assert not await limiter.unreserve(booking)
+    assert await limiter.reserve(max_wait_s=None) == 20.0
+    assert limiter.statistics().reserved == 3
+
+
+async def test_a_booking_handed_back_returns_its_request_to_the_day(clock: FakeClock) -> None:
+    """rpd=1: a booking handed back gives today's request back; one booked on the next
+    day (today used up) gives that one back."""
+    limiter = _limiter(clock, RateLimit(rpd=1))
+    today = await _book(limiter)
+    assert await limiter.unreserve(today)
+    assert limiter.quota_left().requests_today == 1
+    await limiter.reserve(max_wait_s=None)
+    clock.advance(TO_MIDNIGHT_S - 30.0)
+    tomorrow = await _book(limiter, max_wait_s=60.0)
+    assert tomorrow.wait_s == pytest.approx(30.0)
+    assert await limiter.unreserve(tomorrow)
+    clock.advance(30.0)
+    assert limiter.quota_left().requests_today == 1
+
+
+async def test_a_refused_booking_and_a_foreign_one_change_nothing(clock: FakeClock) -> None:
+    """A step refused by max_wait_s answers None; a booking from another limiter (another
+    id) is not undone."""
+    backend = MemoryState()
+    mine = _limiter(clock, RateLimit(rpm=6, margin_s=0.0), backend=backend)
+    other = _limiter(clock, RateLimit(rpm=6, margin_s=0.0), backend=backend)
+    booking = await _book(mine)
+    (refused,) = await apply_steps([mine.reserve_step(max_wait_s=1.0)], now=0.0)
+    assert refused is None
+    assert mine.statistics().refused == 1
+    assert not await other.unreserve(RateBooking(0.0, 1, "someone-else"))
+    assert await other.unreserve(booking)  # the record, not the limiter, decides
+    assert await mine.reserve(max_wait_s=None) == 0.0

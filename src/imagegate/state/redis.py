@@ -57,8 +57,19 @@ from imagegate.resilience.breaker import (
     BreakerReport,
     BreakerTransition,
 )
-from imagegate.resilience.ledger import LedgerReserve, LedgerSettle, LedgerState
-from imagegate.resilience.ratelimit import RateExhaust, RateLimit, RateLimitState, RateReserve
+from imagegate.resilience.ledger import (
+    LedgerReserve,
+    LedgerSettle,
+    LedgerState,
+    LedgerUnreserve,
+)
+from imagegate.resilience.ratelimit import (
+    RateExhaust,
+    RateLimit,
+    RateLimitState,
+    RateReserve,
+    RateUnreserve,
+)
 from imagegate.state.memory import MemoryState
 
 if TYPE_CHECKING:
@@ -99,10 +110,12 @@ def _load_scripts() -> dict[str, _Script]:
     bodies = {
         "rate_reserve": ("rate", "rate_reserve"),
         "rate_exhaust": ("rate", "rate_exhaust"),
+        "rate_unreserve": ("rate", "rate_unreserve"),
         "breaker_acquire": ("breaker", "breaker_acquire"),
         "breaker_report": ("breaker", "breaker_report"),
         "ledger_reserve": ("ledger", "ledger_reserve"),
         "ledger_settle": ("ledger", "ledger_settle"),
+        "ledger_unreserve": ("ledger", "ledger_unreserve"),
         "ledger_merge": ("ledger", "ledger_merge"),
     }
     scripts = {}
@@ -184,6 +197,8 @@ def _rate_record(h: dict[str, str]) -> RateLimitState | None:
         used_today=int(h["ut"]),
         used_next_day=int(h["un"]),
         blocked_until=float(h["bu"]),
+        booking=h.get("lb", ""),
+        booking_day=int(h.get("ld", "0")),
     )
 
 
@@ -267,8 +282,16 @@ def _call_for(op: object, ledger_ttl_s: str) -> _Call:
                 str(op.day),
                 _f(op.reset_in_s),
                 _opt(op.max_wait_s),
+                op.booking,
             ),
             lambda r: None if r[0] == "" else float(r[0]),
+            _rate_record,
+        )
+    if isinstance(op, RateUnreserve):
+        return _Call(
+            "rate_unreserve",
+            (op.booking, str(op.n), *_limit_args(op.limit), str(op.day)),
+            lambda r: r[0] == "1",
             _rate_record,
         )
     if isinstance(op, RateExhaust):
@@ -295,6 +318,13 @@ def _call_for(op: object, ledger_ttl_s: str) -> _Call:
             "ledger_reserve",
             (ledger_ttl_s, _f(op.estimate_usd), _opt(op.limit_usd)),
             lambda r: (r[0] == "1", float(r[1])),
+            _ledger_record,
+        )
+    if isinstance(op, LedgerUnreserve):
+        return _Call(
+            "ledger_unreserve",
+            (ledger_ttl_s, _f(op.estimate_usd)),
+            lambda r: None,
             _ledger_record,
         )
     if isinstance(op, LedgerSettle):
@@ -713,7 +743,7 @@ class RedisState:
             seed = cached.record if cached is not None else None
             if seed is not None:
                 await local.apply(key, _Seed(seed), now=now)
-            if isinstance(op, LedgerReserve | LedgerSettle):
+            if isinstance(op, LedgerReserve | LedgerSettle | LedgerUnreserve):
                 base = seed if isinstance(seed, LedgerState) else LedgerState()
                 self._ledger_bases.setdefault(key, base)
         if isinstance(op, BreakerReport) and op.probe_token is not None:
