@@ -1,21 +1,53 @@
 """`RedisState.apply_many`: several operations in one pipeline (one round trip), the same
-answers as the in-memory reference."""
+answers as the in-memory reference, and the router's gate taking exactly one round trip."""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+import redis.asyncio as aioredis
 from hypothesis import given
 from hypothesis import strategies as st
 
-from imagegate.resilience.breaker import BreakerAcquire, BreakerPolicy, BreakerReport
-from imagegate.resilience.ledger import LedgerReserve, LedgerSettle
-from imagegate.resilience.ratelimit import RateLimit, RateReserve
+from imagegate._gate import GatePass, pass_gate
+from imagegate.resilience.breaker import (
+    BreakerAcquire,
+    BreakerPolicy,
+    BreakerReport,
+    CircuitBreaker,
+)
+from imagegate.resilience.clock import FakeClock
+from imagegate.resilience.ledger import CostLedger, LedgerReserve, LedgerSettle
+from imagegate.resilience.ratelimit import RateLimit, RateLimiter, RateReserve
 from imagegate.state import MemoryState, RedisState
+from imagegate.state.redis import _SCRIPTS
 
-from ._redis import free_port
+from ._redis import RedisServer, free_port
 from .test_scripts import SETTINGS, ledger_ops, rate_ops
+
+
+class CountingClient:
+    """A redis.asyncio client that counts what it is asked to send (the test's view of
+    the round trips); everything else goes to the real client."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.pipelines = 0
+        self.single_calls = 0
+
+    def pipeline(self, **kwargs: Any) -> Any:
+        """A pipeline (one round trip when executed)."""
+        self.pipelines += 1
+        return self.client.pipeline(**kwargs)
+
+    async def evalsha(self, *args: Any) -> Any:
+        """One script on its own (one round trip)."""
+        self.single_calls += 1
+        return await self.client.evalsha(*args)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
 
 
 @st.composite
@@ -85,3 +117,42 @@ async def test_apply_many_without_redis_answers_from_local_state() -> None:
             assert got == await reference.apply_many(ops, now=10.0)
         assert state.degraded
         assert state.statistics().local_operations == 6
+
+
+async def test_the_gate_is_one_round_trip(redis_server: RedisServer, prefix: str) -> None:
+    """Breaker permit, rate booking and budget reservation: one pipeline, nothing else;
+    a refusal adds exactly one more for the undo."""
+    client = CountingClient(aioredis.Redis.from_url(redis_server.url, decode_responses=True))
+    clock = FakeClock()
+    try:
+        state = RedisState(prefix=prefix, client=client, clock="caller")
+        breaker = CircuitBreaker("gemini", "1K", clock=clock, backend=state)
+        limiter = RateLimiter("q", RateLimit(rpm=6, margin_s=0.0), clock=clock, backend=state)
+        ledger = CostLedger(limit_usd=0.25, clock=clock, backend=state)
+
+        async def gate() -> Any:
+            return await pass_gate(
+                breaker,
+                limiter,
+                ledger,
+                n=1,
+                max_wait_s=None,
+                estimate_usd=0.1,
+                route="gemini",
+                size="1K",
+                clock=clock,
+            )
+
+        for script in _SCRIPTS.values():  # as after a first use of each
+            await client.script_load(script.text)
+        assert isinstance(await gate(), GatePass)
+        assert (client.pipelines, client.single_calls) == (1, 0)
+        assert isinstance(await gate(), GatePass)
+        assert (client.pipelines, client.single_calls) == (2, 0)
+        refused = await gate()  # over budget: the permit and the booking are handed back
+        assert not isinstance(refused, GatePass)
+        assert (client.pipelines, client.single_calls) == (4, 0)
+        assert limiter.estimate_wait_s() == 20.0
+        assert state.statistics().local_operations == 0
+    finally:
+        await client.client.aclose()
