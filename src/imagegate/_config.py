@@ -19,7 +19,7 @@
     provider = "gemini"
     model = "gemini-3-pro-image"
     api_key_env = "GEMINI_API_KEY"
-    rate_limit = { rpm = 10, rpd = 250 }
+    rate_limit = { rpm = 10, rpd = 250 }   # RateLimit fields (margin_s = 1.0 by default)
     # any other key is a provider option (quality = "high", location = "global" …)
 
 Keys are never read from the file by default: name the variable with ``api_key_env``.

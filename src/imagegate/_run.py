@@ -13,12 +13,13 @@ above the hedge size and slow, a *hedge* — and reacts to whichever lands first
                              the main attempt); cancel the rest
         failure              main: decide retry or next rung; hedge: forget it
 
-Each attempt passes, in order: its (route, size) breaker permit, a dispatcher slot
-(queueing counts against the deadline), the route's rate limit (a wait that would not fit
-in the deadline skips the option), the budget reservation, then the call under a timeout
-of ``min(attempt_timeout_s, what is left of the deadline)``. Its outcome feeds the
-breaker, the outcome window, the quota and the ledger. A cancelled attempt (a hedge loser,
-or the caller gave up) is recorded as ``cancelled`` and possibly billed.
+Each attempt passes, in order: a dispatcher slot (queueing counts against the deadline),
+the gate (`_gate`: its (route, size) breaker permit, the route's rate limit — a wait that
+would not fit in the deadline skips the option — and the budget reservation, in one round
+trip to shared state), then the call under a timeout of ``min(attempt_timeout_s, what is
+left of the deadline)``. Its outcome feeds the breaker, the outcome window, the quota and
+the ledger. A cancelled attempt (a hedge loser, or the caller gave up) is recorded as
+``cancelled`` and possibly billed.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
+from imagegate._gate import GatePass, GateRefusal, pass_gate
 from imagegate._plan import Option, build_plan
 from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
 from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
@@ -41,7 +43,6 @@ from imagegate._result import Attempt, ImageResult, Outcome
 from imagegate._route import Route
 from imagegate.errors import (
     AllRoutesFailed,
-    BudgetExceeded,
     ContentBlocked,
     DeadlineExceeded,
     ImageGateError,
@@ -52,7 +53,7 @@ from imagegate.errors import (
     UpstreamError,
 )
 from imagegate.resilience.admission import AdmissionPolicy
-from imagegate.resilience.breaker import BreakerRegistry
+from imagegate.resilience.breaker import BreakerPermit, BreakerRegistry, CircuitBreaker
 from imagegate.resilience.budget import RetryBudget
 from imagegate.resilience.clock import Clock, move_on_after
 from imagegate.resilience.dispatcher import Dispatcher, DispatchTimeout
@@ -475,10 +476,9 @@ class RequestRun:
         option = flight.option
         route, size = option.route, option.size
         breaker = engine.breakers.get(route.name, size)
-        permit = await breaker.try_acquire()
-        if permit is None:
-            return _Landing(flight, skipped="breaker open")
+        limiter = engine.limiters[option.index]
         estimate = option.capabilities.estimate_cost_usd(size, request.n)
+        permit: BreakerPermit | None = None
         reservation: Reservation | None = None
         called_at: float | None = None
         slot = None
@@ -486,23 +486,15 @@ class RequestRun:
             try:
                 slot = await engine.dispatcher.acquire(route.name, timeout_s=self.remaining())
             except DispatchTimeout:
-                await breaker.release(permit)
                 return _Landing(flight, skipped="deadline reached while queued", out_of_time=True)
-            limiter = engine.limiters[option.index]
-            if limiter is not None:
-                remaining = self.remaining()
-                max_wait = None if remaining is None else remaining - engine.retry.min_attempt_s
-                wait = await limiter.reserve(request.n, max_wait_s=max_wait)
-                if wait is None:
-                    await breaker.release(permit)
-                    return _Landing(flight, skipped="rate limit or quota leaves no room")
-                if wait > 0:
-                    await engine.clock.sleep(wait)
-            try:
-                reservation = await engine.ledger.reserve(estimate, route=route.name, size=size)
-            except BudgetExceeded as exc:
-                await breaker.release(permit)
-                return _Landing(flight, stop=exc)
+            gate = await self._pass_gate(option, breaker, limiter, estimate)
+            if isinstance(gate, GateRefusal):
+                if gate.error is not None:
+                    return _Landing(flight, stop=gate.error)
+                return _Landing(flight, skipped=gate.reason)
+            permit, reservation = gate.permit, gate.reservation
+            if gate.wait_s > 0:
+                await engine.clock.sleep(gate.wait_s)
             if flight.number == 1 and not flight.hedge:
                 engine.budget.deposit()
             remaining = self.remaining()
@@ -557,12 +549,36 @@ class RequestRun:
                     await engine.ledger.settle(reservation, estimate, "possibly_billed")
                     self.log.debug("attempt.cancelled", route=route.name, size=size)
                 elif reservation is not None:
-                    await engine.ledger.release(reservation)
-                await breaker.release(permit)
+                    # Cancelled before the call (while waiting for the rate limit).
+                    await engine.ledger.unreserve(reservation)
+                if permit is not None:
+                    await breaker.release(permit)
             raise
         finally:
             if slot is not None:
                 slot.release()
+
+    async def _pass_gate(
+        self,
+        option: Option,
+        breaker: CircuitBreaker,
+        limiter: RateLimiter | None,
+        estimate: float,
+    ) -> GatePass | GateRefusal:
+        """Breaker permit, rate booking and budget reservation in one step (`_gate`)."""
+        engine = self.engine
+        remaining = self.remaining()
+        return await pass_gate(
+            breaker,
+            limiter,
+            engine.ledger,
+            n=self.request.n,
+            max_wait_s=None if remaining is None else remaining - engine.retry.min_attempt_s,
+            estimate_usd=estimate,
+            route=option.route.name,
+            size=option.size,
+            clock=engine.clock,
+        )
 
     def _size_left(self, size: Size) -> float | None:
         """What is left of ``size``'s time budget, opening it on first use."""

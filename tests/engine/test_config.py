@@ -29,7 +29,7 @@ delay_s = 45
 [[routes]]
 provider = "fake"
 model = "primary"
-rate_limit = { rpm = 10, rpd = 100 }
+rate_limit = { rpm = 10, rpd = 100, margin_s = 2.5 }
 max_concurrency = 2
 latency_s = 3.0
 
@@ -53,7 +53,8 @@ async def test_toml_file_builds_a_working_router(tmp_path: Path, clock: FakeCloc
     assert engine.ledger.limit_usd == 2.5
     primary, spare = router.routes
     assert primary.rate_limit is not None
-    assert primary.rate_limit.rpm == 10
+    assert (primary.rate_limit.rpm, primary.rate_limit.margin_s) == (10, 2.5)
+    assert spare.rate_limit is None
     assert (primary.max_concurrency, primary.options["latency_s"], spare.backup) == (2, 3.0, True)
     async with router:
         result = await router.generate("x")
@@ -85,6 +86,10 @@ def test_hedge_false_disables_hedging() -> None:
         (
             {"routes": [{"provider": "fake", "model": "m", "rate_limit": {"rpm": -1}}]},
             r"routes\[0\] \(fake/m\).rate_limit",
+        ),
+        (
+            {"routes": [{"provider": "fake", "model": "m", "rate_limit": {"margin_s": -1}}]},
+            r"routes\[0\] \(fake/m\).rate_limit\]: margin_s must be zero or positive",
         ),
         (
             {"routes": [{"provider": "fake", "model": "m", "api_key": "AIza-secret-123456"}]},

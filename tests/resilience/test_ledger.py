@@ -13,8 +13,15 @@ from hypothesis import strategies as st
 
 from imagegate.errors import BudgetExceeded
 from imagegate.resilience.clock import FakeClock
-from imagegate.resilience.ledger import CostLedger, LedgerReserve, LedgerSettle, LedgerState
-from imagegate.state import MemoryState
+from imagegate.resilience.ledger import (
+    CostLedger,
+    LedgerReserve,
+    LedgerSettle,
+    LedgerState,
+    LedgerUnreserve,
+    Reservation,
+)
+from imagegate.state import MemoryState, apply_steps
 
 
 async def test_spend_is_split_by_billing_status_and_route(clock: FakeClock) -> None:
@@ -72,6 +79,46 @@ async def test_releasing_or_settling_for_less_frees_the_budget(clock: FakeClock)
     cheap = await ledger.reserve(0.6, route="a")
     await ledger.settle(cheap, 0.1, "billed")
     assert await ledger.reserve(0.9, route="a")
+
+
+async def test_unreserve_leaves_the_ledger_as_if_nothing_was_booked(clock: FakeClock) -> None:
+    """unreserve frees the estimate and, unlike release, records no attempt for the route;
+    a second unreserve (or one after settle) changes nothing."""
+    ledger = CostLedger(limit_usd=1.0, clock=clock)
+    kept = await ledger.reserve(0.3, route="a")
+    unused = await ledger.reserve(0.6, route="b")
+    await ledger.unreserve(unused)
+    await ledger.unreserve(unused)
+    await ledger.settle(kept, 0.3, "billed")
+    await ledger.unreserve(kept)
+    spend = ledger.spend()
+    assert (spend.reserved_usd, spend.total_usd) == (0.0, pytest.approx(0.3))
+    assert list(spend.by_route) == ["a"]
+    assert ledger._backend.peek("ledger:default") == LedgerState(
+        billed_usd=0.3, by_route=(("a", 0.3, 0.0, 1),)
+    )
+    with pytest.raises(ValueError, match="already settled"):
+        ledger.unreserve_step(unused)
+
+
+async def test_reserve_step_answers_with_the_error_instead_of_raising(clock: FakeClock) -> None:
+    """As a step, a reservation past the cap comes back as the BudgetExceeded that
+    reserve would raise, and books nothing."""
+    ledger = CostLedger(limit_usd=0.5, clock=clock)
+    ok, refused = await apply_steps(
+        [ledger.reserve_step(0.4, route="a"), ledger.reserve_step(0.2, route="a")], now=0.0
+    )
+    assert isinstance(ok, Reservation)
+    assert isinstance(refused, BudgetExceeded)
+    assert refused.spent_usd == pytest.approx(0.4)
+    assert ledger.spend().reserved_usd == pytest.approx(0.4)
+
+
+def test_unreserve_never_leaves_a_negative_reservation() -> None:
+    """LedgerUnreserve on an empty ledger stays at zero (float drift, a lost record)."""
+    state, _ = LedgerUnreserve(0.2).apply(LedgerState(reserved_usd=0.1, open_reservations=1), 0.0)
+    assert (state.reserved_usd, state.open_reservations) == (0.0, 0)
+    assert LedgerUnreserve(0.2).apply(None, 0.0)[0] == LedgerState()
 
 
 async def test_possibly_billed_attempts_count_against_the_cap(clock: FakeClock) -> None:

@@ -10,16 +10,19 @@ from hypothesis import strategies as st
 
 from imagegate.resilience.clock import FakeClock
 from imagegate.resilience.ratelimit import (
+    RateBooking,
     RateLimit,
     RateLimiter,
     RateLimitState,
     RateReserve,
     quota_day,
 )
-from imagegate.state import MemoryState
+from imagegate.state import MemoryState, apply_steps
 
 from .conftest import EPOCH, wall_clock
 
+# Most tests here check the bare GCRA maths, so they turn the safety margin off
+# (margin_s=0); the margin has tests of its own at the end.
 DAY_S = 86_400.0
 TO_MIDNIGHT_S = 22 * 3600.0  # EPOCH is 02:00 in Los Angeles
 
@@ -34,7 +37,7 @@ async def _waits(limiter: RateLimiter, count: int, n: int = 1) -> list[float | N
 
 async def test_rpm_spreads_requests_evenly_by_default(clock: FakeClock) -> None:
     """rpm=6 with burst=1 starts one request every 10 s."""
-    limiter = _limiter(clock, RateLimit(rpm=6))
+    limiter = _limiter(clock, RateLimit(rpm=6, margin_s=0.0))
     assert await _waits(limiter, 3) == [0.0, 10.0, 20.0]
     clock.advance(25.0)
     assert await limiter.reserve(max_wait_s=None) == pytest.approx(5.0)
@@ -42,7 +45,7 @@ async def test_rpm_spreads_requests_evenly_by_default(clock: FakeClock) -> None:
 
 async def test_burst_lets_that_many_go_back_to_back(clock: FakeClock) -> None:
     """burst=3 admits three at once after an idle spell, then one per interval."""
-    limiter = _limiter(clock, RateLimit(rpm=6, burst=3))
+    limiter = _limiter(clock, RateLimit(rpm=6, burst=3, margin_s=0.0))
     assert await _waits(limiter, 5) == [0.0, 0.0, 0.0, 10.0, 20.0]
     clock.advance(60.0)
     assert await _waits(limiter, 3) == [0.0, 0.0, 0.0]
@@ -50,7 +53,7 @@ async def test_burst_lets_that_many_go_back_to_back(clock: FakeClock) -> None:
 
 async def test_a_wait_beyond_max_wait_books_nothing(clock: FakeClock) -> None:
     """reserve returns None when the wait exceeds max_wait_s, and the quota is untouched."""
-    limiter = _limiter(clock, RateLimit(rpm=6))
+    limiter = _limiter(clock, RateLimit(rpm=6, margin_s=0.0))
     assert await limiter.reserve(max_wait_s=0.0) == 0.0
     assert await limiter.reserve(max_wait_s=9.9) is None
     assert await limiter.reserve(max_wait_s=10.0) == 10.0
@@ -60,7 +63,7 @@ async def test_a_wait_beyond_max_wait_books_nothing(clock: FakeClock) -> None:
 
 async def test_ipm_is_weighted_by_the_number_of_images(clock: FakeClock) -> None:
     """ipm=10: a four-image request pushes the next start back by four intervals."""
-    limiter = _limiter(clock, RateLimit(ipm=10))
+    limiter = _limiter(clock, RateLimit(ipm=10, margin_s=0.0))
     assert await limiter.reserve(4, max_wait_s=None) == 0.0
     assert await limiter.reserve(1, max_wait_s=None) == pytest.approx(24.0)
     assert limiter.quota_left().images_now == 0
@@ -77,13 +80,13 @@ async def test_more_images_than_ipm_can_never_fit(clock: FakeClock) -> None:
 
 async def test_min_interval_spaces_starts_whatever_n_is(clock: FakeClock) -> None:
     """min_interval_s counts requests, not images."""
-    limiter = _limiter(clock, RateLimit(min_interval_s=7.0))
+    limiter = _limiter(clock, RateLimit(min_interval_s=7.0, margin_s=0.0))
     assert [await limiter.reserve(4, max_wait_s=None) for _ in range(3)] == [0.0, 7.0, 14.0]
 
 
 async def test_the_latest_limit_decides_and_all_are_charged(clock: FakeClock) -> None:
     """With several limits the request waits for the slowest, and every limit is charged."""
-    limiter = _limiter(clock, RateLimit(rpm=60, ipm=6, min_interval_s=2.0))
+    limiter = _limiter(clock, RateLimit(rpm=60, ipm=6, min_interval_s=2.0, margin_s=0.0))
     assert await limiter.reserve(2, max_wait_s=None) == 0.0
     # rpm allows t=1, spacing t=2, ipm (2 images · 10 s) t=20.
     assert await limiter.reserve(1, max_wait_s=None) == pytest.approx(20.0)
@@ -146,7 +149,7 @@ async def test_rpd_resets_after_a_23_hour_dst_day(clock: FakeClock) -> None:
 
 async def test_quota_exhausted_blocks_until_its_reset_time(clock: FakeClock) -> None:
     """mark_exhausted(reset_at=...) refuses everything until that wall-clock time."""
-    limiter = _limiter(clock, RateLimit(rpm=60))
+    limiter = _limiter(clock, RateLimit(rpm=60, margin_s=0.0))
     await limiter.mark_exhausted(reset_at=EPOCH + timedelta(minutes=10))
     assert limiter.quota_left().blocked_for_s == pytest.approx(600.0)
     assert limiter.quota_left().exhausted
@@ -176,8 +179,8 @@ async def test_a_naive_reset_at_is_taken_as_utc(clock: FakeClock) -> None:
 async def test_limiters_sharing_a_backend_and_key_share_the_quota(clock: FakeClock) -> None:
     """Two limiters (two workers) on one backend and key draw from one quota."""
     backend = MemoryState()
-    first = _limiter(clock, RateLimit(rpm=6), backend=backend)
-    second = _limiter(clock, RateLimit(rpm=6), backend=backend)
+    first = _limiter(clock, RateLimit(rpm=6, margin_s=0.0), backend=backend)
+    second = _limiter(clock, RateLimit(rpm=6, margin_s=0.0), backend=backend)
     assert await first.reserve(max_wait_s=None) == 0.0
     assert await second.reserve(max_wait_s=None) == 10.0
     assert second.quota_left().requests_now == 0
@@ -185,7 +188,7 @@ async def test_limiters_sharing_a_backend_and_key_share_the_quota(clock: FakeClo
 
 async def test_estimate_wait_books_nothing(clock: FakeClock) -> None:
     """estimate_wait_s answers like reserve without changing the quota."""
-    limiter = _limiter(clock, RateLimit(rpm=6))
+    limiter = _limiter(clock, RateLimit(rpm=6, margin_s=0.0))
     await limiter.reserve(max_wait_s=None)
     assert limiter.estimate_wait_s() == 10.0
     assert limiter.estimate_wait_s() == 10.0
@@ -195,7 +198,7 @@ async def test_estimate_wait_books_nothing(clock: FakeClock) -> None:
 async def test_acquire_sleeps_the_wait_on_the_clock() -> None:
     """acquire reserves, then sleeps the wait on the injected clock."""
     async with FakeClock(autojump=True) as clock:
-        limiter = _limiter(clock, RateLimit(rpm=6))
+        limiter = _limiter(clock, RateLimit(rpm=6, margin_s=0.0))
         assert await limiter.acquire(max_wait_s=None)
         assert await limiter.acquire(max_wait_s=None)
         assert clock.now() == 10.0
@@ -218,7 +221,15 @@ async def test_statistics_and_repr_show_the_quota_left(clock: FakeClock) -> None
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"rpm": 0}, {"ipm": -1}, {"min_interval_s": 0.0}, {"burst": 0}, {"daily_reset": "Mars/Base"}],
+    [
+        {"rpm": 0},
+        {"ipm": -1},
+        {"min_interval_s": 0.0},
+        {"burst": 0},
+        {"daily_reset": "Mars/Base"},
+        {"margin_s": -0.5},
+        {"margin_s": float("inf")},
+    ],
 )
 def test_bad_limits_are_rejected(kwargs: dict[str, object]) -> None:
     """Non-positive limits and unknown zones raise ValueError."""
@@ -243,7 +254,7 @@ def test_no_60_s_window_ever_holds_more_than_rpm_starts(
     arrivals: list[tuple[float, int]], rpm: int, max_wait: float | None
 ) -> None:
     """With burst=1, the starts booked by reserve never put more than rpm in any minute."""
-    op_limit = RateLimit(rpm=rpm)
+    op_limit = RateLimit(rpm=rpm, margin_s=0.0)
     state: RateLimitState | None = None
     now, starts = 0.0, []
     for gap, _ in arrivals:
@@ -266,7 +277,7 @@ def test_images_per_window_exceed_ipm_by_at_most_one_request(
     arrivals: list[tuple[float, int]], ipm: int
 ) -> None:
     """IPM: any minute holds at most ipm images plus the last request's extra images."""
-    limit = RateLimit(ipm=ipm)
+    limit = RateLimit(ipm=ipm, margin_s=0.0)
     state: RateLimitState | None = None
     now, starts = 0.0, []
     for gap, n in arrivals:
@@ -276,3 +287,139 @@ def test_images_per_window_exceed_ipm_by_at_most_one_request(
         starts.append((now + wait, n))
     for first, _ in starts:
         assert sum(n for s, n in starts if first <= s < first + _MINUTE) <= ipm + 3
+
+
+# -- the safety margin ------------------------------------------------------------------
+
+
+async def test_the_margin_widens_the_minute(clock: FakeClock) -> None:
+    """margin_s=3: rpm=6 books 6 starts per 63 s and ipm=6 6 images per 63 s."""
+    limiter = _limiter(clock, RateLimit(rpm=6, margin_s=3.0))
+    assert await _waits(limiter, 3) == [0.0, 10.5, 21.0]
+    images = _limiter(clock, RateLimit(ipm=6, margin_s=3.0))
+    assert images.limit.image_interval_s == 10.5
+    assert await _waits(images, 2, n=2) == [0.0, 21.0]
+
+
+def test_the_default_margin_is_one_second() -> None:
+    """Without margin_s, the minute is enforced as 61 s."""
+    assert RateLimit().margin_s == 1.0
+    assert RateLimit(rpm=61).request_interval_s == 1.0
+    assert RateLimit(rpd=5).request_interval_s is None
+
+
+async def test_no_request_starts_in_the_last_margin_of_a_quota_day(clock: FakeClock) -> None:
+    """margin_s=2: a request 1.5 s before the reset waits for it and counts on the next
+    day (it could arrive after midnight); 2.5 s before, it counts today."""
+    limiter = _limiter(clock, RateLimit(rpd=5, margin_s=2.0))
+    clock.advance(TO_MIDNIGHT_S - 2.5)
+    assert await limiter.reserve(max_wait_s=10.0) == 0.0
+    clock.advance(1.0)
+    assert await limiter.reserve(max_wait_s=10.0) == pytest.approx(1.5)
+    assert limiter.quota_left().requests_today == 4
+    clock.advance(1.5)
+    assert limiter.quota_left().requests_today == 4
+
+
+_jitters = st.lists(st.floats(0, 1), min_size=60, max_size=60)
+
+
+@settings(max_examples=300)
+@given(
+    arrivals=_arrivals,
+    rpm=st.integers(1, 30),
+    margin=st.sampled_from([0.5, 1.0, 3.0]),
+    jitters=_jitters,
+)
+def test_arrivals_late_by_up_to_the_margin_keep_rpm_in_every_minute(
+    arrivals: list[tuple[float, int]], rpm: int, margin: float, jitters: list[float]
+) -> None:
+    """Each booked start delayed by anything in [0, margin_s] (delivery jitter): no 60 s
+    window of arrivals ever holds more than rpm (without the margin it can)."""
+    limit = RateLimit(rpm=rpm, margin_s=margin)
+    state: RateLimitState | None = None
+    now, landed = 0.0, []
+    for (gap, _), jitter in zip(arrivals, jitters, strict=False):
+        now += gap
+        state, wait = RateReserve(1, limit, 0, DAY_S, None).apply(state, now)
+        assert wait is not None
+        landed.append(now + wait + jitter * margin)
+    for first in landed:
+        assert sum(first <= t < first + _MINUTE for t in landed) <= rpm
+
+
+def test_without_the_margin_jitter_can_put_one_too_many_in_a_minute() -> None:
+    """The failure the margin prevents: rpm=2 bare, the first arrival 0.1 s late and the
+    third on time puts 3 arrivals in one minute."""
+    limit = RateLimit(rpm=2, margin_s=0.0)
+    state: RateLimitState | None = None
+    starts = []
+    for _ in range(3):
+        state, wait = RateReserve(1, limit, 0, DAY_S, None).apply(state, 0.0)
+        assert wait is not None
+        starts.append(wait)
+    landed = [starts[0] + 0.1, starts[1], starts[2]]
+    assert landed == [0.1, 30.0, 60.0]
+    assert sum(0.1 <= t < 0.1 + _MINUTE for t in landed) == 3
+
+
+# -- handing a booking back ----------------------------------------------------------------
+
+
+async def _book(limiter: RateLimiter, n: int = 1, max_wait_s: float | None = None) -> RateBooking:
+    (booking,) = await apply_steps([limiter.reserve_step(n, max_wait_s=max_wait_s)], now=0.0)
+    assert isinstance(booking, RateBooking)
+    return booking
+
+
+async def test_a_booking_handed_back_frees_its_slot(clock: FakeClock) -> None:
+    """unreserve undoes the latest booking: the next request starts where it would have."""
+    limiter = _limiter(clock, RateLimit(rpm=6, ipm=6, margin_s=0.0))
+    assert await limiter.reserve(max_wait_s=None) == 0.0
+    booking = await _book(limiter, n=2)
+    assert (booking.wait_s, booking.n) == (10.0, 2)
+    assert await limiter.unreserve(booking)
+    assert await limiter.reserve(2, max_wait_s=None) == 10.0
+    assert await limiter.reserve(max_wait_s=None) == 30.0  # ipm: 2 images took 20 s
+
+
+async def test_a_booking_with_a_later_one_after_it_is_kept(clock: FakeClock) -> None:
+    """Once another booking came after it, undoing it could let a third start too early:
+    unreserve answers False and the schedule stays."""
+    limiter = _limiter(clock, RateLimit(rpm=6, margin_s=0.0))
+    booking = await _book(limiter)
+    assert await limiter.reserve(max_wait_s=None) == 10.0
+    assert not await limiter.unreserve(booking)
+    assert await limiter.reserve(max_wait_s=None) == 20.0
+    assert limiter.statistics().reserved == 3
+
+
+async def test_a_booking_handed_back_returns_its_request_to_the_day(clock: FakeClock) -> None:
+    """rpd=1: a booking handed back gives today's request back; one booked on the next
+    day (today used up) gives that one back."""
+    limiter = _limiter(clock, RateLimit(rpd=1))
+    today = await _book(limiter)
+    assert await limiter.unreserve(today)
+    assert limiter.quota_left().requests_today == 1
+    await limiter.reserve(max_wait_s=None)
+    clock.advance(TO_MIDNIGHT_S - 30.0)
+    tomorrow = await _book(limiter, max_wait_s=60.0)
+    assert tomorrow.wait_s == pytest.approx(30.0)
+    assert await limiter.unreserve(tomorrow)
+    clock.advance(30.0)
+    assert limiter.quota_left().requests_today == 1
+
+
+async def test_a_refused_booking_and_a_foreign_one_change_nothing(clock: FakeClock) -> None:
+    """A step refused by max_wait_s answers None; a booking from another limiter (another
+    id) is not undone."""
+    backend = MemoryState()
+    mine = _limiter(clock, RateLimit(rpm=6, margin_s=0.0), backend=backend)
+    other = _limiter(clock, RateLimit(rpm=6, margin_s=0.0), backend=backend)
+    booking = await _book(mine)
+    (refused,) = await apply_steps([mine.reserve_step(max_wait_s=1.0)], now=0.0)
+    assert refused is None
+    assert mine.statistics().refused == 1
+    assert not await other.unreserve(RateBooking(0.0, 1, "someone-else"))
+    assert await other.unreserve(booking)  # the record, not the limiter, decides
+    assert await mine.reserve(max_wait_s=None) == 0.0

@@ -5,7 +5,8 @@ each with one JSON line on stdout (logs go to stderr):
 
 - ``{"op": "open", "redis_url", "prefix", "time_scale", "routes": [...], ...}`` builds a
   router (closing the previous one). Routes are ``{"provider", "model", ...}`` mappings;
-  ``rpm`` and ``quota_key`` give a shared rate limit, ``breaker`` a `BreakerPolicy`.
+  ``rpm`` (with ``margin_s``) and ``quota_key`` give a shared rate limit, ``breaker`` a
+  `BreakerPolicy`.
 - ``{"op": "run", "prompts": [...], "concurrency": k}`` runs them through the router and
   answers with each one's route or error, and the backend's status.
 - ``{"op": "status"}`` answers with the backend's status and the router's health.
@@ -80,8 +81,8 @@ class Worker:
         for spec in cmd["routes"]:
             spec = dict(spec)
             rpm = spec.pop("rpm", None)
-            spacing = spec.pop("min_interval_s", None)
-            limit = RateLimit(rpm=rpm, min_interval_s=spacing) if rpm else None
+            margin = {"margin_s": spec.pop("margin_s")} if "margin_s" in spec else {}
+            limit = RateLimit(rpm=rpm, **margin) if rpm else None
             routes.append(Route(spec.pop("provider"), rate_limit=limit, **spec))
         breaker = BreakerPolicy(**cmd["breaker"]) if "breaker" in cmd else None
         self.router = Router(

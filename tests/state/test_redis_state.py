@@ -101,7 +101,9 @@ async def test_a_record_expires_once_it_no_longer_matters(shared: RedisState) ->
     """A GCRA record with no daily count lives until its tat (plus a 1 s margin); an
     open breaker until its cool-down (and cooldown_max_s) is over."""
     client = shared._client
-    await shared.apply("ratelimit:q", RateReserve(1, RateLimit(rpm=6), 1, 10.0, None), now=0.0)
+    await shared.apply(
+        "ratelimit:q", RateReserve(1, RateLimit(rpm=6, margin_s=0.0), 1, 10.0, None), now=0.0
+    )
     assert 10_000 < await client.pttl(shared.redis_key("ratelimit:q")) <= 11_000
     await shared.apply("ratelimit:q", RateExhaust(1, 50.0), now=0.0)
     assert 50_000 < await client.pttl(shared.redis_key("ratelimit:q")) <= 90_001_000
@@ -115,7 +117,7 @@ async def test_server_time_is_one_clock_for_callers_with_different_clocks(
 ) -> None:
     """Two "processes" whose clocks read 5 and 1e6 share one GCRA schedule on the
     server's clock, and each peeks the record in its own clock."""
-    limit = RateLimit(rpm=20)
+    limit = RateLimit(rpm=20, margin_s=0.0)
     async with (
         RedisState(redis_server.url, prefix=prefix) as a,
         RedisState(redis_server.url, prefix=prefix) as b,
@@ -138,7 +140,7 @@ async def test_time_scale_runs_server_time_at_the_clock_speed(
     """With ``time_scale=0.01`` ten real milliseconds are a clock second on the server
     too: three back-to-back requests at 60 rpm wait about 0, 1 and 2 s; after 40 real ms
     the quota is idle again (at real speed it would still be ~3 s ahead)."""
-    limit = RateLimit(rpm=60)
+    limit = RateLimit(rpm=60, margin_s=0.0)
     async with RedisState(redis_server.url, prefix=prefix, time_scale=0.01) as state:
         await state.apply("ratelimit:warm-up", RateReserve(1, limit, 1, 1e4, None), now=0.0)
         waits = [

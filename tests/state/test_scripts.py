@@ -15,8 +15,8 @@ from imagegate.resilience.breaker import (
     BreakerPolicy,
     BreakerReport,
 )
-from imagegate.resilience.ledger import LedgerReserve, LedgerSettle
-from imagegate.resilience.ratelimit import RateExhaust, RateLimit, RateReserve
+from imagegate.resilience.ledger import LedgerReserve, LedgerSettle, LedgerUnreserve
+from imagegate.resilience.ratelimit import RateExhaust, RateLimit, RateReserve, RateUnreserve
 from imagegate.state import RedisState
 from imagegate.state.redis import _SCRIPTS
 
@@ -52,6 +52,7 @@ limits = st.builds(
     rpd=st.none() | st.integers(1, 6),
     min_interval_s=st.none() | st.floats(0.01, 30.0),
     burst=st.integers(1, 5),
+    margin_s=st.sampled_from([0.0, 1.0]) | st.floats(0.0, 90.0),
 )
 
 
@@ -61,23 +62,32 @@ def rate_ops(draw: st.DrawFn) -> list[tuple[float, Any]]:
     now = draw(starts)
     day = draw(st.integers(700_000, 740_000))
     ops: list[tuple[float, Any]] = []
-    for _ in range(draw(st.integers(1, 25))):
+    bookings: list[tuple[str, int]] = []
+    for k in range(draw(st.integers(1, 25))):
         now += draw(steps)
         day += draw(st.sampled_from([0, 0, 0, 0, 1, 2]))
         reset_in_s = draw(st.floats(0.0, 86_400.0))
-        if draw(st.integers(0, 9)) == 0:
+        kind = draw(st.integers(0, 9))
+        if kind == 0:
             ops.append((now, RateExhaust(day, draw(st.floats(-10.0, 4_000.0)))))
+        elif kind <= 2 and bookings:
+            # Mostly the latest booking (undone), sometimes an older one (kept).
+            booking, n = bookings[-1] if draw(st.booleans()) else draw(st.sampled_from(bookings))
+            ops.append((now, RateUnreserve(booking, n, limit, day)))
         else:
             max_wait = draw(st.none() | st.floats(0.0, 300.0))
             n = draw(st.integers(1, 4))
-            ops.append((now, RateReserve(n, limit, day, reset_in_s, max_wait)))
+            booking = draw(st.sampled_from([f"w1.{k}", f"w2.{k}", ""]))
+            bookings.append((booking, n))
+            ops.append((now, RateReserve(n, limit, day, reset_in_s, max_wait, booking)))
     return ops
 
 
 @SETTINGS
 @given(ops=rate_ops())
 async def test_rate_scripts_match_the_reference(shared: RedisState, ops: Any) -> None:
-    """RateReserve and RateExhaust: the same waits, refusals and records as in Python."""
+    """RateReserve, RateUnreserve and RateExhaust (with the safety margin): the same
+    waits, refusals, undos and records as in Python."""
     await _replay(shared, ops, key_kind="ratelimit")
 
 
@@ -211,6 +221,9 @@ def ledger_ops(draw: st.DrawFn) -> list[tuple[float, Any]]:
     for _ in range(draw(st.integers(1, 30))):
         if open_estimates and draw(st.booleans()):
             estimate = open_estimates.pop(0)
+            if draw(st.integers(0, 3)) == 0:
+                ops.append((0.0, LedgerUnreserve(estimate)))
+                continue
             actual = draw(st.floats(0.0, 0.5))
             ops.append((0.0, LedgerSettle(estimate, actual, draw(billings), draw(routes))))
         else:
@@ -223,14 +236,15 @@ def ledger_ops(draw: st.DrawFn) -> list[tuple[float, Any]]:
 @SETTINGS
 @given(ops=ledger_ops())
 async def test_ledger_scripts_match_the_reference(shared: RedisState, ops: Any) -> None:
-    """LedgerReserve and LedgerSettle: the same bookings, refusals, totals and routes."""
+    """LedgerReserve, LedgerSettle and LedgerUnreserve: the same bookings, refusals,
+    totals and routes."""
     await _replay(shared, ops, key_kind="ledger")
 
 
 async def test_scripts_are_sent_once_and_again_after_a_flush(shared: RedisState) -> None:
     """A script the server lacks is sent once, then found by SHA; after ``SCRIPT FLUSH``
     (or a restart) it is sent again and the operation still succeeds."""
-    limit = RateLimit(rpm=60)
+    limit = RateLimit(rpm=60, margin_s=0.0)
     client = shared._client  # the test inspects the server the backend talks to
     shas = [script.sha for script in _SCRIPTS.values()]
     await client.script_flush()

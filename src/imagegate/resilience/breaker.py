@@ -56,7 +56,7 @@ from imagegate.errors import (
     UpstreamError,
 )
 from imagegate.resilience.clock import Clock, LoopClock
-from imagegate.state import MemoryState, StateBackend
+from imagegate.state import MemoryState, StateBackend, Step
 
 __all__ = [
     "DEFAULT_FAILURE_TYPES",
@@ -507,9 +507,19 @@ class CircuitBreaker:
 
     async def try_acquire(self) -> BreakerPermit | None:
         """A permit for one call, or None while open (or all probe slots are taken)."""
-        permit, moved = await self._backend.apply(
+        result = await self._backend.apply(
             self._state_key, BreakerAcquire(self.policy), now=self._clock.now()
         )
+        return self._acquired(result)
+
+    def acquire_step(self) -> Step[BreakerPermit | None]:
+        """`try_acquire` as a `Step`, to apply with others (`imagegate.state.apply_steps`)."""
+        return Step(self._backend, self._state_key, BreakerAcquire(self.policy), self._acquired)
+
+    def _acquired(
+        self, result: tuple[BreakerPermit | None, tuple[BreakerTransition, ...]]
+    ) -> BreakerPermit | None:
+        permit, moved = result
         self._log_transitions(moved)
         return permit
 
@@ -536,6 +546,15 @@ class CircuitBreaker:
         """The call ended without evidence (cancelled, or never sent): free the permit."""
         await self._report(permit, "neutral", 0.0)
 
+    def release_step(self, permit: BreakerPermit) -> Step[None]:
+        """`release` as a `Step`, to apply with others."""
+        return Step(
+            self._backend,
+            self._state_key,
+            self._report_op(permit, "neutral", 0.0),
+            self._log_transitions,
+        )
+
     def _quota_open_s(self, reset_at: datetime | None) -> float:
         if reset_at is None:
             return self.policy.quota_cooldown_s
@@ -550,15 +569,15 @@ class CircuitBreaker:
     async def _report(
         self, permit: BreakerPermit, outcome: Outcome, duration_s: float, open_for_s: float = 0.0
     ) -> None:
-        op = BreakerReport(
-            self.policy,
-            outcome,
-            duration_s,
-            permit.token if permit.probe else None,
-            open_for_s,
-        )
+        op = self._report_op(permit, outcome, duration_s, open_for_s)
         moved = await self._backend.apply(self._state_key, op, now=self._clock.now())
         self._log_transitions(moved)
+
+    def _report_op(
+        self, permit: BreakerPermit, outcome: Outcome, duration_s: float, open_for_s: float = 0.0
+    ) -> BreakerReport:
+        token = permit.token if permit.probe else None
+        return BreakerReport(self.policy, outcome, duration_s, token, open_for_s)
 
     def _log_transitions(self, moved: tuple[BreakerTransition, ...]) -> None:
         for change in moved:

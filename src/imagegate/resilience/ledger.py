@@ -6,6 +6,7 @@ cost and its billing status::
     committed = billed + possibly_billed + reserved       (reserved: not yet settled)
     reserve(e):  allowed iff committed + e <= limit_usd, then reserved += e
     settle(r, actual, billing):  reserved -= r.estimate;  billed or possibly_billed += actual
+    unreserve(r):                reserved -= r.estimate   (the attempt was never made)
 
 Possibly billed attempts (cancelled or timed out mid-work) count against the cap: the cap
 is a promise, so an unknown charge is assumed to be a charge. ``not_billed`` attempts
@@ -13,8 +14,13 @@ cost nothing. Because reservations are checked and booked in one atomic step, co
 requests can never book past the cap together; only an attempt that costs more than its
 estimate can push the total over, and then every later reservation is refused.
 
-The state is one `LedgerState` record changed by the pure operations `LedgerReserve` and
-`LedgerSettle`, so a shared backend keeps one cap for many processes (DESIGN §8).
+`unreserve` is for a reservation taken together with other decisions that then refused
+(the attempt never became one): unlike `release`, which settles it as ``not_billed`` and
+counts an attempt for its route, it leaves the ledger as if nothing had been booked.
+
+The state is one `LedgerState` record changed by the pure operations `LedgerReserve`,
+`LedgerSettle` and `LedgerUnreserve`, so a shared backend keeps one cap for many processes
+(DESIGN §8).
 """
 
 from __future__ import annotations
@@ -27,13 +33,14 @@ from typing import Any
 from imagegate._logging import get_logger
 from imagegate.errors import Billing, BudgetExceeded
 from imagegate.resilience.clock import Clock, LoopClock
-from imagegate.state import MemoryState, StateBackend
+from imagegate.state import MemoryState, StateBackend, Step
 
 __all__ = [
     "CostLedger",
     "LedgerReserve",
     "LedgerSettle",
     "LedgerState",
+    "LedgerUnreserve",
     "Reservation",
     "RouteSpend",
     "Spend",
@@ -135,6 +142,27 @@ class LedgerSettle:
             reserved_usd=max(0.0, current.reserved_usd - self.estimate_usd),
             open_reservations=max(0, current.open_reservations - 1),
             by_route=tuple(rows),
+        )
+        return new, None
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerUnreserve:
+    """Operation: drop a reservation whose attempt was never made (no attempt recorded).
+
+    Attributes:
+        estimate_usd: What the reservation booked.
+    """
+
+    estimate_usd: float
+
+    def apply(self, state: LedgerState | None, now: float) -> tuple[LedgerState, None]:
+        """Take the estimate off the reserved total."""
+        current = state or LedgerState()
+        new = replace(
+            current,
+            reserved_usd=max(0.0, current.reserved_usd - self.estimate_usd),
+            open_reservations=max(0, current.open_reservations - 1),
         )
         return new, None
 
@@ -267,10 +295,37 @@ class CostLedger:
             BudgetExceeded: booking it would cross ``limit_usd``; nothing is booked.
             ValueError: for a negative estimate.
         """
+        step = self.reserve_step(estimate_usd, route=route, size=size)
+        result = step.finish(await self._backend.apply(step.key, step.op, now=self._clock.now()))
+        if isinstance(result, BudgetExceeded):
+            raise result
+        return result
+
+    def reserve_step(
+        self, estimate_usd: float, *, route: str, size: str | None = None
+    ) -> Step[Reservation | BudgetExceeded]:
+        """`reserve` as a `Step`, to apply with others (`imagegate.state.apply_steps`).
+
+        Its result is the `Reservation`, or the `BudgetExceeded` that `reserve` would
+        raise (nothing booked).
+
+        Raises:
+            ValueError: for a negative estimate.
+        """
         if not estimate_usd >= 0:
             raise ValueError(f"estimate_usd must not be negative, got {estimate_usd!r}")
-        op = LedgerReserve(estimate_usd, self.limit_usd)
-        booked, committed = await self._backend.apply(self._state_key, op, now=self._clock.now())
+
+        def finish(result: tuple[bool, float]) -> Reservation | BudgetExceeded:
+            return self._booked(result, estimate_usd, route, size)
+
+        return Step(
+            self._backend, self._state_key, LedgerReserve(estimate_usd, self.limit_usd), finish
+        )
+
+    def _booked(
+        self, result: tuple[bool, float], estimate_usd: float, route: str, size: str | None
+    ) -> Reservation | BudgetExceeded:
+        booked, committed = result
         if not booked:
             assert self.limit_usd is not None
             self._log.info(
@@ -281,7 +336,7 @@ class CostLedger:
                 committed_usd=committed,
                 limit_usd=self.limit_usd,
             )
-            raise BudgetExceeded(
+            return BudgetExceeded(
                 f"budget cap of ${self.limit_usd:.4f} would be crossed: ${committed:.4f} spent "
                 f"or reserved, next attempt on {route}@{size} estimated at ${estimate_usd:.4f}",
                 spent_usd=committed,
@@ -322,6 +377,38 @@ class CostLedger:
     async def release(self, reservation: Reservation) -> None:
         """Drop a reservation whose attempt never started (settles it as not billed)."""
         await self.settle(reservation, 0.0, "not_billed")
+
+    async def unreserve(self, reservation: Reservation) -> None:
+        """Take back a reservation as if it was never booked (no attempt is recorded).
+
+        Does nothing for a reservation already settled (or taken back).
+        """
+        if reservation.settled:
+            return
+        step = self.unreserve_step(reservation)
+        step.finish(await self._backend.apply(step.key, step.op, now=self._clock.now()))
+
+    def unreserve_step(self, reservation: Reservation) -> Step[None]:
+        """`unreserve` as a `Step`, to apply with others.
+
+        Raises:
+            ValueError: the reservation is already settled (taking it back again would
+                free someone else's).
+        """
+        if reservation.settled:
+            raise ValueError(f"{reservation!r} is already settled")
+        reservation._settled = True
+
+        def finish(_: None) -> None:
+            self._log.debug(
+                "budget.unreserved",
+                route=reservation.route,
+                size=reservation.size,
+                estimate_usd=reservation.estimate_usd,
+            )
+
+        op = LedgerUnreserve(reservation.estimate_usd)
+        return Step(self._backend, self._state_key, op, finish)
 
     def spend(self) -> Spend:
         """Totals by billing status and by route (from the last known record)."""

@@ -18,19 +18,40 @@ provider's zone (Gemini: ``America/Los_Angeles``; days are 23 or 25 hours long a
 changes). A request that would not fit today may be booked on the next day when the reset
 is within ``max_wait_s``.
 
+The safety margin. The limiter books request *starts*; a provider counts *arrivals*, each
+a little later than its start (the event loop, the SDK, connection set-up, the network)
+and by a varying amount. Two requests booked exactly ``P`` apart may arrive ``P − 0.1 s``
+apart, and the provider then sees ``L + 1`` in one window. ``RateLimit.margin_s = m``
+widens every window the limiter enforces by ``m``, so arrivals keep the limit as long as
+each one lands within ``m`` of its start::
+
+    T = (P + m) / L                    RPM and IPM (P = 60 s): L starts per P + m
+    no start in the last m of a day    RPD: a request that could arrive after the reset
+                                       waits for it and counts on the next day
+
+With ``B = 1`` any ``P + m`` window then holds at most ``L`` starts, so any ``P`` window
+holds at most ``L`` arrivals delayed by 0 to ``m``. The default ``m = 1 s`` costs
+``1/60`` of a per-minute quota. ``min_interval_s`` is pacing the caller chose and is kept
+as given.
+
 `RateLimiter.reserve` returns the wait before the request may start and books the
 capacity, or None (nothing booked) when the wait would exceed ``max_wait_s`` — the router
-then skips the option. A booking counts even if the caller never sends the request.
+then skips the option. A booking counts even if the caller never sends the request, with
+one exception: a `RateBooking` (from `RateLimiter.reserve_step`) can be handed back with
+`RateLimiter.unreserve` while nothing was booked on the quota after it. Undoing an older
+booking could let a later one start too early, so that one is kept.
 `RateLimiter.mark_exhausted` blocks the quota after a `QuotaExhausted` error until its
 ``reset_at`` (or the next daily reset).
 
-The state is a `RateLimitState` record changed only by the pure operations `RateReserve`
-and `RateExhaust`, so a shared backend can run the same decisions (DESIGN §8).
+The state is a `RateLimitState` record changed only by the pure operations `RateReserve`,
+`RateUnreserve` and `RateExhaust`, so a shared backend can run the same decisions
+(DESIGN §8).
 """
 
 from __future__ import annotations
 
 import math
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, time, timedelta
@@ -38,16 +59,18 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from imagegate.resilience.clock import Clock, LoopClock
-from imagegate.state import MemoryState, StateBackend
+from imagegate.state import MemoryState, StateBackend, Step
 
 __all__ = [
     "QuotaLeft",
+    "RateBooking",
     "RateExhaust",
     "RateLimit",
     "RateLimitState",
     "RateLimiter",
     "RateLimiterStatistics",
     "RateReserve",
+    "RateUnreserve",
     "quota_day",
 ]
 
@@ -96,9 +119,14 @@ class RateLimit:
             after an idle spell. 1 spreads requests evenly and guarantees at most ``rpm``
             in any 60 s window; larger values trade that for lower latency.
         daily_reset: IANA zone whose midnight resets ``rpd``.
+        margin_s: Safety margin for arrivals that land later than their booked start:
+            the per-minute windows are enforced as ``60 + margin_s`` seconds and no
+            request starts in the last ``margin_s`` of a quota day (see the module
+            docstring). Set it to the longest delay expected between a request's start
+            and the provider counting it; 0 enforces the bare limits.
 
     Raises:
-        ValueError: for a non-positive limit or an unknown zone.
+        ValueError: for a non-positive limit, a negative margin or an unknown zone.
     """
 
     rpm: int | None = None
@@ -107,6 +135,7 @@ class RateLimit:
     min_interval_s: float | None = None
     burst: int = 1
     daily_reset: str = "America/Los_Angeles"
+    margin_s: float = 1.0
 
     def __post_init__(self) -> None:
         for name in ("rpm", "ipm", "rpd"):
@@ -117,6 +146,8 @@ class RateLimit:
             raise ValueError(f"min_interval_s must be positive, got {self.min_interval_s!r}")
         if self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        if not (self.margin_s >= 0 and math.isfinite(self.margin_s)):
+            raise ValueError(f"margin_s must be zero or positive, got {self.margin_s!r}")
         try:
             _zone(self.daily_reset)
         except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -132,6 +163,16 @@ class RateLimit:
             and (self.min_interval_s is None)
         )
 
+    @property
+    def request_interval_s(self) -> float | None:
+        """GCRA interval of ``rpm``: ``(60 + margin_s) / rpm`` (None without ``rpm``)."""
+        return _interval(self.rpm, self.margin_s)
+
+    @property
+    def image_interval_s(self) -> float | None:
+        """GCRA interval of ``ipm``: ``(60 + margin_s) / ipm`` (None without ``ipm``)."""
+        return _interval(self.ipm, self.margin_s)
+
 
 @dataclass(frozen=True, slots=True)
 class RateLimitState:
@@ -145,6 +186,9 @@ class RateLimitState:
         used_today: Requests booked on that day.
         used_next_day: Requests booked on the day after (waiting for the reset).
         blocked_until: Nothing starts before this (set by `RateExhaust`).
+        booking: Id of the latest booking, while `RateUnreserve` may still undo it ("":
+            none, or the latest booking had no id).
+        booking_day: The quota day that booking counted on (0 when no ``rpd``).
     """
 
     request_tat: float
@@ -154,6 +198,8 @@ class RateLimitState:
     used_today: int = 0
     used_next_day: int = 0
     blocked_until: float = 0.0
+    booking: str = ""
+    booking_day: int = 0
 
     @classmethod
     def fresh(cls, now: float, day: int) -> RateLimitState:
@@ -186,6 +232,7 @@ class RateReserve:
         day: The caller's quota day (`quota_day`).
         reset_in_s: Seconds until that day ends.
         max_wait_s: Longest acceptable wait; None for no bound.
+        booking: An id for this booking, so that `RateUnreserve` can undo it ("": none).
     """
 
     n: int
@@ -193,6 +240,7 @@ class RateReserve:
     day: int
     reset_in_s: float
     max_wait_s: float | None
+    booking: str = ""
 
     def apply(
         self, state: RateLimitState | None, now: float
@@ -203,8 +251,8 @@ class RateReserve:
             return state, None
         current = (state or RateLimitState.fresh(now, self.day)).rolled(self.day)
         gcras = (
-            (current.request_tat, _interval(limit.rpm), 1, limit.burst),
-            (current.image_tat, _interval(limit.ipm), self.n, limit.burst),
+            (current.request_tat, limit.request_interval_s, 1, limit.burst),
+            (current.image_tat, limit.image_interval_s, self.n, limit.burst),
             (current.spacing_tat, limit.min_interval_s, 1, 1),
         )
         start = max(now, current.blocked_until)
@@ -212,13 +260,17 @@ class RateReserve:
             if interval_s is not None:
                 start = max(start, _gcra_start(tat, interval_s, cost, burst))
         used_today, used_next = current.used_today, current.used_next_day
+        booking_day = 0
         if limit.rpd is not None:
             midnight = now + self.reset_in_s
-            if start < midnight and used_today < limit.rpd:
+            # A start within margin_s of the reset could arrive after it: next day.
+            if start < midnight - limit.margin_s and used_today < limit.rpd:
                 used_today += 1
+                booking_day = current.day
             elif used_next < limit.rpd:
                 start = max(start, midnight)
                 used_next += 1
+                booking_day = current.day + 1
             else:
                 return state, None
         wait = start - now
@@ -235,8 +287,61 @@ class RateReserve:
             spacing_tat=tats[2],
             used_today=used_today,
             used_next_day=used_next,
+            booking=self.booking,
+            booking_day=booking_day,
         )
         return new, wait
+
+
+@dataclass(frozen=True, slots=True)
+class RateUnreserve:
+    """Operation: undo booking ``booking`` if it is still the latest one on the quota.
+
+    Each GCRA time moves back by what the booking added (to ``max(old tat, its start)``,
+    never earlier than before it), and its quota day gets the request back. A booking
+    with a later one after it is kept: that one's start was computed from it.
+
+    Result: True when the booking was undone.
+
+    Attributes:
+        booking: The id the `RateReserve` carried.
+        n: Its images.
+        limit: The limits it was booked under.
+        day: The caller's quota day (`quota_day`).
+    """
+
+    booking: str
+    n: int
+    limit: RateLimit
+    day: int
+
+    def apply(self, state: RateLimitState | None, now: float) -> tuple[RateLimitState | None, bool]:
+        """Give the latest booking back (see the class docstring)."""
+        if state is None or not self.booking or state.booking != self.booking:
+            return state, False
+        current = state.rolled(self.day)
+        limit = self.limit
+        request_interval, image_interval = limit.request_interval_s, limit.image_interval_s
+        used_today, used_next = current.used_today, current.used_next_day
+        if current.booking_day == current.day:
+            used_today = max(0, used_today - 1)
+        elif current.booking_day == current.day + 1:
+            used_next = max(0, used_next - 1)
+        new = replace(
+            current,
+            request_tat=_undone(current.request_tat, request_interval, 1),
+            image_tat=_undone(current.image_tat, image_interval, self.n),
+            spacing_tat=_undone(current.spacing_tat, limit.min_interval_s, 1),
+            used_today=used_today,
+            used_next_day=used_next,
+            booking="",
+            booking_day=0,
+        )
+        return new, True
+
+
+def _undone(tat: float, interval_s: float | None, cost: int) -> float:
+    return tat if interval_s is None else tat - cost * interval_s
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,8 +363,8 @@ class RateExhaust:
         return replace(current, blocked_until=until), None
 
 
-def _interval(per_minute: int | None) -> float | None:
-    return None if per_minute is None else 60.0 / per_minute
+def _interval(per_minute: int | None, margin_s: float) -> float | None:
+    return None if per_minute is None else (60.0 + margin_s) / per_minute
 
 
 def _units_now(tat: float, interval_s: float | None, burst: int, now: float) -> int | None:
@@ -267,6 +372,21 @@ def _units_now(tat: float, interval_s: float | None, burst: int, now: float) -> 
         return None
     backlog = max(0.0, tat - now) / interval_s
     return max(0, math.floor(burst - backlog + 1e-9))
+
+
+@dataclass(frozen=True, slots=True)
+class RateBooking:
+    """A reservation that can be handed back (from `RateLimiter.reserve_step`).
+
+    Attributes:
+        wait_s: Seconds to wait before starting (0.0: at once).
+        n: Images booked.
+        id: Identifies it in the quota's record, for `RateLimiter.unreserve`.
+    """
+
+    wait_s: float
+    n: int
+    id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,7 +421,7 @@ class RateLimiterStatistics:
         key: The quota's key.
         limit: Its limits.
         quota: What it allows now.
-        reserved: Reservations this limiter made.
+        reserved: Reservations this limiter made (handed back or not).
         refused: Reservations it refused (wait beyond ``max_wait_s``).
     """
 
@@ -325,7 +445,17 @@ class RateLimiter:
             (default: ``datetime.now(UTC)``); tests derive it from a fake clock.
     """
 
-    __slots__ = ("_backend", "_clock", "_refused", "_reserved", "_wall_now", "key", "limit")
+    __slots__ = (
+        "_backend",
+        "_bookings",
+        "_clock",
+        "_id_prefix",
+        "_refused",
+        "_reserved",
+        "_wall_now",
+        "key",
+        "limit",
+    )
 
     def __init__(
         self,
@@ -343,16 +473,26 @@ class RateLimiter:
         self._wall_now: WallClock = wall_now or _utc_now
         self._reserved = 0
         self._refused = 0
+        # Booking ids: unique across processes (random prefix), cheap within one.
+        self._id_prefix = secrets.token_hex(6)
+        self._bookings = 0
 
     @property
     def _state_key(self) -> str:
         return f"ratelimit:{self.key}"
 
-    def _reserve_op(self, n: int, max_wait_s: float | None) -> RateReserve:
+    def _reserve_op(self, n: int, max_wait_s: float | None, booking: str = "") -> RateReserve:
         if n < 1:
             raise ValueError(f"n must be at least 1, got {n!r}")
         day, reset_in_s = quota_day(self._wall_now(), self.limit.daily_reset)
-        return RateReserve(n, self.limit, day, reset_in_s, max_wait_s)
+        return RateReserve(n, self.limit, day, reset_in_s, max_wait_s, booking)
+
+    def _counted(self, wait: float | None) -> float | None:
+        if wait is None:
+            self._refused += 1
+        else:
+            self._reserved += 1
+        return wait
 
     async def reserve(self, n: int = 1, *, max_wait_s: float | None) -> float | None:
         """Book capacity for a request of ``n`` images.
@@ -367,12 +507,39 @@ class RateLimiter:
             exceed ``max_wait_s``; then nothing is booked and the option should be skipped.
         """
         op = self._reserve_op(n, max_wait_s)
-        wait = await self._backend.apply(self._state_key, op, now=self._clock.now())
-        if wait is None:
-            self._refused += 1
-        else:
-            self._reserved += 1
-        return wait
+        return self._counted(await self._backend.apply(self._state_key, op, now=self._clock.now()))
+
+    def reserve_step(self, n: int = 1, *, max_wait_s: float | None) -> Step[RateBooking | None]:
+        """`reserve` as a `Step`, to apply with others (`imagegate.state.apply_steps`).
+
+        Its result is a `RateBooking` (which `unreserve` can hand back), or None when
+        the wait would exceed ``max_wait_s`` (nothing booked).
+        """
+        self._bookings += 1
+        booking = f"{self._id_prefix}.{self._bookings}"
+        op = self._reserve_op(n, max_wait_s, booking)
+
+        def finish(wait: float | None) -> RateBooking | None:
+            self._counted(wait)
+            return None if wait is None else RateBooking(wait, n, booking)
+
+        return Step(self._backend, self._state_key, op, finish)
+
+    async def unreserve(self, booking: RateBooking) -> bool:
+        """Hand back a booking whose request will not be sent.
+
+        Returns:
+            True when it was undone; False when a later booking on the quota came after it
+            (then it counts as used, like any booking whose request was never sent).
+        """
+        step = self.unreserve_step(booking)
+        return step.finish(await self._backend.apply(step.key, step.op, now=self._clock.now()))
+
+    def unreserve_step(self, booking: RateBooking) -> Step[bool]:
+        """`unreserve` as a `Step`, to apply with others."""
+        day, _ = quota_day(self._wall_now(), self.limit.daily_reset)
+        op = RateUnreserve(booking.id, booking.n, self.limit, day)
+        return Step(self._backend, self._state_key, op, bool)
 
     async def acquire(self, n: int = 1, *, max_wait_s: float | None) -> bool:
         """`reserve`, then sleep the wait on the clock; False (no sleep) when refused."""
@@ -424,8 +591,8 @@ class RateLimiter:
         blocked_for_s = max(0.0, record.blocked_until - now)
         next_start = RateReserve(1, limit, day, reset_in_s, None).apply(record, now)[1]
         return QuotaLeft(
-            requests_now=_units_now(record.request_tat, _interval(limit.rpm), limit.burst, now),
-            images_now=_units_now(record.image_tat, _interval(limit.ipm), limit.burst, now),
+            requests_now=_units_now(record.request_tat, limit.request_interval_s, limit.burst, now),
+            images_now=_units_now(record.image_tat, limit.image_interval_s, limit.burst, now),
             requests_today=requests_today,
             next_start_in_s=next_start,
             blocked_for_s=blocked_for_s,

@@ -8,6 +8,11 @@ place, in Python, and a backend that shares state between processes (Redis, issu
 runs the same operation in a server-side script or in an optimistic transaction. The
 Python ``apply`` is the reference its scripts are tested against.
 
+Before an attempt the router needs three decisions at once (breaker permit, rate limit
+booking, budget reservation). The primitives hand each one out as a `Step` (the operation,
+its key and backend, and what its result means), and `apply_steps` applies them together:
+one `StateBackend.apply_many` per backend, so one round trip to a remote one.
+
 Two rules keep operations portable across processes and time bases:
 
 - Operations carry durations relative to ``now`` (``block_for_s``), never absolute times,
@@ -21,7 +26,9 @@ it is imported on first use, so ``import imagegate.state`` never imports redis.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from imagegate.state.memory import MemoryState, MemoryStateStatistics
 
@@ -35,6 +42,8 @@ __all__ = [
     "RedisState",
     "RedisStateStatistics",
     "StateBackend",
+    "Step",
+    "apply_steps",
 ]
 
 _LAZY = frozenset({"RedisState", "RedisStateStatistics"})
@@ -53,6 +62,7 @@ def __getattr__(name: str) -> Any:
 S = TypeVar("S")
 R = TypeVar("R")
 R_co = TypeVar("R_co", covariant=True)
+T = TypeVar("T")
 
 
 class Operation(Protocol[S, R_co]):
@@ -80,6 +90,17 @@ class StateBackend(Protocol):
         """Apply ``op`` to the record under ``key`` atomically and return its result."""
         ...
 
+    async def apply_many(
+        self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
+    ) -> list[Any]:
+        """Apply each ``(key, op)`` as `apply` would and return the results in order.
+
+        Each operation is atomic on its own, not the batch as a whole: a remote backend
+        sends them together (one round trip) and may run them in any order, so the keys
+        should be distinct. `MemoryState` applies them in turn.
+        """
+        ...
+
     def peek(self, key: str) -> object | None:
         """The latest record this process knows for ``key``, without I/O.
 
@@ -87,3 +108,53 @@ class StateBackend(Protocol):
         Used for ``statistics()``, ``repr`` and cheap planning checks, never for decisions.
         """
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class Step(Generic[T]):
+    """One primitive's operation, ready to be applied together with others.
+
+    ``breaker.acquire_step()``, ``limiter.reserve_step(n, max_wait_s=...)`` and
+    ``ledger.reserve_step(estimate, route=...)`` return these; `apply_steps` applies a
+    batch of them and hands each result to its ``finish``, which does what the primitive's
+    own method does with it (log, count, wrap).
+
+    Attributes:
+        backend: Where the record lives.
+        key: The record's key in that backend.
+        op: The operation to apply to it.
+        finish: Turns the operation's raw result into the primitive's answer.
+    """
+
+    backend: StateBackend
+    key: str
+    op: Operation[Any, Any]
+    finish: Callable[[Any], T]
+
+
+async def apply_steps(steps: Sequence[Step[Any]], *, now: float) -> list[Any]:
+    """Apply ``steps`` with one `StateBackend.apply_many` per backend and return each
+    step's finished result, in order.
+
+    Args:
+        steps: The steps; each operation is atomic on its own (see `StateBackend.apply_many`).
+        now: The clock reading they are applied at (the primitives of one router share a
+            clock).
+    """
+    if not steps:
+        return []
+    first = steps[0].backend
+    raw: list[Any]
+    if all(step.backend is first for step in steps):
+        raw = await first.apply_many([(step.key, step.op) for step in steps], now=now)
+    else:
+        raw = [None] * len(steps)
+        groups: dict[int, list[int]] = {}
+        for index, step in enumerate(steps):
+            groups.setdefault(id(step.backend), []).append(index)
+        for indexes in groups.values():
+            backend = steps[indexes[0]].backend
+            ops = [(steps[i].key, steps[i].op) for i in indexes]
+            for index, result in zip(indexes, await backend.apply_many(ops, now=now), strict=True):
+                raw[index] = result
+    return [step.finish(result) for step, result in zip(steps, raw, strict=True)]

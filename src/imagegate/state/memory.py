@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 if TYPE_CHECKING:
     from imagegate.state import Operation
@@ -42,6 +43,15 @@ class MemoryState:
 
     async def apply(self, key: str, op: Operation[S, R], *, now: float) -> R:
         """Apply ``op`` to the record under ``key`` and return its result."""
+        return self._apply(key, op, now)
+
+    async def apply_many(
+        self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
+    ) -> list[Any]:
+        """Apply each ``(key, op)`` in turn, without awaiting, and return the results."""
+        return [self._apply(key, op, now) for key, op in ops]
+
+    def _apply(self, key: str, op: Operation[S, R], now: float) -> R:
         state = cast("S | None", self._records.get(key))
         new, result = op.apply(state, now)
         if new is None:

@@ -57,8 +57,19 @@ from imagegate.resilience.breaker import (
     BreakerReport,
     BreakerTransition,
 )
-from imagegate.resilience.ledger import LedgerReserve, LedgerSettle, LedgerState
-from imagegate.resilience.ratelimit import RateExhaust, RateLimit, RateLimitState, RateReserve
+from imagegate.resilience.ledger import (
+    LedgerReserve,
+    LedgerSettle,
+    LedgerState,
+    LedgerUnreserve,
+)
+from imagegate.resilience.ratelimit import (
+    RateExhaust,
+    RateLimit,
+    RateLimitState,
+    RateReserve,
+    RateUnreserve,
+)
 from imagegate.state.memory import MemoryState
 
 if TYPE_CHECKING:
@@ -99,10 +110,12 @@ def _load_scripts() -> dict[str, _Script]:
     bodies = {
         "rate_reserve": ("rate", "rate_reserve"),
         "rate_exhaust": ("rate", "rate_exhaust"),
+        "rate_unreserve": ("rate", "rate_unreserve"),
         "breaker_acquire": ("breaker", "breaker_acquire"),
         "breaker_report": ("breaker", "breaker_report"),
         "ledger_reserve": ("ledger", "ledger_reserve"),
         "ledger_settle": ("ledger", "ledger_settle"),
+        "ledger_unreserve": ("ledger", "ledger_unreserve"),
         "ledger_merge": ("ledger", "ledger_merge"),
     }
     scripts = {}
@@ -135,6 +148,7 @@ def _limit_args(limit: RateLimit) -> tuple[str, ...]:
         _opt(limit.rpd),
         _opt(limit.min_interval_s),
         str(limit.burst),
+        _f(limit.margin_s),
     )
 
 
@@ -183,6 +197,8 @@ def _rate_record(h: dict[str, str]) -> RateLimitState | None:
         used_today=int(h["ut"]),
         used_next_day=int(h["un"]),
         blocked_until=float(h["bu"]),
+        booking=h.get("lb", ""),
+        booking_day=int(h.get("ld", "0")),
     )
 
 
@@ -266,8 +282,16 @@ def _call_for(op: object, ledger_ttl_s: str) -> _Call:
                 str(op.day),
                 _f(op.reset_in_s),
                 _opt(op.max_wait_s),
+                op.booking,
             ),
             lambda r: None if r[0] == "" else float(r[0]),
+            _rate_record,
+        )
+    if isinstance(op, RateUnreserve):
+        return _Call(
+            "rate_unreserve",
+            (op.booking, str(op.n), *_limit_args(op.limit), str(op.day)),
+            lambda r: r[0] == "1",
             _rate_record,
         )
     if isinstance(op, RateExhaust):
@@ -294,6 +318,13 @@ def _call_for(op: object, ledger_ttl_s: str) -> _Call:
             "ledger_reserve",
             (ledger_ttl_s, _f(op.estimate_usd), _opt(op.limit_usd)),
             lambda r: (r[0] == "1", float(r[1])),
+            _ledger_record,
+        )
+    if isinstance(op, LedgerUnreserve):
+        return _Call(
+            "ledger_unreserve",
+            (ledger_ttl_s, _f(op.estimate_usd)),
+            lambda r: None,
             _ledger_record,
         )
     if isinstance(op, LedgerSettle):
@@ -531,6 +562,43 @@ class RedisState:
             self._failed(exc)
             return await self._apply_local(key, op, now)
 
+    async def apply_many(
+        self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
+    ) -> list[Any]:
+        """Apply each ``(key, op)`` atomically and return the results in order: one
+        pipeline of scripts, so one round trip (a cluster client sends each node its
+        part). Keys should be distinct: the scripts do not depend on each other, and one
+        the server had to be sent again runs after the others.
+
+        An operation Redis could not run goes on local state, like `apply`; when the
+        connection fails mid-pipeline all of them do (those Redis already ran then count
+        twice, as for `apply`).
+        """
+        calls = [_call_for(op, self._ledger_ttl) for _, op in ops]
+        if self._degraded_since is not None and (
+            self._recovering or self._timer() < self._next_retry or not await self._recover()
+        ):
+            return [await self._apply_local(key, op, now) for key, op in ops]
+        head = self._head(now)
+        try:
+            replies = await self._eval_many(
+                [
+                    (c.script, self.redis_key(key), (*head, *c.args))
+                    for (key, _), c in zip(ops, calls, strict=True)
+                ]
+            )
+        except self._redis_errors as exc:
+            self._failed(exc)
+            return [await self._apply_local(key, op, now) for key, op in ops]
+        results = []
+        for (key, op), call, reply in zip(ops, calls, replies, strict=True):
+            if isinstance(reply, BaseException):
+                self._failed(reply)
+                results.append(await self._apply_local(key, op, now))
+            else:
+                results.append(self._absorb(key, call, reply, now))
+        return results
+
     def peek(self, key: str) -> object | None:
         """The latest record this process knows for ``key``, in the caller's clock.
 
@@ -623,12 +691,37 @@ class RedisState:
             reply = await self._client.eval(code.text, 1, rkey, *args)
         return cast("list[str]", reply)
 
+    async def _eval_many(
+        self, calls: Sequence[tuple[str, str, Sequence[str]]]
+    ) -> list[list[str] | BaseException]:
+        """Run ``(script, rkey, args)`` calls in one pipeline; a script's error is its
+        reply. Scripts the server lacks are sent again by EVAL, in a second pipeline."""
+        from redis.exceptions import NoScriptError
+
+        pipe = self._client.pipeline(transaction=False)
+        for script, rkey, args in calls:
+            pipe.evalsha(_SCRIPTS[script].sha, 1, rkey, *args)
+        replies: list[Any] = await pipe.execute(raise_on_error=False)
+        missing = [k for k, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+        if missing:
+            pipe = self._client.pipeline(transaction=False)
+            for k in missing:
+                script, rkey, args = calls[k]
+                pipe.eval(_SCRIPTS[script].text, 1, rkey, *args)
+            for k, reply in zip(missing, await pipe.execute(raise_on_error=False), strict=True):
+                replies[k] = reply
+        return replies
+
     def _head(self, now: float) -> tuple[str, str, str]:
         caller_now = "" if self._clock == "server" else _f(now)
         return caller_now, _f(self.time_scale), str(EPOCH_S)
 
     async def _apply_remote(self, key: str, call: _Call, now: float) -> Any:
         reply = await self._eval(call.script, self.redis_key(key), (*self._head(now), *call.args))
+        return self._absorb(key, call, reply, now)
+
+    def _absorb(self, key: str, call: _Call, reply: Sequence[str], now: float) -> Any:
+        """Decode a script's reply: keep the record for `peek`, return the result."""
         server_now = float(reply[0])
         count = int(reply[1])
         result = call.result(reply[2 : 2 + count])
@@ -650,7 +743,7 @@ class RedisState:
             seed = cached.record if cached is not None else None
             if seed is not None:
                 await local.apply(key, _Seed(seed), now=now)
-            if isinstance(op, LedgerReserve | LedgerSettle):
+            if isinstance(op, LedgerReserve | LedgerSettle | LedgerUnreserve):
                 base = seed if isinstance(seed, LedgerState) else LedgerState()
                 self._ledger_bases.setdefault(key, base)
         if isinstance(op, BreakerReport) and op.probe_token is not None:

@@ -1,6 +1,7 @@
 -- RateLimitState (imagegate.resilience.ratelimit): one hash, fields
 -- rt request_tat, it image_tat, st spacing_tat, d day, ut used_today, un used_next_day,
--- bu blocked_until.
+-- bu blocked_until, lb booking, ld booking_day (records written before the last two
+-- existed read as "" and 0).
 local function rate_load()
   local h = load_hash()
   if h == nil then
@@ -9,21 +10,25 @@ local function rate_load()
   return {
     rt = tonumber(h.rt), it = tonumber(h.it), st = tonumber(h.st), d = tonumber(h.d),
     ut = tonumber(h.ut), un = tonumber(h.un), bu = tonumber(h.bu),
+    lb = h.lb or "", ld = tonumber(h.ld or "0"),
   }
 end
 
 local function rate_fresh(now, day)
-  return {rt = now, it = now, st = now, d = day, ut = 0, un = 0, bu = now}
+  return {rt = now, it = now, st = now, d = day, ut = 0, un = 0, bu = now, lb = "", ld = 0}
 end
 
 local function rate_rolled(r, day)
   if day <= r.d then
     return r
   end
+  local ut = 0
   if day == r.d + 1 then
-    return {rt = r.rt, it = r.it, st = r.st, d = day, ut = r.un, un = 0, bu = r.bu}
+    ut = r.un
   end
-  return {rt = r.rt, it = r.it, st = r.st, d = day, ut = 0, un = 0, bu = r.bu}
+  return {
+    rt = r.rt, it = r.it, st = r.st, d = day, ut = ut, un = 0, bu = r.bu, lb = r.lb, ld = r.ld,
+  }
 end
 
 local function rate_fields(r)
@@ -32,8 +37,16 @@ local function rate_fields(r)
   end
   return {
     "rt", f(r.rt), "it", f(r.it), "st", f(r.st), "d", i(r.d),
-    "ut", i(r.ut), "un", i(r.un), "bu", f(r.bu),
+    "ut", i(r.ut), "un", i(r.un), "bu", f(r.bu), "lb", r.lb, "ld", i(r.ld),
   }
+end
+
+-- The GCRA interval of a per-minute limit widened by the safety margin, or nil without one.
+local function rate_interval(per_minute, margin)
+  if per_minute == nil then
+    return nil
+  end
+  return (60.0 + margin) / per_minute
 end
 
 -- The record matters until its latest GCRA time or block has passed (then it equals a

@@ -1,23 +1,19 @@
--- RateReserve: ARGV n, rpm, ipm, rpd, min_interval_s, burst, day, reset_in_s, max_wait_s
--- ("" for None). Result: the wait, or "" when refused (the record is then unchanged).
+-- RateReserve: ARGV n, rpm, ipm, rpd, min_interval_s, burst, margin_s, day, reset_in_s,
+-- max_wait_s ("" for None), booking. Result: the wait, or "" when refused (the record is
+-- then unchanged).
 local n = num(1)
 local rpm, ipm, rpd, min_interval = opt(2), opt(3), opt(4), opt(5)
-local burst, day, reset_in_s, max_wait = num(6), num(7), num(8), opt(9)
+local burst, margin, day, reset_in_s, max_wait = num(6), num(7), num(8), num(9), opt(10)
+local booking = op(11)
 local state = rate_load()
 local now = clock_now()
 if ipm ~= nil and n > ipm then
   return reply(now, {""}, rate_fields(state))
 end
 local cur = rate_rolled(state or rate_fresh(now, day), day)
-local function interval(per_minute)
-  if per_minute == nil then
-    return nil
-  end
-  return 60.0 / per_minute
-end
 local gcras = {
-  {cur.rt, interval(rpm), 1, burst},
-  {cur.it, interval(ipm), n, burst},
+  {cur.rt, rate_interval(rpm, margin), 1, burst},
+  {cur.it, rate_interval(ipm, margin), n, burst},
   {cur.st, min_interval, 1, 1},
 }
 local start = math.max(now, cur.bu)
@@ -27,13 +23,16 @@ for _, g in ipairs(gcras) do
   end
 end
 local used_today, used_next = cur.ut, cur.un
+local booking_day = 0
 if rpd ~= nil then
   local midnight = now + reset_in_s
-  if start < midnight and used_today < rpd then
+  if start < midnight - margin and used_today < rpd then
     used_today = used_today + 1
+    booking_day = cur.d
   elseif used_next < rpd then
     start = math.max(start, midnight)
     used_next = used_next + 1
+    booking_day = cur.d + 1
   else
     return reply(now, {""}, rate_fields(state))
   end
@@ -52,7 +51,7 @@ for k, g in ipairs(gcras) do
 end
 local new = {
   rt = tats[1], it = tats[2], st = tats[3], d = cur.d, ut = used_today, un = used_next,
-  bu = cur.bu,
+  bu = cur.bu, lb = booking, ld = booking_day,
 }
 rate_save(new, now, reset_in_s)
 return reply(now, {f(wait)}, rate_fields(new))
