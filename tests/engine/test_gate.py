@@ -141,6 +141,7 @@ async def test_the_open_breaker_is_the_reason_when_several_refuse(clock: FakeClo
 
 def _router(routes: list[Route], clock: FakeClock, **kwargs: Any) -> Router:
     kwargs.setdefault("retry", RetryPolicy(attempts=1, rng=random.Random(1)))
+    kwargs.setdefault("order", "ladder")  # the routes in the order given, not learned
     return Router(routes, clock=clock, hedge=None, **kwargs)
 
 
