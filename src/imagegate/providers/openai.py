@@ -257,10 +257,10 @@ class OpenAIProvider:
             max_retries=0,  # the router is the only retry loop
             http_client=openai.DefaultAioHttpClient(),
         )
-        # The SDK imports its resource modules on first access (~0.7 s of CPU for
-        # ``chat``): do it here, at set-up, not inside the first request's event loop tick
-        # where it would stall every other request in flight.
-        _ = self._client.images, self._client.chat
+        # The SDK imports its resource modules on first access: do it here, at set-up,
+        # not inside the first request's event loop tick where it would stall every other
+        # request in flight.
+        _ = self._client.images
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
         self._log = get_logger(f"imagegate.providers.{name}", provider=name)

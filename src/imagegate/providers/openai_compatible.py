@@ -143,6 +143,10 @@ class OpenAICompatibleProvider(OpenAIProvider):
         self._mode: Mode = mode
         self._modalities = list(modalities)
         self._price_override = parse_price_option(price_usd, provider=name)
+        if mode == "chat":
+            # Like ``images`` in the base class: the SDK's lazy import of ``chat`` (~0.7 s
+            # of CPU) happens at set-up, not inside the first request.
+            _ = self._client.chat
 
     @classmethod
     def from_config(cls, config: ProviderConfig) -> OpenAICompatibleProvider:
