@@ -13,7 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, get_args
 
 import anyio
 
@@ -43,8 +43,8 @@ from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
-_STRATEGIES = ("priority", "cheapest", "fastest", "weighted")
-_ORDERS = ("ladder", "likely", "fastest", "size-then-fastest")
+_STRATEGIES: tuple[str, ...] = get_args(Strategy)
+_ORDERS: tuple[str, ...] = get_args(OptionOrder)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import random
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -62,7 +62,7 @@ from imagegate.resilience.ledger import CostLedger, Reservation
 from imagegate.resilience.load import LoadBudget
 from imagegate.resilience.ratelimit import RateLimiter
 from imagegate.resilience.retry import RetryPolicy
-from imagegate.resilience.stats import OutcomeWindow
+from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 
 __all__ = ["Engine", "RequestRun", "Strategy"]
@@ -112,32 +112,42 @@ class Engine:
             window = self.windows[key] = OutcomeWindow()
         return window
 
+    def _stats(self, route: str, size: str) -> OutcomeStats | None:
+        window = self.windows.get((route, size))
+        return window.statistics(self.clock.now()) if window is not None else None
+
     def estimate(self, route: str, size: str) -> float:
         """Estimated success rate of the next attempt at (route, size) (see admission)."""
         policy = self.admission or AdmissionPolicy()
-        window = self.windows.get((route, size))
-        stats = window.statistics(self.clock.now()) if window is not None else None
+        stats = self._stats(route, size)
         return policy.estimate(stats, in_flight=self.in_flight[(route, size)])
 
-    def optimistic_estimate(self, route: str, size: str) -> float:
-        """The success estimate plus the admission policy's confidence margin."""
+    def estimates(self, route: str, size: str) -> tuple[float, float]:
+        """The success estimate of (route, size) and its optimistic bound (admission)."""
         policy = self.admission or AdmissionPolicy()
-        window = self.windows.get((route, size))
-        stats = window.statistics(self.clock.now()) if window is not None else None
-        return policy.upper_bound(stats, in_flight=self.in_flight[(route, size)])
+        stats, in_flight = self._stats(route, size), self.in_flight[(route, size)]
+        return (
+            policy.estimate(stats, in_flight=in_flight),
+            policy.upper_bound(stats, in_flight=in_flight),
+        )
 
     def expected_time_s(self, option: Option) -> float:
         """Expected seconds to an image from ``option``: mean latency / success estimate."""
-        window = self.windows.get((option.route.name, option.size))
-        ewma = window.statistics(self.clock.now()).ewma_s if window is not None else None
+        policy = self.admission or AdmissionPolicy()
+        key = (option.route.name, option.size)
+        stats = self._stats(*key)
+        ewma = stats.ewma_s if stats is not None else None
         latency = PRIOR_LATENCY_S[option.size] if ewma is None else ewma
-        return latency / max(0.01, self.estimate(option.route.name, option.size))
+        return latency / max(0.01, policy.estimate(stats, in_flight=self.in_flight[key]))
+
+    def fastest_key(self, option: Option) -> tuple[bool, float]:
+        """Primaries before backups, then by expected time to an image."""
+        return option.route.backup, self.expected_time_s(option)
 
     def reorder(self, options: Sequence[Option]) -> Sequence[Option]:
         """``options`` (in ladder order) in the engine's `OptionOrder`."""
         if self.order == "fastest":
-            # By expected time to an image; backups stay behind primaries.
-            return sorted(options, key=lambda o: (o.route.backup, self.expected_time_s(o)))
+            return sorted(options, key=self.fastest_key)
         if self.order == "size-then-fastest":
             # The requested size, likeliest route first; once it is given up, whatever
             # is expected to deliver soonest.
@@ -148,7 +158,7 @@ class Engine:
             rest = [o for o in options if o.size != top or o.route.backup]
             if self.strategy == "priority":  # another strategy orders the routes itself
                 first.sort(key=self.expected_time_s)
-            rest.sort(key=lambda o: (o.route.backup, self.expected_time_s(o)))
+            rest.sort(key=self.fastest_key)
             return first + rest
         if self.order == "likely":
             # The ladder's tiers and sizes; within each, the route expected to deliver
@@ -332,8 +342,7 @@ class RequestRun:
         if not engine.breakers.get(option.route.name, option.size).allow():
             return "breaker open"
         if engine.admission is not None:
-            estimate = engine.estimate(option.route.name, option.size)
-            upper = engine.optimistic_estimate(option.route.name, option.size)
+            estimate, upper = engine.estimates(option.route.name, option.size)
             can_step_down = size_rank(option.size) > size_rank(self.request.sizes_allowed[-1])
             if not engine.admission.admits(upper, can_step_down=can_step_down):
                 return f"estimated success {estimate:.0%} (at best {upper:.0%}) too low"
@@ -436,24 +445,18 @@ class RequestRun:
         engine = self.engine
         policy = engine.hedge
         assert policy is not None
-        fastest = policy.target == "fastest"
-        best: Option | None = None
-        best_key = (True, 0.0)
-        for option in self.options:
-            if fastest:
-                if size_rank(option.size) > size_rank(policy.size) or option is main.option:
-                    continue
-            elif option.size != policy.size:
-                continue
-            if self._unavailable(option) is not None:
-                continue
-            if fastest:
-                key = (option.route.backup, engine.expected_time_s(option))
-            else:
-                key = (option.route.backup, -engine.estimate(option.route.name, option.size))
-            if best is None or key < best_key:
-                best, best_key = option, key
-        return best
+        key: Callable[[Option], tuple[bool, float]]
+        if policy.target == "fastest":
+            limit = size_rank(policy.size)
+            candidates = [
+                o for o in self.options if size_rank(o.size) <= limit and o is not main.option
+            ]
+            key = engine.fastest_key
+        else:
+            candidates = [o for o in self.options if o.size == policy.size]
+            key = lambda o: (o.route.backup, -engine.estimate(o.route.name, o.size))  # noqa: E731
+        available = [o for o in candidates if self._unavailable(o) is None]
+        return min(available, key=key, default=None)  # the first of equals, as ranked
 
     async def _grace(
         self, receive: MemoryObjectReceiveStream[_Landing], hedge_win: _Landing, main: _Flight

@@ -1,4 +1,4 @@
-"""What the presets learn from: optimistic admission, survival, option orders, the load
+"""What the presets learn from: optimistic admission, option orders, the load
 budget in the engine and the per-attempt share of the last size (fake clock)."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from imagegate import (
     Router,
 )
 from imagegate.errors import ConfigurationError, DeadlineExceeded, Overloaded
-from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
+from imagegate.resilience.stats import OutcomeStats
 from imagegate.testing import FakeProvider, fail, succeed
 
 
@@ -57,18 +57,6 @@ def test_admission_validates_new_fields(field: str, value: float) -> None:
     """Negative confidence and an impossible attempts target are refused."""
     with pytest.raises(ValueError, match=field):
         AdmissionPolicy(**{field: value})
-
-
-def test_survival_is_the_share_of_slower_successes() -> None:
-    """survival(t): how many recent successes took longer than t."""
-    window = OutcomeWindow()
-    assert window.survival(10.0, now=0.0) is None
-    for latency in (10.0, 20.0, 30.0, 40.0):
-        window.record(success=True, latency_s=latency, now=50.0)
-    window.record(success=False, latency_s=600.0, now=50.0)
-    assert window.survival(5.0, now=50.0) == 1.0
-    assert window.survival(20.0, now=50.0) == 0.5
-    assert window.survival(40.0, now=50.0) == 0.0
 
 
 def test_hedge_target_must_be_known() -> None:

@@ -83,23 +83,26 @@ class AdmissionPolicy:
         if not self.confidence >= 0:
             raise ValueError("confidence must not be negative")
 
-    def estimate(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
-        """Estimated success rate of the next attempt of an option."""
+    def _evidence(self, stats: OutcomeStats | None, in_flight: int) -> tuple[float, float]:
+        """(successes, outcomes) with the prior and the pending weight counted in."""
         successes = stats.successes if stats is not None else 0
         outcomes = stats.calls if stats is not None else 0
         prior = self.prior_successes + self.prior_failures
         pending = self.in_flight_weight * max(0, in_flight) * prior / (prior + outcomes)
-        return (successes + self.prior_successes) / (outcomes + pending + prior)
+        return successes + self.prior_successes, outcomes + pending + prior
+
+    def estimate(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
+        """Estimated success rate of the next attempt of an option."""
+        successes, outcomes = self._evidence(stats, in_flight)
+        return successes / outcomes
 
     def upper_bound(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
         """The estimate plus ``confidence`` standard errors: what admission compares with
         ``min_success_rate``, so that an option judged on a handful of outcomes keeps
         being tried now and then until the evidence against it is firm."""
-        outcomes = stats.calls if stats is not None else 0
-        prior = self.prior_successes + self.prior_failures
-        pending = self.in_flight_weight * max(0, in_flight) * prior / (prior + outcomes)
-        p = self.estimate(stats, in_flight=in_flight)
-        return p + self.confidence * math.sqrt(p * (1.0 - p) / (outcomes + pending + prior))
+        successes, outcomes = self._evidence(stats, in_flight)
+        p = successes / outcomes
+        return p + self.confidence * math.sqrt(p * (1.0 - p) / outcomes)
 
     def admits(self, estimate: float, *, can_step_down: bool) -> bool:
         """Whether an option with ``estimate`` should be tried now."""

@@ -103,15 +103,6 @@ class OutcomeWindow:
             return None
         return latencies[max(1, math.ceil(q * len(latencies))) - 1]
 
-    def survival(self, elapsed_s: float, now: float) -> float | None:
-        """Share of the window's successes that took longer than ``elapsed_s``, or None
-        without successes: how many answers still come after that long."""
-        self._expire(now)
-        latencies = self._ok_sorted
-        if not latencies:
-            return None
-        return (len(latencies) - bisect.bisect_right(latencies, elapsed_s)) / len(latencies)
-
     def statistics(self, now: float) -> OutcomeStats:
         """Everything at once."""
         self._expire(now)
