@@ -77,8 +77,12 @@ class Preset:
 
 # Breakers for options that are broken, not merely unlikely: admission and the load budget
 # weigh an option that fails half the time; a breaker that opened on it would stop the
-# evidence that it still works.
-_ROUTE_AROUND_BROKEN: Final = BreakerPolicy(failure_rate=0.9, consecutive_failures=10, min_calls=10)
+# evidence that it still works. No run-of-failures rule: attempts that time out at the
+# size's budget land together, after the successes of the same burst, so ten in a row
+# says little about an option that delivers 40% of the time.
+_ROUTE_AROUND_BROKEN: Final = BreakerPolicy(
+    failure_rate=0.9, consecutive_failures=None, min_calls=10
+)
 
 PRESETS: Final[dict[PresetName, Preset]] = {
     "latency": Preset(
@@ -94,7 +98,9 @@ PRESETS: Final[dict[PresetName, Preset]] = {
             max_extra_load=0.5,
         ),
         timeouts=AttemptTimeoutPolicy(factor=1.5, min_samples=10, fallback_share=0.25),
-        admission=AdmissionPolicy(min_success_rate=0.5),
+        # In-flight attempts weigh a quarter: a cold burst spreads over the routes of
+        # the smallest size instead of spilling onto larger, slower sizes.
+        admission=AdmissionPolicy(min_success_rate=0.5, in_flight_weight=0.25),
         order="fastest",
     ),
     "balanced": Preset(
@@ -109,7 +115,7 @@ PRESETS: Final[dict[PresetName, Preset]] = {
         name="quality",
         breaker=_ROUTE_AROUND_BROKEN,
         hedge=None,
-        timeouts=AttemptTimeoutPolicy(fallback_share=0.36),
+        timeouts=AttemptTimeoutPolicy(fallback_share=0.4),
         admission=AdmissionPolicy(min_success_rate=0.1, max_attempts_per_request=1.9),
         order="size-then-fastest",
     ),

@@ -236,6 +236,7 @@ class RequestRun:
         self._tries: Counter[tuple[int, Size]] = Counter()
         self._dead_routes: set[int] = set()
         self._retry: tuple[Option, int, ImageGateError] | None = None
+        self._deferred: list[tuple[float, Option, int]] = []  # (due, option, number)
         self._stop: BaseException | None = None
         self._blocked = False
         self._size_ends: dict[Size, float | None] = {}
@@ -302,7 +303,23 @@ class RequestRun:
         if retry is not None and not self._blocked:
             option, number, error = retry
             wait = engine.retry.next_wait_s(number, error, remaining_s=self.remaining())
+            failover_after = engine.retry.failover_after_s
             if (
+                wait is not None
+                and failover_after is not None
+                and wait > failover_after
+                and self._fallback_after(option)
+            ):
+                # Another option may answer before this one is even due again.
+                self._deferred.append((engine.clock.now() + wait, option, number))
+                self.log.info(
+                    "retry.deferred",
+                    route=option.route.name,
+                    size=option.size,
+                    wait_s=round(wait, 3),
+                    error=type(error).__name__,
+                )
+            elif (
                 wait is not None
                 and self._unavailable(option) is None
                 and engine.budget.try_withdraw("retry")
@@ -330,6 +347,30 @@ class RequestRun:
                 )
                 continue
             return option, self._tries[(option.index, option.size)] + 1
+        return await self._deferred_retry()
+
+    async def _deferred_retry(self) -> tuple[Option, int] | None:
+        """The earliest retry put off for failover, once due (the ladder is used up)."""
+        engine = self.engine
+        self._deferred.sort(key=lambda item: item[0])
+        while self._deferred and not self._blocked:
+            due, option, number = self._deferred.pop(0)
+            wait = max(0.0, due - engine.clock.now())
+            remaining = self.remaining()
+            if remaining is not None and wait + engine.retry.min_attempt_s > remaining:
+                continue
+            if self._unavailable(option) is not None or not engine.budget.try_withdraw("retry"):
+                continue
+            self.log.info(
+                "retry.scheduled",
+                route=option.route.name,
+                size=option.size,
+                number=number + 1,
+                wait_s=round(wait, 3),
+                deferred=True,
+            )
+            await engine.clock.sleep(wait)
+            return option, number + 1
         return None
 
     def _unavailable(self, option: Option) -> str | None:

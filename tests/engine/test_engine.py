@@ -71,6 +71,45 @@ async def test_retry_that_would_cross_the_deadline_fails_over(clock: FakeClock) 
     assert [t.route for t in result.attempts] == ["a/m", "b/m"]
 
 
+async def test_long_retry_wait_fails_over_first(clock: FakeClock) -> None:
+    """A 429 asking for 60 s sends the request on to the next route at once."""
+    a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+    a.script("1K", fail(RateLimited("slow down", retry_after_s=60.0), latency_s=1.0))
+    b.script("1K", succeed(latency_s=10.0))
+    routes = [Route(a, model="m"), Route(b, model="m")]
+    async with _router(routes, clock, hedge=None) as router:
+        result = await router.generate("x", deadline=600.0)
+    assert [t.route for t in result.attempts] == ["a/m", "b/m"]
+    assert result.attempts[1].started - result.attempts[0].ended < 1.0
+    assert result.latency_s == pytest.approx(11.0)
+
+
+async def test_deferred_retry_is_made_when_nothing_else_answers(clock: FakeClock) -> None:
+    """The put-off retry comes back, at the time it was due, once the ladder is used up."""
+    a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+    a.script(
+        "1K", fail(RateLimited("slow down", retry_after_s=60.0), latency_s=1.0), succeed()
+    )
+    b.script("1K", fail(ContentBlocked("no", stage="output"), latency_s=5.0))
+    routes = [Route(a, model="m"), Route(b, model="m")]
+    async with _router(routes, clock, hedge=None) as router:
+        result = await router.generate("x", deadline=600.0)
+    assert [(t.route, t.number) for t in result.attempts] == [("a/m", 1), ("b/m", 1), ("a/m", 2)]
+    assert result.attempts[2].started == pytest.approx(result.attempts[0].ended + 60.0)
+
+
+async def test_short_retry_wait_stays_on_the_route(clock: FakeClock) -> None:
+    """A wait within failover_after_s is simply waited out on the same option."""
+    a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+    a.script("1K", fail(RateLimited("slow down", retry_after_s=3.0)), succeed())
+    routes = [Route(a, model="m"), Route(b, model="m")]
+    retry = RetryPolicy(failover_after_s=5.0, rng=random.Random(1))
+    async with _router(routes, clock, hedge=None, retry=retry) as router:
+        result = await router.generate("x", deadline=600.0)
+    assert [t.route for t in result.attempts] == ["a/m", "a/m"]
+    assert not b.calls
+
+
 async def test_empty_retry_budget_fails_over_instead(clock: FakeClock) -> None:
     """When the retry-and-hedge budget is spent, failures go to the next route."""
     a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)

@@ -102,6 +102,7 @@ def test_huge_retry_numbers_cap_instead_of_overflowing() -> None:
         {"wait_exp_base": 0.5},
         {"jitter": 1.5},
         {"min_attempt_s": -1.0},
+        {"failover_after_s": -1.0},
     ],
 )
 def test_out_of_range_parameters_are_rejected(kwargs: dict[str, float]) -> None:

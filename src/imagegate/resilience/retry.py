@@ -15,6 +15,11 @@ No retry (`RetryPolicy.next_wait_s` returns None) when the error is not a retrya
 `ProviderError`, the option has used its ``attempts``, or the wait plus a minimum useful
 attempt (``min_attempt_s``) would not fit in what is left of the deadline. The policy
 never sleeps: the router sleeps the returned wait on its clock.
+
+A long wait is not spent idle while another option could answer: a retry due in more
+than ``failover_after_s`` (a 429 whose RetryInfo says 60 s) is put off, the request moves
+on down its ladder, and the router comes back to the retry, at the time it was due, only
+if nothing else has delivered by then.
 """
 
 from __future__ import annotations
@@ -43,6 +48,8 @@ class RetryPolicy:
         jitter: Share of the ceiling that is randomised, in [0, 1] (1 = full jitter).
         min_attempt_s: Least time an attempt needs to be worth starting; a retry whose
             wait leaves less than this before the deadline is not made.
+        failover_after_s: A retry due later than this is put off while another option
+            is left to try (see the module docstring); None: always wait for it.
         rng: Source of randomness; pass ``random.Random(seed)`` for reproducible waits.
 
     Raises:
@@ -55,6 +62,7 @@ class RetryPolicy:
     wait_exp_base: float = 2.0
     jitter: float = 1.0
     min_attempt_s: float = 1.0
+    failover_after_s: float | None = 5.0
     rng: random.Random | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -71,6 +79,10 @@ class RetryPolicy:
             raise ValueError(f"jitter must be within [0, 1], got {self.jitter!r}")
         if not self.min_attempt_s >= 0:
             raise ValueError(f"min_attempt_s must not be negative, got {self.min_attempt_s!r}")
+        if self.failover_after_s is not None and not self.failover_after_s >= 0:
+            raise ValueError(
+                f"failover_after_s must not be negative, got {self.failover_after_s!r}"
+            )
 
     def ceiling_s(self, retry: int) -> float:
         """The backoff ceiling of the ``retry``-th retry (1-based), before jitter and hints.
