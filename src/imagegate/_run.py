@@ -24,6 +24,7 @@ the ledger. A cancelled attempt (a hedge loser, or the caller gave up) is record
 
 from __future__ import annotations
 
+import math
 import random
 from collections import Counter
 from collections.abc import Callable, Sequence
@@ -73,6 +74,7 @@ Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
 _MIN_ATTEMPT_S = 0.001
 # Hedges per slow attempt: a second one only when the first failed fast.
 _MAX_HEDGES = 2
+_COLD_LATENCY_SPREAD = 0.25  # relative standard error of a latency not yet measured
 # Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
 _CLEANUP_BOUND_S = 5.0
 
@@ -140,40 +142,67 @@ class Engine:
         latency = PRIOR_LATENCY_S[option.size] if ewma is None else ewma
         return latency / max(0.01, policy.estimate(stats, in_flight=self.in_flight[key]))
 
+    def sampled_time_s(self, option: Option) -> float:
+        """Seconds to an image from ``option``, optimistic where evidence is thin: a mean
+        latency drawn (Thompson sampling) around the window's, its standard error
+        shrinking with the successes seen, over the optimistic success bound admission
+        uses. Ranking by these keeps a route judged on a few outcomes in play until the
+        evidence is firm, then concentrates on the quickest (`expected_time_s` is the
+        point estimate). The success rate is bounded, not drawn: a cold Beta(1, 1) draw
+        would send a sixth of a cold burst to a size three times slower.
+        """
+        policy = self.admission or AdmissionPolicy()
+        key = (option.route.name, option.size)
+        stats = self._stats(*key)
+        prior = PRIOR_LATENCY_S[option.size]
+        if stats is None or stats.mean_s is None:
+            mean, error = prior, prior * _COLD_LATENCY_SPREAD
+        elif stats.stdev_s is None:
+            mean, error = stats.mean_s, stats.mean_s * _COLD_LATENCY_SPREAD
+        else:
+            mean, error = stats.mean_s, stats.stdev_s / math.sqrt(stats.successes)
+        latency = max(0.1 * mean, self.rng.gauss(mean, error))
+        success = min(1.0, policy.upper_bound(stats, in_flight=self.in_flight[key]))
+        return latency / max(0.01, success)
+
     def fastest_key(self, option: Option) -> tuple[bool, float]:
         """Primaries before backups, then by expected time to an image."""
         return option.route.backup, self.expected_time_s(option)
 
     def reorder(self, options: Sequence[Option]) -> Sequence[Option]:
-        """``options`` (in ladder order) in the engine's `OptionOrder`."""
+        """``options`` (in ladder order) in the engine's `OptionOrder`; routes within a
+        ranking are compared by one `sampled_time_s` draw each."""
+        if self.order == "ladder" or not options:
+            return options
+        draws = {id(o): self.sampled_time_s(o) for o in options}
+
+        def soonest(o: Option) -> float:
+            return draws[id(o)]
+
+        def primaries_soonest(o: Option) -> tuple[bool, float]:
+            return o.route.backup, draws[id(o)]
+
         if self.order == "fastest":
-            return sorted(options, key=self.fastest_key)
+            return sorted(options, key=primaries_soonest)
         if self.order == "size-then-fastest":
             # The requested size, likeliest route first; once it is given up, whatever
             # is expected to deliver soonest.
-            if not options:
-                return options
             top = options[0].size
             first = [o for o in options if o.size == top and not o.route.backup]
             rest = [o for o in options if o.size != top or o.route.backup]
             if self.strategy == "priority":  # another strategy orders the routes itself
-                first.sort(key=self.expected_time_s)
-            rest.sort(key=self.fastest_key)
+                first.sort(key=soonest)
+            rest.sort(key=primaries_soonest)
             return first + rest
-        if self.order == "likely":
-            # The ladder's tiers and sizes; within each, the route expected to deliver
-            # soonest first (sorted() is stable, so ties keep the strategy's order).
-            ladder = {id(o): i for i, o in enumerate(options)}
-            tier: dict[tuple[bool, Size], int] = {}
-            for o in options:
-                tier.setdefault((o.route.backup, o.size), ladder[id(o)])
-            if self.strategy != "priority":  # another strategy orders the routes itself
-                return sorted(options, key=lambda o: tier[(o.route.backup, o.size)])
-            return sorted(
-                options,
-                key=lambda o: (tier[(o.route.backup, o.size)], self.expected_time_s(o)),
-            )
-        return options
+        # "likely": the ladder's tiers and sizes; within each, the route expected to
+        # deliver soonest first (sorted() is stable, so ties keep the strategy's order).
+        ladder = {id(o): i for i, o in enumerate(options)}
+        tier: dict[tuple[bool, Size], int] = {}
+        for o in options:
+            tier.setdefault((o.route.backup, o.size), ladder[id(o)])
+        if self.strategy != "priority":  # another strategy orders the routes itself
+            return sorted(options, key=lambda o: tier[(o.route.backup, o.size)])
+        return sorted(options, key=lambda o: (tier[(o.route.backup, o.size)], soonest(o)))
 
     def route_order(self, request: ImageRequest) -> list[int]:
         """Route indexes in the order the strategy prefers (backups keep theirs)."""

@@ -87,9 +87,7 @@ async def test_long_retry_wait_fails_over_first(clock: FakeClock) -> None:
 async def test_deferred_retry_is_made_when_nothing_else_answers(clock: FakeClock) -> None:
     """The put-off retry comes back, at the time it was due, once the ladder is used up."""
     a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
-    a.script(
-        "1K", fail(RateLimited("slow down", retry_after_s=60.0), latency_s=1.0), succeed()
-    )
+    a.script("1K", fail(RateLimited("slow down", retry_after_s=60.0), latency_s=1.0), succeed())
     b.script("1K", fail(ContentBlocked("no", stage="output"), latency_s=5.0))
     routes = [Route(a, model="m"), Route(b, model="m")]
     async with _router(routes, clock, hedge=None) as router:

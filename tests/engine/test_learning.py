@@ -91,6 +91,30 @@ async def test_size_then_fastest_learns_the_better_route_and_falls_back_fast(
     assert [size for _, size in plan[2:4]] == ["1K", "1K"]
 
 
+async def test_sampled_ranking_explores_then_concentrates(clock: FakeClock) -> None:
+    """Routes are ranked by a Thompson draw of their mean latency: one judged slower on a
+    few outcomes still goes first now and then; after many outcomes, hardly ever."""
+    a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+    routes = [Route(a, model="m"), Route(b, model="m")]
+
+    def share_first(router: Router, route: str) -> float:
+        firsts = [router.engine.reorder(_options(router))[0].route.name for _ in range(400)]
+        return firsts.count(route) / len(firsts)
+
+    async with Router(routes, clock=clock, order="size-then-fastest", seed=3) as router:
+        windows = router.engine.window("a/m", "4K"), router.engine.window("b/m", "4K")
+        for latency in (37.0, 43.0, 49.0):  # a: mean 43 s over three outcomes
+            windows[0].record(success=True, latency_s=latency, now=0.0)
+        for latency in (38.0, 42.0) * 30:  # b: mean 40 s over sixty
+            windows[1].record(success=True, latency_s=latency, now=0.0)
+        thin = share_first(router, "a/m")
+        for latency in (37.0, 43.0, 49.0) * 20:  # a: the same mean over sixty-three
+            windows[0].record(success=True, latency_s=latency, now=0.0)
+        firm = share_first(router, "a/m")
+    assert 0.05 < thin < 0.5
+    assert firm < 0.01
+
+
 def _options(router: Router) -> list:  # type: ignore[type-arg]
     from imagegate._plan import build_plan
     from imagegate._request import ImageRequest

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -120,3 +122,11 @@ def test_window_matches_a_naive_recount(
         stats = window.statistics(now)
         assert (stats.calls, stats.successes) == (len(live), len(oks))
         assert window.quantile(0.5, now) == (oks[max(1, -(-len(oks) // 2)) - 1] if oks else None)
+        if oks:
+            assert stats.mean_s == pytest.approx(statistics.fmean(oks), abs=1e-6)
+        else:
+            assert stats.mean_s is None
+        if len(oks) > 1:
+            assert stats.stdev_s == pytest.approx(statistics.stdev(oks), abs=1e-4)
+        else:
+            assert stats.stdev_s is None

@@ -25,8 +25,8 @@ every tier and the backups are used); nothing of it is measured.
 
 from __future__ import annotations
 
-import math
 import gc
+import math
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field

@@ -34,6 +34,8 @@ class OutcomeStats:
         p90_s: 90th percentile latency of successes.
         p95_s: 95th percentile latency of successes.
         ewma_s: Exponentially weighted mean latency of successes (α = 0.2).
+        mean_s: Mean latency of the successes in the window; None without successes.
+        stdev_s: Their sample standard deviation; None with fewer than two.
     """
 
     calls: int
@@ -43,6 +45,8 @@ class OutcomeStats:
     p90_s: float | None
     p95_s: float | None
     ewma_s: float | None
+    mean_s: float | None = None
+    stdev_s: float | None = None
 
 
 class OutcomeWindow:
@@ -53,7 +57,7 @@ class OutcomeWindow:
         max_samples: At most this many outcomes are kept.
     """
 
-    __slots__ = ("_ewma", "_ok_sorted", "_samples", "max_samples", "window_s")
+    __slots__ = ("_ewma", "_ok_sorted", "_ok_sq", "_ok_sum", "_samples", "max_samples", "window_s")
 
     _ALPHA: Final = 0.2
 
@@ -68,12 +72,19 @@ class OutcomeWindow:
         # Success latencies kept sorted as outcomes come and go, so quantiles and
         # statistics (read several times per request) never sort the window.
         self._ok_sorted: list[float] = []
+        self._ok_sum = 0.0  # running sums of the success latencies (mean, deviation)
+        self._ok_sq = 0.0
         self._ewma: float | None = None
 
     def _drop_oldest(self) -> None:
         _, ok, latency = self._samples.popleft()
         if ok:
             del self._ok_sorted[bisect.bisect_left(self._ok_sorted, latency)]
+            if self._ok_sorted:
+                self._ok_sum -= latency
+                self._ok_sq -= latency * latency
+            else:  # start afresh, shedding rounding drift
+                self._ok_sum = self._ok_sq = 0.0
 
     def record(self, *, success: bool, latency_s: float, now: float) -> None:
         """Add one outcome that ended at clock time ``now``."""
@@ -82,6 +93,8 @@ class OutcomeWindow:
         self._samples.append((now, success, latency_s))
         if success:
             bisect.insort(self._ok_sorted, latency_s)
+            self._ok_sum += latency_s
+            self._ok_sq += latency_s * latency_s
             prev = self._ewma
             self._ewma = latency_s if prev is None else prev + self._ALPHA * (latency_s - prev)
 
@@ -111,6 +124,12 @@ class OutcomeWindow:
         def pick(q: float) -> float | None:
             return latencies[max(1, math.ceil(q * len(latencies))) - 1] if latencies else None
 
+        k = len(latencies)
+        mean = self._ok_sum / k if k else None
+        stdev = None
+        if mean is not None and k > 1:
+            stdev = math.sqrt(max(0.0, (self._ok_sq - k * mean * mean) / (k - 1)))
+
         return OutcomeStats(
             calls=calls,
             successes=len(latencies),
@@ -119,6 +138,8 @@ class OutcomeWindow:
             p90_s=pick(0.9),
             p95_s=pick(0.95),
             ewma_s=self._ewma,
+            mean_s=mean,
+            stdev_s=stdev,
         )
 
     def __repr__(self) -> str:
