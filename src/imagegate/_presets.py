@@ -115,7 +115,7 @@ PRESETS: Final[dict[PresetName, Preset]] = {
         name="quality",
         breaker=_ROUTE_AROUND_BROKEN,
         hedge=None,
-        timeouts=AttemptTimeoutPolicy(fallback_share=0.4),
+        timeouts=AttemptTimeoutPolicy(fallback_share=0.37),
         admission=AdmissionPolicy(min_success_rate=0.1, max_attempts_per_request=1.9),
         order="size-then-fastest",
     ),
