@@ -353,16 +353,7 @@ class RequestRun:
                 and self._unavailable(option) is None
                 and engine.budget.try_withdraw("retry")
             ):
-                self.log.info(
-                    "retry.scheduled",
-                    route=option.route.name,
-                    size=option.size,
-                    number=number + 1,
-                    wait_s=round(wait, 3),
-                    error=type(error).__name__,
-                )
-                await engine.clock.sleep(wait)
-                return option, number + 1
+                return await self._retry_after(option, number, wait, error=type(error).__name__)
         while self._pos < len(self.options) and not self._blocked:
             if self._expired():
                 return None
@@ -390,17 +381,23 @@ class RequestRun:
                 continue
             if self._unavailable(option) is not None or not engine.budget.try_withdraw("retry"):
                 continue
-            self.log.info(
-                "retry.scheduled",
-                route=option.route.name,
-                size=option.size,
-                number=number + 1,
-                wait_s=round(wait, 3),
-                deferred=True,
-            )
-            await engine.clock.sleep(wait)
-            return option, number + 1
+            return await self._retry_after(option, number, wait, deferred=True)
         return None
+
+    async def _retry_after(
+        self, option: Option, number: int, wait: float, **why: object
+    ) -> tuple[Option, int]:
+        """Log the retry of attempt ``number`` at ``option``, wait, and hand it back."""
+        self.log.info(
+            "retry.scheduled",
+            route=option.route.name,
+            size=option.size,
+            number=number + 1,
+            wait_s=round(wait, 3),
+            **why,
+        )
+        await self.engine.clock.sleep(wait)
+        return option, number + 1
 
     def _unavailable(self, option: Option) -> str | None:
         engine = self.engine
