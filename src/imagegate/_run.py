@@ -587,8 +587,12 @@ class RequestRun:
             else:
                 assert error is not None
                 await breaker.record_failure(permit, error, duration_s=attempt.duration_s)
-                if isinstance(error, QuotaExhausted) and limiter is not None:
-                    await limiter.mark_exhausted(reset_at=error.reset_at)
+                if isinstance(error, QuotaExhausted):
+                    # The quota is the route's (per model or account), not the size's.
+                    for other in sorted(option.capabilities.sizes - {size}):
+                        await engine.breakers.get(route.name, other).open_for_quota(error)
+                    if limiter is not None:
+                        await limiter.mark_exhausted(reset_at=error.reset_at)
             if _is_evidence(error):
                 engine.window(route.name, size).record(
                     success=response is not None, latency_s=attempt.duration_s, now=ended

@@ -177,6 +177,22 @@ async def test_quota_exhausted_opens_until_reset(clock: FakeClock, fake: FakePro
     assert result.route == "fake/m"
 
 
+async def test_quota_exhausted_at_one_size_closes_the_route(clock: FakeClock) -> None:
+    """A per-day quota used up at 4K is the route's: 1K on it is not tried until reset."""
+    a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+    reset_at = datetime.now(UTC) + timedelta(hours=2)
+    a.script("4K", fail(QuotaExhausted("per day", reset_at=reset_at)))
+    routes = [Route(a, model="m"), Route(b, model="m")]
+    async with _router(routes, clock, hedge=None) as router:
+        first = await router.generate("one", size="4K")
+        second = await router.generate("two", size="1K")
+        states = {s: router.engine.breakers.get("a/m", s).state for s in ("1K", "2K", "4K")}
+    assert [t.route for t in first.attempts] == ["a/m", "b/m"]
+    assert [t.route for t in second.attempts] == ["b/m"]
+    assert len(a.calls) == 1
+    assert states == {"1K": "open", "2K": "open", "4K": "open"}
+
+
 async def test_rate_limit_skips_option_when_wait_does_not_fit(clock: FakeClock) -> None:
     """With rpm=1 the second request would wait ~60 s; with a 30 s deadline it fails over."""
     a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)

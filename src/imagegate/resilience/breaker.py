@@ -542,6 +542,14 @@ class CircuitBreaker:
             open_for_s = self._quota_open_s(error.reset_at)
         await self._report(permit, outcome, duration_s, open_for_s)
 
+    async def open_for_quota(self, error: QuotaExhausted) -> None:
+        """Open until ``error``'s quota resets, without a call of this breaker's own: a
+        per-day or credit quota used up at one size is used up at every size of the
+        route (the router reports it to the route's other breakers)."""
+        op = BreakerReport(self.policy, "quota", 0.0, None, self._quota_open_s(error.reset_at))
+        moved = await self._backend.apply(self._state_key, op, now=self._clock.now())
+        self._log_transitions(moved)
+
     async def release(self, permit: BreakerPermit) -> None:
         """The call ended without evidence (cancelled, or never sent): free the permit."""
         await self._report(permit, "neutral", 0.0)
