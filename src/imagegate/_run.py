@@ -138,8 +138,8 @@ class Engine:
         policy = self.admission or AdmissionPolicy()
         key = (option.route.name, option.size)
         stats = self._stats(*key)
-        ewma = stats.ewma_s if stats is not None else None
-        latency = PRIOR_LATENCY_S[option.size] if ewma is None else ewma
+        mean = stats.mean_s if stats is not None else None
+        latency = PRIOR_LATENCY_S[option.size] if mean is None else mean
         return latency / max(0.01, policy.estimate(stats, in_flight=self.in_flight[key]))
 
     def sampled_time_s(self, option: Option) -> float:
