@@ -15,7 +15,7 @@ balanced   The requested size first, on the route expected to deliver it soonest
            smallest size). Sizes unlikely to answer are skipped, and the requested size
            is tried only as often as an average of 1.45 upstream attempts per request
            allows (`LoadBudget`), the rest of the requests starting smaller.
-quality    The same shape with more room for the requested size: 36% of the deadline,
+quality    The same shape with more room for the requested size: 37% of the deadline,
            a lower admission bar (10%) and up to 1.9 attempts per request on average.
 ========== ==================================================================================
 """
