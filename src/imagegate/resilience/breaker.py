@@ -546,9 +546,9 @@ class CircuitBreaker:
         """Open until ``error``'s quota resets, without a call of this breaker's own: a
         per-day or credit quota used up at one size is used up at every size of the
         route (the router reports it to the route's other breakers)."""
-        op = BreakerReport(self.policy, "quota", 0.0, None, self._quota_open_s(error.reset_at))
-        moved = await self._backend.apply(self._state_key, op, now=self._clock.now())
-        self._log_transitions(moved)
+        await self._apply(
+            BreakerReport(self.policy, "quota", 0.0, None, self._quota_open_s(error.reset_at))
+        )
 
     async def release(self, permit: BreakerPermit) -> None:
         """The call ended without evidence (cancelled, or never sent): free the permit."""
@@ -577,7 +577,9 @@ class CircuitBreaker:
     async def _report(
         self, permit: BreakerPermit, outcome: Outcome, duration_s: float, open_for_s: float = 0.0
     ) -> None:
-        op = self._report_op(permit, outcome, duration_s, open_for_s)
+        await self._apply(self._report_op(permit, outcome, duration_s, open_for_s))
+
+    async def _apply(self, op: BreakerReport) -> None:
         moved = await self._backend.apply(self._state_key, op, now=self._clock.now())
         self._log_transitions(moved)
 
