@@ -467,8 +467,8 @@ class RedisState:
         try:
             import redis.asyncio as aioredis
             from redis import exceptions
+            from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
-            from redis.retry import Retry
         except ImportError as exc:  # pragma: no cover - exercised only without the extra
             raise ImportError(_INSTALL_HINT) from exc
         if clock not in ("server", "caller"):
