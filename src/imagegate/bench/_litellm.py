@@ -17,25 +17,31 @@ Configuration (the same deployments, fallbacks and retries as imagegate's route 
     cooldowns   LiteLLM's defaults (a deployment with > 50% failures in the current
                 minute, or a 429, rests for cooldown_time = 5 s)
 
-Against the simulator, AI Studio is reached with ``api_base=<sim>/gemini/v1beta`` (LiteLLM
-appends ``/models/{model}:generateContent`` without a version), the aggregator with
+Each deployment's ``model_info.id`` is ``"<provider>/<model>@<tier>"``, so the answer's
+``hidden_params["model_id"]`` names the route that delivered. Against the simulator, AI
+Studio is reached with ``api_base=<sim>/gemini/v1beta`` (LiteLLM appends
+``/models/{model}:generateContent`` without a version), the aggregator with
 ``api_base=<sim>/openai_compatible/v1`` (OpenAI's images API), Vertex AI with the full
 ``…:generateContent`` URL as ``api_base`` and the bearer token in ``extra_headers``.
 
-Time: LiteLLM sleeps in real seconds (its backoff, any ``Retry-After``, and the OpenAI
-SDK's own retries under it) and times its cooldowns by the wall clock. The contender
-scales what can be scaled — its retry sleeps (a subclass multiplies
-`Router._time_to_sleep_before_retry` by the time scale), the SDK's retry sleeps, its call
-timeout and its cooldown time — so they last the same *simulated* seconds as they would in
-real time. Its failure counters stay per wall-clock minute, which at LiteLLM's time scale
-(0.02 by default, see `imagegate.bench._runner.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000
-simulated seconds: LiteLLM judges a deployment over most of a run, not the last minute.
+The router is built with ``Router.from_config(config, host=ClockHost(...))``: LiteLLM's
+router core reaches outside itself only through its host, which runs every provider call
+and every backoff sleep. `ClockHost` is LiteLLM's own host with one change, its sleeps
+(the backoff and any ``Retry-After``) last their seconds on the run's clock, so they last
+the same *simulated* seconds as they would in real time. The call timeout and the cooldown
+time, which LiteLLM times by the wall clock, are configured as their clock seconds times
+the time scale. The OpenAI SDK under the ``openai/`` deployments does not retry on its
+own: LiteLLM calls it with ``max_retries=0`` for router calls, so every upstream attempt
+is one of the router's. Not scaled: LiteLLM's failure counters stay per wall-clock minute,
+which at LiteLLM's time scale (0.02 by default, see
+`imagegate.bench._runner.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000 simulated seconds:
+LiteLLM judges a deployment over most of a run, not the last minute.
 
 What it cannot express (see docs/benchmarks.md): a per-tier attempt order across
 platforms (deployments in a group are shuffled), hedging, a deadline shared by retries
 and fallbacks, and Flux against the simulator (LiteLLM only polls https URLs on bfl.ai).
 A 200 answer without an image is a success to LiteLLM, so it neither retries nor falls
-back. LiteLLM 1.106 also returns Gemini 3's "thought" draft image first; the benchmark
+back. LiteLLM 1.110 also returns Gemini 3's "thought" draft image first; the benchmark
 counts the largest image of the answer, which is the real one.
 """
 
@@ -58,10 +64,11 @@ import anyio.to_thread
 from imagegate._request import Size, pixels_for
 from imagegate._result import GeneratedImage
 from imagegate.bench._contenders import Delivery
-from imagegate.bench._deps import quiet_litellm
+from imagegate.bench._deps import import_optional, quiet_litellm
 from imagegate.bench._setup import BenchEnv, BenchRequest, Endpoint, RouteSpec, ladder
+from imagegate.resilience.clock import Clock
 
-__all__ = ["CALL_TIMEOUT_S", "COOLDOWN_S", "LiteLLMContender", "litellm_config"]
+__all__ = ["CALL_TIMEOUT_S", "COOLDOWN_S", "ClockHost", "LiteLLMContender", "litellm_config"]
 
 COOLDOWN_S: Final = 5.0
 """LiteLLM's default cooldown (``DEFAULT_COOLDOWN_TIME_SECONDS``), in clock seconds."""
@@ -78,6 +85,17 @@ _BACKUP_GROUP: Final = "img-backup"
 
 def _group(size: Size) -> str:
     return f"img-{size}"
+
+
+def _deployment_id(spec: RouteSpec, tier: Size) -> str:
+    """The deployment's ``model_info.id``: the route's name, then the tier it is asked for."""
+    return f"{spec.name}@{tier}"
+
+
+def _litellm_module(name: str) -> Any:
+    """``litellm.<name>``, imported offline and quiet."""
+    quiet_litellm()
+    return import_optional(f"litellm.{name}", purpose="the litellm contender")
 
 
 def _deployment(
@@ -147,7 +165,13 @@ def litellm_config(
             if params is None:
                 skipped.append(f"{spec.name}@{tier}")
                 continue
-            model_list.append({"model_name": group, "litellm_params": params})
+            model_list.append(
+                {
+                    "model_name": group,
+                    "litellm_params": params,
+                    "model_info": {"id": _deployment_id(spec, tier)},
+                }
+            )
         if any(d["model_name"] == group for d in model_list):
             groups.append(group)
     for spec in env.routes:
@@ -161,71 +185,102 @@ def litellm_config(
                 spec, env.endpoint(spec.provider), backup_tier, aspect_ratio, live=env.live
             )
         )
-        if params is None:
+        if backup_tier is None or params is None:
             skipped.append(spec.name)
             continue
-        model_list.append({"model_name": _BACKUP_GROUP, "litellm_params": params})
+        model_list.append(
+            {
+                "model_name": _BACKUP_GROUP,
+                "litellm_params": params,
+                "model_info": {"id": _deployment_id(spec, backup_tier)},
+            }
+        )
     if any(d["model_name"] == _BACKUP_GROUP for d in model_list):
         groups.append(_BACKUP_GROUP)
     fallbacks = [{groups[0]: groups[1:]}] if len(groups) > 1 else []
     return model_list, fallbacks, skipped
 
 
-def _scale_openai_sdk_retries(scale: float) -> Callable[[], None]:
-    """Make the OpenAI SDK's retry sleeps last ``scale`` times as long; returns the undo.
+class ClockHost:
+    """LiteLLM's router host with its sleeps on the run's clock; it counts the image calls.
 
-    LiteLLM 1.106 builds its OpenAI image clients with ``max_retries=2`` whatever the
-    deployment says, so every ``openai/`` call may be retried twice by the SDK itself,
-    sleeping in real seconds (``Retry-After``, else 0.5–8 s). Those retries stay — a LiteLLM
-    user gets them — but their sleeps are put on the run's clock. imagegate's own OpenAI
-    adapters never retry (``max_retries=0``), so they are not affected.
+    LiteLLM's router core reaches outside itself only through a host (LiteLLM 1.110's
+    "Core, config and host interfaces"): every provider call (``invoke``), every backoff
+    sleep (``sleep``, ``sleep_sync``), the process settings and caches. This host hands
+    everything to ``inner`` (LiteLLM's own ``python_host``) except the sleeps: a backoff
+    of ``s`` seconds (``Retry-After`` included) lasts ``s`` seconds of ``clock``, so on the
+    simulator's scaled clock it lasts ``s`` simulated seconds. Each ``aimage_generation``
+    it runs is one upstream attempt, counted in `image_calls`.
+
+    Args:
+        inner: The host everything else is delegated to.
+        clock: The run's clock.
+        time_scale: Real seconds per clock second, for ``sleep_sync`` (a blocking sleep
+            cannot wait on an async clock).
     """
-    from openai import _base_client
 
-    client_class: Any = _base_client.AsyncAPIClient
-    original = client_class._calculate_retry_timeout
+    __slots__ = ("_clock", "_inner", "_time_scale", "image_calls")
 
-    def scaled(self: Any, *args: Any, **kwargs: Any) -> float:
-        return float(original(self, *args, **kwargs)) * scale
+    def __init__(self, inner: Any, clock: Clock, *, time_scale: float) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._time_scale = time_scale
+        self.image_calls = 0
 
-    client_class._calculate_retry_timeout = scaled
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of the run's clock."""
+        await self._clock.sleep(seconds)
 
-    def restore() -> None:
-        client_class._calculate_retry_timeout = original
+    def sleep_sync(self, seconds: float) -> None:
+        """Block for ``seconds`` clock seconds (a sync endpoint's backoff)."""
+        self._inner.sleep_sync(seconds * self._time_scale)
 
-    return restore
+    def invoke(self, op: str) -> Callable[..., object]:
+        """LiteLLM's endpoint ``op``, counting the image calls."""
+        if op == "aimage_generation":
+            self.image_calls += 1
+        endpoint: Callable[..., object] = self._inner.invoke(op)
+        return endpoint
+
+    def __getattr__(self, name: str) -> Any:
+        # Settings, callbacks and caches: whatever the core asks of LiteLLM's own host.
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return getattr(self._inner, name)
+
+    def __repr__(self) -> str:
+        return f"ClockHost(clock={self._clock!r}, image_calls={self.image_calls})"
 
 
 class LiteLLMContender:
     """LiteLLM's Router over the route set (configuration in the module docstring)."""
 
-    __slots__ = ("_env", "_executor", "_restore", "_routers", "name", "skipped")
+    __slots__ = ("_env", "_executor", "_host", "_routers", "name", "skipped")
 
     def __init__(self) -> None:
         self.name = "litellm"
         self._env: BenchEnv | None = None
+        self._host: ClockHost | None = None
         self._routers: dict[tuple[Size, str], Any] = {}
-        self._restore: Callable[[], None] | None = None
         self._executor: ThreadPoolExecutor | None = None
         self.skipped: list[str] = []
 
     async def open(self, env: BenchEnv) -> None:
-        """Import LiteLLM (quietly, offline), scale the SDK retry sleeps, widen the event
-        loop's default executor, and build the router for the run's tier and ratio
+        """Import LiteLLM (quietly, offline), widen the event loop's default executor, and
+        build the router for the run's tier and ratio on a `ClockHost` over ``env.clock``
         (building one takes LiteLLM a while; others are built when first asked for)."""
-        quiet_litellm()
+        python_host = _litellm_module("router_python_host").python_host
         self._env = env
+        self._host = ClockHost(python_host, env.clock, time_scale=env.time_scale)
         # A call cancelled (at the deadline) while LiteLLM waits on its thread makes the
         # thread's result, an OpenAI image coroutine, be dropped un-awaited: LiteLLM's
         # doing, harmless, and not worth a warning per request in the benchmark's output.
         warnings.filterwarnings("ignore", message=_DROPPED, category=RuntimeWarning)
-        # LiteLLM 1.106 runs Gemini and Vertex image calls as *blocking* HTTP in the
+        # LiteLLM 1.110 runs Gemini and Vertex image calls as *blocking* HTTP in the
         # loop's default executor (min(32, CPUs + 4) threads: 6 on a 2-core machine),
         # which would cap it at 6 calls in flight. Give it a thread per call it can have.
         self._executor = ThreadPoolExecutor(max_workers=max(32, 4 * env.concurrency))
         asyncio.get_running_loop().set_default_executor(self._executor)
-        if env.time_scale != 1.0:
-            self._restore = _scale_openai_sdk_retries(env.time_scale)
         # LiteLLM shuffles deployments with the global `random`; seed it for repeatability.
         random.seed(env.seed)
         self._router(env.size, env.aspect_ratio)
@@ -235,26 +290,22 @@ class LiteLLMContender:
         router = self._routers.get(key)
         if router is not None:
             return router
-        env = self._env
+        env, host = self._env, self._host
         assert env is not None, "open() first"
-        litellm = quiet_litellm()
-        scale = env.time_scale
-
-        class ScaledRouter(litellm.Router):  # type: ignore[misc, name-defined]
-            """LiteLLM's Router with its retry sleeps in clock seconds."""
-
-            def _time_to_sleep_before_retry(self, *args: Any, **kwargs: Any) -> float:
-                return float(super()._time_to_sleep_before_retry(*args, **kwargs)) * scale
-
+        assert host is not None, "open() first"
         model_list, fallbacks, skipped = litellm_config(env, size, aspect_ratio)
         self.skipped = sorted(set(self.skipped) | set(skipped))
-        router = ScaledRouter(
+        scale = env.time_scale
+        # Router(...)'s own arguments, built into a config the way Router(...) builds it.
+        arguments = _litellm_module("router").router_arguments(
             model_list=model_list,
             fallbacks=fallbacks,
             num_retries=_NUM_RETRIES,
             timeout=min(CALL_TIMEOUT_S, env.deadline_s) * scale,
             cooldown_time=COOLDOWN_S * scale,
         )
+        config = _litellm_module("router_config").build_router_config(arguments)
+        router = quiet_litellm().Router.from_config(config, host=host)
         self._routers[key] = router
         return router
 
@@ -278,13 +329,13 @@ class LiteLLMContender:
                 continue
         if not images:
             raise ValueError("LiteLLM returned an answer without an image")
-        hidden = getattr(response, "_hidden_params", None) or {}
-        route = str(hidden.get("model") or hidden.get("custom_llm_provider") or "litellm")
+        served = str(response.hidden_params.get("model_id") or "")
+        route = served.rpartition("@")[0] or "litellm"
         return Delivery(max(images, key=lambda i: i.width * i.height), route)
 
     def calls_made(self) -> int:
-        """Calls LiteLLM's routers counted (``Router.total_calls``)."""
-        return sum(sum(r.total_calls.values()) for r in self._routers.values())
+        """The image calls LiteLLM's routers made (counted by their `ClockHost`)."""
+        return 0 if self._host is None else self._host.image_calls
 
     async def aclose(self) -> None:
         """Wait for LiteLLM's blocking calls to end, then close its HTTP clients.
@@ -302,9 +353,6 @@ class LiteLLMContender:
                 await asyncio.sleep(0)
             gc.collect()
             asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
-        if self._restore is not None:
-            self._restore()
-            self._restore = None
         if self._env is not None:
             litellm = quiet_litellm()
             await litellm.close_litellm_async_clients()

@@ -1,0 +1,52 @@
+"""LiteLLM's contender: its retry sleeps wait on the run's clock, through its router host.
+
+The router is LiteLLM's own, built with ``Router.from_config(config, host=ClockHost(...))``.
+Here the run's clock is a `FakeClock` that jumps to its next sleeper whenever every task is
+blocked; only LiteLLM's backoffs sleep on it (the simulator keeps its own clock), so it
+moves by exactly the time LiteLLM waited, at no real cost.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from imagegate.bench._litellm import LiteLLMContender
+from imagegate.bench._setup import BenchRequest, RouteSpec, sim_env
+from imagegate.resilience.clock import FakeClock
+from imagegate.testing.simulator import Latency, Profile, Scenario, Simulator
+
+_AGGREGATOR = RouteSpec("openai_compatible", "google/gemini-3-pro-image", False, 0.06, {"1K": "1K"})
+_ONE_SECOND = Latency(fixed=1)
+_QUICK = Scenario(
+    name="quick",
+    profiles=(
+        Profile(provider="openai_compatible", latency_s=_ONE_SECOND, fail_latency_s=_ONE_SECOND),
+    ),
+)
+
+
+async def test_litellm_retry_sleeps_wait_on_the_run_clock() -> None:
+    """Two 503s then a 200: LiteLLM's two backoffs pass on the run's clock; one upstream
+    request per LiteLLM attempt (the OpenAI SDK under it does not retry), and the
+    delivering route is named."""
+    async with (
+        Simulator(_QUICK, seed=0, time_scale=0.01) as sim,
+        FakeClock(autojump=True) as clock,
+    ):
+        env = dataclasses.replace(sim_env(sim, routes=(_AGGREGATOR,), size="1K"), clock=clock)
+        contender = LiteLLMContender()
+        await contender.open(env)
+        try:
+            request = BenchRequest(0, "a paper boat [sim:overloaded*2,success]", "1K")
+            delivery = await contender.generate(request)
+        finally:
+            calls = contender.calls_made()
+            await contender.aclose()
+        await sim.wait_idle(timeout_s=2.0)
+        outcomes = [e.outcome for e in sim.events]
+        waited = clock.now()
+
+    assert waited > 0
+    assert outcomes == ["overloaded", "overloaded", "success"]
+    assert calls == 3
+    assert delivery.route == "openai_compatible/google/gemini-3-pro-image"
