@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import imagesize
 
+from imagegate._extras import install_hint
 from imagegate._request import Size, tier_for_pixels
 from imagegate.errors import Billing, ImageGateError
 
@@ -114,9 +115,9 @@ class GeneratedImage:
         """Decode with Pillow (the ``pillow`` extra)."""
         try:
             from PIL import Image
-        except ImportError as exc:  # pragma: no cover - depends on the environment
+        except ImportError as exc:
             raise ImportError(
-                "GeneratedImage.to_pil() needs Pillow: pip install 'imagegate[pillow]'"
+                f"GeneratedImage.to_pil() needs Pillow: {install_hint('pillow')}"
             ) from exc
         return Image.open(io.BytesIO(self.data))
 

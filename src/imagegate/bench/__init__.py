@@ -16,8 +16,9 @@ From Python::
     result = await run_scenario("overload-503", BenchConfig(requests=100))
     result.metrics["imagegate"].p95_s
 
-LiteLLM, matplotlib, rich and psutil come with ``pip install 'imagegate[bench]'`` and are
-imported only by the measurement that needs them.
+LiteLLM, matplotlib, rich and psutil come with ``pip install 'imagegate[bench]'`` (from a
+checkout: ``pip install -e '.[bench]'``) and are imported only by the measurement that
+needs them.
 """
 
 from __future__ import annotations

@@ -70,8 +70,8 @@ async def run_demo_async(
     config: BenchConfig = DEMO_CONFIG, out: TextIO | None = None
 ) -> ScenarioResult:
     """Run the demo (both clients at once) with a live scoreboard, then print the results."""
-    console_module = import_optional("rich.console", purpose="imagegate demo")
-    live_module = import_optional("rich.live", purpose="imagegate demo")
+    console_module = import_optional("rich.console", purpose="imagegate demo", extra="cli")
+    live_module = import_optional("rich.live", purpose="imagegate demo", extra="cli")
     console = console_module.Console(file=out or sys.stdout)
     scenario = config.scenarios[0]
     loaded = load_scenario(scenario)

@@ -1,7 +1,8 @@
 """Optional dependencies of the benchmark, imported only when a measurement needs them.
 
-LiteLLM, matplotlib, rich and psutil come with the ``bench`` extra; a missing one raises
-`MissingDependency` with the install command instead of a bare ``ImportError``.
+LiteLLM, matplotlib, rich and psutil come with the ``bench`` extra (rich alone, for the
+demo, with ``cli``); a missing one raises `MissingDependency` with the install commands
+instead of a bare ``ImportError``.
 """
 
 from __future__ import annotations
@@ -10,30 +11,30 @@ import importlib
 import logging
 import os
 from types import ModuleType
-from typing import Final
 
-__all__ = ["INSTALL_HINT", "MissingDependency", "import_optional", "quiet_litellm"]
+from imagegate._extras import Extra, install_hint
 
-INSTALL_HINT: Final = "pip install 'imagegate[bench]'"
+__all__ = ["MissingDependency", "import_optional", "quiet_litellm"]
 
 
 class MissingDependency(ImportError):
     """An optional benchmark dependency is not installed; the message says how to get it."""
 
 
-def import_optional(module: str, *, purpose: str) -> ModuleType:
+def import_optional(module: str, *, purpose: str, extra: Extra = "bench") -> ModuleType:
     """Import ``module`` or raise `MissingDependency` naming ``purpose`` and the extra.
 
     Args:
         module: The module to import (``"matplotlib.pyplot"``).
         purpose: What needs it, for the message (``"--plot"``).
+        extra: The extra that installs it, for the message.
     """
     try:
         return importlib.import_module(module)
     except ImportError as exc:
         top = module.split(".")[0]
         raise MissingDependency(
-            f"{purpose} needs {top}, which is not installed: {INSTALL_HINT}"
+            f"{purpose} needs {top}, which is not installed: {install_hint(extra)}"
         ) from exc
 
 

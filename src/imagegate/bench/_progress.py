@@ -100,7 +100,7 @@ class Scoreboard:
 
     def render(self, title: str) -> Any:
         """The scoreboard as a rich table."""
-        table_module = import_optional("rich.table", purpose="the demo display")
+        table_module = import_optional("rich.table", purpose="the demo display", extra="cli")
         table = table_module.Table(title=title, title_justify="left", min_width=100)
         for header in ("client", "progress", "delivered", "failed", "4K / 2K / 1K", "p50", "p95"):
             table.add_column(header, justify="left" if header == "client" else "right")

@@ -20,8 +20,9 @@ Two rules keep operations portable across processes and time bases:
 - Records hold only floats, ints, strings and tuples of them, so they serialise as-is.
 
 `MemoryState` is the default: a dict in this process, exact and free. `RedisState`
-(``pip install 'imagegate[redis]'``) shares the records between processes and machines;
-it is imported on first use, so ``import imagegate.state`` never imports redis.
+(``pip install 'imagegate[redis]'``, from a checkout ``pip install -e '.[redis]'``) shares
+the records between processes and machines; it is imported on first use, so
+``import imagegate.state`` never imports redis.
 """
 
 from __future__ import annotations

@@ -48,6 +48,7 @@ from importlib import resources
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Literal, TypeVar, cast
 
+from imagegate._extras import install_hint
 from imagegate._logging import get_logger
 from imagegate.resilience.breaker import (
     BreakerAcquire,
@@ -83,9 +84,7 @@ R = TypeVar("R")
 EPOCH_S: Final = 1_700_000_000
 """Unix time the server clock is counted from (keeps clock values small and exact)."""
 
-_INSTALL_HINT: Final = (
-    "RedisState needs the redis client: pip install 'imagegate[redis]' (or 'redis>=5')"
-)
+_INSTALL_HINT: Final = f"RedisState needs the redis client (redis>=5): {install_hint('redis')}"
 
 TimeSource = Literal["server", "caller"]
 
@@ -469,7 +468,7 @@ class RedisState:
             from redis import exceptions
             from redis.asyncio.retry import Retry
             from redis.backoff import NoBackoff
-        except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        except ImportError as exc:
             raise ImportError(_INSTALL_HINT) from exc
         if clock not in ("server", "caller"):
             raise ValueError(f"clock must be 'server' or 'caller', got {clock!r}")
