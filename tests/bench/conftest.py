@@ -6,10 +6,23 @@ bound on small runs; they never assert timings.
 
 from __future__ import annotations
 
+from importlib.util import find_spec
+
 import pytest
 
 FAST = 0.001
 """Real seconds per simulated second: a 600 s deadline lasts 0.6 s."""
+
+
+def needs(module: str) -> pytest.MarkDecorator:
+    """Skip unless ``module`` (one of the bench extra's) is installed.
+
+    The check finds the module without importing it: importing LiteLLM before the
+    benchmark sets it up fetches its price list over the network.
+    """
+    return pytest.mark.skipif(
+        find_spec(module) is None, reason=f"{module} is not installed (the bench extra)"
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,8 @@ import pytest
 
 from imagegate.bench import bench_main, demo_main
 
+from .conftest import needs
+
 
 def test_live_without_keys_says_so_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     """No key in the environment: a note per provider, nothing sent, status 0."""
@@ -33,6 +35,7 @@ def test_unknown_scenario_is_reported(capsys: pytest.CaptureFixture[str]) -> Non
     assert "outage-2026-01-21" in capsys.readouterr().err
 
 
+@needs("matplotlib")
 def test_contest_writes_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Two contenders and the oracles on three requests: table, JSON and PNG."""
     out_json, out_png = tmp_path / "out.json", tmp_path / "out.png"

@@ -14,12 +14,15 @@ import pytest
 from imagegate.bench import CONTENDERS, ORACLE, BenchConfig, judge, run_scenario
 from imagegate.testing.simulator import World, load_scenario
 
-from .conftest import FAST
+from .conftest import FAST, needs
 
 _N = 8
 
 
-@pytest.mark.parametrize("name", list(CONTENDERS))
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(n, marks=needs("litellm")) if n == "litellm" else n for n in CONTENDERS],
+)
 async def test_contender_runs_and_the_oracle_bounds_it(name: str) -> None:
     """Every request gets a record; the oracle is at least as fast and as successful."""
     config = BenchConfig(

@@ -15,6 +15,10 @@ from imagegate.bench._setup import BenchRequest, RouteSpec, sim_env
 from imagegate.resilience.clock import FakeClock
 from imagegate.testing.simulator import Latency, Profile, Scenario, Simulator
 
+from .conftest import needs
+
+pytestmark = needs("litellm")
+
 _AGGREGATOR = RouteSpec("openai_compatible", "google/gemini-3-pro-image", False, 0.06, {"1K": "1K"})
 _ONE_SECOND = Latency(fixed=1)
 _QUICK = Scenario(

@@ -1,5 +1,6 @@
 """The httpx flavours: openai 3.x sits on ``httpx2`` (pydantic's fork), earlier versions on
-``httpx``; the ``bench`` extra's LiteLLM pins openai below 3, so both must work.
+``httpx``. imagegate supports openai from 1.109 (``httpx``) to 3.x (``httpx2``), so both must
+work; the tests run on both (the lock has openai 3, the lowest-version lane openai 1.109).
 
 `TRANSPORT_MODULES` lists every flavour that can be imported, so transport errors are
 recognised whichever library raised them; `sdk_httpx` is the one the installed openai SDK
