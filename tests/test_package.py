@@ -92,14 +92,19 @@ def test_wheel_holds_the_package_with_py_typed_and_no_tests(dists: Dists) -> Non
     assert not [p for p in paths if p.name.startswith("test_") or p.name == "conftest.py"]
 
 
-def test_sdist_holds_py_typed(dists: Dists) -> None:
-    """The sdist carries the package sources with py.typed next to them."""
+def test_sdist_holds_py_typed_and_what_the_tests_need(dists: Dists) -> None:
+    """The sdist carries the package sources with py.typed next to them, and the tests run
+    from it: the example plugin's source and the lock come along."""
     with tarfile.open(dists.sdist) as sdist:
         names = sdist.getnames()
     top = dists.sdist.name.removesuffix(".tar.gz")
     assert f"{top}/PKG-INFO" in names
     assert f"{top}/src/imagegate/py.typed" in names
     assert f"{top}/src/imagegate/__init__.py" in names
+    assert f"{top}/examples/imagegate-plugin-example/src/imagegate_plugin_example/__init__.py" in (
+        names
+    )
+    assert f"{top}/constraints.txt" in names
 
 
 @pytest.mark.timeout(900)
