@@ -1,6 +1,6 @@
 """`Router`: the public entry point. It owns the providers and the shared resilience state
 (breakers, rate limits, dispatcher, retry budget, ledger, outcome windows) and runs each
-request with `imagegate._run.RequestRun` (DESIGN §6).
+request with `imagegate._run.RequestRun`.
 """
 
 from __future__ import annotations
