@@ -1,9 +1,8 @@
 """The router alone on the simulated 2026-01-21 outage: success, sizes, latency, load.
 
-Issue 5's acceptance run (and issue 8's presets with ``--preset``): N requests for 4K
-with a 600 s (simulated) deadline against AI Studio, Vertex and an aggregator serving
-gemini-3-pro-image (primaries) with OpenAI gpt-image and Flux ultra as backups, default
-policies, 32 requests at a time.
+N requests for 4K with a 600 s (simulated) deadline against AI Studio, Vertex and an
+aggregator serving gemini-3-pro-image (primaries) with OpenAI gpt-image and Flux ultra as
+backups, default policies (or the presets named by ``--preset``), 32 requests at a time.
 
     python benchmarks/outage_router.py --requests 200 --seeds 0 1 2 --time-scale 0.01
 

@@ -1,5 +1,5 @@
-"""Added latency per routing decision with `RedisState` on loopback (DESIGN §8 target:
-≤ 1 ms at p99), measured, never asserted.
+"""Added latency per routing decision with `RedisState` on loopback (target:
+≤ 1 ms at p99; docs/scaling.md), measured, never asserted.
 
 A routing decision is what the router asks its shared state before an attempt: the
 breaker permit (`BreakerAcquire`), the rate limit (`RateReserve`) and the budget

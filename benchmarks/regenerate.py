@@ -2,7 +2,7 @@
 
     python benchmarks/regenerate.py [--out benchmarks/results] [--seed 0] [--time-scale 0.01]
 
-1. the acceptance run: ``outage-2026-01-21``, 500 requests, the default contenders;
+1. the outage: ``outage-2026-01-21``, 500 requests, the default contenders;
 2. all four scenarios at 200 requests, every contender (the presets included);
 3. router overhead (null provider), throughput (SDK vs adapter vs router) and peak memory
    (32 concurrent 4K requests with realistic payloads).

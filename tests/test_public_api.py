@@ -39,8 +39,8 @@ def test_all_is_complete() -> None:
         assert hasattr(imagegate, name), name
 
 
-def test_design_names_exist() -> None:
-    """The names DESIGN §2 promises are reachable."""
+def test_core_names_exist() -> None:
+    """The core names the docs build on are reachable."""
     from imagegate.testing import FakeProvider
 
     for obj in (imagegate.Router, imagegate.Route, imagegate.errors.Overloaded, FakeProvider):

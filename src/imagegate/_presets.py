@@ -1,4 +1,4 @@
-"""Presets: named points on the speed/size frontier (DESIGN §9).
+"""Presets: named points on the speed/size frontier (docs/presets.md).
 
 No router can be both as fast as the fastest image any route could have produced and as
 sharp as the largest one, so `Router(preset=...)` picks a bundle of policy defaults;

@@ -1,6 +1,6 @@
 """`Router`: the public entry point. It owns the providers and the shared resilience state
 (breakers, rate limits, dispatcher, retry budget, ledger, outcome windows) and runs each
-request with `imagegate._run.RequestRun` (DESIGN §6).
+request with `imagegate._run.RequestRun`.
 """
 
 from __future__ import annotations
@@ -136,7 +136,8 @@ class Router:
             ``"weighted"`` (random, by ``Route(weight=...)``).
         state: Where breakers, rate limits and the ledger live (default: in memory).
         failover_on_blocked: Send a prompt refused for safety to the next route anyway.
-        seed: Seeds the router's randomness (backoff jitter, weighted order).
+        seed: Seeds the router's randomness (backoff jitter, weighted order, the sampled
+            option ranking); None draws a fresh seed.
         registry: Where provider names are looked up (default: the shared registry).
 
     Raises:

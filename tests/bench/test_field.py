@@ -1,4 +1,4 @@
-"""The field's client code (field notes §5) does what the write-ups say, upstream."""
+"""The field's client code does what docs/benchmarks.md says it does, upstream."""
 
 from __future__ import annotations
 
@@ -100,7 +100,7 @@ async def test_backoff_gives_up_after_five_attempts(sim: Simulator) -> None:
     assert len(sim.events) == 5
 
 
-def test_classification_follows_the_field_notes() -> None:
+def test_classification_follows_the_fields_code() -> None:
     """429 or RESOURCE_EXHAUSTED, 503 or overloaded, else 500."""
 
     class Coded(Exception):

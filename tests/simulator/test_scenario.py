@@ -18,7 +18,7 @@ from imagegate.testing.simulator import (
 
 
 def test_builtins_are_shipped() -> None:
-    """The four scenarios of the field notes ship with the package."""
+    """The four built-in scenarios ship with the package."""
     assert builtin_scenarios() == ["free-tier", "healthy", "outage-2026-01-21", "overload-503"]
     for name in builtin_scenarios():
         scenario = load_scenario(name)
@@ -47,7 +47,7 @@ def test_every_failure_kind_appears_in_some_builtin() -> None:
     assert ignores_size
 
 
-def test_outage_table_matches_the_field_notes() -> None:
+def test_outage_profile_matches_its_description() -> None:
     """AI Studio at 4K: 15% success in 120–400 s, the rest 504 at the 600 s deadline."""
     profile = load_scenario("outage-2026-01-21").profile_for("gemini", "gemini-3-pro-image", "4K")
     assert profile is not None

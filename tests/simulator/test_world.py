@@ -63,7 +63,7 @@ def test_seed_and_attempt_change_the_world() -> None:
 def test_outage_success_rates_and_latencies(
     provider: str, size: Size, share: float, low: float, high: float
 ) -> None:
-    """Over 2,000 prompts the outage reproduces the field notes' resolution table."""
+    """Over 2,000 prompts the outage reproduces its success rates and latency ranges."""
     world = World(OUTAGE, seed=0)
     plans = [_plan(world, p, provider, size) for p in PROMPTS]
     successes = [p for p in plans if p.kind == "success"]

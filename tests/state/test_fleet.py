@@ -1,4 +1,4 @@
-"""Issue 7's acceptance, with real processes: four workers (``_worker.py``, each its own
+"""Shared state across real processes: four workers (``_worker.py``, each its own
 Python process with its own router and clock) share one Redis, against the simulator."""
 
 from __future__ import annotations

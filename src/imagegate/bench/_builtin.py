@@ -14,17 +14,17 @@ __all__: list[str] = []
 register_contender(
     "waterfall",
     WaterfallClient,
-    "field notes §5.1: AI Studio, 4K → 2K → 1K, one attempt each, 120 s timeout",
+    "the size waterfall: AI Studio, 4K → 2K → 1K, one attempt each, 120 s timeout",
 )
 register_contender(
     "waterfall-retry",
     WaterfallRetryClient,
-    "field notes §5.2: AI Studio, per tier 3 attempts, 180 s timeout, sleeps 30 s, 60 s",
+    "the waterfall with retries: AI Studio, per tier 3 attempts, 180 s timeout, sleeps 30 s, 60 s",
 )
 register_contender(
     "backoff",
     BackoffClient,
-    "field notes §5.3: AI Studio, 5 attempts at the requested tier, 2**k + U(0,1) s",
+    "exponential backoff: AI Studio, 5 attempts at the requested tier, 2**k + U(0,1) s",
 )
 register_contender(
     "litellm",

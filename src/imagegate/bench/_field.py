@@ -1,22 +1,23 @@
-"""The client code people run today (field notes §5), as the benchmark's baselines.
+"""The client code people run today, as the benchmark's baselines.
 
 Each baseline calls Gemini on AI Studio with the official SDK (google-genai's async
 client, one per run), exactly as the write-ups recommend, with their timeouts and sleeps
 read from the run's clock (so they scale with the simulator):
 
-- `WaterfallClient` (§5.1): for each tier from the requested one down (4K, 2K, 1K), one
+- `WaterfallClient`: for each tier from the requested one down (4K, 2K, 1K), one
   attempt with a 120 s timeout; the first success wins, else give up.
-- `WaterfallRetryClient` (§5.2): for each tier, up to 3 attempts with a 180 s timeout,
+- `WaterfallRetryClient`: for each tier, up to 3 attempts with a 180 s timeout,
   sleeping ``(attempt + 1) * 30`` s (30 s, then 60 s) between them.
-- `BackoffClient` (§5.3): up to 5 attempts at the requested tier, no timeout of its own;
+- `BackoffClient`: up to 5 attempts at the requested tier, no timeout of its own;
   on 429/503 sleep ``2**attempt + uniform(0, 1)`` s (the production variant
   ``min(base * 2**attempt + uniform(0, base), 60)`` with base 1 s is the same for 5
   attempts); any other error is raised at once.
 
 Errors are classified as that code does: HTTP 429 or ``RESOURCE_EXHAUSTED`` → "429"; 503
 or "overloaded" → "503"; anything else → a non-retryable "500". The waterfalls' own
-timeouts are a fourth kind, "timeout": §5.2 pairs its three attempts with its 180 s
-timeout, so it retries a timeout (and 429/503) and moves to the next tier on a "500".
+timeouts are a fourth kind, "timeout": the waterfall with retries pairs its three attempts
+with its 180 s timeout, so it retries a timeout (and 429/503) and moves to the next tier
+on a "500".
 
 Two deliberate departures, both in the baselines' favour and documented in
 docs/benchmarks.md: google-genai's hidden retry of dropped connections (a 1–10 s sleep in
@@ -67,7 +68,7 @@ class FieldError(Exception):
 
 
 def classify(exc: BaseException) -> FieldKind:
-    """Field notes §5: 429/RESOURCE_EXHAUSTED → 429; 503/overloaded → 503; else 500."""
+    """As the field's code does it: 429/RESOURCE_EXHAUSTED → 429, 503/overloaded → 503, else 500."""
     code = getattr(exc, "code", None)
     text = str(exc)
     if code == 429 or "RESOURCE_EXHAUSTED" in text:
@@ -156,7 +157,7 @@ class _FieldClient:
 
 
 class WaterfallClient(_FieldClient):
-    """Field notes §5.1: 4K → 2K → 1K, one attempt each with a 120 s timeout."""
+    """The size waterfall: 4K → 2K → 1K, one attempt each with a 120 s timeout."""
 
     __slots__ = ()
 
@@ -183,7 +184,7 @@ class WaterfallClient(_FieldClient):
 
 
 class WaterfallRetryClient(_FieldClient):
-    """Field notes §5.2: per tier 3 attempts with a 180 s timeout, sleeping 30 s, 60 s."""
+    """The waterfall with retries: per tier 3 attempts, 180 s timeout, sleeping 30 s, 60 s."""
 
     __slots__ = ()
 
@@ -218,7 +219,7 @@ class WaterfallRetryClient(_FieldClient):
 
 
 class BackoffClient(_FieldClient):
-    """Field notes §5.3: 5 attempts at the requested tier, backoff on 429/503 only."""
+    """Exponential backoff: 5 attempts at the requested tier, backoff on 429/503 only."""
 
     __slots__ = ()
 

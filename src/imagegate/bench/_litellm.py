@@ -12,7 +12,7 @@ Configuration (the same deployments, fallbacks and retries as imagegate's route 
 
     fallbacks   img-4K → img-2K → img-1K → img-backup
     num_retries 2            (3 attempts per group, like imagegate's 3 per option)
-    timeout     180 s per call (field notes §5.2's value; the deadline still applies)
+    timeout     180 s per call (the waterfall-retry loop's value; the deadline still applies)
     routing     simple-shuffle (LiteLLM's default: a random healthy deployment per try)
     cooldowns   LiteLLM's defaults (a deployment with > 50% failures in the current
                 minute, or a 429, rests for cooldown_time = 5 s)
@@ -74,7 +74,7 @@ COOLDOWN_S: Final = 5.0
 """LiteLLM's default cooldown (``DEFAULT_COOLDOWN_TIME_SECONDS``), in clock seconds."""
 
 CALL_TIMEOUT_S: Final = 180.0
-"""LiteLLM's per-call timeout, in clock seconds: field notes §5.2's value. LiteLLM has no
+"""LiteLLM's per-call timeout, in clock seconds: the waterfall-retry loop's. LiteLLM has no
 deadline shared by retries and fallbacks and no hedge, so without one a single hung 4K call
 would use the whole request deadline."""
 

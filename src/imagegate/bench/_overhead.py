@@ -17,7 +17,7 @@ send ``requests`` requests for 1K images three ways, in alternating rounds:
 - ``router``: ``Router.generate`` over that adapter.
 
 Requests per second are reported per way (median of the rounds), with the ratios
-``router / adapter`` (DESIGN §9: ≥ 0.95) and ``adapter / sdk`` taken within each round
+``router / adapter`` (target: ≥ 0.95) and ``adapter / sdk`` taken within each round
 (the three ways of a round run back to back, so machine noise hits them alike) and
 reported as their median and range, all from the same run.
 """

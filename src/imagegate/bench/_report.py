@@ -166,7 +166,9 @@ def print_results(
 
 
 def _targets_table(rich_table: Any, targets: Sequence[Target]) -> Any:
-    table = rich_table.Table(title="imagegate against DESIGN §9 / issue 6", title_justify="left")
+    table = rich_table.Table(
+        title="imagegate against its targets (docs/benchmarks.md)", title_justify="left"
+    )
     for header in ("target", "imagegate", "bound", ""):
         table.add_column(header)
     for t in targets:

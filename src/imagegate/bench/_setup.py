@@ -1,8 +1,8 @@
 """What every contender faces: the route set, the prices, the endpoints and the requests.
 
-The route set is field notes §6: three platforms serving the same model as primaries —
-AI Studio (``gemini``), an OpenAI-compatible aggregator and Vertex AI — and two other
-models as backups, OpenAI gpt-image and Flux ultra::
+The route set: three platforms serving the same model as primaries — AI Studio
+(``gemini``), an OpenAI-compatible aggregator and Vertex AI — and two other models as
+backups, OpenAI gpt-image and Flux ultra::
 
     gemini/gemini-3-pro-image                      primary  $0.05  1K 2K 4K
     openai_compatible/google/gemini-3-pro-image    primary  $0.06  1K 2K 4K
@@ -10,10 +10,10 @@ models as backups, OpenAI gpt-image and Flux ultra::
     openai/gpt-image-1.5        (medium quality)   backup   $0.034 1K
     flux/flux-pro-1.1-ultra                        backup   $0.06  2K (always ~4 MP)
 
-Prices are per image, flat across tiers (field notes §4; gpt-image-1.5's list price at
-medium quality). Every cost figure of the benchmark, for every contender, comes from this
-table applied to the simulator's own record of what it billed, so contenders are priced
-alike whatever their clients believe.
+Prices are per image, flat across tiers (the platforms' reported prices; gpt-image-1.5's
+list price at medium quality). Every cost figure of the benchmark, for every contender,
+comes from this table applied to the simulator's own record of what it billed, so
+contenders are priced alike whatever their clients believe.
 
 An `Endpoint` says where a provider is reached (the simulator, or the real service with
 keys from the environment in ``--live`` mode); a `BenchEnv` bundles the endpoints with the
@@ -93,7 +93,7 @@ DEFAULT_ROUTES: Final[tuple[RouteSpec, ...]] = (
     RouteSpec("openai", "gpt-image-1.5", True, 0.034, {"1K": "1K"}, {"quality": "medium"}),
     RouteSpec("flux", "flux-pro-1.1-ultra", True, 0.06, {"1K": "2K", "2K": "2K"}),
 )
-"""Field notes §6: three primaries for gemini-3-pro-image, two backup models."""
+"""The route set: three primaries for gemini-3-pro-image, two backup models."""
 
 
 @dataclass(frozen=True, slots=True)

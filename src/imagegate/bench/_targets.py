@@ -1,13 +1,13 @@
-"""The targets of DESIGN §9 and issue 6, checked against one scenario's figures.
+"""imagegate's targets (docs/benchmarks.md), checked against one scenario's figures.
 
-Issue 6 states one oracle; DESIGN §9 has two, so every oracle-relative target is checked
-against both (and cost also against the cheapest image any route could deliver)::
+Every oracle-relative target is checked against both oracles, latency and quality (and
+cost also against the cheapest image any route could deliver)::
 
     success in deadline     ≥ 99.9 %
     p95                     ≤ 1.5 × the oracle's p95        (latency and quality oracle)
     attempts per request    ≤ 1.3
     cost per image          ≤ 1.15 × the oracle's           (latency, quality, cheapest)
-    against every peer      higher success and lower p95 (DESIGN §9: "beats every peer")
+    against every peer      higher success and lower p95 ("beats every peer")
 
 Cost is the upper figure (billed plus possibly billed), as imagegate's own ``cost_usd``
 counts it.
@@ -24,7 +24,7 @@ from imagegate.bench._metrics import Metrics
 __all__ = ["PEERS", "Target", "check_targets"]
 
 PEERS: Final = frozenset({"waterfall", "waterfall-retry", "backoff", "litellm"})
-"""The contenders DESIGN §9 calls peers: the field's client code and LiteLLM's Router."""
+"""The contenders the targets call peers: the field's client code and LiteLLM's Router."""
 
 _SUCCESS: Final = 0.999
 _P95_FACTOR: Final = 1.5

@@ -33,7 +33,7 @@ ENV_VARS: Final = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 
 DEFAULT_PRICE_USD: Final = 0.05
 """Per-image price assumed for model names not in `KNOWN_MODELS` (AI Studio tier 1, as
-reported in the field notes)."""
+reported)."""
 
 _OPTIONS: Final = ("api_version", "price_usd")
 

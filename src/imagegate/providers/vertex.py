@@ -53,8 +53,8 @@ DEFAULT_LOCATION: Final = "global"
 """Gemini 3 image models are served from the global endpoint."""
 
 DEFAULT_PRICE_USD: Final = 0.08
-"""Per-image price assumed for model names not in `KNOWN_MODELS` (Vertex AI, as reported
-in the field notes)."""
+"""Per-image price assumed for model names not in `KNOWN_MODELS` (Vertex AI, as
+reported)."""
 
 _SCOPES: Final = ("https://www.googleapis.com/auth/cloud-platform",)
 _ADC_ENV_VAR: Final = "GOOGLE_APPLICATION_CREDENTIALS"

@@ -33,7 +33,7 @@ refusal: the service worked), cancellations — is *neutral*: it only frees the 
 
 Keys are independent: 4K failing on a route opens only its 4K breaker. The state is one
 `BreakerRecord` per key changed by the pure operations `BreakerAcquire` and `BreakerReport`,
-so a shared backend gives a fleet one breaker (DESIGN §8). Open → half-open happens lazily,
+so a shared backend gives a fleet one breaker (docs/scaling.md). Open → half-open happens lazily,
 at the first decision after the cool-down.
 """
 

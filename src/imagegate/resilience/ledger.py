@@ -20,7 +20,7 @@ counts an attempt for its route, it leaves the ledger as if nothing had been boo
 
 The state is one `LedgerState` record changed by the pure operations `LedgerReserve`,
 `LedgerSettle` and `LedgerUnreserve`, so a shared backend keeps one cap for many processes
-(DESIGN §8).
+(docs/scaling.md).
 """
 
 from __future__ import annotations

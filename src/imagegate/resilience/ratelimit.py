@@ -9,9 +9,9 @@ units (1 for RPM and spacing, ``n`` images for IPM), with ``B = burst``, may sta
 
 so ``B`` units may go back to back after an idle spell, a request larger than ``B``
 still goes at once from idle (it cannot be split), and with the default ``B = 1`` no
-window of ``P`` seconds ever holds more than ``L`` requests (issue 7's acceptance). Several
-limits are reserved together: the request starts at the latest of their ``start`` times,
-and either all of them are charged or none.
+window of ``P`` seconds ever holds more than ``L`` requests. Several limits are reserved
+together: the request starts at the latest of their ``start`` times, and either all of
+them are charged or none.
 
 Per-day limits (RPD) are a counter per *quota day*, which ends at midnight in the
 provider's zone (Gemini: ``America/Los_Angeles``; days are 23 or 25 hours long at DST
@@ -45,7 +45,7 @@ booking could let a later one start too early, so that one is kept.
 
 The state is a `RateLimitState` record changed only by the pure operations `RateReserve`,
 `RateUnreserve` and `RateExhaust`, so a shared backend can run the same decisions
-(DESIGN §8).
+(docs/scaling.md).
 """
 
 from __future__ import annotations

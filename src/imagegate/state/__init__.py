@@ -4,7 +4,7 @@ Rate limits, circuit breakers and the cost ledger keep their state as small froz
 records (``RateLimitState``, ``BreakerRecord``, ``LedgerState``), one per key. Every change
 is an `Operation`: a pure function ``apply(record, now) -> (new record, result)``. A backend
 only stores records and applies operations atomically, so the *decisions* live in one
-place, in Python, and a backend that shares state between processes (Redis, issue 7) either
+place, in Python, and a backend that shares state between processes (Redis) either
 runs the same operation in a server-side script or in an optimistic transaction. The
 Python ``apply`` is the reference its scripts are tested against.
 

@@ -1,5 +1,5 @@
 """`RedisState`: the `StateBackend` that shares quotas, breakers and the budget across
-processes and machines through one Redis server (DESIGN §8, issue 7).
+processes and machines through one Redis server (docs/scaling.md).
 
 Each operation runs as one Lua script over one hash key, so it is atomic however many
 workers call it: the scripts in ``state/_lua`` are line-for-line ports of the Python
