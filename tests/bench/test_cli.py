@@ -48,7 +48,7 @@ def test_contest_writes_json_and_plot(tmp_path: Path, capsys: pytest.CaptureFixt
     )  # fmt: skip
     assert status == 0
     printed = capsys.readouterr().out
-    assert "imagegate against DESIGN" in printed
+    assert "imagegate against its targets" in printed
     document = json.loads(out_json.read_text())
     scenario = document["scenarios"][0]
     assert scenario["scenario"] == "outage-2026-01-21"
