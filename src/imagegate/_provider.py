@@ -8,15 +8,28 @@ router is the only retry loop.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Final, Protocol, runtime_checkable
 
 from imagegate._request import SIZES, Size, parse_aspect_ratio
 from imagegate._result import GeneratedImage
 from imagegate.errors import Billing
 
-__all__ = ["Capabilities", "Provider", "ProviderRequest", "ProviderResponse"]
+__all__ = [
+    "MAX_REPORTED_COST_PER_IMAGE_USD",
+    "Capabilities",
+    "Provider",
+    "ProviderRequest",
+    "ProviderResponse",
+    "plausible_cost",
+]
+
+MAX_REPORTED_COST_PER_IMAGE_USD: Final = 100.0
+"""The most a provider may report per image delivered: far above any real image price,
+far below what would exhaust a budget for good. A reported cost above it, negative or not
+finite is not believed (the attempt is booked at the catalogue estimate)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,7 +67,8 @@ class ProviderResponse:
     Attributes:
         images: At least one image.
         cost_usd: What the provider charged, when it says so; None means "use the price
-            table in `Capabilities`".
+            table in `Capabilities`". The router books the price table's estimate instead
+            of a cost that fails `plausible_cost` (and marks the attempt).
         billing: Normally ``"billed"``.
         size_ignored: True when the provider returned another size than the one asked.
         metadata: Extras worth keeping (response id, model version, usage …).
@@ -103,6 +117,17 @@ class Capabilities:
     def estimate_cost_usd(self, size: Size, n: int = 1) -> float:
         """List price of ``n`` images at ``size``; 0.0 when the price is unknown."""
         return self.price_usd.get(size, 0.0) * n
+
+
+def plausible_cost(cost_usd: float, images: int) -> bool:
+    """Whether a cost reported for ``images`` images can be a real price: finite, not
+    negative, at most ``MAX_REPORTED_COST_PER_IMAGE_USD`` per image."""
+    return (
+        isinstance(cost_usd, int | float)
+        and not isinstance(cost_usd, bool)
+        and math.isfinite(cost_usd)
+        and 0 <= cost_usd <= MAX_REPORTED_COST_PER_IMAGE_USD * max(1, images)
+    )
 
 
 @runtime_checkable

@@ -152,6 +152,9 @@ class Attempt:
         hedge: True if it was started as a hedge next to a slower attempt.
         delivered_size: The tier of the image it returned (success only).
         number: 1 for the first try of this (route, size) in the request, 2 for its retry …
+        cost_rejected: True when the provider reported a cost that cannot be a price (not
+            finite, negative, or above ``MAX_REPORTED_COST_PER_IMAGE_USD`` per image):
+            ``cost_usd`` is then the catalogue estimate.
     """
 
     route: str
@@ -165,6 +168,7 @@ class Attempt:
     hedge: bool = False
     delivered_size: Size | None = None
     number: int = 1
+    cost_rejected: bool = False
 
     @property
     def duration_s(self) -> float:

@@ -38,7 +38,14 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 from imagegate._gate import GatePass, GateRefusal, pass_gate
 from imagegate._plan import Option, build_plan
 from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
-from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
+from imagegate._provider import (
+    MAX_REPORTED_COST_PER_IMAGE_USD,
+    Capabilities,
+    Provider,
+    ProviderRequest,
+    ProviderResponse,
+    plausible_cost,
+)
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, ImageResult, Outcome
 from imagegate._route import Route
@@ -581,6 +588,16 @@ class RequestRun:
                 if error is not None:
                     response = None
             attempt = _record(flight, called_at, ended, response, error, estimate)
+            if attempt.cost_rejected:
+                assert response is not None
+                self.log.warning(
+                    "attempt.cost_rejected",
+                    route=route.name,
+                    size=size,
+                    reported_cost_usd=repr(response.cost_usd),
+                    booked_usd=attempt.cost_usd,
+                    max_per_image_usd=MAX_REPORTED_COST_PER_IMAGE_USD,
+                )
             self.attempts.append(attempt)
             if response is not None:
                 await breaker.record_success(permit, duration_s=attempt.duration_s)
@@ -846,10 +863,16 @@ def _record(
 ) -> Attempt:
     route, size = flight.option.route.name, flight.option.size
     if response is not None:
-        cost = response.cost_usd if response.cost_usd is not None else estimate
+        cost, rejected = estimate, False
+        if response.cost_usd is not None:
+            # A provider's answer is a third party's word: a NaN, infinite or negative
+            # cost would turn the budget cap off or block it for good.
+            rejected = not plausible_cost(response.cost_usd, len(response.images))
+            cost = estimate if rejected else float(response.cost_usd)
         return Attempt(
             route, size, started, ended, "success", None, response.billing, cost,
             hedge=flight.hedge, delivered_size=response.images[0].size, number=flight.number,
+            cost_rejected=rejected,
         )  # fmt: skip
     billing = error.billing if isinstance(error, ProviderError) else "not_billed"
     outcome: Outcome = (

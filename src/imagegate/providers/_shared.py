@@ -51,6 +51,7 @@ __all__ = [
     "parse_price_option",
     "real_timeout_s",
     "refuse_unsupported",
+    "reported_cost_usd",
     "retry_after_s",
     "scrub",
     "transport_error",
@@ -180,16 +181,35 @@ def parse_price_option(value: object, *, provider: str) -> dict[Size, float] | N
     """Validate a ``price_usd`` option: one price for every tier, or a tier → price map."""
     if value is None:
         return None
-    if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
+    if isinstance(value, int | float) and not isinstance(value, bool) and _price(value):
         return dict.fromkeys(SIZES, float(value))
     if isinstance(value, Mapping) and all(
-        k in SIZES and isinstance(v, int | float) and v >= 0 for k, v in value.items()
+        k in SIZES and isinstance(v, int | float) and _price(v) for k, v in value.items()
     ):
         return {k: float(v) for k, v in value.items()}
     raise ConfigurationError(
         f"{provider}: price_usd must be a non-negative number or a mapping of "
         f"{', '.join(SIZES)} to prices, got {value!r}"
     )
+
+
+def _price(value: float) -> bool:
+    return math.isfinite(value) and value >= 0
+
+
+def reported_cost_usd(value: object, *, usd_per_unit: float = 1.0) -> float | None:
+    """The cost an answer reports, in dollars; None when it carries no number.
+
+    An upstream's body is not trusted to be sane: a number too large for a float (an
+    integer of 400 digits) reads as infinity instead of raising, and the router books the
+    catalogue estimate for any cost `imagegate._provider.plausible_cost` refuses.
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        return float(value) * usd_per_unit
+    except OverflowError:
+        return math.inf
 
 
 def refuse_unsupported(capabilities: Capabilities, request: ProviderRequest, route: str) -> None:

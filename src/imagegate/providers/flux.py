@@ -61,6 +61,7 @@ from imagegate.providers._shared import (
     map_status,
     parse_price_option,
     refuse_unsupported,
+    reported_cost_usd,
     scrub,
     transport_error,
 )
@@ -301,9 +302,10 @@ class FluxProvider:
             timeout_s=self._real_remaining(deadline), route=route, size=size,
         )  # fmt: skip
         credits = task.get("cost")
+        cost = reported_cost_usd(credits, usd_per_unit=CREDIT_USD)
         return ProviderResponse(
             images=(image,),
-            cost_usd=round(credits * CREDIT_USD, 6) if isinstance(credits, int | float) else None,
+            cost_usd=None if cost is None else round(cost, 6),
             size_ignored=image.size != size,
             metadata={
                 "id": task.get("id"),

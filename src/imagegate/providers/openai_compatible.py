@@ -50,6 +50,7 @@ from imagegate.providers._shared import (
     parse_price_option,
     real_timeout_s,
     refuse_unsupported,
+    reported_cost_usd,
     scrub,
 )
 from imagegate.providers.openai import OpenAIProvider
@@ -233,7 +234,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
                 metadata[key] = payload[key]
         return ProviderResponse(
             images=images,
-            cost_usd=float(cost) if isinstance(cost, int | float) else None,
+            cost_usd=reported_cost_usd(cost),
             size_ignored=images[0].size != size,
             metadata=metadata,
         )

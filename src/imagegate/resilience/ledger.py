@@ -8,6 +8,10 @@ cost and its billing status::
     settle(r, actual, billing):  reserved -= r.estimate;  billed or possibly_billed += actual
     unreserve(r):                reserved -= r.estimate   (the attempt was never made)
 
+Every amount must be a finite, non-negative number of dollars: the operations raise
+`ValueError` for anything else, so a cost that is NaN (every comparison with it is false,
+which would turn the cap off), infinite or negative never reaches the record.
+
 Possibly billed attempts (cancelled or timed out mid-work) count against the cap: the cap
 is a promise, so an unknown charge is assumed to be a charge. ``not_billed`` attempts
 cost nothing. Because reservations are checked and booked in one atomic step, concurrent
@@ -25,6 +29,7 @@ The state is one `LedgerState` record changed by the pure operations `LedgerRese
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
@@ -48,6 +53,12 @@ __all__ = [
 
 # Float sums drift: 0.1 + 0.2 > 0.3. Reaching the cap exactly must be allowed.
 _EPSILON_USD = 1e-9
+
+
+def _check_amount(name: str, value: float) -> None:
+    """Refuse what would corrupt the record: NaN, infinities and negative amounts."""
+    if not (math.isfinite(value) and value >= 0):
+        raise ValueError(f"{name} must not be negative, NaN or infinite, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +99,11 @@ class LedgerReserve:
     estimate_usd: float
     limit_usd: float | None
 
+    def __post_init__(self) -> None:
+        _check_amount("estimate_usd", self.estimate_usd)
+        if self.limit_usd is not None and math.isnan(self.limit_usd):
+            raise ValueError("limit_usd must not be NaN")
+
     def apply(
         self, state: LedgerState | None, now: float
     ) -> tuple[LedgerState, tuple[bool, float]]:
@@ -122,6 +138,10 @@ class LedgerSettle:
     billing: Billing
     route: str
 
+    def __post_init__(self) -> None:
+        _check_amount("estimate_usd", self.estimate_usd)
+        _check_amount("actual_usd", self.actual_usd)
+
     def apply(self, state: LedgerState | None, now: float) -> tuple[LedgerState, None]:
         """Release the reservation and add the cost to its billing bucket and route."""
         current = state or LedgerState()
@@ -155,6 +175,9 @@ class LedgerUnreserve:
     """
 
     estimate_usd: float
+
+    def __post_init__(self) -> None:
+        _check_amount("estimate_usd", self.estimate_usd)
 
     def apply(self, state: LedgerState | None, now: float) -> tuple[LedgerState, None]:
         """Take the estimate off the reserved total."""
@@ -293,7 +316,7 @@ class CostLedger:
 
         Raises:
             BudgetExceeded: booking it would cross ``limit_usd``; nothing is booked.
-            ValueError: for a negative estimate.
+            ValueError: for a negative or non-finite estimate.
         """
         step = self.reserve_step(estimate_usd, route=route, size=size)
         result = step.finish(await self._backend.apply(step.key, step.op, now=self._clock.now()))
@@ -310,10 +333,9 @@ class CostLedger:
         raise (nothing booked).
 
         Raises:
-            ValueError: for a negative estimate.
+            ValueError: for a negative or non-finite estimate.
         """
-        if not estimate_usd >= 0:
-            raise ValueError(f"estimate_usd must not be negative, got {estimate_usd!r}")
+        _check_amount("estimate_usd", estimate_usd)
 
         def finish(result: tuple[bool, float]) -> Reservation | BudgetExceeded:
             return self._booked(result, estimate_usd, route, size)
@@ -360,11 +382,15 @@ class CostLedger:
             actual_usd: What the attempt cost (the estimate when the provider did not
                 say); ignored for ``not_billed``.
             billing: ``"billed"``, ``"possibly_billed"`` or ``"not_billed"``.
+
+        Raises:
+            ValueError: ``actual_usd`` is negative or not finite (the reservation stays
+                open).
         """
         if reservation.settled:
             return
-        reservation._settled = True
         op = LedgerSettle(reservation.estimate_usd, actual_usd, billing, reservation.route)
+        reservation._settled = True
         await self._backend.apply(self._state_key, op, now=self._clock.now())
         self._log.debug(
             "budget.settled",
