@@ -35,6 +35,17 @@ True (the router shows it in ``health()``), and Redis is tried again every
 ``retry_interval_s``. On its return, what this process booked and settled on its local
 ledger is added to the shared one, so no spend is lost; rate limits and breakers go back
 to the shared records, which are authoritative.
+
+A corrupt record. A record with a field that is not a finite number (a NaN from an old
+writer, a manual edit, another program on the same prefix) is refused by the script that
+loads it (``CORRUPT_RECORD``). Only that key is affected: its operations run on local
+state seeded with the last good copy this process saw, exactly as in an outage, and
+``state.corrupt_record`` is logged at error level (at most once per ``warn_interval_s``
+per key); every other key stays shared and `degraded` stays False. Redis is asked again
+on every operation, so the key is shared again as soon as it is deleted, expires or is
+repaired. A ledger script also refuses an amount that is negative or not finite
+(``REFUSED_ARGUMENT``); `apply` raises `ValueError` for it (the ledger's operations
+refuse such amounts before they are sent).
 """
 
 from __future__ import annotations
@@ -87,6 +98,14 @@ EPOCH_S: Final = 1_700_000_000
 _INSTALL_HINT: Final = f"RedisState needs the redis client (redis>=5): {install_hint('redis')}"
 
 TimeSource = Literal["server", "caller"]
+
+# Error codes of the scripts (prelude.lua): not a connection problem, so not an outage.
+_CORRUPT: Final = "CORRUPT_RECORD"
+_REFUSED: Final = "REFUSED_ARGUMENT"
+
+
+def _script_error(exc: BaseException, code: str) -> bool:
+    return str(exc).startswith(code)
 
 
 # -- the scripts ----------------------------------------------------------------------
@@ -348,7 +367,8 @@ def _acquire_result(
 
 @dataclass(frozen=True, slots=True)
 class _Seed:
-    """Operation: store ``record`` (seeds the local fallback with the last shared copy)."""
+    """Operation: store ``record`` (seeds the local fallback with the last shared copy);
+    None forgets the local record."""
 
     record: object
 
@@ -424,6 +444,7 @@ class RedisState:
         "_cache",
         "_client",
         "_clock",
+        "_corrupt",
         "_degraded_since",
         "_last_error",
         "_last_warned",
@@ -512,6 +533,7 @@ class RedisState:
         self._cache: dict[str, _Cached] = {}
         self._local = MemoryState()
         self._ledger_bases: dict[str, LedgerState] = {}
+        self._corrupt: dict[str, float] = {}  # key -> when its corruption was last logged
         self._degraded_since: float | None = None
         self._next_retry = 0.0
         self._last_warned: float | None = None
@@ -556,10 +578,12 @@ class RedisState:
             if not await self._recover():
                 return await self._apply_local(key, op, now)
         try:
-            return cast("R", await self._apply_remote(key, call, now))
+            result = cast("R", await self._apply_remote(key, call, now))
         except self._redis_errors as exc:
-            self._failed(exc)
-            return await self._apply_local(key, op, now)
+            return await self._on_error(key, op, exc, now)
+        if key in self._corrupt:
+            await self._repaired(key)
+        return result
 
     async def apply_many(
         self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
@@ -592,10 +616,11 @@ class RedisState:
         results = []
         for (key, op), call, reply in zip(ops, calls, replies, strict=True):
             if isinstance(reply, BaseException):
-                self._failed(reply)
-                results.append(await self._apply_local(key, op, now))
+                results.append(await self._on_error(key, op, reply, now))
             else:
                 results.append(self._absorb(key, call, reply, now))
+                if key in self._corrupt:
+                    await self._repaired(key)
         return results
 
     def peek(self, key: str) -> object | None:
@@ -768,6 +793,53 @@ class RedisState:
         shifted = op.probe_token + cached.offset
         return replace(op, probe_token=shifted) if shifted in record.probes else op
 
+    async def _on_error(self, key: str, op: Operation[S, R], exc: BaseException, now: float) -> R:
+        """A script's error: a corrupt record affects its key only, a refused argument is
+        the caller's bug, anything else means Redis is unreachable."""
+        if _script_error(exc, _REFUSED):
+            raise ValueError(f"Redis refused the operation: {exc}") from exc
+        if _script_error(exc, _CORRUPT):
+            self._corrupted(key, exc)
+        else:
+            self._failed(exc)
+        return await self._apply_local(key, op, now)
+
+    def _corrupted(self, key: str, exc: BaseException) -> None:
+        now = self._timer()
+        self._last_error = f"{type(exc).__name__}: {exc}"
+        last = self._corrupt.get(key)
+        if last is None or now - last >= self._warn_interval_s:
+            self._corrupt[key] = now
+            self._log.error(
+                "state.corrupt_record",
+                backend="redis",
+                key=self.redis_key(key),
+                error=self._last_error,
+                note="deciding on local state for this key until the record is repaired, "
+                "deleted or expires",
+            )
+
+    async def _repaired(self, key: str) -> None:
+        """The key answers again: what its local ledger booked meanwhile is added to the
+        shared one, and its local copy is dropped (Redis is authoritative again)."""
+        del self._corrupt[key]
+        base = self._ledger_bases.pop(key, None)
+        local = self._local.peek(key)
+        await self._local.apply(key, _Seed(None), now=0.0)
+        self._log.warning("state.record_repaired", backend="redis", key=self.redis_key(key))
+        if base is None or not isinstance(local, LedgerState) or local == base:
+            return
+        try:
+            await self._eval(
+                "ledger_merge",
+                self.redis_key(key),
+                (*self._head(0.0), self._ledger_ttl, *_delta_args(base, local)),
+            )
+        except self._redis_errors as exc:
+            self._log.error(
+                "state.merge_lost", backend="redis", key=self.redis_key(key), error=str(exc)
+            )
+
     def _failed(self, exc: BaseException) -> None:
         now = self._timer()
         self._last_error = f"{type(exc).__name__}: {exc}"
@@ -805,6 +877,13 @@ class RedisState:
                             self.redis_key(key),
                             (*self._head(0.0), self._ledger_ttl, *args),
                         )
+                    except self._redis_errors as exc:
+                        if not _script_error(exc, _CORRUPT):
+                            for k, b, _ in pending[index:]:
+                                self._ledger_bases[k] = b
+                            raise
+                        # Nothing sound to add to: the key stays local, not the backend.
+                        self._corrupted(key, exc)
                     except BaseException:
                         for k, b, _ in pending[index:]:
                             self._ledger_bases[k] = b
@@ -833,19 +912,23 @@ class RedisState:
             local = self._local.peek(key)
             if not isinstance(local, LedgerState) or local == base:
                 continue
-            before = {route: (b, p, a) for route, b, p, a in base.by_route}
-            routes: list[str] = []
-            for route, billed, possibly, attempts in local.by_route:
-                b0, p0, a0 = before.get(route, (0.0, 0.0, 0))
-                if (billed, possibly, attempts) != (b0, p0, a0):
-                    routes += [route, _f(billed - b0), _f(possibly - p0), str(attempts - a0)]
-            args = (
-                _f(local.billed_usd - base.billed_usd),
-                _f(local.possibly_billed_usd - base.possibly_billed_usd),
-                _f(local.reserved_usd - base.reserved_usd),
-                str(local.open_reservations - base.open_reservations),
-                *routes,
-            )
-            pending.append((key, base, args))
+            pending.append((key, base, _delta_args(base, local)))
             self._ledger_bases[key] = local
         return pending
+
+
+def _delta_args(base: LedgerState, local: LedgerState) -> tuple[str, ...]:
+    """The ``ledger_merge`` arguments that add what ``local`` booked since ``base``."""
+    before = {route: (b, p, a) for route, b, p, a in base.by_route}
+    routes: list[str] = []
+    for route, billed, possibly, attempts in local.by_route:
+        b0, p0, a0 = before.get(route, (0.0, 0.0, 0))
+        if (billed, possibly, attempts) != (b0, p0, a0):
+            routes += [route, _f(billed - b0), _f(possibly - p0), str(attempts - a0)]
+    return (
+        _f(local.billed_usd - base.billed_usd),
+        _f(local.possibly_billed_usd - base.possibly_billed_usd),
+        _f(local.reserved_usd - base.reserved_usd),
+        str(local.open_reservations - base.open_reservations),
+        *routes,
+    )

@@ -20,16 +20,21 @@ local function br_load()
   if h == nil then
     return nil
   end
+  if h.s ~= "closed" and h.s ~= "open" and h.s ~= "half_open" then
+    fail("CORRUPT_RECORD", "field s is " .. tostring(h.s))
+  end
   local r = {
-    s = h.s, ou = tonumber(h.ou), lv = tonumber(h.lv), rs = h.rs, bk = {},
-    cs = tonumber(h.cs), pr = {}, ps = tonumber(h.ps), ot = tonumber(h.ot),
+    s = h.s, ou = field(h.ou, "ou"), lv = field(h.lv, "lv", 0), rs = h.rs or "", bk = {},
+    cs = field(h.cs, "cs", 0), pr = {}, ps = field(h.ps, "ps", 0), ot = field(h.ot, "ot", 0),
   }
   for _, b in ipairs(split(h.bk, ";")) do
     local p = split(b, ",")
-    table.insert(r.bk, {tonumber(p[1]), tonumber(p[2]), tonumber(p[3]), tonumber(p[4])})
+    table.insert(r.bk, {
+      field(p[1], "bk"), field(p[2], "bk", 0), field(p[3], "bk", 0), field(p[4], "bk", 0),
+    })
   end
   for _, t in ipairs(split(h.pr, ";")) do
-    table.insert(r.pr, tonumber(t))
+    table.insert(r.pr, field(t, "pr"))
   end
   return r
 end

@@ -11,17 +11,36 @@ local function ledger_load()
   if h == nil then
     return l, false
   end
-  l.b, l.p, l.r = tonumber(h.b), tonumber(h.p), tonumber(h.r)
-  l.o, l.n = tonumber(h.o), tonumber(h.n)
-  for field, value in pairs(h) do
-    if string.sub(field, 1, 2) == "R:" then
+  -- A NaN here would make every cap comparison false, for every worker.
+  l.b, l.p, l.r = field(h.b, "b", 0), field(h.p, "p", 0), field(h.r, "r", 0)
+  l.o, l.n = field(h.o, "o", 0), field(h.n, "n", 0)
+  for name, value in pairs(h) do
+    if string.sub(name, 1, 2) == "R:" then
       local v = split(value, ";")
-      l.routes[string.sub(field, 3)] = {
-        tonumber(v[1]), tonumber(v[2]), tonumber(v[3]), tonumber(v[4]),
+      l.routes[string.sub(name, 3)] = {
+        field(v[1], name, 0), field(v[2], name, 0), field(v[3], name, 0), field(v[4], name, 0),
       }
     end
   end
   return l, true
+end
+
+-- An amount argument: refused unless finite and, for `amount`, not negative (the Python
+-- operations refuse them first; this guards the shared record against any other client).
+local function finite(k)
+  local x = tonumber(op(k))
+  if x == nil or x ~= x or x == math.huge or x == -math.huge then
+    fail("REFUSED_ARGUMENT", "amount " .. tostring(op(k)) .. " is not finite")
+  end
+  return x
+end
+
+local function amount(k)
+  local x = finite(k)
+  if x < 0 then
+    fail("REFUSED_ARGUMENT", "amount " .. tostring(op(k)) .. " is negative")
+  end
+  return x
 end
 
 local function ledger_fields(l)

@@ -1,6 +1,6 @@
 -- LedgerReserve: ARGV ttl, estimate_usd, limit_usd ("" for None).
 -- Result: "1" (booked) or "0", and committed_usd before the booking.
-local estimate, limit = num(2), opt(3)
+local estimate, limit = amount(2), opt(3)
 local now = clock_now()
 local l = ledger_load()
 local committed = l.b + l.p + l.r

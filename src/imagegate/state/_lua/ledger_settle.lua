@@ -1,5 +1,5 @@
 -- LedgerSettle: ARGV ttl, estimate_usd, actual_usd, billing, route. Result: none.
-local estimate, actual, billing, route = num(2), num(3), op(4), op(5)
+local estimate, actual, billing, route = amount(2), amount(3), op(4), op(5)
 local now = clock_now()
 local l = ledger_load()
 local cost = actual

@@ -1,5 +1,5 @@
 -- LedgerUnreserve: ARGV ttl, estimate_usd. Result: none.
-local estimate = num(2)
+local estimate = amount(2)
 local now = clock_now()
 local l = ledger_load()
 l.r = math.max(0.0, l.r - estimate)

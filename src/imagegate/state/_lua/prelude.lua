@@ -34,6 +34,23 @@ local function clock_now()
   return ((tonumber(t[1]) - tonumber(ARGV[3])) + tonumber(t[2]) / 1000000) / SCALE
 end
 
+-- Errors the client tells apart from a broken connection: CORRUPT_RECORD when the stored
+-- record has a field that is not a finite number (another writer, a manual edit, an old
+-- NaN), so only the operations on that key are affected; REFUSED_ARGUMENT when the caller
+-- passed an amount the record must never hold.
+local function fail(code, what)
+  error({err = code .. " " .. KEY .. ": " .. what})
+end
+
+-- A stored number: finite, and not below `floor` when one is given.
+local function field(value, name, floor)
+  local x = tonumber(value)
+  if x == nil or x ~= x or x == math.huge or x == -math.huge or (floor ~= nil and x < floor) then
+    fail("CORRUPT_RECORD", "field " .. name .. " is " .. tostring(value))
+  end
+  return x
+end
+
 local function f(x)
   return string.format("%.17g", x)
 end

@@ -8,9 +8,9 @@ local function rate_load()
     return nil
   end
   return {
-    rt = tonumber(h.rt), it = tonumber(h.it), st = tonumber(h.st), d = tonumber(h.d),
-    ut = tonumber(h.ut), un = tonumber(h.un), bu = tonumber(h.bu),
-    lb = h.lb or "", ld = tonumber(h.ld or "0"),
+    rt = field(h.rt, "rt"), it = field(h.it, "it"), st = field(h.st, "st"),
+    d = field(h.d, "d"), ut = field(h.ut, "ut", 0), un = field(h.un, "un", 0),
+    bu = field(h.bu, "bu"), lb = h.lb or "", ld = field(h.ld or "0", "ld"),
   }
 end
 
