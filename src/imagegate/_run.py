@@ -587,7 +587,7 @@ class RequestRun:
                 error = _check_response(response, request, route.name, size)
                 if error is not None:
                     response = None
-            attempt = _record(flight, called_at, ended, response, error, estimate)
+            attempt = _record(flight, called_at, ended, response, error, estimate, request.n)
             if attempt.cost_rejected:
                 assert response is not None
                 self.log.warning(
@@ -860,6 +860,7 @@ def _record(
     response: ProviderResponse | None,
     error: ImageGateError | None,
     estimate: float,
+    asked: int,
 ) -> Attempt:
     route, size = flight.option.route.name, flight.option.size
     if response is not None:
@@ -867,7 +868,8 @@ def _record(
         if response.cost_usd is not None:
             # A provider's answer is a third party's word: a NaN, infinite or negative
             # cost would turn the budget cap off or block it for good.
-            rejected = not plausible_cost(response.cost_usd, len(response.images))
+            # Per image asked for: a body with a thousand images must not raise the ceiling.
+            rejected = not plausible_cost(response.cost_usd, asked)
             cost = estimate if rejected else float(response.cost_usd)
         return Attempt(
             route, size, started, ended, "success", None, response.billing, cost,

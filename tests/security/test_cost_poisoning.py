@@ -33,7 +33,7 @@ HOSTILE_COSTS = ["NaN", "-Infinity", "Infinity", "-1000", "1e400", "9" * 400, "1
 
 _PNG = base64.b64encode(make_png(1024, 1024)).decode()
 
-Serve = Callable[[str], str]
+Serve = Callable[..., str]
 
 
 @pytest.fixture
@@ -45,16 +45,17 @@ def logs() -> Any:
 
 @pytest.fixture
 async def aggregator() -> AsyncIterator[Serve]:
-    """An OpenAI-compatible aggregator that delivers an image and reports a chosen raw
-    ``usage.cost``."""
-    reported: dict[str, str] = {}
+    """An OpenAI-compatible aggregator that delivers images (one by default) and reports
+    a chosen raw ``usage.cost``."""
+    reported: dict[str, Any] = {}
 
     async def chat(request: web.Request) -> web.Response:
         image = {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{_PNG}"}}
         body = (
             '{"id": "gen-1", "model": "google/gemini-3-pro-image", "choices": [{"index": 0, '
             '"finish_reason": "stop", "message": {"role": "assistant", "content": "", '
-            f'"images": [{json.dumps(image)}]}}}}], "usage": {{"cost": {reported["cost"]}}}}}'
+            f'"images": {json.dumps([image] * reported["images"])}}}}}], '
+            f'"usage": {{"cost": {reported["cost"]}}}}}'
         )
         return web.Response(text=body, content_type="application/json")
 
@@ -62,8 +63,8 @@ async def aggregator() -> AsyncIterator[Serve]:
     app.router.add_post("/v1/chat/completions", chat)
     async with TestServer(app) as server:
 
-        def configure(cost: str) -> str:
-            reported["cost"] = cost
+        def configure(cost: str, images: int = 1) -> str:
+            reported.update(cost=cost, images=images)
             return str(server.make_url("/v1"))
 
         yield configure
@@ -183,6 +184,22 @@ async def test_a_plausible_reported_cost_is_still_believed(aggregator: Serve) ->
     assert not result.attempts[0].cost_rejected
 
 
+async def test_extra_images_do_not_raise_the_ceiling(aggregator: Serve) -> None:
+    """The ceiling is per image asked for: 40 unasked images do not make $4000 plausible."""
+    clock = FakeClock(autojump=True)
+    route = Route(
+        "openai_compatible",
+        model="google/gemini-3-pro-image",
+        base_url=aggregator("4000", images=40),
+        api_key="sk-hostile-aggregator-key",
+        price_usd=PRICE_USD,
+    )
+    async with _router(route, clock) as router:
+        result = await router.generate("a lighthouse", size="1K")
+    assert result.attempts[0].cost_rejected
+    assert result.cost_usd == PRICE_USD
+
+
 def test_the_ledger_refuses_amounts_that_are_not_prices() -> None:
     """The ledger raises ValueError for NaN, infinite and negative amounts, booking nothing."""
     ledger = CostLedger(limit_usd=CAP_USD)
@@ -208,7 +225,7 @@ junk = st.sampled_from([math.nan, math.inf, -math.inf, -1000.0, -1e-9, 1e300, 1e
 at_most_estimate = st.floats(min_value=0.0, max_value=PRICE_USD)
 any_float = st.floats(allow_nan=True, allow_infinity=True)
 SETTINGS = settings(
-    max_examples=60,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
