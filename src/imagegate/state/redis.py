@@ -882,7 +882,7 @@ class RedisState:
                             for k, b, _ in pending[index:]:
                                 self._ledger_bases[k] = b
                             raise
-                        # Nothing sound to add to: the key stays local, not the backend.
+                        # Nothing sound to add to: that key alone stays local; the rest recovers.
                         self._corrupted(key, exc)
                     except BaseException:
                         for k, b, _ in pending[index:]:
