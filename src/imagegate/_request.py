@@ -174,10 +174,11 @@ class ImageRequest(BaseModel):
         return tuple(SIZES[r] for r in range(top, floor - 1, -1))
 
     @classmethod
-    def build(cls, prompt: object, **fields: object) -> ImageRequest:
+    def build(cls, /, prompt: object, **fields: object) -> ImageRequest:
         """Validate like the constructor, but raise `InvalidRequestError` naming the field.
 
         This is what `Router.generate` uses, so callers catch one error family.
+        Any name in ``fields``, even ``cls``, is validated as a field (and refused).
         """
         try:
             return cls.model_validate({"prompt": prompt, **fields})

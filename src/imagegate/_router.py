@@ -25,7 +25,7 @@ from imagegate._request import SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
-from imagegate.errors import ConfigurationError, ImageGateError
+from imagegate.errors import ConfigurationError, ImageGateError, InvalidRequestError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
@@ -44,6 +44,7 @@ from imagegate.state import MemoryState, StateBackend
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
 _STRATEGIES: tuple[str, ...] = get_args(Strategy)
+_log = get_logger("imagegate.router")
 _ORDERS: tuple[str, ...] = get_args(OptionOrder)
 
 
@@ -394,19 +395,20 @@ class Router:
             with anyio.CancelScope(shield=True):
                 await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _one(self, index: int, item: ImageRequest | str | Mapping[str, Any]) -> BatchResult:
+    async def _one(self, index: int, item: object) -> BatchResult:
+        """The one answer for input ``index``: whatever goes wrong becomes its error, so
+        a worker never dies and leaves `generate_many` waiting for an answer."""
         request: ImageRequest | None = None
         try:
-            if isinstance(item, ImageRequest):
-                request = item
-            elif isinstance(item, str):
-                request = ImageRequest.build(item)
-            else:
-                fields = dict(item)
-                request = ImageRequest.build(fields.pop("prompt", None), **fields)
+            request = _as_request(item)
             return BatchResult(index, request, await self.run(request), None)
         except ImageGateError as exc:
             return BatchResult(index, request, None, exc)
+        except Exception as exc:  # a bug (ours or a plugin's) must not lose the answer
+            _log.error("batch.unexpected_error", index=index, exc_info=exc)
+            error = ImageGateError(f"request {index} failed: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            return BatchResult(index, request, None, error)
 
     def health(self) -> list[RouteHealth]:
         """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
@@ -444,3 +446,24 @@ class Router:
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
+
+
+def _as_request(item: object) -> ImageRequest:
+    """A `generate_many` input as a request: an `ImageRequest`, a prompt, or a mapping
+    of `generate` arguments; anything else is an `InvalidRequestError`."""
+    if isinstance(item, ImageRequest):
+        return item
+    if isinstance(item, str):
+        return ImageRequest.build(item)
+    if not isinstance(item, Mapping):
+        raise InvalidRequestError(
+            "invalid request: expected an ImageRequest, a prompt or a mapping of "
+            f"generate() arguments, got {type(item).__name__}"
+        )
+    fields = dict(item)
+    strange = next((key for key in fields if not isinstance(key, str)), None)
+    if strange is not None:
+        raise InvalidRequestError(
+            f"invalid request: argument names must be strings, got {strange!r}"
+        )
+    return ImageRequest.build(fields.pop("prompt", None), **fields)
