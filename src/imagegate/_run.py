@@ -27,9 +27,9 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import anyio
 from anyio.abc import TaskGroup
@@ -40,10 +40,11 @@ from imagegate._plan import Option, build_plan
 from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
 from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
 from imagegate._request import ImageRequest, Size, size_rank
-from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate._result import Attempt, GeneratedImage, ImageResult, Outcome
 from imagegate._route import Route
 from imagegate.errors import (
     AllRoutesFailed,
+    Billing,
     ContentBlocked,
     DeadlineExceeded,
     ImageGateError,
@@ -77,6 +78,7 @@ _MAX_HEDGES = 2
 _COLD_LATENCY_SPREAD = 0.25  # relative standard error of a latency not yet measured
 # Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
 _CLEANUP_BOUND_S = 5.0
+_BILLINGS: tuple[str, ...] = get_args(Billing)
 
 
 @dataclass(slots=True)
@@ -712,7 +714,14 @@ class RequestRun:
         error: ImageGateError | None = None
         async with move_on_after(engine.clock, timeout_s) as scope:
             try:
-                response = await engine.providers[option.index].generate(call)
+                answer: object = await engine.providers[option.index].generate(call)
+                error = _malformed(answer, route.name, size)
+                if error is None:
+                    response = answer  # type: ignore[assignment]  # checked by _malformed
+                else:
+                    self.log.error(
+                        "attempt.adapter_bug", route=route.name, size=size, error=error.message
+                    )
             except ProviderError as exc:
                 error = exc.bind(route=route.name, size=size)
             except ImageGateError as exc:
@@ -814,6 +823,35 @@ class RequestRun:
             attempts=attempts,
             skipped=self.skipped,
         )
+
+
+def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
+    """Why an adapter's answer is not a usable `ProviderResponse`, as the attempt's error
+    (a plugin may hand back whatever its upstream sent); None when it is one."""
+    problem: str | None = None
+    if not isinstance(answer, ProviderResponse):
+        problem = f"returned {type(answer).__name__}, not a ProviderResponse"
+    elif not isinstance(answer.images, tuple | list) or not all(
+        isinstance(image, GeneratedImage) for image in answer.images
+    ):
+        problem = "returned images that are not GeneratedImage objects"
+    elif answer.cost_usd is not None and not (
+        isinstance(answer.cost_usd, int | float)
+        and not isinstance(answer.cost_usd, bool)
+        and math.isfinite(answer.cost_usd)
+        and answer.cost_usd >= 0
+    ):
+        problem = f"returned a cost of {answer.cost_usd!r}"
+    elif answer.billing not in _BILLINGS:
+        problem = f"returned billing {answer.billing!r}"
+    elif not isinstance(answer.metadata, Mapping):
+        problem = f"returned metadata of type {type(answer.metadata).__name__}"
+    if problem is None:
+        return None
+    # The call went through, so the provider may have charged for it.
+    return UpstreamError(
+        f"adapter {problem}", route=route, size=size, retryable=False, billing="possibly_billed"
+    )
 
 
 def _check_response(
