@@ -21,7 +21,7 @@ from imagegate._config import load_settings
 from imagegate._logging import get_logger
 from imagegate._presets import PRESETS, UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
-from imagegate._request import SIZES, ImageRequest, Size
+from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
@@ -314,7 +314,7 @@ class Router:
         aspect_ratio: str = "1:1",
         n: int = 1,
         seed: int | None = None,
-        deadline: float | None = None,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         min_size: Size | None = None,
         allow_downgrade: bool = True,
         allow_backup: bool = True,
@@ -327,7 +327,8 @@ class Router:
             aspect_ratio: ``"W:H"`` within 1:8 … 8:1.
             n: Images wanted (1–10).
             seed: Passed to providers that take one.
-            deadline: Seconds the whole request may take, across every attempt.
+            deadline: Seconds the whole request may take, across every attempt: 600
+                (`DEFAULT_DEADLINE_S`) by default; None for no deadline.
             min_size: Smallest tier acceptable when downgrading.
             allow_downgrade: Try smaller tiers when the requested one fails.
             allow_backup: Use routes marked ``backup=True`` as a last resort.
