@@ -12,7 +12,7 @@ from imagegate import Route, Router
 from imagegate.errors import InvalidRequestError
 from imagegate.testing import Simulator
 
-SCALE = 0.0001  # one simulated second lasts 0.1 real ms
+SCALE = 0.001  # one simulated second lasts 1 real ms
 REAL_BOUND_S = 10.0  # a hang fails the test instead of the whole run
 
 
