@@ -152,6 +152,9 @@ class Attempt:
         hedge: True if it was started as a hedge next to a slower attempt.
         delivered_size: The tier of the image it returned (success only).
         number: 1 for the first try of this (route, size) in the request, 2 for its retry …
+        abandoned: True when the adapter's call ignored its cancellation (at the attempt
+            timeout, or when the request was cancelled) for more than a second of clock
+            time and was left behind, still cancelled, so the request could end.
     """
 
     route: str
@@ -165,6 +168,7 @@ class Attempt:
     hedge: bool = False
     delivered_size: Size | None = None
     number: int = 1
+    abandoned: bool = False
 
     @property
     def duration_s(self) -> float:

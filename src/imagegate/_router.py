@@ -299,6 +299,8 @@ class Router:
     async def aclose(self) -> None:
         """Close the providers this router built. Safe to call twice."""
         owned, self._owned = self._owned, []
+        for task in tuple(self._engine.abandoned):
+            task.cancel()  # once more: calls that ignored it are not awaited here either
         self._engine.providers.clear()
         self._engine.capabilities.clear()
         self._open = False

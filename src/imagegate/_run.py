@@ -24,6 +24,7 @@ the ledger. A cancelled attempt (a hedge loser, or the caller gave up) is record
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections import Counter
@@ -78,6 +79,8 @@ _MAX_HEDGES = 2
 _COLD_LATENCY_SPREAD = 0.25  # relative standard error of a latency not yet measured
 # Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
 _CLEANUP_BOUND_S = 5.0
+# Clock seconds an adapter's call may take to end once cancelled; then it is abandoned.
+_ABANDON_GRACE_S = 1.0
 _BILLINGS: tuple[str, ...] = get_args(Billing)
 
 
@@ -107,6 +110,17 @@ class Engine:
     load: LoadBudget | None = None
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
+    abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def abandon(self, task: asyncio.Task[Any]) -> None:
+        """Keep an adapter call that ignored its cancellation until it ends by itself."""
+        self.abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self.abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not report it as lost
 
     def window(self, route: str, size: str) -> OutcomeWindow:
         """The outcome window of (route, size), created on first use."""
@@ -238,6 +252,7 @@ class _Flight:
     launched: float
     hedges: int = 0  # hedges started for this (main) attempt
     committed: float = 0.0  # expected extra attempts, held in the load budget
+    abandoned: bool = False  # its call ignored cancellation and was left behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -576,7 +591,7 @@ class RequestRun:
                 return _Landing(flight, skipped="deadline reached", out_of_time=True)
             timeout_s = self._timeout_for(option, remaining)
             called_at = engine.clock.now()
-            response, error = await self._call(option, timeout_s)
+            response, error = await self._call(flight, timeout_s)
             ended = engine.clock.now()
             if response is not None:
                 error = _check_response(response, request, route.name, size)
@@ -620,6 +635,7 @@ class RequestRun:
                             estimate,
                             hedge=flight.hedge,
                             number=flight.number,
+                            abandoned=flight.abandoned,
                         )
                     )
                     await engine.ledger.settle(reservation, estimate, "possibly_billed")
@@ -694,9 +710,12 @@ class RequestRun:
         )
 
     async def _call(
-        self, option: Option, timeout_s: float | None
+        self, flight: _Flight, timeout_s: float | None
     ) -> tuple[ProviderResponse | None, ImageGateError | None]:
+        """The adapter's call under ``timeout_s``, in a task of its own: a call that ignores
+        its cancellation is abandoned after `_ABANDON_GRACE_S` (`_stop_call`)."""
         engine, request = self.engine, self.request
+        option = flight.option
         route, size = option.route, option.size
         call = ProviderRequest(
             prompt=request.prompt,
@@ -710,45 +729,83 @@ class RequestRun:
             options=route.options,
         )
         self.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
+        task = asyncio.get_running_loop().create_task(self._invoke(option, call))
+        try:
+            async with move_on_after(engine.clock, timeout_s) as scope:
+                await asyncio.wait((task,))
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                flight.abandoned = await self._stop_call(task, option)
+            raise
         response: ProviderResponse | None = None
         error: ImageGateError | None = None
-        async with move_on_after(engine.clock, timeout_s) as scope:
-            try:
-                answer: object = await engine.providers[option.index].generate(call)
-                error = _malformed(answer, route.name, size)
-                if error is None:
-                    response = answer  # type: ignore[assignment]  # checked by _malformed
-                else:
-                    self.log.error(
-                        "attempt.adapter_bug", route=route.name, size=size, error=error.message
-                    )
-            except ProviderError as exc:
-                error = exc.bind(route=route.name, size=size)
-            except ImageGateError as exc:
-                error = exc
-            except Exception as exc:  # a buggy adapter must not take the request down
-                self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
-                error = UpstreamError(
-                    f"adapter raised {type(exc).__name__}: {exc}",
-                    route=route.name,
-                    size=size,
-                    retryable=False,
-                )
         if scope.cancelled_caught:
-            response, error = (
-                None,
-                DeadlineExceeded(
-                    f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
-                ),
+            flight.abandoned = await self._stop_call(task, option)
+            error = DeadlineExceeded(
+                f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
             )
+        elif task.cancelled():  # the adapter cancelled its own call
+            error = UpstreamError(
+                "adapter call was cancelled", route=route.name, size=size, retryable=False
+            )
+        else:
+            response, error = task.result()
         self.log.debug(
             "attempt.end",
             route=route.name,
             size=size,
             ok=response is not None,
             error=type(error).__name__ if error else None,
+            abandoned=flight.abandoned,
         )
         return response, error
+
+    async def _invoke(
+        self, option: Option, call: ProviderRequest
+    ) -> tuple[ProviderResponse | None, ImageGateError | None]:
+        """The adapter's answer, or what it raised or returned instead, as an error."""
+        route, size = option.route, option.size
+        try:
+            answer: object = await self.engine.providers[option.index].generate(call)
+        except ProviderError as exc:
+            return None, exc.bind(route=route.name, size=size)
+        except ImageGateError as exc:
+            return None, exc
+        except Exception as exc:  # a buggy adapter must not take the request down
+            self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
+            return None, UpstreamError(
+                f"adapter raised {type(exc).__name__}: {exc}",
+                route=route.name,
+                size=size,
+                retryable=False,
+            )
+        error = _malformed(answer, route.name, size)
+        if error is not None:
+            self.log.error("attempt.adapter_bug", route=route.name, size=size, error=error.message)
+            return None, error
+        return answer, None  # type: ignore[return-value]  # checked by _malformed
+
+    async def _stop_call(self, task: asyncio.Task[Any], option: Option) -> bool:
+        """Cancel the adapter's call and give it `_ABANDON_GRACE_S` of clock time to end.
+        True when it did not: the engine keeps the task (cancelled, never awaited) so the
+        request can end at its deadline instead of when the adapter gives up."""
+        if task.done():
+            return False
+        task.cancel()
+        async with move_on_after(self.engine.clock, _ABANDON_GRACE_S):
+            await asyncio.wait((task,))
+        if task.done():
+            if not task.cancelled():
+                task.exception()  # what it ended with no longer matters
+            return False
+        self.engine.abandon(task)
+        self.log.warning(
+            "attempt.abandoned",
+            route=option.route.name,
+            size=option.size,
+            grace_s=_ABANDON_GRACE_S,
+        )
+        return True
 
     # -- after a failure -----------------------------------------------------------------
 
@@ -896,7 +953,7 @@ def _record(
     cost = estimate if billing != "not_billed" else 0.0
     return Attempt(
         route, size, started, ended, outcome, error, billing, cost,
-        hedge=flight.hedge, number=flight.number,
+        hedge=flight.hedge, number=flight.number, abandoned=flight.abandoned,
     )  # fmt: skip
 
 

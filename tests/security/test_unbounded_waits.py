@@ -1,14 +1,20 @@
-"""No upstream can hold a request forever: a default deadline and a ceiling on retry hints."""
+"""No upstream can hold a request forever: a default deadline, a ceiling on retry hints,
+and a bounded wait for a plugin call that ignores its cancellation."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
 import anyio
 import pytest
 from aiohttp import web
 
 from imagegate import ImageRequest, RetryPolicy, Route, Router
+from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate.cli import main
-from imagegate.errors import AllRoutesFailed, DeadlineExceeded, RateLimited
+from imagegate.errors import AllRoutesFailed, DeadlineExceeded, RateLimited, UpstreamError
 from imagegate.resilience.clock import ScaledClock
 
 from .conftest import Serve
@@ -149,3 +155,118 @@ def test_cli_help_shows_the_default_deadline(capsys: pytest.CaptureFixture[str])
         main(["generate", "--help"])
     help_text = " ".join(capsys.readouterr().out.split())
     assert "may take (default 600)" in help_text
+
+
+STUBBORN_SCALE = 0.01  # one simulated second lasts 10 real ms
+HOLD_S = 60.0  # simulated seconds the stubborn plugin's upstream takes to answer
+
+
+class StubbornPlugin:
+    """A plugin that will not let its upstream call be cancelled.
+
+    ``"shield"`` runs the call in a shielded cancel scope; ``"swallow"`` catches every
+    cancellation and goes back to waiting.
+    """
+
+    name = "stubborn"
+
+    def __init__(self, url: str, kind: str) -> None:
+        self.url = url
+        self.kind = kind
+        self.session: aiohttp.ClientSession | None = None
+        self.finished = anyio.Event()
+
+    def capabilities(self, model: str) -> Capabilities:
+        return Capabilities(sizes=frozenset({"1K"}), price_usd={"1K": 0.04})
+
+    async def generate(self, request: ProviderRequest) -> ProviderResponse:
+        try:
+            if self.kind == "shield":
+                with anyio.CancelScope(shield=True):
+                    await self._fetch()
+            else:
+                fetch = asyncio.ensure_future(self._fetch())
+                while not fetch.done():
+                    try:
+                        await asyncio.shield(fetch)
+                    except asyncio.CancelledError:
+                        continue
+        finally:
+            self.finished.set()
+        raise UpstreamError("the upstream answered garbage, late")
+
+    async def _fetch(self) -> None:
+        if self.session is None:
+            self.session = aiohttp.ClientSession()
+        async with self.session.post(self.url) as resp:
+            await resp.read()
+
+    async def aclose(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+
+
+@pytest.fixture
+def stubborn_clock() -> ScaledClock:
+    """Simulated time shared by the slow upstream and the router."""
+    return ScaledClock(STUBBORN_SCALE)
+
+
+@pytest.fixture(params=["shield", "swallow"])
+async def plugin(
+    serve: Serve, stubborn_clock: ScaledClock, request: pytest.FixtureRequest
+) -> AsyncIterator[StubbornPlugin]:
+    """The stubborn plugin, in front of an upstream that answers after HOLD_S."""
+
+    async def handler(request: web.Request) -> web.Response:
+        await stubborn_clock.sleep(HOLD_S)
+        return web.json_response({"late": True})
+
+    app = web.Application()
+    app.router.add_route("*", "/{tail:.*}", handler)
+    made = StubbornPlugin(await serve(app), request.param)
+    yield made
+    with anyio.fail_after(REAL_BOUND_S):
+        await made.finished.wait()
+    await made.aclose()
+
+
+async def test_a_plugin_ignoring_cancellation_ends_at_the_deadline(
+    plugin: StubbornPlugin, stubborn_clock: ScaledClock
+) -> None:
+    """generate(deadline=10) ends near 10 s, not when the plugin gives up at 60 s;
+    the attempt is recorded as abandoned and the abandoned call is released once done."""
+    async with Router([Route(plugin, model="m")], clock=stubborn_clock) as router:
+        started = stubborn_clock.now()
+        with pytest.raises(AllRoutesFailed) as caught:
+            await router.generate("a lighthouse", deadline=10)
+        elapsed = stubborn_clock.now() - started
+        assert elapsed < 10 + 1 + 5  # the deadline, the grace, and slack for a busy machine
+        with anyio.fail_after(REAL_BOUND_S):
+            await plugin.finished.wait()
+            left_behind = set(router.engine.abandoned)
+            if left_behind:
+                await asyncio.wait(left_behind)
+            await asyncio.sleep(0)
+        assert not router.engine.abandoned
+        spend = router.spend()
+    (attempt,) = caught.value.attempts
+    assert attempt.outcome == "timeout"
+    if plugin.kind == "swallow":  # (a shielded scope gives way to the task's own cancel)
+        assert attempt.abandoned
+    assert attempt.billing == "possibly_billed"
+    assert spend.reserved_usd == 0
+
+
+async def test_a_cancelled_caller_is_not_held_by_the_plugin(
+    plugin: StubbornPlugin, stubborn_clock: ScaledClock
+) -> None:
+    """A caller that cancels generate() gets control back within the grace, not at 60 s."""
+    async with Router([Route(plugin, model="m")], clock=stubborn_clock) as router:
+        started = stubborn_clock.now()
+        with anyio.move_on_after(10 * STUBBORN_SCALE):  # the caller gives up after 10 s
+            await router.generate("a lighthouse", deadline=None)
+        elapsed = stubborn_clock.now() - started
+        spend = router.spend()
+    assert elapsed < 10 + 1 + 5
+    assert spend.reserved_usd == 0
