@@ -113,7 +113,8 @@ class Engine:
     abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
 
     def abandon(self, task: asyncio.Task[Any]) -> None:
-        """Keep an adapter call that ignored its cancellation until it ends by itself."""
+        """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds
+        only the calls that ignored their cancellation)."""
         self.abandoned.add(task)
         task.add_done_callback(self._forget)
 
@@ -792,13 +793,12 @@ class RequestRun:
         if task.done():
             return False
         task.cancel()
+        # Held from now on, however this wait ends: the loop keeps only weak references.
+        self.engine.abandon(task)
         async with move_on_after(self.engine.clock, _ABANDON_GRACE_S):
             await asyncio.wait((task,))
         if task.done():
-            if not task.cancelled():
-                task.exception()  # what it ended with no longer matters
             return False
-        self.engine.abandon(task)
         self.log.warning(
             "attempt.abandoned",
             route=option.route.name,
