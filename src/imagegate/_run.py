@@ -898,9 +898,9 @@ def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
         and math.isfinite(answer.cost_usd)
         and answer.cost_usd >= 0
     ):
-        problem = f"returned a cost of {answer.cost_usd!r}"
+        problem = f"returned a cost of {_short(answer.cost_usd)}"
     elif answer.billing not in _BILLINGS:
-        problem = f"returned billing {answer.billing!r}"
+        problem = f"returned billing {_short(answer.billing)}"
     elif not isinstance(answer.metadata, Mapping):
         problem = f"returned metadata of type {type(answer.metadata).__name__}"
     if problem is None:
@@ -909,6 +909,12 @@ def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
     return UpstreamError(
         f"adapter {problem}", route=route, size=size, retryable=False, billing="possibly_billed"
     )
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to a length fit for a message (the value came from upstream)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_response(

@@ -10,7 +10,7 @@ import anyio
 import pytest
 from aiohttp import web
 
-from imagegate import Route, Router
+from imagegate import GeneratedImage, Route, Router
 from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate.errors import AllRoutesFailed, UpstreamError
 from imagegate.testing import Simulator, make_png
@@ -49,8 +49,11 @@ class PassThroughPlugin:
         if self.kind == "bytes":
             return ProviderResponse(images=(body,))  # type: ignore[arg-type]
         if self.kind == "cost":
-            image = make_png(1024, 1024)
-            return ProviderResponse(images=(image,), cost_usd=float("nan"))  # type: ignore[arg-type]
+            image = GeneratedImage(make_png(1024, 1024))
+            return ProviderResponse(images=(image,), cost_usd=float("nan"))
+        if self.kind == "billing":
+            image = GeneratedImage(make_png(1024, 1024))
+            return ProviderResponse(images=(image,), billing=body.decode() * 1000)  # type: ignore[arg-type]
         raise AssertionError(self.kind)
 
     async def aclose(self) -> None:
@@ -58,7 +61,7 @@ class PassThroughPlugin:
             await self.session.close()
 
 
-GARBAGE = ["null", "dict", "object", "bytes", "cost"]
+GARBAGE = ["null", "dict", "object", "bytes", "cost", "billing"]
 
 
 @pytest.fixture
@@ -117,6 +120,7 @@ async def test_garbage_answer_fails_over_to_the_next_route(
     assert first.outcome == "error"
     assert isinstance(first.error, UpstreamError)
     assert "passthrough" in str(first.error)
+    assert len(str(first.error)) < 300  # upstream text is cut, not copied whole
     assert spend.reserved_usd == 0
 
 
