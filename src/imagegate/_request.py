@@ -40,6 +40,11 @@ Size = Literal["1K", "2K", "4K"]
 """A size tier: ``1K`` ≈ 1 MP, ``2K`` ≈ 4 MP, ``4K`` ≈ 16 MP."""
 
 SIZES: Final[tuple[Size, ...]] = get_args(Size)
+
+DEFAULT_DEADLINE_S: Final = 600.0
+"""Seconds a request may take when no deadline is given: the server-side deadline
+Gemini applies to 4K, so no upstream (a trickling body, a task left pending) can hold a
+request longer than the slowest provider legitimately would."""
 """All size tiers, smallest first."""
 
 _TIER_EDGE: Final[dict[Size, int]] = {"1K": 1024, "2K": 2048, "4K": 4096}
@@ -130,7 +135,8 @@ class ImageRequest(BaseModel):
         n: Images wanted, 1–10.
         seed: Passed to providers that accept one.
         deadline_s: Seconds the whole request may take (queueing, retries, fallbacks and
-            hedges together); None means no deadline. Also accepted as ``deadline``.
+            hedges together), `DEFAULT_DEADLINE_S` (600) unless given; None means no
+            deadline. Also accepted as ``deadline``.
         min_size: Smallest acceptable tier when downgrading; None means any.
         allow_downgrade: Whether smaller tiers may be tried when the requested one fails.
         allow_backup: Whether routes marked ``backup=True`` may be used.
@@ -144,7 +150,7 @@ class ImageRequest(BaseModel):
     n: int = Field(default=1, ge=1, le=MAX_N)
     seed: int | None = None
     deadline_s: float | None = Field(
-        default=None, gt=0, validation_alias=AliasChoices("deadline_s", "deadline")
+        default=DEFAULT_DEADLINE_S, gt=0, validation_alias=AliasChoices("deadline_s", "deadline")
     )
     min_size: Size | None = None
     allow_downgrade: bool = True
@@ -174,10 +180,11 @@ class ImageRequest(BaseModel):
         return tuple(SIZES[r] for r in range(top, floor - 1, -1))
 
     @classmethod
-    def build(cls, prompt: object, **fields: object) -> ImageRequest:
+    def build(cls, /, prompt: object, **fields: object) -> ImageRequest:
         """Validate like the constructor, but raise `InvalidRequestError` naming the field.
 
         This is what `Router.generate` uses, so callers catch one error family.
+        Any name in ``fields``, even ``cls``, is validated as a field (and refused).
         """
         try:
             return cls.model_validate({"prompt": prompt, **fields})

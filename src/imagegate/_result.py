@@ -155,6 +155,9 @@ class Attempt:
         cost_rejected: True when the provider reported a cost that cannot be a price (not
             finite, negative, or above ``MAX_REPORTED_COST_PER_IMAGE_USD`` per image):
             ``cost_usd`` is then the catalogue estimate.
+        abandoned: True when the adapter's call ignored its cancellation (at the attempt
+            timeout, or when the request was cancelled) for more than a second of clock
+            time and was left behind, still cancelled, so the request could end.
     """
 
     route: str
@@ -169,6 +172,7 @@ class Attempt:
     delivered_size: Size | None = None
     number: int = 1
     cost_rejected: bool = False
+    abandoned: bool = False
 
     @property
     def duration_s(self) -> float:

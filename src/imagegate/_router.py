@@ -21,11 +21,11 @@ from imagegate._config import load_settings
 from imagegate._logging import get_logger
 from imagegate._presets import PRESETS, UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
-from imagegate._request import SIZES, ImageRequest, Size
+from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
-from imagegate.errors import ConfigurationError, ImageGateError
+from imagegate.errors import ConfigurationError, ImageGateError, InvalidRequestError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
@@ -44,6 +44,7 @@ from imagegate.state import MemoryState, StateBackend
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
 _STRATEGIES: tuple[str, ...] = get_args(Strategy)
+_log = get_logger("imagegate.router")
 _ORDERS: tuple[str, ...] = get_args(OptionOrder)
 
 
@@ -298,6 +299,8 @@ class Router:
     async def aclose(self) -> None:
         """Close the providers this router built. Safe to call twice."""
         owned, self._owned = self._owned, []
+        for task in tuple(self._engine.abandoned):
+            task.cancel()  # once more: calls that ignored it are not awaited here either
         self._engine.providers.clear()
         self._engine.capabilities.clear()
         self._open = False
@@ -313,7 +316,7 @@ class Router:
         aspect_ratio: str = "1:1",
         n: int = 1,
         seed: int | None = None,
-        deadline: float | None = None,
+        deadline: float | None = DEFAULT_DEADLINE_S,
         min_size: Size | None = None,
         allow_downgrade: bool = True,
         allow_backup: bool = True,
@@ -326,7 +329,8 @@ class Router:
             aspect_ratio: ``"W:H"`` within 1:8 … 8:1.
             n: Images wanted (1–10).
             seed: Passed to providers that take one.
-            deadline: Seconds the whole request may take, across every attempt.
+            deadline: Seconds the whole request may take, across every attempt: 600
+                (`DEFAULT_DEADLINE_S`) by default; None for no deadline.
             min_size: Smallest tier acceptable when downgrading.
             allow_downgrade: Try smaller tiers when the requested one fails.
             allow_backup: Use routes marked ``backup=True`` as a last resort.
@@ -394,19 +398,20 @@ class Router:
             with anyio.CancelScope(shield=True):
                 await asyncio.gather(*workers, return_exceptions=True)
 
-    async def _one(self, index: int, item: ImageRequest | str | Mapping[str, Any]) -> BatchResult:
+    async def _one(self, index: int, item: object) -> BatchResult:
+        """The one answer for input ``index``: whatever goes wrong becomes its error, so
+        a worker never dies and leaves `generate_many` waiting for an answer."""
         request: ImageRequest | None = None
         try:
-            if isinstance(item, ImageRequest):
-                request = item
-            elif isinstance(item, str):
-                request = ImageRequest.build(item)
-            else:
-                fields = dict(item)
-                request = ImageRequest.build(fields.pop("prompt", None), **fields)
+            request = _as_request(item)
             return BatchResult(index, request, await self.run(request), None)
         except ImageGateError as exc:
             return BatchResult(index, request, None, exc)
+        except Exception as exc:  # a bug (ours or a plugin's) must not lose the answer
+            _log.error("batch.unexpected_error", index=index, exc_info=exc)
+            error = ImageGateError(f"request {index} failed: {type(exc).__name__}: {exc}")
+            error.__cause__ = exc
+            return BatchResult(index, request, None, error)
 
     def health(self) -> list[RouteHealth]:
         """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
@@ -444,3 +449,24 @@ class Router:
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
+
+
+def _as_request(item: object) -> ImageRequest:
+    """A `generate_many` input as a request: an `ImageRequest`, a prompt, or a mapping
+    of `generate` arguments; anything else is an `InvalidRequestError`."""
+    if isinstance(item, ImageRequest):
+        return item
+    if isinstance(item, str):
+        return ImageRequest.build(item)
+    if not isinstance(item, Mapping):
+        raise InvalidRequestError(
+            "invalid request: expected an ImageRequest, a prompt or a mapping of "
+            f"generate() arguments, got {type(item).__name__}"
+        )
+    fields = dict(item)
+    strange = next((key for key in fields if not isinstance(key, str)), None)
+    if strange is not None:
+        raise InvalidRequestError(
+            f"invalid request: argument names must be strings, got {strange!r}"
+        )
+    return ImageRequest.build(fields.pop("prompt", None), **fields)

@@ -24,12 +24,13 @@ the ledger. A cancelled attempt (a hedge loser, or the caller gave up) is record
 
 from __future__ import annotations
 
+import asyncio
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 import anyio
 from anyio.abc import TaskGroup
@@ -47,10 +48,11 @@ from imagegate._provider import (
     plausible_cost,
 )
 from imagegate._request import ImageRequest, Size, size_rank
-from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate._result import Attempt, GeneratedImage, ImageResult, Outcome
 from imagegate._route import Route
 from imagegate.errors import (
     AllRoutesFailed,
+    Billing,
     ContentBlocked,
     DeadlineExceeded,
     ImageGateError,
@@ -84,6 +86,9 @@ _MAX_HEDGES = 2
 _COLD_LATENCY_SPREAD = 0.25  # relative standard error of a latency not yet measured
 # Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
 _CLEANUP_BOUND_S = 5.0
+# Clock seconds an adapter's call may take to end once cancelled; then it is abandoned.
+_ABANDON_GRACE_S = 1.0
+_BILLINGS: tuple[str, ...] = get_args(Billing)
 
 
 @dataclass(slots=True)
@@ -112,6 +117,18 @@ class Engine:
     load: LoadBudget | None = None
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
+    abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def abandon(self, task: asyncio.Task[Any]) -> None:
+        """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds
+        only the calls that ignored their cancellation)."""
+        self.abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self.abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not report it as lost
 
     def window(self, route: str, size: str) -> OutcomeWindow:
         """The outcome window of (route, size), created on first use."""
@@ -243,6 +260,7 @@ class _Flight:
     launched: float
     hedges: int = 0  # hedges started for this (main) attempt
     committed: float = 0.0  # expected extra attempts, held in the load budget
+    abandoned: bool = False  # its call ignored cancellation and was left behind
 
 
 @dataclass(frozen=True, slots=True)
@@ -581,7 +599,7 @@ class RequestRun:
                 return _Landing(flight, skipped="deadline reached", out_of_time=True)
             timeout_s = self._timeout_for(option, remaining)
             called_at = engine.clock.now()
-            response, error = await self._call(option, timeout_s)
+            response, error = await self._call(flight, timeout_s)
             ended = engine.clock.now()
             if response is not None:
                 error = _check_response(response, request, route.name, size)
@@ -635,6 +653,7 @@ class RequestRun:
                             estimate,
                             hedge=flight.hedge,
                             number=flight.number,
+                            abandoned=flight.abandoned,
                         )
                     )
                     await engine.ledger.settle(reservation, estimate, "possibly_billed")
@@ -709,9 +728,12 @@ class RequestRun:
         )
 
     async def _call(
-        self, option: Option, timeout_s: float | None
+        self, flight: _Flight, timeout_s: float | None
     ) -> tuple[ProviderResponse | None, ImageGateError | None]:
+        """The adapter's call under ``timeout_s``, in a task of its own: a call that ignores
+        its cancellation is abandoned after `_ABANDON_GRACE_S` (`_stop_call`)."""
         engine, request = self.engine, self.request
+        option = flight.option
         route, size = option.route, option.size
         call = ProviderRequest(
             prompt=request.prompt,
@@ -725,38 +747,82 @@ class RequestRun:
             options=route.options,
         )
         self.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
+        task = asyncio.get_running_loop().create_task(self._invoke(option, call))
+        try:
+            async with move_on_after(engine.clock, timeout_s) as scope:
+                await asyncio.wait((task,))
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                flight.abandoned = await self._stop_call(task, option)
+            raise
         response: ProviderResponse | None = None
         error: ImageGateError | None = None
-        async with move_on_after(engine.clock, timeout_s) as scope:
-            try:
-                response = await engine.providers[option.index].generate(call)
-            except ProviderError as exc:
-                error = exc.bind(route=route.name, size=size)
-            except ImageGateError as exc:
-                error = exc
-            except Exception as exc:  # a buggy adapter must not take the request down
-                self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
-                error = UpstreamError(
-                    f"adapter raised {type(exc).__name__}: {exc}",
-                    route=route.name,
-                    size=size,
-                    retryable=False,
-                )
         if scope.cancelled_caught:
-            response, error = (
-                None,
-                DeadlineExceeded(
-                    f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
-                ),
+            flight.abandoned = await self._stop_call(task, option)
+            error = DeadlineExceeded(
+                f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
             )
+        elif task.cancelled():  # the adapter cancelled its own call
+            error = UpstreamError(
+                "adapter call was cancelled", route=route.name, size=size, retryable=False
+            )
+        else:
+            response, error = task.result()
         self.log.debug(
             "attempt.end",
             route=route.name,
             size=size,
             ok=response is not None,
             error=type(error).__name__ if error else None,
+            abandoned=flight.abandoned,
         )
         return response, error
+
+    async def _invoke(
+        self, option: Option, call: ProviderRequest
+    ) -> tuple[ProviderResponse | None, ImageGateError | None]:
+        """The adapter's answer, or what it raised or returned instead, as an error."""
+        route, size = option.route, option.size
+        try:
+            answer: object = await self.engine.providers[option.index].generate(call)
+        except ProviderError as exc:
+            return None, exc.bind(route=route.name, size=size)
+        except ImageGateError as exc:
+            return None, exc
+        except Exception as exc:  # a buggy adapter must not take the request down
+            self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
+            return None, UpstreamError(
+                f"adapter raised {type(exc).__name__}: {exc}",
+                route=route.name,
+                size=size,
+                retryable=False,
+            )
+        error = _malformed(answer, route.name, size)
+        if error is not None:
+            self.log.error("attempt.adapter_bug", route=route.name, size=size, error=error.message)
+            return None, error
+        return answer, None  # type: ignore[return-value]  # checked by _malformed
+
+    async def _stop_call(self, task: asyncio.Task[Any], option: Option) -> bool:
+        """Cancel the adapter's call and give it `_ABANDON_GRACE_S` of clock time to end.
+        True when it did not: the engine keeps the task (cancelled, never awaited) so the
+        request can end at its deadline instead of when the adapter gives up."""
+        if task.done():
+            return False
+        task.cancel()
+        # Held from now on, however this wait ends: the loop keeps only weak references.
+        self.engine.abandon(task)
+        async with move_on_after(self.engine.clock, _ABANDON_GRACE_S):
+            await asyncio.wait((task,))
+        if task.done():
+            return False
+        self.log.warning(
+            "attempt.abandoned",
+            route=option.route.name,
+            size=option.size,
+            grace_s=_ABANDON_GRACE_S,
+        )
+        return True
 
     # -- after a failure -----------------------------------------------------------------
 
@@ -833,6 +899,41 @@ class RequestRun:
         )
 
 
+def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
+    """Why an adapter's answer is not a usable `ProviderResponse`, as the attempt's error
+    (a plugin may hand back whatever its upstream sent); None when it is one."""
+    problem: str | None = None
+    if not isinstance(answer, ProviderResponse):
+        problem = f"returned {type(answer).__name__}, not a ProviderResponse"
+    elif not isinstance(answer.images, tuple | list) or not all(
+        isinstance(image, GeneratedImage) for image in answer.images
+    ):
+        problem = "returned images that are not GeneratedImage objects"
+    elif answer.cost_usd is not None and not (
+        isinstance(answer.cost_usd, int | float)
+        and not isinstance(answer.cost_usd, bool)
+        and math.isfinite(answer.cost_usd)
+        and answer.cost_usd >= 0
+    ):
+        problem = f"returned a cost of {_short(answer.cost_usd)}"
+    elif answer.billing not in _BILLINGS:
+        problem = f"returned billing {_short(answer.billing)}"
+    elif not isinstance(answer.metadata, Mapping):
+        problem = f"returned metadata of type {type(answer.metadata).__name__}"
+    if problem is None:
+        return None
+    # The call went through, so the provider may have charged for it.
+    return UpstreamError(
+        f"adapter {problem}", route=route, size=size, retryable=False, billing="possibly_billed"
+    )
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to a length fit for a message (the value came from upstream)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
 def _check_response(
     response: ProviderResponse, request: ImageRequest, route: str, size: Size
 ) -> ProviderError | None:
@@ -883,7 +984,7 @@ def _record(
     cost = estimate if billing != "not_billed" else 0.0
     return Attempt(
         route, size, started, ended, outcome, error, billing, cost,
-        hedge=flight.hedge, number=flight.number,
+        hedge=flight.hedge, number=flight.number, abandoned=flight.abandoned,
     )  # fmt: skip
 
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from imagegate import __version__
-from imagegate._request import SIZES
+from imagegate._request import DEFAULT_DEADLINE_S, SIZES
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._router import Router
@@ -168,7 +168,12 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("--aspect-ratio", default="1:1")
     generate.add_argument("--out", type=Path, default=Path("image.png"))
     generate.add_argument("--base-url", default=None, help="endpoint override")
-    generate.add_argument("--deadline", type=float, default=None, help="seconds for the request")
+    generate.add_argument(
+        "--deadline",
+        type=float,
+        default=DEFAULT_DEADLINE_S,
+        help="seconds the whole request may take (default %(default)g)",
+    )
     generate.add_argument("--no-downgrade", action="store_true", help="never try smaller tiers")
     generate.add_argument(
         "--simulate",

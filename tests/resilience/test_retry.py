@@ -140,10 +140,12 @@ _policies = st.builds(
 def test_backoff_stays_within_its_bounds(
     policy: RetryPolicy, attempt: int, hint: float | None, remaining: float | None
 ) -> None:
-    """Every wait is within [(1 - jitter) · ceiling, ceiling], at least the hint, and fits."""
+    """Every wait is within [(1 - jitter) · ceiling, ceiling], at least the hint, and fits;
+    no wait only for a lack of time or a hint above the ceiling."""
     wait = policy.next_wait_s(attempt, Overloaded("x", retry_after_s=hint), remaining_s=remaining)
     if wait is None:
-        assert remaining is not None
+        cap = policy.max_retry_after_s
+        assert remaining is not None or (hint is not None and cap is not None and hint > cap)
         return
     ceiling = policy.ceiling_s(attempt)
     low = (1 - policy.jitter) * ceiling

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from imagegate._request import Size, size_rank
+from imagegate._request import SIZES, Size, size_rank
 from imagegate.resilience.stats import OutcomeWindow
 
 __all__ = ["HedgePolicy"]
@@ -63,6 +63,10 @@ class HedgePolicy:
     enabled: bool = True
 
     def __post_init__(self) -> None:
+        if self.size not in SIZES:
+            # Checked here, not on the first request: a size no ladder contains would
+            # crash every request above it.
+            raise ValueError(f"size must be one of {', '.join(SIZES)}, got {self.size!r}")
         if self.delay_s is not None and self.delay_s < 0:
             raise ValueError("delay_s must not be negative")
         if not 0 < self.quantile < 1:

@@ -6,13 +6,16 @@ stamina does). For the ``k``-th retry (``k = 1`` after the first attempt failed)
     ceiling(k) = min(wait_max_s, wait_initial_s · wait_exp_base ** (k - 1))
     wait(k)    = ceiling(k) · (1 - jitter · U)          U ~ Uniform[0, 1)
     wait(k)    = max(wait(k), error.retry_after_s)      a provider hint is a minimum
+    no retry   if error.retry_after_s > max_retry_after_s
 
 so ``(1 - jitter) · ceiling(k) <= wait(k) <= ceiling(k)`` unless the hint is larger.
 ``jitter=1`` is full jitter (spreads a thundering herd best), ``jitter=0`` is plain
 exponential backoff.
 
 No retry (`RetryPolicy.next_wait_s` returns None) when the error is not a retryable
-`ProviderError`, the option has used its ``attempts``, or the wait plus a minimum useful
+`ProviderError`, the option has used its ``attempts``, the provider's hint exceeds
+``max_retry_after_s`` (an upstream cannot park a request for hours, with or without a
+deadline: the option is failed over instead), or the wait plus a minimum useful
 attempt (``min_attempt_s``) would not fit in what is left of the deadline. The policy
 never sleeps: the router sleeps the returned wait on its clock.
 
@@ -50,6 +53,9 @@ class RetryPolicy:
             wait leaves less than this before the deadline is not made.
         failover_after_s: A retry due later than this is put off while another option
             is left to try (see the module docstring); None: always wait for it.
+        max_retry_after_s: The longest provider hint (``Retry-After``, RetryInfo) that is
+            waited for; a longer one gives the option up, so the request moves on. None
+            trusts any hint (the request's deadline still bounds it).
         rng: Source of randomness; pass ``random.Random(seed)`` for reproducible waits.
 
     Raises:
@@ -63,6 +69,7 @@ class RetryPolicy:
     jitter: float = 1.0
     min_attempt_s: float = 1.0
     failover_after_s: float | None = 5.0
+    max_retry_after_s: float | None = 300.0
     rng: random.Random | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -79,6 +86,10 @@ class RetryPolicy:
             raise ValueError(f"jitter must be within [0, 1], got {self.jitter!r}")
         if not self.min_attempt_s >= 0:
             raise ValueError(f"min_attempt_s must not be negative, got {self.min_attempt_s!r}")
+        if self.max_retry_after_s is not None and not self.max_retry_after_s >= 0:
+            raise ValueError(
+                f"max_retry_after_s must not be negative, got {self.max_retry_after_s!r}"
+            )
         if self.failover_after_s is not None and not self.failover_after_s >= 0:
             raise ValueError(
                 f"failover_after_s must not be negative, got {self.failover_after_s!r}"
@@ -120,14 +131,17 @@ class RetryPolicy:
 
         Returns:
             The wait in seconds (``wait(attempt)`` from the module docstring), or None
-            when the error is not retryable, ``attempt >= attempts``, or
-            ``wait + min_attempt_s > remaining_s``.
+            when the error is not retryable, ``attempt >= attempts``, its hint exceeds
+            ``max_retry_after_s``, or ``wait + min_attempt_s > remaining_s``.
         """
         if attempt >= self.attempts or not self.is_retryable(error):
             return None
+        hint = getattr(error, "retry_after_s", None)
+        cap = self.max_retry_after_s
+        if hint is not None and cap is not None and not hint <= cap:  # NaN included
+            return None
         u = (self.rng or _SHARED_RNG).random()
         wait = self.ceiling_s(attempt) * (1.0 - self.jitter * u)
-        hint = getattr(error, "retry_after_s", None)
         if hint is not None and hint > wait:
             wait = float(hint)
         if remaining_s is not None:
