@@ -901,7 +901,8 @@ class RequestRun:
 
 def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
     """Why an adapter's answer is not a usable `ProviderResponse`, as the attempt's error
-    (a plugin may hand back whatever its upstream sent); None when it is one."""
+    (a plugin may hand back whatever its upstream sent); None when it is one. A cost that
+    cannot be a price does not make the answer unusable: `_record` books the estimate."""
     problem: str | None = None
     if not isinstance(answer, ProviderResponse):
         problem = f"returned {type(answer).__name__}, not a ProviderResponse"
@@ -909,13 +910,6 @@ def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
         isinstance(image, GeneratedImage) for image in answer.images
     ):
         problem = "returned images that are not GeneratedImage objects"
-    elif answer.cost_usd is not None and not (
-        isinstance(answer.cost_usd, int | float)
-        and not isinstance(answer.cost_usd, bool)
-        and math.isfinite(answer.cost_usd)
-        and answer.cost_usd >= 0
-    ):
-        problem = f"returned a cost of {_short(answer.cost_usd)}"
     elif answer.billing not in _BILLINGS:
         problem = f"returned billing {_short(answer.billing)}"
     elif not isinstance(answer.metadata, Mapping):

@@ -61,7 +61,7 @@ class PassThroughPlugin:
             await self.session.close()
 
 
-GARBAGE = ["null", "dict", "object", "bytes", "cost", "billing"]
+GARBAGE = ["null", "dict", "object", "bytes", "billing"]
 
 
 @pytest.fixture
@@ -159,3 +159,21 @@ async def test_generate_many_answers_despite_garbage(
                 answers.append(answer)
     assert sorted(a.index for a in answers) == [0, 1, 2]
     assert all(isinstance(a.error, AllRoutesFailed) for a in answers)
+
+
+async def test_an_image_with_a_nan_cost_is_delivered_at_its_estimate(
+    hostile: str, plugins: list[PassThroughPlugin]
+) -> None:
+    """A real image with a cost that cannot be a price is still the image asked for: it is
+    delivered, booked at the route's price, and the attempt says the cost was rejected."""
+    plugin = PassThroughPlugin(hostile, "cost")
+    plugins.append(plugin)
+    async with Router([Route(plugin, model="m")], budget_usd=10.0) as router:
+        with anyio.fail_after(REAL_BOUND_S):
+            result = await router.generate("a lighthouse", deadline=600)
+        spend = router.spend()
+    (attempt,) = result.attempts
+    assert attempt.outcome == "success"
+    assert attempt.cost_rejected
+    assert attempt.cost_usd == PRICE_USD
+    assert spend.reserved_usd == 0
