@@ -16,6 +16,7 @@ from imagegate import GeneratedImage, RetryPolicy, Route, Router
 from imagegate._integrity import MAX_PNG_CHUNKS
 from imagegate._provider import ProviderRequest
 from imagegate.errors import TransportError
+from imagegate.providers.flux import FluxProvider
 from imagegate.providers.gemini import GeminiProvider
 from imagegate.providers.openai import OpenAIProvider
 from imagegate.providers.openai_compatible import OpenAICompatibleProvider
@@ -161,3 +162,29 @@ async def test_router_fails_over_from_a_truncated_image(hostile: Hostile) -> Non
     first = result.attempts[0]
     assert isinstance(first.error, TransportError)
     assert first.outcome == "error"
+
+
+@pytest.mark.parametrize("image", ["png_header_only", "jpeg_headers_only"])
+async def test_flux_maps_a_truncated_sample_download(hostile: Hostile, image: str) -> None:
+    """A Ready task whose sample download is cut short is a TransportError, not an image."""
+
+    async def handler(request: web.Request) -> web.Response:
+        origin = str(request.url.origin())
+        if request.method == "POST":
+            polling_url = f"{origin}/v1/get_result?id=t"
+            return web.json_response({"id": "t", "polling_url": polling_url, "cost": 6.0})
+        if request.path == "/v1/get_result":
+            sample = {"sample": f"{origin}/delivery/sample"}
+            return web.json_response({"id": "t", "status": "Ready", "result": sample})
+        return web.Response(body=TRUNCATED[image], content_type="image/jpeg")
+
+    hostile.handler = handler
+    adapter = FluxProvider(api_key=KEY, base_url=hostile.url, poll_initial_s=0.001)
+    request = ProviderRequest(prompt="x", model="flux-pro-1.1-ultra", size="2K", timeout_s=10)
+    try:
+        with pytest.raises(TransportError, match=r"(?i)truncated") as info:
+            await adapter.generate(request)
+    finally:
+        await adapter.aclose()
+    assert info.value.retryable
+    assert hostile.requests[-1] == "/delivery/sample"
