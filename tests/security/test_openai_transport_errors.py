@@ -9,6 +9,7 @@ import socket
 import struct
 from collections.abc import Awaitable, Callable
 
+import aiohttp
 import pytest
 from aiohttp import web
 
@@ -105,6 +106,30 @@ async def test_broken_answer_is_a_possibly_billed_transport_error(
     assert (error.retryable, error.billing) == (True, "possibly_billed")
     assert KEY not in str(error)
     assert hostile.requests, "the request reached the server"
+
+
+@pytest.mark.parametrize("behaviour", ["bad_status_line", "bad_chunk_size", "bad_header_line"])
+async def test_chained_aiohttp_error_does_not_carry_the_key(
+    hostile: Hostile, behaviour: str
+) -> None:
+    """The aiohttp error chained under the TransportError has its request headers masked."""
+    hostile.handler = BEHAVIOURS[behaviour]
+    adapter = _adapter("openai", hostile.url)
+    request = ProviderRequest(prompt="x", model=MODELS["openai"], size="1K", timeout_s=5.0)
+    try:
+        with pytest.raises(TransportError) as info:
+            await adapter.generate(request)
+    finally:
+        await adapter.aclose()
+    chain: list[BaseException] = []
+    cause: BaseException | None = info.value
+    while cause is not None:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    assert any(isinstance(c, aiohttp.ClientResponseError) for c in chain)
+    for link in chain:
+        assert KEY not in repr(link), type(link).__name__
+        assert KEY not in repr(getattr(link, "request_info", None))
 
 
 async def test_router_fails_over_from_a_malformed_answer(hostile: Hostile) -> None:
