@@ -165,7 +165,7 @@ class Registry:
     def __init__(self, *, overrides: Mapping[str, str] | None = None) -> None:
         self._providers: dict[str, ProviderInfo] = {}
         self._errors: list[PluginLoadError] = []
-        self._builtins: set[str] = set()
+        self._builtins: dict[str, ProviderInfo] = {}
         self._overrides = dict(overrides) if overrides is not None else None
         self._loaded = False
         self._lock = threading.RLock()
@@ -232,7 +232,7 @@ class Registry:
                     plugin=plugin, distribution=distribution, version=version,
                 )  # fmt: skip
                 return
-            builtin = name in self._builtins and existing.distribution == "imagegate"
+            builtin = self._builtins.get(name) is existing
             if builtin and overrides.get(name) in (plugin, distribution):
                 self._providers.pop(name)
                 self._add(
@@ -316,16 +316,16 @@ class Registry:
         # before any plugin registers.
         builtin = next((ep for ep in found if ep.module == _BUILTIN_MODULE), None)
         if builtin is not None:
-            self._load_one(builtin.name, *_dist_of(builtin), builtin.load, plugin_of=None)
+            self._load_one(builtin.name, *_dist_of(builtin), builtin.load, overrides_in_force=None)
         else:
             # Running from a source tree without installed metadata: same path, by module.
             from imagegate import __version__
 
             self._load_one(
                 "imagegate", "imagegate", __version__, lambda: import_module(_BUILTIN_MODULE),
-                plugin_of=None,
+                overrides_in_force=None,
             )  # fmt: skip
-        self._builtins = set(self._providers)
+        self._builtins = dict(self._providers)
         matched: set[str] = set()
         for ep in found:
             if ep.module == _BUILTIN_MODULE:
@@ -336,7 +336,7 @@ class Registry:
                 if not hit:
                     continue
                 matched |= hit
-            self._load_one(ep.name, dist_name, version, ep.load, plugin_of=overrides)
+            self._load_one(ep.name, dist_name, version, ep.load, overrides_in_force=overrides)
         for missing in sorted((wanted or set()) - matched):
             self._errors.append(
                 PluginLoadError(missing, "?", f"named in {PLUGINS_ENV_VAR} but not installed")
@@ -363,13 +363,13 @@ class Registry:
         version: str,
         loader: Callable[[], object],
         *,
-        plugin_of: Mapping[str, str] | None,
+        overrides_in_force: Mapping[str, str] | None,
     ) -> None:
-        """Call one entry point's hook; ``plugin_of`` is None for the built-ins, else the
-        overrides in force for third-party plugins."""
+        """Call one entry point's hook: a built-in one when ``overrides_in_force`` is None,
+        else a third-party plugin's, under those overrides."""
 
         def register(name: str, factory: ProviderFactory, *, description: str = "") -> None:
-            if plugin_of is None:
+            if overrides_in_force is None:
                 self._add(
                     name, factory, description,
                     plugin=plugin, distribution=distribution, version=version,
@@ -378,7 +378,7 @@ class Registry:
                 self._add_from_plugin(
                     name, factory, description,
                     plugin=plugin, distribution=distribution, version=version,
-                    overrides=plugin_of,
+                    overrides=overrides_in_force,
                 )  # fmt: skip
 
         try:
