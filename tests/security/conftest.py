@@ -1,39 +1,46 @@
-"""Hostile upstreams for the security tests: small aiohttp servers on 127.0.0.1 whose
-handler the test chooses, counting the requests that reach them."""
+"""Fixtures for the security tests: hostile upstreams of the tests' own (aiohttp servers on
+127.0.0.1) and a real ``redis-server`` (the shared-state tests' own)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+from state._redis import RedisServer, redis_binary
 
-
-@dataclass
-class Hostile:
-    """A running server: ``handler`` answers every path; ``requests`` counts the calls."""
-
-    url: str
-    handler: Handler | None = None
-    requests: list[str] = field(default_factory=list)
+Serve = Callable[[web.Application], Awaitable[str]]
 
 
 @pytest.fixture
-async def hostile() -> AsyncIterator[Hostile]:
-    """A server on 127.0.0.1 that answers every request with ``hostile.handler``."""
-    state = Hostile(url="")
+async def serve() -> AsyncIterator[Serve]:
+    """Starts aiohttp apps on 127.0.0.1 (a free port each); yields a starter returning the URL."""
+    servers: list[TestServer] = []
 
-    async def dispatch(request: web.Request) -> web.StreamResponse:
-        state.requests.append(request.path)
-        assert state.handler is not None, "the test sets hostile.handler"
-        return await state.handler(request)
+    async def start(app: web.Application) -> str:
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
 
-    app = web.Application()
-    app.router.add_route("*", "/{tail:.*}", dispatch)
-    async with TestServer(app, host="127.0.0.1") as server:
-        state.url = str(server.make_url("")).rstrip("/")
-        yield state
+    yield start
+    for server in servers:
+        await server.close()
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the module; tests keep apart by key prefix."""
+    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of the test's own."""
+    return f"t{uuid.uuid4().hex[:10]}"

@@ -20,7 +20,14 @@ from imagegate.providers.openai import OpenAIProvider
 from imagegate.providers.openai_compatible import OpenAICompatibleProvider
 from imagegate.testing._images import make_png
 
-from .conftest import Hostile
+from ._hostile import Hostile, Serve, start_hostile
+
+
+@pytest.fixture
+async def hostile(serve: Serve) -> Hostile:
+    """A hostile upstream on 127.0.0.1 answering with the handler the test sets."""
+    return await start_hostile(serve)
+
 
 KEY = "sk-hostile-transport-12345"
 Behaviour = Callable[[web.Request], Awaitable[web.StreamResponse]]

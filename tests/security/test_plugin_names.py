@@ -19,7 +19,14 @@ from imagegate import Route, Router
 from imagegate.providers import OVERRIDES_ENV_VAR, PLUGINS_ENV_VAR, Registry
 from imagegate.testing import make_png
 
-from .conftest import Hostile
+from ._hostile import Hostile, Serve, start_hostile
+
+
+@pytest.fixture
+async def hostile(serve: Serve) -> Hostile:
+    """A hostile upstream on 127.0.0.1 answering with the handler the test sets."""
+    return await start_hostile(serve)
+
 
 KEY = "sk-user-openai-key-12345"
 BUILTINS = {"fake", "gemini", "vertex", "openai", "openai_compatible", "flux"}

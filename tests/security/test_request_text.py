@@ -9,7 +9,14 @@ from pydantic import ValidationError
 from imagegate import ImageRequest, Route, Router
 from imagegate.errors import InvalidRequestError
 
-from .conftest import Hostile
+from ._hostile import Hostile, Serve, start_hostile
+
+
+@pytest.fixture
+async def hostile(serve: Serve) -> Hostile:
+    """A hostile upstream on 127.0.0.1 answering with the handler the test sets."""
+    return await start_hostile(serve)
+
 
 LONE_SURROGATES = ["\ud800", "a cat \udfff on a mat", "\udc80\ud83d"]
 

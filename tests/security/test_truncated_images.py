@@ -22,7 +22,14 @@ from imagegate.providers.openai import OpenAIProvider
 from imagegate.providers.openai_compatible import OpenAICompatibleProvider
 from imagegate.testing import make_jpeg, make_png
 
-from .conftest import Hostile
+from ._hostile import Hostile, Serve, start_hostile
+
+
+@pytest.fixture
+async def hostile(serve: Serve) -> Hostile:
+    """A hostile upstream on 127.0.0.1 answering with the handler the test sets."""
+    return await start_hostile(serve)
+
 
 KEY = "sk-hostile-images-12345"
 PNG_4K = make_png(4096, 4096)
