@@ -129,7 +129,8 @@ class ImageRequest(BaseModel):
     """One image-generation request, validated.
 
     Attributes:
-        prompt: What to draw; must not be blank.
+        prompt: What to draw; must not be blank, and must be valid Unicode text (a lone
+            surrogate such as ``"\\ud800"`` cannot be encoded to UTF-8 for any upstream).
         size: The requested tier.
         aspect_ratio: ``"W:H"`` within 1:8 … 8:1, normalised (``" 16 : 9"`` → ``"16:9"``).
         n: Images wanted, 1–10.
@@ -161,6 +162,13 @@ class ImageRequest(BaseModel):
     def _prompt_not_blank(cls, value: str) -> str:
         if not value.strip():
             raise ValueError("prompt must not be empty")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise ValueError(
+                f"prompt is not valid Unicode text: lone surrogate {value[exc.start]!r} "
+                f"at index {exc.start}"
+            ) from None
         return value
 
     @model_validator(mode="after")

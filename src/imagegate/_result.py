@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import imagesize
 
 from imagegate._extras import install_hint
+from imagegate._integrity import incompleteness
 from imagegate._request import Size, tier_for_pixels
 from imagegate.errors import Billing, ImageGateError
 
@@ -49,7 +50,9 @@ class GeneratedImage:
     """One image: its bytes plus the type and pixel size read from its own header.
 
     Width and height come from the PNG/JPEG/WebP header, never from what was requested or
-    what a provider claimed, so ``size`` is the tier really delivered.
+    what a provider claimed, so ``size`` is the tier really delivered. The image must also
+    be complete (a PNG reaches its IEND chunk, a JPEG its end-of-image marker after the
+    scan, a WebP its RIFF size), so a header followed by nothing is not an image.
 
     Args:
         data: The encoded image.
@@ -57,8 +60,8 @@ class GeneratedImage:
             header decides ``mime_type``.
 
     Raises:
-        ValueError: if ``data`` is not a PNG, JPEG or WebP image, or its header is
-            truncated or carries no size.
+        ValueError: if ``data`` is not a PNG, JPEG or WebP image, its header is
+            truncated or carries no size, or the image is cut short after the header.
     """
 
     __slots__ = ("data", "declared_mime_type", "height", "mime_type", "width")
@@ -79,6 +82,12 @@ class GeneratedImage:
             raise ValueError(f"corrupt or truncated {sniffed} header: {exc}") from exc
         if info.width <= 0 or info.height <= 0:
             raise ValueError(f"{sniffed} header carries no pixel size ({len(data)} bytes)")
+        problem = incompleteness(data, sniffed)
+        if problem is not None:
+            kind = sniffed.removeprefix("image/").upper()
+            raise ValueError(
+                f"truncated {kind} image ({info.width}x{info.height} header): {problem}"
+            )
         self.data: bytes = data
         self.mime_type: str = sniffed
         self.declared_mime_type: str | None = mime_type

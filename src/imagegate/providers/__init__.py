@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from imagegate.providers._registry import (
     ENTRY_POINT_GROUP,
+    OVERRIDES_ENV_VAR,
     PLUGINS_ENV_VAR,
     PluginLoadError,
     ProviderConfig,
@@ -20,6 +21,7 @@ from imagegate.providers._registry import (
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "OVERRIDES_ENV_VAR",
     "PLUGINS_ENV_VAR",
     "PluginLoadError",
     "ProviderConfig",

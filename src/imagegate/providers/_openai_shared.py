@@ -1,6 +1,11 @@
 """What the two openai-SDK adapters (`openai` and `openai_compatible`) share: reading a
 200 body (images as base64 or data URLs, errors hidden inside it) and mapping the SDK's
 exceptions (see `map_openai_error`).
+
+The SDK runs on aiohttp (``DefaultAioHttpClient``), whose httpx shim translates connection
+errors into httpx ones but lets a malformed answer (a bad status line, header or chunk
+size: ``aiohttp.ClientResponseError``) escape untranslated, past ``openai.OpenAIError``.
+The adapters therefore catch `SDK_ERRORS`, and `map_openai_error` classifies both.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final, Protocol
 
+import aiohttp
 import openai
 
 from imagegate._request import Size
@@ -21,6 +27,7 @@ from imagegate.providers._shared import map_status, transport_error
 
 __all__ = [
     "DATA_URL",
+    "SDK_ERRORS",
     "decode_image",
     "json_body",
     "map_openai_error",
@@ -41,6 +48,10 @@ class HttpResponse(Protocol):
         """The body parsed as JSON."""
         ...
 
+
+SDK_ERRORS: Final = (openai.OpenAIError, aiohttp.ClientError)
+"""What a call through the openai SDK can raise: its own errors, and aiohttp's that its
+transport does not translate."""
 
 DATA_URL: Final = re.compile(r"^data:([\w/+.-]+)?(?:;[^,]*)?;base64,", re.IGNORECASE)
 """A ``data:image/png;base64,`` URL, as aggregators return images."""
@@ -122,8 +133,10 @@ def raise_for_body_error(error: object, route: str, size: Size) -> None:
     )
 
 
-def map_openai_error(exc: openai.OpenAIError, route: str, size: Size) -> ImageGateError:
-    """Turn an openai SDK exception into an imagegate error (see the module docstring)."""
+def map_openai_error(
+    exc: openai.OpenAIError | aiohttp.ClientError, route: str, size: Size
+) -> ImageGateError:
+    """Turn one of `SDK_ERRORS` into an imagegate error (see the module docstring)."""
     if isinstance(exc, openai.APIStatusError):
         body = exc.body if isinstance(exc.body, Mapping) else {}
         return map_status(

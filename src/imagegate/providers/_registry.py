@@ -6,11 +6,16 @@ function is called with a ``register`` callback::
     def register_providers(register):
         register("acme", AcmeProvider, description="Acme Images")
 
-Built-ins register through the same path (imagegate's own entry point). Loading happens
-once, on first use. ``IMAGEGATE_PLUGINS`` controls which third-party plugins load: unset
-means all, ``""`` means built-ins only, ``"a,b"`` means only the plugins named (entry-point
-or distribution names). A plugin that fails to import or to register is recorded with its
-name and error, and the others still load.
+Built-ins register through the same path (imagegate's own entry point), always first, and
+their names are reserved: a plugin registering ``"openai"`` would otherwise receive every
+OpenAI key given to a route. Loading happens once, on first use. ``IMAGEGATE_PLUGINS``
+controls which third-party plugins load: unset means all, ``""`` means built-ins only,
+``"a,b"`` means only the plugins named (entry-point or distribution names). A plugin that
+fails to import or to register is recorded with its name and error, and the others still
+load. A plugin registering a name already taken (a built-in's, or an earlier plugin's) is
+refused for that name only, recorded and logged; its other providers still load.
+``IMAGEGATE_PROVIDER_OVERRIDES="openai=acme"`` (or ``Registry(overrides={"openai": "acme"})``)
+lets the plugin named ``acme`` replace the built-in ``openai``.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ from imagegate.resilience.clock import Clock
 
 __all__ = [
     "ENTRY_POINT_GROUP",
+    "OVERRIDES_ENV_VAR",
     "PLUGINS_ENV_VAR",
     "PluginLoadError",
     "ProviderConfig",
@@ -43,6 +49,7 @@ __all__ = [
 
 ENTRY_POINT_GROUP: Final = "imagegate.providers"
 PLUGINS_ENV_VAR: Final = "IMAGEGATE_PLUGINS"
+OVERRIDES_ENV_VAR: Final = "IMAGEGATE_PROVIDER_OVERRIDES"
 _BUILTIN_MODULE: Final = "imagegate.providers._builtins"
 
 
@@ -120,24 +127,46 @@ class ProviderInfo:
 
 @dataclass(frozen=True, slots=True)
 class PluginLoadError:
-    """A plugin that could not be loaded, and why."""
+    """A plugin that could not be loaded, or a provider name it was refused, and why.
+
+    Attributes:
+        plugin: The entry-point name of the plugin.
+        distribution: The distribution that ships it.
+        error: What went wrong.
+        provider: The provider name it was refused (a name clash); None when the whole
+            plugin failed to load.
+    """
 
     plugin: str
     distribution: str
     error: str
+    provider: str | None = None
 
     def __str__(self) -> str:
+        if self.provider is not None:
+            return (
+                f"plugin {self.plugin!r} ({self.distribution}) may not register "
+                f"{self.provider!r}: {self.error}"
+            )
         return f"plugin {self.plugin!r} ({self.distribution}) failed to load: {self.error}"
 
 
 class Registry:
-    """Providers by name, loaded lazily from entry points the first time they are needed."""
+    """Providers by name, loaded lazily from entry points the first time they are needed.
 
-    __slots__ = ("_errors", "_loaded", "_lock", "_providers")
+    Args:
+        overrides: Built-in provider names a plugin may replace, each mapped to that
+            plugin's entry-point or distribution name (``{"openai": "acme"}``). None
+            reads ``IMAGEGATE_PROVIDER_OVERRIDES`` (``"openai=acme,flux=other"``) at load.
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_builtins", "_errors", "_loaded", "_lock", "_overrides", "_providers")
+
+    def __init__(self, *, overrides: Mapping[str, str] | None = None) -> None:
         self._providers: dict[str, ProviderInfo] = {}
         self._errors: list[PluginLoadError] = []
+        self._builtins: dict[str, ProviderInfo] = {}
+        self._overrides = dict(overrides) if overrides is not None else None
         self._loaded = False
         self._lock = threading.RLock()
 
@@ -180,6 +209,52 @@ class Registry:
             self._providers[name] = ProviderInfo(
                 name, factory, plugin, distribution, version, description
             )
+
+    def _add_from_plugin(
+        self,
+        name: str,
+        factory: ProviderFactory,
+        description: str,
+        *,
+        plugin: str,
+        distribution: str,
+        version: str,
+        overrides: Mapping[str, str],
+    ) -> None:
+        """Register for a third-party plugin: a taken name is refused (not raised) unless
+        the user named this plugin as the override of that built-in."""
+        log = get_logger("imagegate.providers")
+        with self._lock:
+            existing = self._providers.get(name)
+            if existing is None:
+                self._add(
+                    name, factory, description,
+                    plugin=plugin, distribution=distribution, version=version,
+                )  # fmt: skip
+                return
+            builtin = self._builtins.get(name) is existing
+            if builtin and overrides.get(name) in (plugin, distribution):
+                self._providers.pop(name)
+                self._add(
+                    name, factory, description,
+                    plugin=plugin, distribution=distribution, version=version,
+                )  # fmt: skip
+                log.warning(
+                    "plugin.override", provider=name, plugin=plugin, distribution=distribution
+                )
+                return
+            if builtin:
+                reason = (
+                    f"{name!r} is a built-in provider name; to let this plugin replace it "
+                    f"set {OVERRIDES_ENV_VAR}={name}={plugin}"
+                )
+            else:
+                reason = f"{name!r} is already registered by plugin {existing.plugin!r}"
+            self._errors.append(PluginLoadError(plugin, distribution, reason, provider=name))
+        log.warning(
+            "plugin.name_clash", provider=name, plugin=plugin, distribution=distribution,
+            kept=existing.plugin,
+        )  # fmt: skip
 
     def unregister(self, name: str) -> None:
         """Remove a provider registered by hand (mostly for tests)."""
@@ -235,44 +310,76 @@ class Registry:
     def _load_all(self) -> None:
         setting = os.environ.get(PLUGINS_ENV_VAR)
         wanted = None if setting is None else {p.strip() for p in setting.split(",") if p.strip()}
-        builtin_seen = False
-        matched: set[str] = set()
-        for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
-            dist_name, version = _dist_of(ep)
-            if ep.module == _BUILTIN_MODULE:
-                if builtin_seen:
-                    continue  # the same package seen twice on sys.path
-                builtin_seen = True
-            elif wanted is not None:
-                hit = {ep.name, dist_name} & wanted
-                if not hit:
-                    continue
-                matched |= hit
-            self._load_one(ep.name, dist_name, version, ep.load)
-        if not builtin_seen:
+        overrides = self._overrides if self._overrides is not None else self._env_overrides()
+        found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
+        # Built-ins first, whatever the entry-point names sort as, so their names are taken
+        # before any plugin registers.
+        builtin = next((ep for ep in found if ep.module == _BUILTIN_MODULE), None)
+        if builtin is not None:
+            self._load_one(builtin.name, *_dist_of(builtin), builtin.load, overrides_in_force=None)
+        else:
             # Running from a source tree without installed metadata: same path, by module.
             from imagegate import __version__
 
             self._load_one(
-                "imagegate", "imagegate", __version__, lambda: import_module(_BUILTIN_MODULE)
-            )
+                "imagegate", "imagegate", __version__, lambda: import_module(_BUILTIN_MODULE),
+                overrides_in_force=None,
+            )  # fmt: skip
+        self._builtins = dict(self._providers)
+        matched: set[str] = set()
+        for ep in found:
+            if ep.module == _BUILTIN_MODULE:
+                continue  # loaded above (or the same package seen twice on sys.path)
+            dist_name, version = _dist_of(ep)
+            if wanted is not None:
+                hit = {ep.name, dist_name} & wanted
+                if not hit:
+                    continue
+                matched |= hit
+            self._load_one(ep.name, dist_name, version, ep.load, overrides_in_force=overrides)
         for missing in sorted((wanted or set()) - matched):
             self._errors.append(
                 PluginLoadError(missing, "?", f"named in {PLUGINS_ENV_VAR} but not installed")
             )
 
+    def _env_overrides(self) -> dict[str, str]:
+        overrides: dict[str, str] = {}
+        for item in os.environ.get(OVERRIDES_ENV_VAR, "").split(","):
+            name, sep, plugin = (part.strip() for part in item.partition("="))
+            if name and sep and plugin:
+                overrides[name] = plugin
+            elif item.strip():
+                self._errors.append(
+                    PluginLoadError(
+                        "?", "?", f"{OVERRIDES_ENV_VAR} entry {item.strip()!r} is not NAME=PLUGIN"
+                    )
+                )
+        return overrides
+
     def _load_one(
-        self, plugin: str, distribution: str, version: str, loader: Callable[[], object]
+        self,
+        plugin: str,
+        distribution: str,
+        version: str,
+        loader: Callable[[], object],
+        *,
+        overrides_in_force: Mapping[str, str] | None,
     ) -> None:
+        """Call one entry point's hook: a built-in one when ``overrides_in_force`` is None,
+        else a third-party plugin's, under those overrides."""
+
         def register(name: str, factory: ProviderFactory, *, description: str = "") -> None:
-            self._add(
-                name,
-                factory,
-                description,
-                plugin=plugin,
-                distribution=distribution,
-                version=version,
-            )
+            if overrides_in_force is None:
+                self._add(
+                    name, factory, description,
+                    plugin=plugin, distribution=distribution, version=version,
+                )  # fmt: skip
+            else:
+                self._add_from_plugin(
+                    name, factory, description,
+                    plugin=plugin, distribution=distribution, version=version,
+                    overrides=overrides_in_force,
+                )  # fmt: skip
 
         try:
             target = loader()

@@ -21,6 +21,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
 
 import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+from yarl import URL
 
 from imagegate._provider import Capabilities, ProviderRequest
 from imagegate._redact import redact
@@ -60,6 +62,10 @@ __all__ = [
 DEFAULT_MAX_DOWNLOAD_BYTES: Final = 128 * 1024 * 1024
 """Largest image body accepted from a download URL (a realistic 4K PNG is ~50 MB)."""
 
+# Request headers that carry a credential, masked whole wherever a vendor error keeps them.
+_SECRET_HEADERS: Final = frozenset(
+    ("authorization", "proxy-authorization", "x-key", "x-goog-api-key", "api-key", "cookie")
+)
 _TRY_AGAIN: Final = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
 # Failures before the request reached the server: nothing can have been billed.
 _NOT_SENT: Final = (
@@ -101,9 +107,15 @@ def scrub(exc: _E) -> _E:
 
     Our errors are redacted, but ``raise Mapped(...) from exc`` puts the SDK's exception
     in every traceback, and upstreams do echo keys back ("API key 'x' not valid"). Its
-    ``args``, ``message``, ``body`` and ``details`` are masked in place; returns ``exc``.
+    ``args``, ``message``, ``body`` and ``details`` are masked in place, and so are the
+    request headers an aiohttp ``ClientResponseError`` keeps in ``request_info`` (its
+    ``repr`` shows the ``Authorization`` header); returns ``exc``.
     """
     for cause in _chain(exc):
+        info = getattr(cause, "request_info", None)
+        if isinstance(info, aiohttp.RequestInfo):
+            with contextlib.suppress(AttributeError, TypeError):
+                setattr(cause, "request_info", _masked_request_info(info))  # noqa: B010
         masked = tuple(_masked(a) for a in cause.args)
         if masked != cause.args:
             cause.args = masked
@@ -113,6 +125,17 @@ def scrub(exc: _E) -> _E:
                 with contextlib.suppress(AttributeError, TypeError):
                     setattr(cause, attr, _masked(value))
     return exc
+
+
+def _masked_request_info(info: aiohttp.RequestInfo) -> aiohttp.RequestInfo:
+    headers = CIMultiDict(
+        (name, "***" if name.lower() in _SECRET_HEADERS else redact(value))
+        for name, value in info.headers.items()
+    )
+    return aiohttp.RequestInfo(
+        URL(redact(str(info.url))), info.method, CIMultiDictProxy(headers),
+        URL(redact(str(info.real_url))),
+    )  # fmt: skip
 
 
 def _masked(value: Any) -> Any:

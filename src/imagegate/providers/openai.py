@@ -52,6 +52,7 @@ from imagegate.errors import (
 )
 from imagegate.providers._openai_shared import (
     DATA_URL,
+    SDK_ERRORS,
     decode_image,
     json_body,
     map_openai_error,
@@ -330,7 +331,7 @@ class OpenAIProvider:
                 extra_body=body,
                 timeout=real_timeout_s(request.timeout_s) or openai.NOT_GIVEN,
             )
-        except openai.OpenAIError as exc:
+        except SDK_ERRORS as exc:
             raise map_openai_error(exc, route, size) from scrub(exc)
         payload = json_body(raw.http_response, route, size)
         raise_for_body_error(payload.get("error"), route, size)

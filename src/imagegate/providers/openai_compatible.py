@@ -38,6 +38,7 @@ from imagegate.errors import (
 )
 from imagegate.providers._gemini_models import google_model
 from imagegate.providers._openai_shared import (
+    SDK_ERRORS,
     json_body,
     map_openai_error,
     raise_for_body_error,
@@ -218,7 +219,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
                     timeout=timeout,
                 )
                 http = images_raw.http_response
-        except openai.OpenAIError as exc:
+        except SDK_ERRORS as exc:
             raise map_openai_error(exc, route, size) from scrub(exc)
         payload = json_body(http, route, size)
         raise_for_body_error(payload.get("error"), route, size)
