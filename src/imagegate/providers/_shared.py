@@ -41,6 +41,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
+from imagegate.providers._guard import AnswerRefused
 from imagegate.providers._httpx import TRANSPORT_MODULES
 
 __all__ = [
@@ -131,11 +132,17 @@ def transport_error(
 
     Looks through ``__cause__``/``__context__`` for the innermost socket-level error, so
     an ``openai.APITimeoutError`` caused by a refused connection is reported as a refused
-    connection (not billed), not as a timeout. Returns None when nothing in the chain is a
+    connection (not billed), not as a timeout. An answer refused by
+    `imagegate.providers._guard` (too large, a redirect) is a `TransportError`, possibly
+    billed. Returns None when nothing in the chain is a
     transport failure.
     """
     for cause in reversed(list(_chain(exc))):
         detail = f"{type(cause).__name__}: {cause}".rstrip(": ")
+        if isinstance(cause, AnswerRefused):  # an oversized answer, a redirect with a key
+            return TransportError(
+                f"{what} refused: {cause}", route=route, size=size, billing="possibly_billed"
+            )
         if isinstance(cause, _NOT_SENT):
             return TransportError(
                 f"{what} could not connect ({detail})",
@@ -299,6 +306,7 @@ def map_status(
         content_policy_violation,         ContentBlocked (stage from moderation_details)
           moderation_blocked, 403 "moderation"
         401, 403                          AuthenticationError
+        3xx                               TransportError (a redirect is not followed)
         408, 504                          DeadlineExceeded (not billed: the server gave up)
         404                               InvalidRequestError(field="model")
         other 4xx                         InvalidRequestError(field=param)
@@ -311,6 +319,12 @@ def map_status(
     if status >= 500 and raw_text is not None and raw_text.lstrip()[:1] == "<":
         return TransportError(
             f"HTTP {status} answered by a proxy with an HTML page, not by the API",
+            billing="possibly_billed",
+            **where,
+        )
+    if 300 <= status < 400:  # the key is not sent on to wherever it points
+        return TransportError(
+            f"HTTP {status} redirect not followed: the key is not sent on",
             billing="possibly_billed",
             **where,
         )

@@ -2,11 +2,14 @@
 
 The client runs on the SDK's aiohttp transport (``openai.DefaultAioHttpClient()``, 2–3×
 faster than the default one), is reused for every call, and never retries
-(``max_retries=0``): the router is the only retry loop.
+(``max_retries=0``): the router is the only retry loop. It reads no answer past
+``max_response_bytes`` (after decompression) and follows no redirect
+(`imagegate.providers._guard`).
 
 Credentials: ``api_key=`` or ``OPENAI_API_KEY``. Route options: ``quality``,
 ``output_format``, ``background``, ``moderation``, ``style`` and ``response_format``
-(dall-e), ``organization``, ``project``, ``price_usd``, ``max_download_bytes``.
+(dall-e), ``organization``, ``project``, ``price_usd``, ``max_download_bytes``,
+``max_response_bytes``.
 
 Error mapping (`imagegate.providers._openai_shared.map_openai_error`, shared with
 ``openai_compatible``)::
@@ -50,6 +53,7 @@ from imagegate.errors import (
     InvalidRequestError,
     NoImageReturned,
 )
+from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, capped_openai_client
 from imagegate.providers._openai_shared import (
     DATA_URL,
     decode_image,
@@ -171,7 +175,9 @@ _CHOICES: Final[Mapping[str, frozenset[str]]] = {
     "response_format": frozenset({"b64_json", "url"}),
     "quality": _QUALITIES,
 }
-_OPTIONS: Final = (*_CHOICES, "organization", "project", "price_usd", "max_download_bytes")
+_OPTIONS: Final = (
+    *_CHOICES, "organization", "project", "price_usd", "max_download_bytes", "max_response_bytes",
+)  # fmt: skip
 
 
 def openai_model(model: str) -> OpenAIModel:
@@ -202,6 +208,7 @@ class OpenAIProvider:
         organization, project: OpenAI account headers.
         price_usd: One price for every tier, or a tier → price mapping.
         max_download_bytes: Cap for images delivered as a ``url``.
+        max_response_bytes: Largest API answer read, after decompression (64 MiB).
 
     Raises:
         ConfigurationError: no key (names ``OPENAI_API_KEY``), or a bad option.
@@ -227,6 +234,7 @@ class OpenAIProvider:
         base_url: str | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         organization: str | None = None,
         project: str | None = None,
         name: str = "openai",
@@ -238,8 +246,12 @@ class OpenAIProvider:
             if option not in _CHOICES or value not in _CHOICES[option]:
                 choices = sorted(_CHOICES.get(option, ()))
                 raise ConfigurationError(f"{name}: {option}={value!r}; expected one of {choices}")
-        if not isinstance(max_download_bytes, int) or max_download_bytes <= 0:
-            raise ConfigurationError(f"{name}: max_download_bytes must be a positive integer")
+        for label, cap in (
+            ("max_download_bytes", max_download_bytes),
+            ("max_response_bytes", max_response_bytes),
+        ):
+            if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
+                raise ConfigurationError(f"{name}: {label} must be a positive integer")
         self._price = parse_price_option(price_usd, provider=name)
         secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
         key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
@@ -255,7 +267,7 @@ class OpenAIProvider:
             organization=organization,
             project=project,
             max_retries=0,  # the router is the only retry loop
-            http_client=openai.DefaultAioHttpClient(),
+            http_client=capped_openai_client(max_bytes=max_response_bytes),
         )
         # The SDK imports its resource modules on first access: do it here, at set-up,
         # not inside the first request's event loop tick where it would stall every other
@@ -276,6 +288,7 @@ class OpenAIProvider:
             base_url=config.base_url,
             price_usd=options.pop("price_usd", None),
             max_download_bytes=options.pop("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
+            max_response_bytes=options.pop("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
             organization=options.pop("organization", None),
             project=options.pop("project", None),
             **options,

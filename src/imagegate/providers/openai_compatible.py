@@ -16,7 +16,8 @@ same HTTP status would be.
 Credentials: ``api_key=``, else the route's ``api_key_env``, else
 ``OPENAI_COMPATIBLE_API_KEY``. Endpoint: ``base_url``, else ``OPENAI_COMPATIBLE_BASE_URL``.
 Other options: ``modalities`` (chat mode; ``["image"]`` for image-only models),
-``price_usd``, ``max_download_bytes``.
+``price_usd``, ``max_download_bytes``, ``max_response_bytes`` (cap on an answer, after
+decompression, 64 MiB by default).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from imagegate.errors import (
     NoImageReturned,
 )
 from imagegate.providers._gemini_models import google_model
+from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
 from imagegate.providers._openai_shared import (
     json_body,
     map_openai_error,
@@ -80,7 +82,7 @@ _DEFAULT_MODALITIES: Final = ("image", "text")
 _OUTPUT_BLOCKED: Final = frozenset(
     {"content_filter", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "PROHIBITED_CONTENT"}
 )
-_OPTIONS: Final = ("mode", "modalities", "price_usd", "max_download_bytes")
+_OPTIONS: Final = ("mode", "modalities", "price_usd", "max_download_bytes", "max_response_bytes")
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
@@ -95,6 +97,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
         price_usd: One price for every tier, or a tier → price mapping, used when the
             answer carries no ``usage.cost``.
         max_download_bytes: Cap for images delivered as a URL.
+        max_response_bytes: Largest API answer read, after decompression (64 MiB).
 
     Raises:
         ConfigurationError: no key or no base URL (naming the env var), or a bad option.
@@ -112,6 +115,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
         modalities: Sequence[str] = _DEFAULT_MODALITIES,
         price_usd: float | Mapping[Size, float] | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
     ) -> None:
         name = "openai_compatible"
         base_url = base_url or os.environ.get(BASE_URL_ENV_VAR)
@@ -137,6 +141,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
             api_key_env=api_key_env,
             base_url=base_url,
             max_download_bytes=max_download_bytes,
+            max_response_bytes=max_response_bytes,
             name=name,
             env_vars=(ENV_VAR,),
         )
@@ -161,6 +166,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
             modalities=options.get("modalities", _DEFAULT_MODALITIES),
             price_usd=options.get("price_usd"),
             max_download_bytes=options.get("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
+            max_response_bytes=options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
         )
 
     def capabilities(self, model: str) -> Capabilities:
