@@ -134,5 +134,5 @@ def test_default_cap_is_well_above_a_4k_answer() -> None:
 @pytest.mark.parametrize("bad", [0, -1, True, "64MB"])
 def test_cap_option_is_validated(provider: str, bad: object) -> None:
     """A cap that is not a positive integer is a configuration error."""
-    with pytest.raises(ConfigurationError, match="max_response_bytes"):
+    with pytest.raises(ConfigurationError, match="max_response_bytes must be a positive"):
         build(provider, "http://127.0.0.1:9", max_response_bytes=bad)
