@@ -11,6 +11,11 @@ name. Each HTTP stack gets the same rule through its own hook:
 - google-genai's aiohttp session gets `aiohttp_guard` as a request middleware;
 - the openai SDK gets `capped_openai_client`, whose ``send`` reads the decoded body.
 
+Image URLs chosen by the upstream (an OpenAI ``url``, an aggregator's ``image_url``, a
+Flux ``sample``) are fetched only where `DownloadPolicy` allows: https to public
+addresses (checked after DNS resolution, at every redirect hop), the route's own API
+origin, or what the route's ``download_allow`` lists.
+
 aiohttp inflates a compressed body a bounded piece at a time, and httpx one network chunk
 at a time, so the cap stops a bomb after at most one piece beyond it. The exceptions
 raised here are mapped to `TransportError` by `imagegate.providers._shared.transport_error`.
@@ -18,17 +23,26 @@ raised here are mapped to `TransportError` by `imagegate.providers._shared.trans
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import ipaddress
+import socket
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 import aiohttp
 
+from imagegate.errors import ConfigurationError
 from imagegate.providers._httpx import sdk_httpx
 
 __all__ = [
     "DEFAULT_MAX_RESPONSE_BYTES",
     "AnswerRefused",
     "AnswerTooLarge",
+    "DownloadPolicy",
+    "DownloadRefused",
     "RedirectRefused",
     "aiohttp_guard",
     "capped_openai_client",
@@ -58,6 +72,109 @@ class RedirectRefused(AnswerRefused):
 
     def __init__(self, status: int) -> None:
         super().__init__(f"HTTP {status} redirect not followed: the key is not sent on")
+
+
+class DownloadRefused(AnswerRefused):
+    """An image URL outside the `DownloadPolicy` (private address, plain http …)."""
+
+
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+@dataclass(frozen=True, slots=True)
+class DownloadPolicy:
+    """Where an upstream-chosen image URL may be fetched from.
+
+    By default only https to public addresses: every address the host resolves to must be
+    global (no private, loopback, link-local such as 169.254.169.254, shared, multicast or
+    reserved range). Allowed besides: the route's own API origin (the host the key already
+    goes to), and hosts or networks listed in ``download_allow`` (then plain http too),
+    e.g. ``["127.0.0.1"]`` for a local simulator or ``["10.0.0.0/8"]`` for a gateway.
+
+    Attributes:
+        origin: ``(scheme, host, port)`` of the route's base URL, or None.
+        hosts: Host names allowed as they are.
+        networks: Address ranges allowed (a single address is a /32 or /128).
+    """
+
+    origin: tuple[str, str, int] | None = None
+    hosts: frozenset[str] = frozenset()
+    networks: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def build(
+        cls, provider: str, *, base_url: str | None, download_allow: Iterable[str] = ()
+    ) -> DownloadPolicy:
+        """Validate a route's ``download_allow`` (host names, addresses or CIDRs).
+
+        Raises:
+            ConfigurationError: not a list of strings.
+        """
+        if isinstance(download_allow, str) or not all(
+            isinstance(entry, str) and entry for entry in download_allow
+        ):
+            raise ConfigurationError(
+                f"{provider}: download_allow must be a list of host names, addresses or "
+                f"networks, got {download_allow!r}"
+            )
+        hosts: set[str] = set()
+        networks: list[IPNetwork] = []
+        for entry in download_allow:
+            try:
+                networks.append(ipaddress.ip_network(entry.strip("[]"), strict=False))
+            except ValueError:
+                hosts.add(entry.lower())
+        return cls(_origin(base_url) if base_url else None, frozenset(hosts), tuple(networks))
+
+    async def check(self, url: str) -> None:
+        """Raise `DownloadRefused` unless ``url`` may be fetched (resolving its host)."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DownloadRefused(f"not an http(s) URL ({parts.scheme or 'no'} scheme)")
+        host = parts.hostname.lower()
+        if _origin(url) == self.origin or host in self.hosts:
+            return
+        addresses = await _resolve(host, _origin(url)[2])
+        if self.networks and all(any(a in n for n in self.networks) for a in addresses):
+            return
+        if parts.scheme != "https":
+            raise DownloadRefused(f"plain http to {host} (add it to download_allow if yours)")
+        for address in addresses:
+            if not _public(address):
+                raise DownloadRefused(
+                    f"{host} resolves to {address}, not a public address "
+                    "(add it to download_allow if it is yours)"
+                )
+
+
+def _origin(url: str) -> tuple[str, str, int]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or (443 if scheme == "https" else 80)
+
+
+async def _resolve(host: str, port: int) -> list[IPAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise DownloadRefused(f"cannot resolve {host}: {exc}") from exc
+    # getaddrinfo answers plain strings, an IPv6 one possibly with a %zone
+    return [ipaddress.ip_address(str(info[4][0]).split("%", 1)[0]) for info in infos]
+
+
+def _public(address: IPAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
 
 
 async def read_capped(response: aiohttp.ClientResponse, *, max_bytes: int) -> bytes:

@@ -8,7 +8,8 @@ A call is three steps, all within the attempt's time:
    ``Ready``. The key goes with each poll, so the URL must be on the configured base host,
    or https on ``bfl.ai`` or one of its subdomains (or a host in ``allowed_hosts``).
 3. **Download** ``result.sample``, a signed URL valid for about ten minutes, without the
-   key, with a size cap and a content-type check.
+   key, with a size cap and a content-type check, from https on a public address or the
+   base host (each redirect hop checked again), or a host in ``download_allow``.
 
 Pro models take ``width``/``height`` (multiples of 32 within 256–1440, so ~1 MP at most
 2 MP: 1K only); FLUX.2 takes ``width``/``height`` up to 4 MP (1K and 2K); ultra and
@@ -17,8 +18,8 @@ kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 Credentials: ``api_key=`` or ``BFL_API_KEY``. Route options: ``safety_tolerance``,
 ``output_format``, ``raw`` (ultra), ``prompt_upsampling``, ``price_usd``,
 ``max_download_bytes``, ``max_response_bytes`` (API answers), ``poll_initial_s``,
-``poll_max_s``, ``allowed_hosts`` and ``clock`` (polls sleep on it; share the simulator's
-clock in tests).
+``poll_max_s``, ``allowed_hosts``, ``download_allow`` and ``clock`` (polls sleep on it;
+share the simulator's clock in tests).
 
 Mapping: submit 402 → QuotaExhausted; 429 → RateLimited; 401/403 → AuthenticationError;
 422/400 → InvalidRequestError; 503 → Overloaded; other 5xx → UpstreamError; HTML →
@@ -58,6 +59,7 @@ from imagegate.errors import (
 from imagegate.providers._guard import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AnswerRefused,
+    DownloadPolicy,
     RedirectRefused,
     read_capped,
 )
@@ -145,8 +147,9 @@ _PRO_MIN, _PRO_MAX = 256, 1440
 _FLUX2_MAX_PIXELS: Final = 4_000_000
 _OUTPUT_FORMATS: Final = frozenset({"jpeg", "png", "webp"})
 _OPTIONS: Final = (
-    "allowed_hosts", "clock", "max_download_bytes", "max_response_bytes", "output_format",
-    "poll_initial_s", "poll_max_s", "price_usd", "prompt_upsampling", "raw", "safety_tolerance",
+    "allowed_hosts", "clock", "download_allow", "max_download_bytes", "max_response_bytes",
+    "output_format", "poll_initial_s", "poll_max_s", "price_usd", "prompt_upsampling", "raw",
+    "safety_tolerance",
 )  # fmt: skip
 
 
@@ -180,6 +183,8 @@ class FluxProvider:
         poll_initial_s: First wait between polls; each wait is 1.5× the last …
         poll_max_s: … up to this.
         allowed_hosts: Extra https hosts a ``polling_url`` may point at.
+        download_allow: Host names, addresses or CIDRs the sample may come from besides
+            public https hosts and the base host (plain http included).
         clock: Where poll waits and the attempt time are measured (default: the loop).
 
     Raises:
@@ -187,7 +192,8 @@ class FluxProvider:
     """
 
     __slots__ = (
-        "_allowed_hosts", "_base", "_body_options", "_clock", "_closed", "_key", "_log",
+        "_allowed_hosts", "_base", "_body_options", "_clock", "_closed", "_download_policy",
+        "_key", "_log",
         "_max_download", "_max_response", "_poll_initial", "_poll_max", "_price", "_session",
         "name",
     )  # fmt: skip
@@ -208,6 +214,7 @@ class FluxProvider:
         poll_initial_s: float = 0.25,
         poll_max_s: float = 2.0,
         allowed_hosts: tuple[str, ...] | list[str] = (),
+        download_allow: tuple[str, ...] | list[str] = (),
         clock: Clock | None = None,
     ) -> None:
         self.name = "flux"
@@ -239,6 +246,9 @@ class FluxProvider:
         self._max_download = max_download_bytes
         self._max_response = max_response_bytes
         self._allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self._download_policy = DownloadPolicy.build(
+            "flux", base_url=self._base.geturl(), download_allow=download_allow
+        )
         self._clock: Clock = clock or LoopClock()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -315,6 +325,7 @@ class FluxProvider:
         image = await download_image(
             self._session, sample, max_bytes=self._max_download,
             timeout_s=self._real_remaining(deadline), route=route, size=size,
+            policy=self._download_policy,
         )  # fmt: skip
         credits = task.get("cost")
         return ProviderResponse(

@@ -9,7 +9,9 @@ faster than the default one), is reused for every call, and never retries
 Credentials: ``api_key=`` or ``OPENAI_API_KEY``. Route options: ``quality``,
 ``output_format``, ``background``, ``moderation``, ``style`` and ``response_format``
 (dall-e), ``organization``, ``project``, ``price_usd``, ``max_download_bytes``,
-``max_response_bytes``.
+``max_response_bytes``, ``download_allow`` (hosts or networks ``url`` images may also
+come from, over http too; by default only https to public addresses or the API's own
+origin).
 
 Error mapping (`imagegate.providers._openai_shared.map_openai_error`, shared with
 ``openai_compatible``)::
@@ -35,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -53,7 +55,11 @@ from imagegate.errors import (
     InvalidRequestError,
     NoImageReturned,
 )
-from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, capped_openai_client
+from imagegate.providers._guard import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DownloadPolicy,
+    capped_openai_client,
+)
 from imagegate.providers._openai_shared import (
     DATA_URL,
     decode_image,
@@ -177,6 +183,7 @@ _CHOICES: Final[Mapping[str, frozenset[str]]] = {
 }
 _OPTIONS: Final = (
     *_CHOICES, "organization", "project", "price_usd", "max_download_bytes", "max_response_bytes",
+    "download_allow",
 )  # fmt: skip
 
 
@@ -209,6 +216,8 @@ class OpenAIProvider:
         price_usd: One price for every tier, or a tier → price mapping.
         max_download_bytes: Cap for images delivered as a ``url``.
         max_response_bytes: Largest API answer read, after decompression (64 MiB).
+        download_allow: Host names, addresses or CIDRs a ``url`` image may come from
+            besides public https hosts and the API's own origin (plain http included).
 
     Raises:
         ConfigurationError: no key (names ``OPENAI_API_KEY``), or a bad option.
@@ -218,6 +227,7 @@ class OpenAIProvider:
         "_base_url",
         "_client",
         "_closed",
+        "_download_policy",
         "_log",
         "_max_download",
         "_params",
@@ -235,6 +245,7 @@ class OpenAIProvider:
         price_usd: float | Mapping[Size, float] | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
         max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        download_allow: Sequence[str] = (),
         organization: str | None = None,
         project: str | None = None,
         name: str = "openai",
@@ -259,6 +270,9 @@ class OpenAIProvider:
         )
         register_secret(key)
         self._params = dict(params)
+        self._download_policy = DownloadPolicy.build(
+            name, base_url=base_url, download_allow=download_allow
+        )
         self._max_download = max_download_bytes
         self._base_url = base_url
         self._client = openai.AsyncOpenAI(
@@ -289,6 +303,7 @@ class OpenAIProvider:
             price_usd=options.pop("price_usd", None),
             max_download_bytes=options.pop("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
             max_response_bytes=options.pop("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
+            download_allow=options.pop("download_allow", ()),
             organization=options.pop("organization", None),
             project=options.pop("project", None),
             **options,
@@ -396,7 +411,7 @@ class OpenAIProvider:
             self._session = aiohttp.ClientSession()
         return await download_image(
             self._session, url, max_bytes=self._max_download, timeout_s=real_timeout_s(timeout_s),
-            route=route, size=size,
+            route=route, size=size, policy=self._download_policy,
         )  # fmt: skip
 
 
