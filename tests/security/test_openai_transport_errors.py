@@ -20,7 +20,7 @@ from imagegate.providers.openai import OpenAIProvider
 from imagegate.providers.openai_compatible import OpenAICompatibleProvider
 from imagegate.testing._images import make_png
 
-from ._hostile import Hostile, Serve, start_hostile
+from ._chosen import Hostile, Serve, start_hostile
 
 
 @pytest.fixture

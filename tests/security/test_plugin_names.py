@@ -19,7 +19,7 @@ from imagegate import Route, Router
 from imagegate.providers import OVERRIDES_ENV_VAR, PLUGINS_ENV_VAR, Registry
 from imagegate.testing import make_png
 
-from ._hostile import Hostile, Serve, start_hostile
+from ._chosen import Hostile, Serve, start_hostile
 
 
 @pytest.fixture

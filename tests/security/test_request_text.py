@@ -9,7 +9,7 @@ from pydantic import ValidationError
 from imagegate import ImageRequest, Route, Router
 from imagegate.errors import InvalidRequestError
 
-from ._hostile import Hostile, Serve, start_hostile
+from ._chosen import Hostile, Serve, start_hostile
 
 
 @pytest.fixture

@@ -43,6 +43,7 @@ from imagegate._request import Size
 from imagegate._result import GeneratedImage
 from imagegate.errors import (
     AuthenticationError,
+    ConfigurationError,
     ContentBlocked,
     DeadlineExceeded,
     ImageGateError,
@@ -61,6 +62,7 @@ from imagegate.providers._gemini_models import (
     GoogleModel,
     google_model,
 )
+from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, aiohttp_guard
 from imagegate.providers._shared import (
     real_timeout_s,
     refuse_unsupported,
@@ -74,6 +76,7 @@ __all__ = [
     "STANDARD_RATIOS",
     "GoogleGenAIProvider",
     "GoogleModel",
+    "check_response_cap",
     "google_model",
     "http_options",
     "next_quota_reset",
@@ -108,17 +111,38 @@ except ZoneInfoNotFoundError:  # pragma: no cover - no tz database (pip install 
     _QUOTA_TZ = timezone(timedelta(hours=-8), "PST")
 
 
-def http_options(base_url: str | None, api_version: str | None) -> types.HttpOptions:
-    """Client options with the SDK's own retries off.
+def http_options(
+    base_url: str | None,
+    api_version: str | None,
+    *,
+    max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+) -> types.HttpOptions:
+    """Client options with the SDK's own retries off, answers capped, redirects refused.
 
     ``attempts=1`` also removes the SDK's hidden 1–10 s sleep-and-retry on connection
     errors (it only runs when no retry options are set): the router is the only retry loop.
+    The SDK passes ``async_client_args`` on to each aiohttp request: the key
+    (``x-goog-api-key``) is not sent on by a redirect, and no answer is read past
+    ``max_response_bytes`` (see `imagegate.providers._guard`).
     """
     return types.HttpOptions(
         base_url=base_url,
         api_version=api_version,
         retry_options=types.HttpRetryOptions(attempts=1),
+        async_client_args={
+            "allow_redirects": False,
+            "middlewares": (aiohttp_guard(max_bytes=max_response_bytes),),
+        },
     )
+
+
+def check_response_cap(provider: str, value: object) -> int:
+    """Validate a ``max_response_bytes`` option (None: the default)."""
+    if value is None:
+        return DEFAULT_MAX_RESPONSE_BYTES
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigurationError(f"{provider}: max_response_bytes must be a positive integer")
+    return value
 
 
 def next_quota_reset(now: datetime | None = None) -> datetime:

@@ -1,5 +1,5 @@
 """Helpers shared by the adapters: classify connection failures, download images with a
-size cap, validate route options.
+size cap and a `DownloadPolicy`, validate route options.
 
 Whether a failed call may have been billed depends on how far it got: a refused or
 unresolvable connection never reached the provider (``"not_billed"``); a reset, a read
@@ -19,6 +19,7 @@ import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar
+from urllib.parse import urljoin
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -43,6 +44,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
+from imagegate.providers._guard import AnswerRefused, DownloadPolicy
 from imagegate.providers._httpx import TRANSPORT_MODULES
 
 __all__ = [
@@ -66,6 +68,11 @@ DEFAULT_MAX_DOWNLOAD_BYTES: Final = 128 * 1024 * 1024
 _SECRET_HEADERS: Final = frozenset(
     ("authorization", "proxy-authorization", "x-key", "x-goog-api-key", "api-key", "cookie")
 )
+
+_STRICT: Final = DownloadPolicy()
+_MAX_HOPS: Final = 5
+_REDIRECTS: Final = frozenset({301, 302, 303, 307, 308})
+
 _TRY_AGAIN: Final = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
 # Failures before the request reached the server: nothing can have been billed.
 _NOT_SENT: Final = (
@@ -155,11 +162,17 @@ def transport_error(
 
     Looks through ``__cause__``/``__context__`` for the innermost socket-level error, so
     an ``openai.APITimeoutError`` caused by a refused connection is reported as a refused
-    connection (not billed), not as a timeout. Returns None when nothing in the chain is a
+    connection (not billed), not as a timeout. An answer refused by
+    `imagegate.providers._guard` (too large, a redirect) is a `TransportError`, possibly
+    billed. Returns None when nothing in the chain is a
     transport failure.
     """
     for cause in reversed(list(_chain(exc))):
         detail = f"{type(cause).__name__}: {cause}".rstrip(": ")
+        if isinstance(cause, AnswerRefused):  # an oversized answer, a redirect with a key
+            return TransportError(
+                f"{what} refused: {cause}", route=route, size=size, billing="possibly_billed"
+            )
         if isinstance(cause, _NOT_SENT):
             return TransportError(
                 f"{what} could not connect ({detail})",
@@ -272,54 +285,76 @@ async def download_image(
     route: str | None,
     size: str | None,
     billing: Billing = "billed",
+    policy: DownloadPolicy = _STRICT,
 ) -> GeneratedImage:
-    """Fetch an image URL (no credentials sent), enforcing a size cap and an image type.
+    """Fetch an image URL (no credentials sent), enforcing ``policy`` at every redirect
+    hop, a size cap and an image type.
 
     Raises:
-        TransportError: non-200 answer (an expired signed URL), a body that is not an
-            image, larger than ``max_bytes``, or cut short. ``billing`` says what the
-            provider charged for the work that produced the URL.
+        TransportError: a URL (or redirect) the policy refuses, non-200 answer (an
+            expired signed URL), a body that is not an image, larger than ``max_bytes``,
+            or cut short. ``billing`` says what the provider charged for the work that
+            produced the URL.
         DeadlineExceeded: the download timed out.
     """
     timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
-        async with session.get(url, timeout=timeout, allow_redirects=True) as resp:
-            if resp.status != 200:
-                raise TransportError(
-                    f"image download answered HTTP {resp.status} (expired or refused URL)",
-                    route=route, size=size, status=resp.status, billing=billing,
-                )  # fmt: skip
-            content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
-            if not content_type.startswith("image/"):
-                raise TransportError(
-                    f"image download returned {content_type or 'no content type'}, not an image",
-                    route=route, size=size, billing=billing,
-                )  # fmt: skip
-            if resp.content_length is not None and resp.content_length > max_bytes:
-                raise TransportError(
-                    f"image download of {resp.content_length:,} bytes exceeds the "
-                    f"{max_bytes:,}-byte cap",
-                    route=route, size=size, billing=billing,
-                )  # fmt: skip
-            body = bytearray()
-            async for chunk in resp.content.iter_chunked(1 << 16):
-                body += chunk
-                if len(body) > max_bytes:
-                    raise TransportError(
-                        f"image download exceeds the {max_bytes:,}-byte cap",
-                        route=route, size=size, billing=billing,
-                    )  # fmt: skip
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        for _ in range(_MAX_HOPS + 1):
+            await policy.check(url)
+            async with session.get(url, timeout=timeout, allow_redirects=False) as resp:
+                location = resp.headers.get("Location")
+                if resp.status in _REDIRECTS and location:
+                    url = urljoin(str(resp.url), location)
+                    continue
+                body, content_type = await _image_body(resp, max_bytes, route, size, billing)
+                break
+        else:
+            raise TransportError(
+                f"image download redirected more than {_MAX_HOPS} times",
+                route=route, size=size, billing=billing,
+            )  # fmt: skip
+    except (aiohttp.ClientError, TimeoutError, AnswerRefused) as exc:
         mapped = transport_error(exc, route=route, size=size, what="image download")
         assert mapped is not None
         mapped.billing = billing  # the failed download does not undo the generation
         raise mapped from scrub(exc)
     try:
-        return GeneratedImage(bytes(body), mime_type=content_type)
+        return GeneratedImage(body, mime_type=content_type)
     except ValueError as exc:
         raise TransportError(
             f"downloaded image is unusable: {exc}", route=route, size=size, billing=billing
         ) from exc
+
+
+async def _image_body(
+    resp: aiohttp.ClientResponse, max_bytes: int, route: str | None, size: str | None,
+    billing: Billing,
+) -> tuple[bytes, str]:  # fmt: skip
+    if resp.status != 200:
+        raise TransportError(
+            f"image download answered HTTP {resp.status} (expired or refused URL)",
+            route=route, size=size, status=resp.status, billing=billing,
+        )  # fmt: skip
+    content_type = resp.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if not content_type.startswith("image/"):
+        raise TransportError(
+            f"image download returned {content_type or 'no content type'}, not an image",
+            route=route, size=size, billing=billing,
+        )  # fmt: skip
+    if resp.content_length is not None and resp.content_length > max_bytes:
+        raise TransportError(
+            f"image download of {resp.content_length:,} bytes exceeds the {max_bytes:,}-byte cap",
+            route=route, size=size, billing=billing,
+        )  # fmt: skip
+    body = bytearray()
+    async for chunk in resp.content.iter_chunked(1 << 16):
+        body += chunk
+        if len(body) > max_bytes:
+            raise TransportError(
+                f"image download exceeds the {max_bytes:,}-byte cap",
+                route=route, size=size, billing=billing,
+            )  # fmt: skip
+    return bytes(body), content_type
 
 
 def map_status(
@@ -342,6 +377,7 @@ def map_status(
         content_policy_violation,         ContentBlocked (stage from moderation_details)
           moderation_blocked, 403 "moderation"
         401, 403                          AuthenticationError
+        3xx                               TransportError (a redirect is not followed)
         408, 504                          DeadlineExceeded (not billed: the server gave up)
         404                               InvalidRequestError(field="model")
         other 4xx                         InvalidRequestError(field=param)
@@ -354,6 +390,12 @@ def map_status(
     if status >= 500 and raw_text is not None and raw_text.lstrip()[:1] == "<":
         return TransportError(
             f"HTTP {status} answered by a proxy with an HTML page, not by the API",
+            billing="possibly_billed",
+            **where,
+        )
+    if 300 <= status < 400:  # the key is not sent on to wherever it points
+        return TransportError(
+            f"HTTP {status} redirect not followed: the key is not sent on",
             billing="possibly_billed",
             **where,
         )

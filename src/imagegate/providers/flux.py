@@ -8,7 +8,8 @@ A call is three steps, all within the attempt's time:
    ``Ready``. The key goes with each poll, so the URL must be on the configured base host,
    or https on ``bfl.ai`` or one of its subdomains (or a host in ``allowed_hosts``).
 3. **Download** ``result.sample``, a signed URL valid for about ten minutes, without the
-   key, with a size cap and a content-type check.
+   key, with a size cap and a content-type check, from https on a public address or the
+   base host (each redirect hop checked again), or a host in ``download_allow``.
 
 Pro models take ``width``/``height`` (multiples of 32 within 256–1440, so ~1 MP at most
 2 MP: 1K only); FLUX.2 takes ``width``/``height`` up to 4 MP (1K and 2K); ultra and
@@ -16,15 +17,17 @@ kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 
 Credentials: ``api_key=`` or ``BFL_API_KEY``. Route options: ``safety_tolerance``,
 ``output_format``, ``raw`` (ultra), ``prompt_upsampling``, ``price_usd``,
-``max_download_bytes``, ``poll_initial_s``, ``poll_max_s``, ``allowed_hosts`` and
-``clock`` (polls sleep on it; share the simulator's clock in tests).
+``max_download_bytes``, ``max_response_bytes`` (API answers), ``poll_initial_s``,
+``poll_max_s``, ``allowed_hosts``, ``download_allow`` and ``clock`` (polls sleep on it;
+share the simulator's clock in tests).
 
 Mapping: submit 402 → QuotaExhausted; 429 → RateLimited; 401/403 → AuthenticationError;
 422/400 → InvalidRequestError; 503 → Overloaded; other 5xx → UpstreamError; HTML →
 TransportError. After submit: ``Request Moderated`` → ContentBlocked(stage="prompt"),
 ``Content Moderated`` → ContentBlocked(stage="output"), ``Error`` / ``Task not found`` →
 UpstreamError, still ``Pending`` at the end of the attempt → DeadlineExceeded; all of
-them possibly billed (the task was accepted and priced at submit).
+them possibly billed (the task was accepted and priced at submit). An API answer larger
+than ``max_response_bytes`` or a redirect (the key is never sent on) → TransportError.
 """
 
 from __future__ import annotations
@@ -52,6 +55,13 @@ from imagegate.errors import (
     ProviderError,
     TransportError,
     UpstreamError,
+)
+from imagegate.providers._guard import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    AnswerRefused,
+    DownloadPolicy,
+    RedirectRefused,
+    read_capped,
 )
 from imagegate.providers._registry import ProviderConfig
 from imagegate.providers._shared import (
@@ -138,8 +148,9 @@ _PRO_MIN, _PRO_MAX = 256, 1440
 _FLUX2_MAX_PIXELS: Final = 4_000_000
 _OUTPUT_FORMATS: Final = frozenset({"jpeg", "png", "webp"})
 _OPTIONS: Final = (
-    "allowed_hosts", "clock", "max_download_bytes", "output_format", "poll_initial_s",
-    "poll_max_s", "price_usd", "prompt_upsampling", "raw", "safety_tolerance",
+    "allowed_hosts", "clock", "download_allow", "max_download_bytes", "max_response_bytes",
+    "output_format", "poll_initial_s", "poll_max_s", "price_usd", "prompt_upsampling", "raw",
+    "safety_tolerance",
 )  # fmt: skip
 
 
@@ -169,9 +180,12 @@ class FluxProvider:
         price_usd: One price for every tier, or a tier → price mapping (used only when
             the submit answer carries no ``cost``).
         max_download_bytes: Cap for the sample download.
+        max_response_bytes: Cap for each submit and poll answer (64 MiB by default).
         poll_initial_s: First wait between polls; each wait is 1.5× the last …
         poll_max_s: … up to this.
         allowed_hosts: Extra https hosts a ``polling_url`` may point at.
+        download_allow: Host names, addresses or CIDRs the sample may come from besides
+            public https hosts and the base host (plain http included).
         clock: Where poll waits and the attempt time are measured (default: the loop).
 
     Raises:
@@ -179,8 +193,10 @@ class FluxProvider:
     """
 
     __slots__ = (
-        "_allowed_hosts", "_base", "_body_options", "_clock", "_closed", "_key", "_log",
-        "_max_download", "_poll_initial", "_poll_max", "_price", "_session", "name",
+        "_allowed_hosts", "_base", "_body_options", "_clock", "_closed", "_download_policy",
+        "_key", "_log",
+        "_max_download", "_max_response", "_poll_initial", "_poll_max", "_price", "_session",
+        "name",
     )  # fmt: skip
 
     def __init__(
@@ -195,9 +211,11 @@ class FluxProvider:
         prompt_upsampling: bool | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
         poll_initial_s: float = 0.25,
         poll_max_s: float = 2.0,
         allowed_hosts: tuple[str, ...] | list[str] = (),
+        download_allow: tuple[str, ...] | list[str] = (),
         clock: Clock | None = None,
     ) -> None:
         self.name = "flux"
@@ -209,8 +227,12 @@ class FluxProvider:
         for label, value in (("poll_initial_s", poll_initial_s), ("poll_max_s", poll_max_s)):
             if not isinstance(value, int | float) or isinstance(value, bool) or value <= 0:
                 raise ConfigurationError(f"flux: {label} must be a positive number of seconds")
-        if not isinstance(max_download_bytes, int) or max_download_bytes <= 0:
-            raise ConfigurationError("flux: max_download_bytes must be a positive integer")
+        for label, cap in (
+            ("max_download_bytes", max_download_bytes),
+            ("max_response_bytes", max_response_bytes),
+        ):
+            if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
+                raise ConfigurationError(f"flux: {label} must be a positive integer")
         if isinstance(allowed_hosts, str) or not all(isinstance(h, str) for h in allowed_hosts):
             raise ConfigurationError("flux: allowed_hosts must be a list of host names")
         if clock is not None and not isinstance(clock, Clock):
@@ -223,7 +245,11 @@ class FluxProvider:
         self._poll_initial = float(poll_initial_s)
         self._poll_max = max(float(poll_max_s), self._poll_initial)
         self._max_download = max_download_bytes
+        self._max_response = max_response_bytes
         self._allowed_hosts = frozenset(h.lower() for h in allowed_hosts)
+        self._download_policy = DownloadPolicy.build(
+            "flux", base_url=self._base.geturl(), download_allow=download_allow
+        )
         self._clock: Clock = clock or LoopClock()
         self._session: aiohttp.ClientSession | None = None
         self._closed = False
@@ -300,6 +326,7 @@ class FluxProvider:
         image = await download_image(
             self._session, sample, max_bytes=self._max_download,
             timeout_s=self._real_remaining(deadline), route=route, size=size,
+            policy=self._download_policy,
         )  # fmt: skip
         credits = task.get("cost")
         cost = reported_cost_usd(credits, usd_per_unit=CREDIT_USD)
@@ -369,12 +396,16 @@ class FluxProvider:
         timeout = aiohttp.ClientTimeout(total=self._real_remaining(deadline))
         what = "submit" if method == "POST" else "poll"
         try:
+            # The key goes only to URLs `_check_url` accepted: a redirect is not followed.
             async with self._session.request(
-                method, url, json=body, headers=headers, timeout=timeout
+                method, url, json=body, headers=headers, timeout=timeout, allow_redirects=False
             ) as resp:
-                status, text = resp.status, await resp.text()
+                if 300 <= resp.status < 400:
+                    raise RedirectRefused(resp.status)
+                raw = await read_capped(resp, max_bytes=self._max_response)
+                status, text = resp.status, raw.decode("utf-8", "replace")
                 content_type, resp_headers = resp.content_type, resp.headers.copy()
-        except (aiohttp.ClientError, TimeoutError) as exc:
+        except (aiohttp.ClientError, TimeoutError, AnswerRefused) as exc:
             mapped = transport_error(exc, route=route, size=size, what=f"flux {what}")
             assert mapped is not None
             if billing != "not_billed":

@@ -3,8 +3,9 @@ Developer API, through google-genai's async client.
 
 Credentials: ``api_key=``, else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY`` (or the route's
 ``api_key_env``). Route options: ``api_version`` (``"v1"``, the SDK default, or
-``"v1beta"``) and ``price_usd`` (override the list prices). The request and error
-mapping live in `imagegate.providers._google`, shared with Vertex AI.
+``"v1beta"``), ``price_usd`` (override the list prices) and ``max_response_bytes`` (cap
+on an answer, 64 MiB by default). The request and error mapping live in
+`imagegate.providers._google`, shared with Vertex AI.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from imagegate.errors import ConfigurationError
 from imagegate.providers._google import (
     KNOWN_MODELS,
     GoogleGenAIProvider,
+    check_response_cap,
     http_options,
 )
 from imagegate.providers._registry import ProviderConfig
@@ -35,7 +37,7 @@ DEFAULT_PRICE_USD: Final = 0.05
 """Per-image price assumed for model names not in `KNOWN_MODELS` (AI Studio tier 1, as
 reported)."""
 
-_OPTIONS: Final = ("api_version", "price_usd")
+_OPTIONS: Final = ("api_version", "max_response_bytes", "price_usd")
 
 
 class GeminiProvider(GoogleGenAIProvider):
@@ -46,6 +48,7 @@ class GeminiProvider(GoogleGenAIProvider):
         base_url: Another endpoint (a proxy, the simulator).
         api_version: ``"v1"`` (google-genai 3.x default) or ``"v1beta"``.
         price_usd: One price for every tier, or a tier → price mapping.
+        max_response_bytes: Largest answer read, after decompression (64 MiB).
 
     Raises:
         ConfigurationError: no key (names ``GEMINI_API_KEY``), or a bad option.
@@ -61,10 +64,12 @@ class GeminiProvider(GoogleGenAIProvider):
         base_url: str | None = None,
         api_version: str | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         if api_version is not None and not isinstance(api_version, str):
             raise ConfigurationError(f"gemini: api_version must be a string, got {api_version!r}")
         prices = parse_price_option(price_usd, provider="gemini")
+        cap = check_response_cap("gemini", max_response_bytes)
         secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
         key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
             *ENV_VARS, provider="gemini"
@@ -73,7 +78,7 @@ class GeminiProvider(GoogleGenAIProvider):
         client = genai.Client(
             vertexai=False,  # never switched to Vertex by GOOGLE_GENAI_USE_VERTEXAI
             api_key=key.get_secret_value(),
-            http_options=http_options(base_url, api_version),
+            http_options=http_options(base_url, api_version, max_response_bytes=cap),
         )
         super().__init__(
             "gemini",
@@ -93,4 +98,5 @@ class GeminiProvider(GoogleGenAIProvider):
             base_url=config.base_url,
             api_version=config.options.get("api_version"),
             price_usd=config.options.get("price_usd"),
+            max_response_bytes=config.options.get("max_response_bytes"),
         )

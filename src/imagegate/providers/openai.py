@@ -2,11 +2,16 @@
 
 The client runs on the SDK's aiohttp transport (``openai.DefaultAioHttpClient()``, 2–3×
 faster than the default one), is reused for every call, and never retries
-(``max_retries=0``): the router is the only retry loop.
+(``max_retries=0``): the router is the only retry loop. It reads no answer past
+``max_response_bytes`` (after decompression) and follows no redirect
+(`imagegate.providers._guard`).
 
 Credentials: ``api_key=`` or ``OPENAI_API_KEY``. Route options: ``quality``,
 ``output_format``, ``background``, ``moderation``, ``style`` and ``response_format``
-(dall-e), ``organization``, ``project``, ``price_usd``, ``max_download_bytes``.
+(dall-e), ``organization``, ``project``, ``price_usd``, ``max_download_bytes``,
+``max_response_bytes``, ``download_allow`` (hosts or networks ``url`` images may also
+come from, over http too; by default only https to public addresses or the API's own
+origin).
 
 Error mapping (`imagegate.providers._openai_shared.map_openai_error`, shared with
 ``openai_compatible``)::
@@ -32,7 +37,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -49,6 +54,11 @@ from imagegate.errors import (
     ConfigurationError,
     InvalidRequestError,
     NoImageReturned,
+)
+from imagegate.providers._guard import (
+    DEFAULT_MAX_RESPONSE_BYTES,
+    DownloadPolicy,
+    capped_openai_client,
 )
 from imagegate.providers._openai_shared import (
     DATA_URL,
@@ -172,7 +182,10 @@ _CHOICES: Final[Mapping[str, frozenset[str]]] = {
     "response_format": frozenset({"b64_json", "url"}),
     "quality": _QUALITIES,
 }
-_OPTIONS: Final = (*_CHOICES, "organization", "project", "price_usd", "max_download_bytes")
+_OPTIONS: Final = (
+    *_CHOICES, "organization", "project", "price_usd", "max_download_bytes", "max_response_bytes",
+    "download_allow",
+)  # fmt: skip
 
 
 def openai_model(model: str) -> OpenAIModel:
@@ -203,6 +216,9 @@ class OpenAIProvider:
         organization, project: OpenAI account headers.
         price_usd: One price for every tier, or a tier → price mapping.
         max_download_bytes: Cap for images delivered as a ``url``.
+        max_response_bytes: Largest API answer read, after decompression (64 MiB).
+        download_allow: Host names, addresses or CIDRs a ``url`` image may come from
+            besides public https hosts and the API's own origin (plain http included).
 
     Raises:
         ConfigurationError: no key (names ``OPENAI_API_KEY``), or a bad option.
@@ -212,6 +228,7 @@ class OpenAIProvider:
         "_base_url",
         "_client",
         "_closed",
+        "_download_policy",
         "_log",
         "_max_download",
         "_params",
@@ -228,6 +245,8 @@ class OpenAIProvider:
         base_url: str | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        download_allow: Sequence[str] = (),
         organization: str | None = None,
         project: str | None = None,
         name: str = "openai",
@@ -239,8 +258,12 @@ class OpenAIProvider:
             if option not in _CHOICES or value not in _CHOICES[option]:
                 choices = sorted(_CHOICES.get(option, ()))
                 raise ConfigurationError(f"{name}: {option}={value!r}; expected one of {choices}")
-        if not isinstance(max_download_bytes, int) or max_download_bytes <= 0:
-            raise ConfigurationError(f"{name}: max_download_bytes must be a positive integer")
+        for label, cap in (
+            ("max_download_bytes", max_download_bytes),
+            ("max_response_bytes", max_response_bytes),
+        ):
+            if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
+                raise ConfigurationError(f"{name}: {label} must be a positive integer")
         self._price = parse_price_option(price_usd, provider=name)
         secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
         key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
@@ -248,6 +271,9 @@ class OpenAIProvider:
         )
         register_secret(key)
         self._params = dict(params)
+        self._download_policy = DownloadPolicy.build(
+            name, base_url=base_url, download_allow=download_allow
+        )
         self._max_download = max_download_bytes
         self._base_url = base_url
         self._client = openai.AsyncOpenAI(
@@ -256,7 +282,7 @@ class OpenAIProvider:
             organization=organization,
             project=project,
             max_retries=0,  # the router is the only retry loop
-            http_client=openai.DefaultAioHttpClient(),
+            http_client=capped_openai_client(max_bytes=max_response_bytes),
         )
         # The SDK imports its resource modules on first access: do it here, at set-up,
         # not inside the first request's event loop tick where it would stall every other
@@ -277,6 +303,8 @@ class OpenAIProvider:
             base_url=config.base_url,
             price_usd=options.pop("price_usd", None),
             max_download_bytes=options.pop("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
+            max_response_bytes=options.pop("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
+            download_allow=options.pop("download_allow", ()),
             organization=options.pop("organization", None),
             project=options.pop("project", None),
             **options,
@@ -384,7 +412,7 @@ class OpenAIProvider:
             self._session = aiohttp.ClientSession()
         return await download_image(
             self._session, url, max_bytes=self._max_download, timeout_s=real_timeout_s(timeout_s),
-            route=route, size=size,
+            route=route, size=size, policy=self._download_policy,
         )  # fmt: skip
 
 

@@ -16,7 +16,9 @@ same HTTP status would be.
 Credentials: ``api_key=``, else the route's ``api_key_env``, else
 ``OPENAI_COMPATIBLE_API_KEY``. Endpoint: ``base_url``, else ``OPENAI_COMPATIBLE_BASE_URL``.
 Other options: ``modalities`` (chat mode; ``["image"]`` for image-only models),
-``price_usd``, ``max_download_bytes``.
+``price_usd``, ``max_download_bytes``, ``max_response_bytes`` (cap on an answer, after
+decompression, 64 MiB by default), ``download_allow`` (hosts or networks image URLs may
+also come from; by default only https to public addresses or the API's own origin).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from imagegate.errors import (
     NoImageReturned,
 )
 from imagegate.providers._gemini_models import google_model
+from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
 from imagegate.providers._openai_shared import (
     SDK_ERRORS,
     json_body,
@@ -82,7 +85,10 @@ _DEFAULT_MODALITIES: Final = ("image", "text")
 _OUTPUT_BLOCKED: Final = frozenset(
     {"content_filter", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "PROHIBITED_CONTENT"}
 )
-_OPTIONS: Final = ("mode", "modalities", "price_usd", "max_download_bytes")
+_OPTIONS: Final = (
+    "mode", "modalities", "price_usd", "max_download_bytes", "max_response_bytes",
+    "download_allow",
+)  # fmt: skip
 
 
 class OpenAICompatibleProvider(OpenAIProvider):
@@ -97,6 +103,9 @@ class OpenAICompatibleProvider(OpenAIProvider):
         price_usd: One price for every tier, or a tier → price mapping, used when the
             answer carries no ``usage.cost``.
         max_download_bytes: Cap for images delivered as a URL.
+        max_response_bytes: Largest API answer read, after decompression (64 MiB).
+        download_allow: Host names, addresses or CIDRs an image URL may come from besides
+            public https hosts and the API's own origin (plain http included).
 
     Raises:
         ConfigurationError: no key or no base URL (naming the env var), or a bad option.
@@ -114,6 +123,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
         modalities: Sequence[str] = _DEFAULT_MODALITIES,
         price_usd: float | Mapping[Size, float] | None = None,
         max_download_bytes: int = DEFAULT_MAX_DOWNLOAD_BYTES,
+        max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES,
+        download_allow: Sequence[str] = (),
     ) -> None:
         name = "openai_compatible"
         base_url = base_url or os.environ.get(BASE_URL_ENV_VAR)
@@ -139,6 +150,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
             api_key_env=api_key_env,
             base_url=base_url,
             max_download_bytes=max_download_bytes,
+            max_response_bytes=max_response_bytes,
+            download_allow=download_allow,
             name=name,
             env_vars=(ENV_VAR,),
         )
@@ -163,6 +176,8 @@ class OpenAICompatibleProvider(OpenAIProvider):
             modalities=options.get("modalities", _DEFAULT_MODALITIES),
             price_usd=options.get("price_usd"),
             max_download_bytes=options.get("max_download_bytes", DEFAULT_MAX_DOWNLOAD_BYTES),
+            max_response_bytes=options.get("max_response_bytes", DEFAULT_MAX_RESPONSE_BYTES),
+            download_allow=options.get("download_allow", ()),
         )
 
     def capabilities(self, model: str) -> Capabilities:

@@ -11,7 +11,8 @@ Two ways in:
 - **Express mode**: an API key (``api_key=`` or the route's ``api_key_env``), no project.
 
 Route options: ``project``, ``location``, ``credentials`` (a
-``google.auth.credentials.Credentials``), ``api_version`` and ``price_usd``. Requests and
+``google.auth.credentials.Credentials``), ``api_version``, ``price_usd`` and
+``max_response_bytes`` (cap on an answer, 64 MiB by default). Requests and
 error mapping are shared with AI Studio (`imagegate.providers._google`).
 """
 
@@ -33,6 +34,7 @@ from imagegate.errors import ConfigurationError
 from imagegate.providers._google import (
     KNOWN_MODELS,
     GoogleGenAIProvider,
+    check_response_cap,
     http_options,
 )
 from imagegate.providers._registry import ProviderConfig
@@ -58,7 +60,9 @@ reported)."""
 
 _SCOPES: Final = ("https://www.googleapis.com/auth/cloud-platform",)
 _ADC_ENV_VAR: Final = "GOOGLE_APPLICATION_CREDENTIALS"
-_OPTIONS: Final = ("api_version", "credentials", "location", "price_usd", "project")
+_OPTIONS: Final = (
+    "api_version", "credentials", "location", "max_response_bytes", "price_usd", "project",
+)  # fmt: skip
 
 
 class VertexProvider(GoogleGenAIProvider):
@@ -74,6 +78,7 @@ class VertexProvider(GoogleGenAIProvider):
         base_url: Another endpoint (a private endpoint, the simulator).
         api_version: ``"v1beta1"`` (the SDK default) or ``"v1"``.
         price_usd: One price for every tier, or a tier → price mapping.
+        max_response_bytes: Largest answer read, after decompression (64 MiB).
 
     Raises:
         ConfigurationError: no project (names ``GOOGLE_CLOUD_PROJECT``), no usable
@@ -93,6 +98,7 @@ class VertexProvider(GoogleGenAIProvider):
         base_url: str | None = None,
         api_version: str | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
+        max_response_bytes: int | None = None,
     ) -> None:
         for label, value in (("project", project), ("location", location)):
             if value is not None and (not isinstance(value, str) or not value.strip()):
@@ -105,6 +111,7 @@ class VertexProvider(GoogleGenAIProvider):
                 f"{type(credentials).__name__}"
             )
         prices = parse_price_option(price_usd, provider="vertex")
+        cap = check_response_cap("vertex", max_response_bytes)
         location = location or os.environ.get(LOCATION_ENV_VAR) or DEFAULT_LOCATION
         kwargs: dict[str, Any]
         if api_key is not None or api_key_env is not None:
@@ -132,7 +139,9 @@ class VertexProvider(GoogleGenAIProvider):
         if base_url:
             description += f", base_url={base_url!r}"
         client = genai.Client(
-            vertexai=True, http_options=http_options(base_url, api_version), **kwargs
+            vertexai=True,
+            http_options=http_options(base_url, api_version, max_response_bytes=cap),
+            **kwargs,
         )
         super().__init__(
             "vertex",
@@ -156,6 +165,7 @@ class VertexProvider(GoogleGenAIProvider):
             base_url=config.base_url,
             api_version=options.get("api_version"),
             price_usd=options.get("price_usd"),
+            max_response_bytes=options.get("max_response_bytes"),
         )
 
 
