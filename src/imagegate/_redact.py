@@ -9,18 +9,24 @@ A value after ``Bearer`` or after a key header name (``x-goog-api-key:``, ``api_
 is masked unless it is a plain word: letters only and shorter than 20, the way a sentence
 goes on ("invalid_api_key: Incorrect API key provided") and a credential does not. A header
 name only counts on its own, not as the tail of a longer identifier (``invalid_api_key``).
+
+`render_traceback` turns an exception into the text a log may carry: the standard
+traceback (type, message and the file and line of each frame, never a local variable),
+redacted.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from pydantic import SecretStr
 
-__all__ = ["REDACTED", "redact", "redact_event", "register_secret"]
+__all__ = ["REDACTED", "redact", "redact_event", "register_secret", "render_traceback"]
 
 REDACTED: Final = "[REDACTED]"
 
@@ -99,6 +105,16 @@ def _mask_labelled(text: str) -> str:
     return "".join(out)
 
 
+def render_traceback(exc: BaseException) -> str:
+    """``exc`` and its causes as a redacted standard traceback, without any local variable.
+
+    Logging this text instead of passing the exception as ``exc_info`` keeps renderers
+    that show frame locals (rich, structlog's ``dict_tracebacks``) away from the live frames,
+    where request headers hold keys.
+    """
+    return redact("".join(traceback.format_exception(exc)))
+
+
 def _redact_value(value: Any) -> Any:
     if isinstance(value, str):
         return redact(value)
@@ -116,5 +132,24 @@ def _redact_value(value: Any) -> Any:
 def redact_event(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> Mapping[str, Any]:
-    """A structlog processor that masks secrets in every value of an event."""
-    return {key: _redact_value(value) for key, value in event_dict.items()}
+    """A structlog processor that masks secrets in every value of an event.
+
+    An ``exc_info`` (an exception, a ``sys.exc_info()`` tuple, or True for the exception
+    being handled) is replaced by ``exception``, its `render_traceback` text: the renderers
+    after this one never see a live traceback, so they cannot show its frames' locals.
+    """
+    event = dict(event_dict)
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        exc = _exception_of(exc_info)
+        if exc is not None:
+            event["exception"] = render_traceback(exc)
+    return {key: _redact_value(value) for key, value in event.items()}
+
+
+def _exception_of(exc_info: Any) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1] if isinstance(exc_info[1], BaseException) else None
+    return sys.exc_info()[1]

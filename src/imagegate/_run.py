@@ -39,6 +39,7 @@ from imagegate._gate import GatePass, GateRefusal, pass_gate
 from imagegate._plan import Option, build_plan
 from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
 from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
+from imagegate._redact import render_traceback
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, ImageResult, Outcome
 from imagegate._route import Route
@@ -718,7 +719,11 @@ class RequestRun:
             except ImageGateError as exc:
                 error = exc
             except Exception as exc:  # a buggy adapter must not take the request down
-                self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
+                # As text, never exc_info: renderers that show locals would reach the key.
+                self.log.error(
+                    "attempt.adapter_bug", route=route.name, size=size,
+                    exception=render_traceback(exc),
+                )  # fmt: skip
                 error = UpstreamError(
                     f"adapter raised {type(exc).__name__}: {exc}",
                     route=route.name,
