@@ -43,6 +43,7 @@ from imagegate._redact import render_traceback
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, ImageResult, Outcome
 from imagegate._route import Route
+from imagegate._sanitize import detach
 from imagegate.errors import (
     AllRoutesFailed,
     ContentBlocked,
@@ -715,9 +716,9 @@ class RequestRun:
             try:
                 response = await engine.providers[option.index].generate(call)
             except ProviderError as exc:
-                error = exc.bind(route=route.name, size=size)
+                error = detach(exc).bind(route=route.name, size=size)
             except ImageGateError as exc:
-                error = exc
+                error = detach(exc)
             except Exception as exc:  # a buggy adapter must not take the request down
                 # As text, never exc_info: renderers that show locals would reach the key.
                 self.log.error(
