@@ -11,18 +11,23 @@ cleared, chained the same way to stand-ins for its own causes.
 
 from __future__ import annotations
 
+import functools
 import traceback
+from collections.abc import Awaitable, Callable, Coroutine
 from types import TracebackType
-from typing import Final, TypeVar
+from typing import Any, Final, ParamSpec, TypeVar
 
 from imagegate._redact import redact
+from imagegate.errors import ImageGateError
 
-__all__ = ["UpstreamCause", "detach", "stand_in"]
+__all__ = ["UpstreamCause", "detach", "detaching", "stand_in"]
 
 _MAX_DEPTH: Final = 16
 """How many causes are kept; a longer chain is cut (a loop would be endless)."""
 
 _E = TypeVar("_E", bound=BaseException)
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 
 class UpstreamCause(Exception):
@@ -79,6 +84,26 @@ def detach(error: _E) -> _E:
         _clear_locals(link.__traceback__)
         link = link.__cause__ or link.__context__
     return error
+
+
+def detaching(
+    generate: Callable[_P, Awaitable[_T]],
+) -> Callable[_P, Coroutine[Any, Any, _T]]:
+    """Wrap an adapter's ``generate`` so that every imagegate error it raises is `detach`ed.
+
+    An adapter maps inside ``except`` blocks, so Python makes the SDK's live exception the
+    mapped error's ``__context__``; the error leaves ``generate`` without it.
+    """
+
+    @functools.wraps(generate)
+    async def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _T:
+        try:
+            return await generate(*args, **kwargs)
+        except ImageGateError as exc:
+            detach(exc)
+            raise  # re-raised as is: Python leaves the context we set alone
+
+    return wrapper
 
 
 def _clear_locals(tb: TracebackType | None) -> None:

@@ -16,6 +16,7 @@ from rich.traceback import Traceback
 
 from imagegate import Capabilities, ProviderRequest, ProviderResponse, Route, Router
 from imagegate.errors import AllRoutesFailed, ImageGateError, UpstreamError
+from imagegate.providers import ProviderConfig, registry
 
 from ._hostile import HANDLERS, KEYS, MODELS, hostile_server, route_to
 
@@ -189,3 +190,31 @@ async def _failure(provider: str) -> ImageGateError:
             except ImageGateError as exc:
                 return exc
     raise AssertionError("the hostile server did not make the call fail")
+
+
+@pytest.mark.parametrize(
+    ("provider", "answer"),
+    [
+        ("gemini", "duplicate_content_length"),
+        ("flux", "duplicate_content_length"),
+        ("openai", "server_error"),
+        ("openai_compatible", "server_error"),
+    ],
+)
+async def test_an_adapter_used_alone_raises_errors_holding_no_key(
+    provider: str, answer: str
+) -> None:
+    """Called directly, without a router, an adapter's error holds no key either: its
+    context is not the SDK's live exception."""
+    async with hostile_server(HANDLERS[answer]) as base_url:
+        config = ProviderConfig(api_key=SecretStr(KEYS[provider]), base_url=base_url, options={})
+        adapter = registry.create(provider, config)
+        request = ProviderRequest(
+            prompt="a lighthouse", model=MODELS[provider], size="1K", timeout_s=5.0
+        )
+        try:
+            with pytest.raises(ImageGateError) as info:
+                await adapter.generate(request)
+        finally:
+            await adapter.aclose()
+    assert paths_to(KEYS[provider], info.value) == []
