@@ -4,30 +4,47 @@ Two nets: every key an adapter is configured with is registered here and replace
 wherever it appears verbatim, and anything shaped like a key (Google ``AIza…``, OpenAI
 ``sk-…``, ``Bearer …``, ``key=…`` query parameters, key headers) is masked even when it
 was never registered.
+
+A value after ``Bearer`` or after a key header name (``x-goog-api-key:``, ``api_key=`` …)
+is masked unless it is a plain word: letters only and shorter than 20, the way a sentence
+goes on ("invalid_api_key: Incorrect API key provided") and a credential does not. A header
+name only counts on its own, not as the tail of a longer identifier (``invalid_api_key``).
+
+`render_traceback` turns an exception into the text a log may carry: the standard
+traceback (type, message and the file and line of each frame, never a local variable),
+redacted.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 import threading
+import traceback
 from collections.abc import Mapping, MutableMapping
 from typing import Any, Final
 
 from pydantic import SecretStr
 
-__all__ = ["REDACTED", "redact", "redact_event", "register_secret"]
+__all__ = ["REDACTED", "redact", "redact_event", "register_secret", "render_traceback"]
 
 REDACTED: Final = "[REDACTED]"
 
+# Masked wherever they appear.
 _PATTERNS: Final = (
     re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
-    re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=\-]{8,}"),
     re.compile(r"(?i)([?&](?:key|api_key|apikey|token|sig)=)[^&\s'\"]+"),
-    re.compile(
-        r"(?i)((?:x-goog-api-key|x-key|authorization|api[-_]key)['\"]?\s*[:=]\s*['\"]?)[^\s,'\"}]+"
-    ),
 )
+# The value (group 2) is masked unless it is a plain word.
+_LABELLED: Final = (
+    re.compile(
+        r"(?i)((?<![\w-])(?:x-goog-api-key|x-key|authorization|api[-_]key)['\"]?\s*[:=]\s*['\"]?)"
+        r"([^\s,'\"}]+)"
+    ),
+    re.compile(r"(?i)(\bbearer\s+)([A-Za-z0-9._~+/=\-]{8,})"),
+)
+_PLAIN_WORD: Final = re.compile(r"[A-Za-z]{1,19}[.:;!?)]*")  # punctuation may end a word
 _MIN_SECRET_LEN: Final = 4
 
 _lock = threading.Lock()
@@ -58,7 +75,44 @@ def redact(text: str) -> str:
             text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
         else:
             text = pattern.sub(REDACTED, text)
-    return text
+    return _mask_labelled(text)
+
+
+def _mask_labelled(text: str) -> str:
+    """Mask the value after every label that is not a plain word.
+
+    Matches may overlap (``authorization: x-goog-api-key: AIza…``: the first label's value
+    is the second label), so each search resumes at the value, and the spans are masked
+    together at the end.
+    """
+    spans: list[tuple[int, int]] = []
+    for pattern in _LABELLED:
+        pos = 0
+        while (match := pattern.search(text, pos)) is not None:
+            value = match.group(2)
+            if not _PLAIN_WORD.fullmatch(value) and value != REDACTED:
+                spans.append(match.span(2))
+            pos = match.start(2)
+    if not spans:
+        return text
+    out: list[str] = []
+    done = 0
+    for start, end in sorted(spans):
+        if start >= done:  # an overlapping span extends the mask already written
+            out += [text[done:start], REDACTED]
+        done = max(done, end)
+    out.append(text[done:])
+    return "".join(out)
+
+
+def render_traceback(exc: BaseException) -> str:
+    """``exc`` and its causes as a redacted standard traceback, without any local variable.
+
+    Logging this text instead of passing the exception as ``exc_info`` keeps renderers
+    that show frame locals (rich, structlog's ``dict_tracebacks``) away from the live frames,
+    where request headers hold keys.
+    """
+    return redact("".join(traceback.format_exception(exc)))
 
 
 def _redact_value(value: Any) -> Any:
@@ -78,5 +132,24 @@ def _redact_value(value: Any) -> Any:
 def redact_event(
     _logger: Any, _method: str, event_dict: MutableMapping[str, Any]
 ) -> Mapping[str, Any]:
-    """A structlog processor that masks secrets in every value of an event."""
-    return {key: _redact_value(value) for key, value in event_dict.items()}
+    """A structlog processor that masks secrets in every value of an event.
+
+    An ``exc_info`` (an exception, a ``sys.exc_info()`` tuple, or True for the exception
+    being handled) is replaced by ``exception``, its `render_traceback` text: the renderers
+    after this one never see a live traceback, so they cannot show its frames' locals.
+    """
+    event = dict(event_dict)
+    exc_info = event.pop("exc_info", None)
+    if exc_info:
+        exc = _exception_of(exc_info)
+        if exc is not None:
+            event["exception"] = render_traceback(exc)
+    return {key: _redact_value(value) for key, value in event.items()}
+
+
+def _exception_of(exc_info: Any) -> BaseException | None:
+    if isinstance(exc_info, BaseException):
+        return exc_info
+    if isinstance(exc_info, tuple) and len(exc_info) == 3:
+        return exc_info[1] if isinstance(exc_info[1], BaseException) else None
+    return sys.exc_info()[1]

@@ -47,9 +47,11 @@ from imagegate._provider import (
     ProviderResponse,
     plausible_cost,
 )
+from imagegate._redact import render_traceback
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, GeneratedImage, ImageResult, Outcome
 from imagegate._route import Route
+from imagegate._sanitize import detach
 from imagegate.errors import (
     AllRoutesFailed,
     Billing,
@@ -786,11 +788,15 @@ class RequestRun:
         try:
             answer: object = await self.engine.providers[option.index].generate(call)
         except ProviderError as exc:
-            return None, exc.bind(route=route.name, size=size)
+            return None, detach(exc).bind(route=route.name, size=size)
         except ImageGateError as exc:
-            return None, exc
+            return None, detach(exc)
         except Exception as exc:  # a buggy adapter must not take the request down
-            self.log.error("attempt.adapter_bug", route=route.name, size=size, exc_info=exc)
+            # As text, never exc_info: renderers that show locals would reach the key.
+            self.log.error(
+                "attempt.adapter_bug", route=route.name, size=size,
+                exception=render_traceback(exc),
+            )  # fmt: skip
             return None, UpstreamError(
                 f"adapter raised {type(exc).__name__}: {exc}",
                 route=route.name,

@@ -21,7 +21,10 @@ never on status codes::
     └── BudgetExceeded                the cost cap would be crossed
 
 Messages pass through `imagegate._redact.redact`, so a key that leaks into vendor text
-(a URL with ``?key=``, an echoed header) never reaches ``str(error)`` or a log.
+(a URL with ``?key=``, an echoed header) never reaches ``str(error)`` or a log. What an
+adapter chains with ``from`` is an `imagegate._sanitize.UpstreamCause` stand-in, not the
+SDK's live exception (whose request holds the key in its headers), and the router detaches
+every error it gets from a provider the same way (see `imagegate._sanitize.detach`).
 
 ``billing`` says whether the provider may charge for the failed call: ``"not_billed"``
 (rejected before work started), ``"possibly_billed"`` (we gave up while it may have been

@@ -41,6 +41,7 @@ from imagegate._logging import get_logger
 from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate._request import Size
 from imagegate._result import GeneratedImage
+from imagegate._sanitize import detaching
 from imagegate.errors import (
     AuthenticationError,
     ConfigurationError,
@@ -197,6 +198,7 @@ class GoogleGenAIProvider:
             supports_seed=True,
         )
 
+    @detaching
     async def generate(self, request: ProviderRequest) -> ProviderResponse:
         """One ``generateContent`` call; every non-thought image part is returned."""
         route, size = f"{self.name}/{request.model}", request.size

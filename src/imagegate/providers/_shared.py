@@ -18,7 +18,7 @@ import math
 import re
 import time
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 from urllib.parse import urljoin
 
 import aiohttp
@@ -29,6 +29,7 @@ from imagegate._provider import Capabilities, ProviderRequest
 from imagegate._redact import redact
 from imagegate._request import SIZES, Size
 from imagegate._result import GeneratedImage
+from imagegate._sanitize import UpstreamCause, stand_in
 from imagegate.errors import (
     AuthenticationError,
     Billing,
@@ -106,17 +107,16 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-_E = TypeVar("_E", bound=BaseException)
+def scrub(exc: BaseException) -> UpstreamCause:
+    """What to chain a mapped error to: a stand-in for the vendor exception.
 
-
-def scrub(exc: _E) -> _E:
-    """Mask secrets in a vendor exception (and its causes) before chaining it.
-
-    Our errors are redacted, but ``raise Mapped(...) from exc`` puts the SDK's exception
-    in every traceback, and upstreams do echo keys back ("API key 'x' not valid"). Its
-    ``args``, ``message``, ``body`` and ``details`` are masked in place, and so are the
-    request headers an aiohttp ``ClientResponseError`` keeps in ``request_info`` (its
-    ``repr`` shows the ``Authorization`` header); returns ``exc``.
+    ``raise Mapped(...) from exc`` would keep the SDK's live exception, whose request
+    carries the key in its headers and whose frames hold it in their locals; the
+    `UpstreamCause` keeps its type, redacted message and stack only. The vendor exception
+    itself (and its causes) is masked in place too (``args``, ``message``, ``body``,
+    ``details``, and the credential headers of an aiohttp ``request_info``), since
+    upstreams echo keys back ("API key 'x' not valid") and the SDK's own objects may be
+    held elsewhere.
     """
     for cause in _chain(exc):
         info = getattr(cause, "request_info", None)
@@ -131,7 +131,7 @@ def scrub(exc: _E) -> _E:
             if isinstance(value, str | dict | list):
                 with contextlib.suppress(AttributeError, TypeError):
                     setattr(cause, attr, _masked(value))
-    return exc
+    return stand_in(exc)
 
 
 def _masked_request_info(info: aiohttp.RequestInfo) -> aiohttp.RequestInfo:

@@ -45,6 +45,7 @@ from imagegate._logging import get_logger
 from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate._redact import register_secret
 from imagegate._request import Size, parse_aspect_ratio, pixels_for
+from imagegate._sanitize import detaching
 from imagegate.errors import (
     Billing,
     ConfigurationError,
@@ -283,6 +284,7 @@ class FluxProvider:
             supports_seed=True,
         )
 
+    @detaching
     async def generate(self, request: ProviderRequest) -> ProviderResponse:
         """Submit, poll until ready within ``timeout_s``, download the sample."""
         route, size = f"flux/{request.model}", request.size

@@ -50,6 +50,7 @@ from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate._redact import register_secret
 from imagegate._request import Size, parse_aspect_ratio, pixels_for
 from imagegate._result import GeneratedImage
+from imagegate._sanitize import detaching
 from imagegate.errors import (
     ConfigurationError,
     InvalidRequestError,
@@ -330,6 +331,7 @@ class OpenAIProvider:
             price_usd=prices,
         )
 
+    @detaching
     async def generate(self, request: ProviderRequest) -> ProviderResponse:
         """One ``images.generate`` call; ``b64_json`` images decoded, ``url`` ones fetched."""
         route, size = f"{self.name}/{request.model}", request.size

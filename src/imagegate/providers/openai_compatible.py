@@ -33,6 +33,7 @@ from pydantic import SecretStr
 from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate._request import SIZES, Size, pixels_for
 from imagegate._result import GeneratedImage
+from imagegate._sanitize import detaching
 from imagegate.errors import (
     ConfigurationError,
     ContentBlocked,
@@ -200,6 +201,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
             supports_seed=self._mode == "chat",
         )
 
+    @detaching
     async def generate(self, request: ProviderRequest) -> ProviderResponse:
         """One chat completion with image output, or one images call (``mode``)."""
         route, size = f"{self.name}/{request.model}", request.size
