@@ -1,6 +1,5 @@
-"""The httpx flavours: openai 3.x sits on ``httpx2`` (pydantic's fork), earlier versions on
-``httpx``. imagegate supports openai from 1.109 (``httpx``) to 3.x (``httpx2``), so both must
-work; the tests run on both (the lock has openai 3, the lowest-version lane openai 1.109).
+"""The httpx flavours: openai 3.x sits on ``httpx2`` (pydantic's fork), openai 2.x and
+google-genai on ``httpx``; both may be installed side by side (LiteLLM pulls ``httpx`` in too).
 
 `TRANSPORT_MODULES` lists every flavour that can be imported, so transport errors are
 recognised whichever library raised them; `sdk_httpx` is the one the installed openai SDK
