@@ -1,5 +1,5 @@
-"""The httpx flavours: openai 3.x sits on ``httpx2`` (pydantic's fork), openai 2.x and
-google-genai on ``httpx``; both may be installed side by side (LiteLLM pulls ``httpx`` in too).
+"""The httpx flavours: openai 3.x sits on ``httpx2`` (pydantic's fork), google-genai on
+``httpx``; both are installed side by side (LiteLLM pulls ``httpx`` in too).
 
 `TRANSPORT_MODULES` lists every flavour that can be imported, so transport errors are
 recognised whichever library raised them; `sdk_httpx` is the one the installed openai SDK
