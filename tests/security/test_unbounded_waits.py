@@ -21,6 +21,10 @@ from .conftest import Serve
 
 SCALE = 0.001  # one simulated second lasts 1 real ms: 600 s last 0.6 s
 REAL_BOUND_S = 10.0  # a hang fails the test instead of the whole run
+NOT_WAITED_S = 300.0
+"""Clock seconds that still mean "not waited for": half the default deadline, while the
+request takes a few. The scaled clock also counts the machine's own delays, so a tighter
+bound fails on a busy machine."""
 HINT = "1000000000"  # about 31 years
 
 
@@ -58,7 +62,7 @@ async def test_a_huge_retry_after_is_failed_over_not_waited_for(
     (attempt,) = caught.value.attempts
     assert isinstance(attempt.error, RateLimited)
     assert attempt.error.retry_after_s == float(HINT)
-    assert clock.now() - started < 60
+    assert clock.now() - started < NOT_WAITED_S
 
 
 async def test_a_huge_retry_after_with_the_defaults(throttling: str) -> None:
@@ -68,7 +72,7 @@ async def test_a_huge_retry_after_with_the_defaults(throttling: str) -> None:
         started = clock.now()
         with anyio.fail_after(REAL_BOUND_S), pytest.raises(AllRoutesFailed):
             await router.generate("a lighthouse")
-    assert clock.now() - started < 60
+    assert clock.now() - started < NOT_WAITED_S
 
 
 def test_retry_policy_caps_the_hint() -> None:
