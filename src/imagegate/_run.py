@@ -584,7 +584,16 @@ class RequestRun:
                 slot = await engine.dispatcher.acquire(route.name, timeout_s=self.remaining())
             except DispatchTimeout:
                 return _Landing(flight, skipped="deadline reached while queued", out_of_time=True)
-            gate = await self._pass_gate(option, breaker, limiter, estimate)
+            gate: GatePass | GateRefusal | None = None
+            # Shielded: a round trip cancelled half-way may have booked in shared state what
+            # this request would never learn of, and so never hand back. Bounded like the
+            # cleanup below; a pending cancellation lands at the next checkpoint, once what
+            # was booked is held here for the handler to return.
+            with anyio.CancelScope(shield=True) as booking:
+                booking.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+                gate = await self._pass_gate(option, breaker, limiter, estimate)
+            if gate is None:
+                return _Landing(flight, skipped="shared state did not answer in time")
             if isinstance(gate, GateRefusal):
                 if gate.error is not None:
                     return _Landing(flight, stop=gate.error)
