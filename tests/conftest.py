@@ -3,12 +3,14 @@ when every task is blocked, and a fake provider."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
 from imagegate import FakeClock
 from imagegate.testing import FakeProvider
+from state._redis import RedisServer, redis_binary
 
 # Everything the SDKs or the adapters read from the environment: cleared for every test,
 # so keys, endpoints or Vertex switches on the machine never leak into a run.
@@ -53,3 +55,19 @@ async def clock() -> AsyncIterator[FakeClock]:
 def fake(clock: FakeClock) -> FakeProvider:
     """A FakeProvider sleeping on the test's fake clock."""
     return FakeProvider(clock=clock)
+
+
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """One redis-server for the session (tests/state, tests/security); tests keep apart by
+    key prefix."""
+    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of the test's own."""
+    return f"t{uuid.uuid4().hex[:10]}"

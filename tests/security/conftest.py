@@ -1,16 +1,13 @@
 """Fixtures for the security tests: hostile upstreams of the tests' own (aiohttp servers on
-127.0.0.1) and a real ``redis-server`` (the shared-state tests' own)."""
+127.0.0.1). The real ``redis-server`` and the key prefix come from tests/conftest.py."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-
-from state._redis import RedisServer, redis_binary
 
 Serve = Callable[[web.Application], Awaitable[str]]
 
@@ -29,18 +26,3 @@ async def serve() -> AsyncIterator[Serve]:
     yield start
     for server in servers:
         await server.close()
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server for the module; tests keep apart by key prefix."""
-    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def prefix() -> str:
-    """A key prefix of the test's own."""
-    return f"t{uuid.uuid4().hex[:10]}"

@@ -1,8 +1,8 @@
-"""Fixtures for the shared-state tests: real ``redis-server`` processes (see ``_redis``)."""
+"""Fixtures for the shared-state tests: real ``redis-server`` processes (see ``_redis``;
+the session's own server and the key prefix are in tests/conftest.py)."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,15 +13,6 @@ from imagegate.state import RedisState
 from ._redis import RedisServer, redis_binary
 
 
-@pytest.fixture(scope="session")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    """One redis-server for the session; tests keep apart by key prefix."""
-    server = RedisServer(redis_binary(), tmp_path_factory.mktemp("redis"))
-    server.start()
-    yield server
-    server.kill()
-
-
 @pytest.fixture
 def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     """A redis-server for one test, which may kill and restart it."""
@@ -29,12 +20,6 @@ def own_redis(tmp_path: Path) -> Iterator[RedisServer]:
     server.start()
     yield server
     server.kill()
-
-
-@pytest.fixture
-def prefix() -> str:
-    """A key prefix of the test's own."""
-    return f"t{uuid.uuid4().hex[:10]}"
 
 
 @pytest.fixture
