@@ -8,11 +8,13 @@ router is the only retry loop.
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
+from imagegate._redact import redact
 from imagegate._request import SIZES, Size, parse_aspect_ratio
 from imagegate._result import GeneratedImage
 from imagegate.errors import Billing
@@ -23,6 +25,7 @@ __all__ = [
     "Provider",
     "ProviderRequest",
     "ProviderResponse",
+    "clean_metadata",
     "plausible_cost",
 ]
 
@@ -60,6 +63,50 @@ class ProviderRequest:
     options: Mapping[str, Any] = field(default_factory=dict)
 
 
+_METADATA_ITEMS: Final = 32
+_METADATA_TEXT: Final = 512
+_METADATA_DEPTH: Final = 3
+
+
+def clean_metadata(metadata: Mapping[Any, Any], _depth: int = 0) -> dict[str, Any]:
+    """What an answer's extras may carry on: scalars and short texts (redacted), lists
+    and mappings of them, a few levels deep and a few dozen items wide.
+
+    Metadata is copied from upstream answers, which are not trusted: a field may hold a
+    megabyte of text, a key the upstream echoed, or an object of any kind. Numbers must be
+    finite and fit in 64 bits; other types are dropped.
+    """
+    cleaned: dict[str, Any] = {}
+    for key, value in itertools.islice(metadata.items(), _METADATA_ITEMS):
+        if isinstance(key, str):
+            kept = _clean_value(value, _depth)
+            if kept is not _DROP:
+                cleaned[redact(key[:_METADATA_TEXT])] = kept
+    return cleaned
+
+
+_DROP: Final = object()
+
+
+def _clean_value(value: Any, depth: int) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else _DROP
+    if isinstance(value, float):
+        return value if math.isfinite(value) else _DROP
+    if isinstance(value, str):
+        return redact(value[:_METADATA_TEXT])
+    if depth >= _METADATA_DEPTH:
+        return _DROP
+    if isinstance(value, Mapping):
+        return clean_metadata(value, depth + 1)
+    if isinstance(value, list | tuple):
+        items = (_clean_value(v, depth + 1) for v in itertools.islice(value, _METADATA_ITEMS))
+        return [v for v in items if v is not _DROP]
+    return _DROP
+
+
 @dataclass(frozen=True, slots=True)
 class ProviderResponse:
     """What an adapter returns on success.
@@ -71,7 +118,8 @@ class ProviderResponse:
             of a cost that fails `plausible_cost` (and marks the attempt).
         billing: Normally ``"billed"``.
         size_ignored: True when the provider returned another size than the one asked.
-        metadata: Extras worth keeping (response id, model version, usage …).
+        metadata: Extras worth keeping (response id, model version, usage …); kept
+            as `clean_metadata` leaves them.
     """
 
     images: tuple[GeneratedImage, ...]
@@ -79,6 +127,10 @@ class ProviderResponse:
     billing: Billing = "billed"
     size_ignored: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.metadata, Mapping):  # anything else is refused by the router
+            object.__setattr__(self, "metadata", clean_metadata(self.metadata))
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import io
 import traceback
-from collections.abc import Iterator, Mapping
-from types import FrameType, FunctionType, ModuleType, TracebackType
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -19,57 +18,7 @@ from imagegate.errors import AllRoutesFailed, ImageGateError, UpstreamError
 from imagegate.providers import ProviderConfig, registry
 
 from ._leaky import HANDLERS, KEYS, MODELS, hostile_server, route_to
-
-_OPAQUE = (type, ModuleType, FunctionType, FrameType, TracebackType, SecretStr)
-"""Not walked: classes and modules hold no request state, and a SecretStr is where a key
-is meant to be."""
-
-
-def _children(obj: Any) -> Iterator[tuple[str, Any]]:
-    if isinstance(obj, BaseException):
-        yield ".__cause__", obj.__cause__
-        yield ".__context__", obj.__context__
-        yield ".args", obj.args
-    if isinstance(obj, Mapping):
-        try:
-            items = list(obj.items())
-        except Exception:  # a mapping that cannot be listed holds nothing we can reach
-            items = []
-        for key, value in items:
-            yield f"[{key!r}]", value
-            yield f"[{key!r}] (the key)", key
-    elif isinstance(obj, list | tuple | set | frozenset):
-        for i, value in enumerate(obj):
-            yield f"[{i}]", value
-    for name in getattr(obj, "__dict__", {}) if hasattr(obj, "__dict__") else ():
-        yield f".{name}", getattr(obj, name, None)
-    for cls in type(obj).__mro__:
-        for name in getattr(cls, "__slots__", ()):
-            if isinstance(name, str) and not name.startswith("__"):
-                yield f".{name}", getattr(obj, name, None)
-
-
-def paths_to(secret: str, root: object, *, max_depth: int = 8) -> list[str]:
-    """Every path (``.attr``, ``[key]``, ``__cause__`` …) from ``root`` to a string holding
-    ``secret``, walking breadth first through exception links, attributes, slots,
-    mappings and sequences, each object once."""
-    found: list[str] = []
-    seen: dict[int, object] = {}  # holds what it saw, so no id is reused
-    level: list[tuple[str, Any]] = [("error", root)]
-    for _ in range(max_depth):
-        following: list[tuple[str, Any]] = []
-        for path, obj in level:
-            if isinstance(obj, str | bytes):
-                text = obj if isinstance(obj, str) else obj.decode("latin-1")
-                if secret in text:
-                    found.append(path)
-                continue
-            if obj is None or id(obj) in seen or isinstance(obj, _OPAQUE):
-                continue
-            seen[id(obj)] = obj
-            following += [(path + step, child) for step, child in _children(obj)]
-        level = following
-    return found
+from ._reach import paths_to
 
 
 def test_the_walker_finds_a_key_in_a_live_vendor_exception() -> None:

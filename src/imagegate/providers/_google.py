@@ -155,6 +155,19 @@ def next_quota_reset(now: datetime | None = None) -> datetime:
 # -- the adapter --------------------------------------------------------------------
 
 
+_UNREADABLE: Final = (
+    pydantic.ValidationError,
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    UserWarning,
+)
+"""What google-genai raises on an answer whose JSON is not shaped as it expects (a value
+outside one of its enums is a `UserWarning`, raised where warnings are errors)."""
+
+
 class GoogleGenAIProvider:
     """A google-genai ``generateContent`` image adapter; `GeminiProvider` and
     `VertexProvider` configure the client, endpoint and prices.
@@ -227,7 +240,9 @@ class GoogleGenAIProvider:
             raise _map_api_error(exc, route, size) from scrub(exc)
         except Exception as exc:
             mapped = transport_error(exc, route=route, size=size)
-            if mapped is None and isinstance(exc, pydantic.ValidationError | ValueError):
+            # google-genai converts the answer's JSON by walking it as it expects it to
+            # be: a field of another type ends in a TypeError, KeyError … of its own.
+            if mapped is None and isinstance(exc, _UNREADABLE):
                 mapped = TransportError(
                     f"unreadable response body ({type(exc).__name__})",
                     route=route, size=size, billing="possibly_billed",
@@ -333,12 +348,12 @@ def _no_image(
 
 
 def _map_api_error(exc: errors.APIError, route: str, size: Size) -> ImageGateError:
-    code = int(exc.code or 0)
+    code = exc.code if isinstance(exc.code, int) and not isinstance(exc.code, bool) else 0
     message = str(exc.message or exc.status or "no message")
     body = exc.details if isinstance(exc.details, Mapping) else {}
     error = body.get("error") if isinstance(body.get("error"), Mapping) else body
     raw_details = error.get("details") if isinstance(error, Mapping) else None
-    details = [d for d in raw_details or [] if isinstance(d, Mapping)]
+    details = [d for d in _listed(raw_details) if isinstance(d, Mapping)]
     text = f"{exc.status or ''} {message}".strip()
     where: dict[str, Any] = {"route": route, "size": size, "status": code}
     if code >= 500 and message.lstrip()[:1] == "<":
@@ -370,6 +385,11 @@ def _map_api_error(exc: errors.APIError, route: str, size: Size) -> ImageGateErr
     return UpstreamError(text, **where)
 
 
+def _listed(value: object) -> list[Any]:
+    """``value`` when the answer put a list there, else nothing (answers are not trusted)."""
+    return value if isinstance(value, list) else []
+
+
 def _error_reasons(details: list[Mapping[str, Any]]) -> set[str]:
     return {str(d.get("reason", "")) for d in details if "ErrorInfo" in str(d.get("@type", ""))}
 
@@ -378,7 +398,7 @@ def _per_day_quota(details: list[Mapping[str, Any]]) -> bool:
     for detail in details:
         if not str(detail.get("@type", "")).endswith("QuotaFailure"):
             continue
-        for violation in detail.get("violations") or []:
+        for violation in _listed(detail.get("violations")):
             if not isinstance(violation, Mapping):
                 continue
             ident = f"{violation.get('quotaId', '')} {violation.get('quotaMetric', '')}"

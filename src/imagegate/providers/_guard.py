@@ -24,6 +24,7 @@ raised here are mapped to `TransportError` by `imagegate.providers._shared.trans
 from __future__ import annotations
 
 import asyncio
+import codecs
 import functools
 import ipaddress
 import socket
@@ -219,6 +220,30 @@ def aiohttp_guard(*, max_bytes: int) -> aiohttp.ClientMiddlewareType:
     return guard
 
 
+def _decodable_type(content_type: str, body: bytes | bytearray) -> str:
+    """``content_type`` without its ``charset`` when that charset cannot decode ``body``.
+
+    httpx decodes text leniently (``errors="replace"``), but a UTF-16 or UTF-32 decoder
+    still raises on a body without a byte-order mark, and the openai SDK reads the text
+    of every error answer: a lying charset would escape as a bare `UnicodeError`. Without
+    the parameter, the text is read as UTF-8 with replacements.
+    """
+    media, _, params = content_type.partition(";")
+    kept = []
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset":
+            try:
+                decoder = codecs.getincrementaldecoder(value.strip().strip('"'))("replace")
+                decoder.decode(bytes(body), final=True)  # as httpx decodes it
+                kept.append(param.strip())
+            except (LookupError, UnicodeError):
+                continue
+        elif param.strip():
+            kept.append(param.strip())
+    return "; ".join([media.strip(), *kept])
+
+
 def capped_openai_client(*, max_bytes: int) -> Any:
     """The openai SDK's aiohttp-backed httpx client, reading answers with a byte cap.
 
@@ -256,7 +281,7 @@ def _capped_client_class() -> type[Any]:
             finally:
                 await response.aclose()
             headers = [
-                (name, value)
+                (name, _decodable_type(value, body) if name.lower() == "content-type" else value)
                 for name, value in response.headers.multi_items()
                 if name.lower() not in _DROPPED_HEADERS
             ]

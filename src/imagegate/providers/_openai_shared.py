@@ -121,10 +121,10 @@ def raise_for_body_error(error: object, route: str, size: Size) -> None:
         return
     body: Mapping[str, Any] = error if isinstance(error, Mapping) else {"message": str(error)}
     raw_code = body.get("code")
-    numeric = isinstance(raw_code, int) or str(raw_code).isdigit()
+    status = _http_status(raw_code)
     raise map_status(
-        int(str(raw_code)) if numeric else 502,
-        code="" if numeric else str(raw_code or ""),
+        status or 502,
+        code="" if status else str(raw_code or "")[:100],
         message=str(body.get("message") or "error inside an HTTP 200 body"),
         body=body,
         headers=None,
@@ -162,3 +162,12 @@ def map_openai_error(
             f"{type(exc).__name__}: {exc}", route=route, size=size, billing="possibly_billed"
         )
     return UpstreamError(f"{type(exc).__name__}: {exc}", route=route, size=size)
+
+
+def _http_status(code: object) -> int | None:
+    """``code`` as an HTTP status (an int or a string of three ASCII digits, 100–599)."""
+    if isinstance(code, str) and len(code) == 3 and code.isascii() and code.isdigit():
+        code = int(code)
+    if isinstance(code, int) and not isinstance(code, bool) and 100 <= code <= 599:
+        return code
+    return None

@@ -338,7 +338,7 @@ class FluxProvider:
             size_ignored=image.size != size,
             metadata={
                 "id": task.get("id"),
-                "cost_credits": credits,
+                "cost_credits": None if cost is None else credits,
                 "output_mp": task.get("output_mp"),
                 "seed": result.get("seed"),
             },
