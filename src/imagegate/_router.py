@@ -5,7 +5,6 @@ request with `imagegate._run.RequestRun`.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import random
@@ -17,6 +16,7 @@ from typing import Any, get_args
 
 import anyio
 
+from imagegate._batch import BatchResult, run_many
 from imagegate._config import load_settings
 from imagegate._logging import get_logger
 from imagegate._presets import PRESETS, UNSET, OptionOrder, PresetName, Unset
@@ -25,7 +25,7 @@ from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
-from imagegate.errors import ConfigurationError, ImageGateError, InvalidRequestError
+from imagegate.errors import ConfigurationError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
@@ -44,7 +44,6 @@ from imagegate.state import MemoryState, StateBackend
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
 _STRATEGIES: tuple[str, ...] = get_args(Strategy)
-_log = get_logger("imagegate.router")
 _ORDERS: tuple[str, ...] = get_args(OptionOrder)
 
 
@@ -74,28 +73,6 @@ class RouteHealth:
     p95_s: float | None
     quota: QuotaLeft | None
     state_degraded: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """One answer of `Router.generate_many`: the result or the error, never both.
-
-    Attributes:
-        index: Position of the request in the input.
-        request: The validated request (None when it failed validation).
-        result: The image result on success.
-        error: The error otherwise.
-    """
-
-    index: int
-    request: ImageRequest | None
-    result: ImageResult | None
-    error: ImageGateError | None
-
-    @property
-    def ok(self) -> bool:
-        """True when an image was delivered."""
-        return self.result is not None
 
 
 class Router:
@@ -358,7 +335,7 @@ class Router:
             raise ConfigurationError("use the router inside 'async with router:' (or await open())")
         return await RequestRun(self._engine, request, uuid.uuid4().hex[:16]).execute()
 
-    async def generate_many(
+    def generate_many(
         self,
         requests: Iterable[ImageRequest | str | Mapping[str, Any]],
         *,
@@ -376,42 +353,7 @@ class Router:
             requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments.
             concurrency: Requests in flight at once.
         """
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        queue: asyncio.Queue[BatchResult] = asyncio.Queue()
-        items = list(enumerate(requests))
-        pending = iter(items)
-        workers: set[asyncio.Task[None]] = set()
-
-        async def work() -> None:
-            for index, item in pending:
-                queue.put_nowait(await self._one(index, item))
-
-        for _ in range(min(concurrency, len(items))):
-            workers.add(asyncio.get_running_loop().create_task(work()))
-        try:
-            for _ in items:
-                yield await queue.get()
-        finally:
-            for task in workers:
-                task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _one(self, index: int, item: object) -> BatchResult:
-        """The one answer for input ``index``: whatever goes wrong becomes its error, so
-        a worker never dies and leaves `generate_many` waiting for an answer."""
-        request: ImageRequest | None = None
-        try:
-            request = _as_request(item)
-            return BatchResult(index, request, await self.run(request), None)
-        except ImageGateError as exc:
-            return BatchResult(index, request, None, exc)
-        except Exception as exc:  # a bug (ours or a plugin's) must not lose the answer
-            _log.error("batch.unexpected_error", index=index, exc_info=exc)
-            error = ImageGateError(f"request {index} failed: {type(exc).__name__}: {exc}")
-            error.__cause__ = exc
-            return BatchResult(index, request, None, error)
+        return run_many(self.run, requests, concurrency=concurrency)
 
     def health(self) -> list[RouteHealth]:
         """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
@@ -449,24 +391,3 @@ class Router:
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
-
-
-def _as_request(item: object) -> ImageRequest:
-    """A `generate_many` input as a request: an `ImageRequest`, a prompt, or a mapping
-    of `generate` arguments; anything else is an `InvalidRequestError`."""
-    if isinstance(item, ImageRequest):
-        return item
-    if isinstance(item, str):
-        return ImageRequest.build(item)
-    if not isinstance(item, Mapping):
-        raise InvalidRequestError(
-            "invalid request: expected an ImageRequest, a prompt or a mapping of "
-            f"generate() arguments, got {type(item).__name__}"
-        )
-    fields = dict(item)
-    strange = next((key for key in fields if not isinstance(key, str)), None)
-    if strange is not None:
-        raise InvalidRequestError(
-            f"invalid request: argument names must be strings, got {strange!r}"
-        )
-    return ImageRequest.build(fields.pop("prompt", None), **fields)
