@@ -29,7 +29,8 @@ same way. `validate_settings` checks a file, a mapping and `Router` arguments al
 `RouterSettings`, and reports every problem at once in one `ConfigurationError`: where
 (the file), the path of each key (``routes[2].backpu``) and, for a misspelt key or
 choice, the closest known one (``did you mean `backup`?``). Values are never repeated
-in the message, except a misspelt choice (``preset``, ``hedge.size`` …).
+in the message, except a misspelt choice (``preset``, ``hedge.size`` …). `describe`
+shows what a router built from the settings would run with, keys masked.
 """
 
 from __future__ import annotations
@@ -43,20 +44,23 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from imagegate._presets import UNSET
+from imagegate._route import Route
 from imagegate._route_settings import PROBLEM
 from imagegate._settings import SECTIONS, RouterSettings
 from imagegate.errors import ConfigurationError
 from imagegate.resilience.ratelimit import RateLimit
+from imagegate.resilience.retry import RetryPolicy
 
 if TYPE_CHECKING:
-    pass
+    from _typeshed import DataclassInstance
 
-__all__ = ["load_settings", "validate_settings"]
+__all__ = ["describe", "load_settings", "validate_settings"]
 
+_MASK: Final = "**********"
 _PREDICATES: Final = ("is ", "must ")
 # How pydantic's errors read after the key's path; any other reads "path: pydantic's text".
 _PHRASES: Final = {
@@ -177,3 +181,66 @@ def _did_you_mean(word: object, candidates: Iterable[str]) -> str:
     by_lower = {candidate.lower(): candidate for candidate in candidates}
     match = difflib.get_close_matches(word.lower(), by_lower, n=1)
     return f"; did you mean `{by_lower[match[0]]}`?" if match else ""
+
+
+def describe(settings: RouterSettings) -> dict[str, Any]:
+    """What a router built from ``settings`` runs with: the preset's policies where none
+    was given, every key masked, as plain data (for ``imagegate config check``)."""
+    policies = settings.policies()
+    return {
+        "preset": settings.preset,
+        "routes": [_route(route) for route in settings.routes],
+        "attempt_timeout_s": settings.attempt_timeout_s,
+        "max_in_flight": settings.max_in_flight,
+        "budget_usd": settings.budget_usd,
+        "strategy": settings.strategy,
+        "order": policies.order,
+        "failover_on_blocked": settings.failover_on_blocked,
+        "seed": settings.seed,
+        "retry": _plain(settings.retry or RetryPolicy()),
+        "breaker": _plain(policies.breaker),
+        "hedge": _plain(policies.hedge),
+        "timeouts": _plain(policies.timeouts),
+        "admission": _plain(policies.admission),
+    }
+
+
+def _route(route: Route) -> dict[str, Any]:
+    config = route.config
+    return {
+        "name": route.name,
+        "provider": route.provider,
+        "model": route.model,
+        "backup": route.backup,
+        "base_url": config.base_url,
+        "api_key": None if config.api_key is None else _MASK,
+        "api_key_env": config.api_key_env,
+        "rate_limit": _plain(route.rate_limit),
+        "quota_key": route.quota_key,
+        "max_concurrency": route.max_concurrency,
+        "weight": route.weight,
+        "options": _plain(route.options),
+    }
+
+
+def _plain(value: object) -> Any:
+    """``value`` as JSON-ready data: a policy as its shown fields, a class by name."""
+    if isinstance(value, str | int | float | bool | None):
+        return value
+    if isinstance(value, SecretStr):
+        return _MASK
+    if isinstance(value, type):
+        return value.__name__
+    if dataclasses.is_dataclass(value):
+        return _shown_fields(value)
+    if isinstance(value, Mapping):
+        return {str(key): _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_plain(item) for item in value]
+    return repr(value)
+
+
+def _shown_fields(policy: DataclassInstance | type[DataclassInstance]) -> dict[str, Any]:
+    """A dataclass's fields as its ``repr`` shows them (a policy's ``rng`` is not)."""
+    shown = (f.name for f in dataclasses.fields(policy) if f.repr)
+    return {name: _plain(getattr(policy, name)) for name in shown}
