@@ -122,6 +122,7 @@ def validate_settings(data: Mapping[str, Any], *, where: str | None = None) -> R
 
 
 def _message(exc: ValidationError, where: str | None) -> str:
+    """Every problem of ``exc``, one line each, headed by ``where``."""
     problems = [_problem(error) for error in exc.errors(include_url=False)]
     head = f"{where}: " if where else ""
     if len(problems) == 1:
@@ -206,6 +207,7 @@ def describe(settings: RouterSettings) -> dict[str, Any]:
 
 
 def _route(route: Route) -> dict[str, Any]:
+    """A route as plain data, its key masked (options go through `_plain` too)."""
     config = route.config
     return {
         "name": route.name,

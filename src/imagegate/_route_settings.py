@@ -92,6 +92,7 @@ class RouteSettings(BaseModel):
     @field_validator("api_key", mode="before")
     @classmethod
     def _no_keys_in_files(cls, value: object) -> None:
+        """A file holding a key would be one more place for it to leak from."""
         raise _ours(
             "is not read from a configuration: put the key in the environment and name "
             "the variable with api_key_env"

@@ -156,6 +156,7 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:
+    """Print the resolved configuration (exit 0) or the file's mistakes (exit 1)."""
     try:
         settings = load_settings(args.file)
     except ConfigurationError as exc:
