@@ -222,11 +222,11 @@ async def test_registry_routes_are_built_and_closed(clock: FakeClock) -> None:
     assert getattr(provider, "closed", False) is True
 
 
-async def test_unknown_provider_and_bad_config() -> None:
-    """Configuration mistakes raise ConfigurationError with a useful message."""
-    with pytest.raises(ConfigurationError, match="unknown provider 'nope'"):
-        async with Router([Route("nope", model="m")]):
-            pass
+def test_unknown_provider_and_bad_config() -> None:
+    """Configuration mistakes raise ConfigurationError when the router is built, naming
+    the argument at fault (tests/test_config.py has the rest)."""
+    with pytest.raises(ConfigurationError, match=r"routes\[0\]\.provider: unknown provider 'nope'"):
+        Router([Route("nope", model="m")])
     with pytest.raises(ConfigurationError, match="at least one route"):
         Router([])
     with pytest.raises(ConfigurationError, match="repeated: fake/m"):

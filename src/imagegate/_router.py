@@ -1,11 +1,11 @@
 """`Router`: the public entry point. It owns the providers and the shared resilience state
 (breakers, rate limits, dispatcher, retry budget, ledger, outcome windows) and runs each
-request with `imagegate._run.RequestRun`.
+request with `imagegate._run.RequestRun`. Its arguments, or a configuration file, are
+checked by `imagegate._settings.RouterSettings`; batches run in `imagegate._batch`.
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import os
 import random
@@ -13,19 +13,21 @@ import uuid
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, get_args
+from typing import Any
 
 import anyio
 
-from imagegate._config import load_settings
+from imagegate._batch import BatchResult, run_many
+from imagegate._config import load_settings, validate_settings
 from imagegate._logging import get_logger
-from imagegate._presets import PRESETS, UNSET, OptionOrder, PresetName, Unset
+from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
 from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
-from imagegate.errors import ConfigurationError, ImageGateError, InvalidRequestError
+from imagegate._settings import RouterSettings
+from imagegate.errors import ConfigurationError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
@@ -42,10 +44,6 @@ from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
-
-_STRATEGIES: tuple[str, ...] = get_args(Strategy)
-_log = get_logger("imagegate.router")
-_ORDERS: tuple[str, ...] = get_args(OptionOrder)
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,28 +72,6 @@ class RouteHealth:
     p95_s: float | None
     quota: QuotaLeft | None
     state_degraded: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BatchResult:
-    """One answer of `Router.generate_many`: the result or the error, never both.
-
-    Attributes:
-        index: Position of the request in the input.
-        request: The validated request (None when it failed validation).
-        result: The image result on success.
-        error: The error otherwise.
-    """
-
-    index: int
-    request: ImageRequest | None
-    result: ImageResult | None
-    error: ImageGateError | None
-
-    @property
-    def ok(self) -> bool:
-        """True when an image was delivered."""
-        return self.result is not None
 
 
 class Router:
@@ -142,7 +118,9 @@ class Router:
         registry: Where provider names are looked up (default: the shared registry).
 
     Raises:
-        ConfigurationError: no routes, duplicate route names, or a bad setting.
+        ConfigurationError: listing every argument at fault (no routes, two routes with
+            one name, a provider that is not registered or an option it does not take,
+            a value out of range), by the path of its key (``routes[2].backpu``).
     """
 
     def __init__(
@@ -166,78 +144,37 @@ class Router:
         seed: int | None = None,
         registry: Registry | None = None,
     ) -> None:
-        routes = tuple(routes)
-        if not routes:
-            raise ConfigurationError("Router needs at least one route")
-        names = [r.name for r in routes]
-        duplicates = sorted({n for n in names if names.count(n) > 1})
-        if duplicates:
-            raise ConfigurationError(
-                f"route names must be unique; repeated: {', '.join(duplicates)} "
-                "(give one of them name=...)"
-            )
-        if attempt_timeout_s is not None and not attempt_timeout_s > 0:
-            raise ConfigurationError("attempt_timeout_s must be positive")
-        if max_in_flight < 1:
-            raise ConfigurationError("max_in_flight must be at least 1")
-        if strategy not in _STRATEGIES:
-            raise ConfigurationError(f"strategy must be one of {', '.join(_STRATEGIES)}")
-        if budget_usd is not None and not budget_usd >= 0:
-            raise ConfigurationError("budget_usd must not be negative")
-        if preset not in PRESETS:
-            raise ConfigurationError(f"preset must be one of {', '.join(PRESETS)}")
-        chosen = PRESETS[preset]
-        hedge = chosen.hedge if isinstance(hedge, Unset) else hedge
-        timeouts = chosen.timeouts if isinstance(timeouts, Unset) else timeouts
-        admission = chosen.admission if isinstance(admission, Unset) else admission
-        order = chosen.order if isinstance(order, Unset) else order
-        if order not in _ORDERS:
-            raise ConfigurationError(f"order must be one of {', '.join(_ORDERS)}")
-        breaker = chosen.breaker if isinstance(breaker, Unset) or breaker is None else breaker
-        self.preset: PresetName = preset
-        self.routes = routes
-        self.clock: Clock = clock or LoopClock()
-        self.state: StateBackend = state if state is not None else MemoryState()
-        self._registry = registry or default_registry
+        # Every argument is the `RouterSettings` field of the same name, checked there
+        # as the fields of a configuration file are.
+        settings = validate_settings(
+            {
+                "routes": routes,
+                "clock": clock,
+                "attempt_timeout_s": attempt_timeout_s,
+                "max_in_flight": max_in_flight,
+                "retry": retry,
+                "breaker": breaker,
+                "preset": preset,
+                "hedge": hedge,
+                "timeouts": timeouts,
+                "admission": admission,
+                "order": order,
+                "budget_usd": budget_usd,
+                "strategy": strategy,
+                "state": state,
+                "failover_on_blocked": failover_on_blocked,
+                "seed": seed,
+                "registry": registry,
+            }
+        )
+        self.preset: PresetName = settings.preset
+        self.routes: tuple[Route, ...] = settings.routes
+        self.clock: Clock = settings.clock or LoopClock()
+        self.state: StateBackend = settings.state if settings.state is not None else MemoryState()
+        self._registry = settings.registry or default_registry
         self._owned: list[Provider] = []
         self._open = False
-        rng = random.Random(seed)
-        hedge_load = hedge.max_extra_load if hedge is not None else 0.1
-        self._engine = Engine(
-            routes=routes,
-            providers=[],
-            capabilities=[],
-            clock=self.clock,
-            retry=retry or RetryPolicy(rng=rng),
-            budget=RetryBudget(max_extra_load=hedge_load, clock=self.clock),
-            breakers=BreakerRegistry(breaker, clock=self.clock, backend=self.state),
-            dispatcher=Dispatcher(
-                max_in_flight=max_in_flight,
-                route_limits={r.name: r.max_concurrency for r in routes if r.max_concurrency},
-                clock=self.clock,
-            ),
-            limiters=[
-                RateLimiter(r.quota_key, r.rate_limit, clock=self.clock, backend=self.state)
-                if r.rate_limit is not None
-                else None
-                for r in routes
-            ],
-            ledger=CostLedger(limit_usd=budget_usd, clock=self.clock, backend=self.state),
-            hedge=hedge,
-            timeouts=timeouts,
-            admission=admission,
-            order=order,
-            strategy=strategy,
-            attempt_timeout_s=attempt_timeout_s,
-            failover_on_blocked=failover_on_blocked,
-            log=get_logger("imagegate.router"),
-            rng=rng,
-            load=(
-                LoadBudget(admission.max_attempts_per_request)
-                if admission is not None and admission.max_attempts_per_request is not None
-                else None
-            ),
-        )
+        self._engine = _engine(settings, clock=self.clock, state=self.state)
 
     @classmethod
     def from_config(
@@ -245,7 +182,10 @@ class Router:
         source: Mapping[str, Any] | str | os.PathLike[str],
         **overrides: Any,
     ) -> Router:
-        """Build a router from a TOML file or a mapping (format: docs/resilience.md).
+        """Build a router from a TOML file or a mapping (format: docs/configuration.md).
+
+        The file is checked as `Router`'s own arguments are, all at once: every mistake
+        is reported before anything is built.
 
         Args:
             source: A path to a TOML file, or the same structure as a mapping.
@@ -253,11 +193,10 @@ class Router:
                 ``state=`` …).
 
         Raises:
-            ConfigurationError: naming the section and field at fault.
+            ConfigurationError: naming the file and the path of every key at fault
+                (``routes[2].backpu``), with the closest known key for a misspelt one.
         """
-        kwargs = load_settings(source).build_kwargs()
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        return cls(**load_settings(source, **overrides).arguments())
 
     @property
     def engine(self) -> Engine:
@@ -358,7 +297,7 @@ class Router:
             raise ConfigurationError("use the router inside 'async with router:' (or await open())")
         return await RequestRun(self._engine, request, uuid.uuid4().hex[:16]).execute()
 
-    async def generate_many(
+    def generate_many(
         self,
         requests: Iterable[ImageRequest | str | Mapping[str, Any]],
         *,
@@ -376,42 +315,7 @@ class Router:
             requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments.
             concurrency: Requests in flight at once.
         """
-        if concurrency < 1:
-            raise ConfigurationError("concurrency must be at least 1")
-        queue: asyncio.Queue[BatchResult] = asyncio.Queue()
-        items = list(enumerate(requests))
-        pending = iter(items)
-        workers: set[asyncio.Task[None]] = set()
-
-        async def work() -> None:
-            for index, item in pending:
-                queue.put_nowait(await self._one(index, item))
-
-        for _ in range(min(concurrency, len(items))):
-            workers.add(asyncio.get_running_loop().create_task(work()))
-        try:
-            for _ in items:
-                yield await queue.get()
-        finally:
-            for task in workers:
-                task.cancel()
-            with anyio.CancelScope(shield=True):
-                await asyncio.gather(*workers, return_exceptions=True)
-
-    async def _one(self, index: int, item: object) -> BatchResult:
-        """The one answer for input ``index``: whatever goes wrong becomes its error, so
-        a worker never dies and leaves `generate_many` waiting for an answer."""
-        request: ImageRequest | None = None
-        try:
-            request = _as_request(item)
-            return BatchResult(index, request, await self.run(request), None)
-        except ImageGateError as exc:
-            return BatchResult(index, request, None, exc)
-        except Exception as exc:  # a bug (ours or a plugin's) must not lose the answer
-            _log.error("batch.unexpected_error", index=index, exc_info=exc)
-            error = ImageGateError(f"request {index} failed: {type(exc).__name__}: {exc}")
-            error.__cause__ = exc
-            return BatchResult(index, request, None, error)
+        return run_many(self.run, requests, concurrency=concurrency)
 
     def health(self) -> list[RouteHealth]:
         """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
@@ -451,22 +355,43 @@ class Router:
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
 
 
-def _as_request(item: object) -> ImageRequest:
-    """A `generate_many` input as a request: an `ImageRequest`, a prompt, or a mapping
-    of `generate` arguments; anything else is an `InvalidRequestError`."""
-    if isinstance(item, ImageRequest):
-        return item
-    if isinstance(item, str):
-        return ImageRequest.build(item)
-    if not isinstance(item, Mapping):
-        raise InvalidRequestError(
-            "invalid request: expected an ImageRequest, a prompt or a mapping of "
-            f"generate() arguments, got {type(item).__name__}"
-        )
-    fields = dict(item)
-    strange = next((key for key in fields if not isinstance(key, str)), None)
-    if strange is not None:
-        raise InvalidRequestError(
-            f"invalid request: argument names must be strings, got {strange!r}"
-        )
-    return ImageRequest.build(fields.pop("prompt", None), **fields)
+def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> Engine:
+    """The policies and shared state requests run on, from checked settings."""
+    routes = settings.routes
+    policies = settings.policies()
+    hedge, admission = policies.hedge, policies.admission
+    rng = random.Random(settings.seed)
+    load = admission.max_attempts_per_request if admission is not None else None
+    return Engine(
+        routes=routes,
+        providers=[],
+        capabilities=[],
+        clock=clock,
+        retry=settings.retry or RetryPolicy(rng=rng),
+        budget=RetryBudget(
+            max_extra_load=hedge.max_extra_load if hedge is not None else 0.1, clock=clock
+        ),
+        breakers=BreakerRegistry(policies.breaker, clock=clock, backend=state),
+        dispatcher=Dispatcher(
+            max_in_flight=settings.max_in_flight,
+            route_limits={r.name: r.max_concurrency for r in routes if r.max_concurrency},
+            clock=clock,
+        ),
+        limiters=[
+            RateLimiter(r.quota_key, r.rate_limit, clock=clock, backend=state)
+            if r.rate_limit is not None
+            else None
+            for r in routes
+        ],
+        ledger=CostLedger(limit_usd=settings.budget_usd, clock=clock, backend=state),
+        hedge=hedge,
+        timeouts=policies.timeouts,
+        admission=admission,
+        order=policies.order,
+        strategy=settings.strategy,
+        attempt_timeout_s=settings.attempt_timeout_s,
+        failover_on_blocked=settings.failover_on_blocked,
+        log=get_logger("imagegate.router"),
+        rng=rng,
+        load=LoadBudget(load) if load is not None else None,
+    )

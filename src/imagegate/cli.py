@@ -3,6 +3,7 @@
     imagegate providers                       list providers and the plugins they come from
     imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
     imagegate simulate --scenario outage-2026-01-21 --port 8080
+    imagegate config check imagegate.toml     the configuration a file resolves to, or its mistakes
     imagegate demo                            the outage, imagegate vs the waterfall client
     imagegate bench --scenario all --requests 200 --json out.json
 
@@ -13,12 +14,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
 from imagegate import __version__
+from imagegate._config import describe, load_settings
+from imagegate._redact import redact
 from imagegate._request import DEFAULT_DEADLINE_S, SIZES
 from imagegate._result import ImageResult
 from imagegate._route import Route
@@ -151,6 +155,17 @@ def _cmd_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_config_check(args: argparse.Namespace) -> int:
+    """Print the resolved configuration (exit 0) or the file's mistakes (exit 1)."""
+    try:
+        settings = load_settings(args.file)
+    except ConfigurationError as exc:
+        print(f"imagegate: {exc}", file=sys.stderr)
+        return 1
+    print(redact(json.dumps(describe(settings), indent=2)))
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="imagegate", description="Resilient image generation across providers."
@@ -201,6 +216,16 @@ def _parser() -> argparse.ArgumentParser:
     )
     simulate.add_argument("--payload", choices=("small", "realistic"), default="small")
     simulate.set_defaults(func=_cmd_simulate)
+
+    config = commands.add_parser("config", help="check a router configuration file")
+    config_commands = config.add_subparsers(dest="config_command", required=True)
+    check = config_commands.add_parser(
+        "check",
+        help="print the configuration a TOML file resolves to (keys masked), or every "
+        "mistake in it; exit status 1 if there is one",
+    )
+    check.add_argument("file", type=Path, help="a TOML file, as Router.from_config reads")
+    check.set_defaults(func=_cmd_config_check)
 
     # The benchmark's own parsers live in imagegate.bench, imported only when used.
     for name, text in _DELEGATED.items():

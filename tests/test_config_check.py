@@ -1,0 +1,101 @@
+"""`imagegate config check FILE`: the resolved configuration, or every mistake in the file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from imagegate._presets import PRESETS
+from imagegate.cli import main
+
+GOOD = """
+preset = "quality"
+max_in_flight = 8
+
+[retry]
+attempts = 2
+
+[[routes]]
+provider = "gemini"
+model = "gemini-3-pro-image"
+api_key_env = "GEMINI_API_KEY"
+rate_limit = { rpm = 10 }
+
+[[routes]]
+provider = "openai_compatible"
+model = "nano-banana-pro"
+base_url = "https://aggregator.example/v1?key=AIzaSyA-not-a-real-key-0123456789"
+mode = "chat"
+"""
+
+BAD = """
+max_in_flight = 0
+
+[retry]
+attempt = 3
+
+[[routes]]
+provider = "openai"
+model = "gpt-image-1.5"
+backpu = true
+"""
+
+
+def _check(tmp_path: Path, text: str) -> int:
+    path = tmp_path / "imagegate.toml"
+    path.write_text(text, encoding="utf-8")
+    return main(["config", "check", str(path)])
+
+
+def test_a_good_file_prints_what_the_router_would_run_with(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 0 and the resolved configuration as JSON: the file's settings, the preset's
+    policies where the file sets none, and no secret."""
+    assert _check(tmp_path, GOOD) == 0
+    out, err = capsys.readouterr()
+    assert err == ""
+    resolved = json.loads(out)
+    assert (resolved["preset"], resolved["max_in_flight"], resolved["order"]) == (
+        "quality",
+        8,
+        PRESETS["quality"].order,
+    )
+    assert resolved["retry"]["attempts"] == 2
+    assert resolved["breaker"]["failure_rate"] == PRESETS["quality"].breaker.failure_rate
+    assert resolved["hedge"] is None
+    assert resolved["timeouts"]["fallback_share"] == 0.37
+    gemini, aggregator = resolved["routes"]
+    assert (gemini["name"], gemini["api_key_env"], gemini["rate_limit"]["rpm"]) == (
+        "gemini/gemini-3-pro-image",
+        "GEMINI_API_KEY",
+        10,
+    )
+    assert aggregator["options"] == {"mode": "chat"}
+    assert "not-a-real-key" not in out
+
+
+def test_a_bad_file_lists_every_mistake_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Exit 1, nothing on stdout, and each mistake on stderr with its path and the fix."""
+    assert _check(tmp_path, BAD) == 1
+    out, err = capsys.readouterr()
+    assert out == ""
+    assert err.splitlines() == [
+        f"imagegate: {tmp_path / 'imagegate.toml'}: 3 problems:",
+        "  - routes[0].backpu is neither a route setting nor an option of 'openai'; "
+        "did you mean `backup`?",
+        "  - max_in_flight must be at least 1",
+        "  - retry.attempt is not a known key; did you mean `attempts`?",
+    ]
+
+
+def test_a_missing_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A file that is not there is one line on stderr, exit 1."""
+    assert main(["config", "check", str(tmp_path / "nope.toml")]) == 1
+    assert capsys.readouterr().err.strip() == (
+        f"imagegate: config file not found: {tmp_path / 'nope.toml'}"
+    )
