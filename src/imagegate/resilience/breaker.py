@@ -46,6 +46,7 @@ from typing import Any
 
 from imagegate._logging import get_logger
 from imagegate.errors import QuotaExhausted
+from imagegate.resilience._breaker_codec import BreakerCodec
 from imagegate.resilience._breaker_ops import (
     BreakerAcquire,
     BreakerPermit,
@@ -61,6 +62,7 @@ from imagegate.resilience._breaker_policy import (
 )
 from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.state import MemoryState, StateBackend, Step
+from imagegate.state.codec import register_codec
 
 __all__ = [
     "DEFAULT_FAILURE_TYPES",
@@ -82,6 +84,10 @@ WallClock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# A shared backend (RedisState) runs the operations through the codec beside them.
+register_codec(BreakerCodec())
 
 
 @dataclass(frozen=True, slots=True)

@@ -36,6 +36,7 @@ from typing import Any
 
 from imagegate._logging import get_logger
 from imagegate.errors import Billing, BudgetExceeded
+from imagegate.resilience._ledger_codec import LedgerCodec
 from imagegate.resilience._ledger_ops import (
     LedgerReserve,
     LedgerSettle,
@@ -45,6 +46,7 @@ from imagegate.resilience._ledger_ops import (
 )
 from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.state import MemoryState, StateBackend, Step
+from imagegate.state.codec import register_codec
 
 __all__ = [
     "CostLedger",
@@ -56,6 +58,9 @@ __all__ = [
     "RouteSpend",
     "Spend",
 ]
+
+# A shared backend (RedisState) runs the operations through the codec beside them.
+register_codec(LedgerCodec())
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,6 +56,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from imagegate.resilience._ratelimit_codec import RateLimitCodec
 from imagegate.resilience._ratelimit_ops import (
     RateExhaust,
     RateLimit,
@@ -66,6 +67,7 @@ from imagegate.resilience._ratelimit_ops import (
 )
 from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.state import MemoryState, StateBackend, Step
+from imagegate.state.codec import register_codec
 
 __all__ = [
     "QuotaLeft",
@@ -85,6 +87,10 @@ WallClock = Callable[[], datetime]
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# A shared backend (RedisState) runs the operations through the codec beside them.
+register_codec(RateLimitCodec())
 
 
 def _units_now(tat: float, interval_s: float | None, burst: int, now: float) -> int | None:
