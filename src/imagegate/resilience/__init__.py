@@ -5,6 +5,13 @@
 `HedgePolicy` (hedge.py), `AttemptTimeoutPolicy` (timeouts.py), `AdmissionPolicy`
 (admission.py), `LoadBudget` (load.py), `CostLedger` (ledger.py), `OutcomeWindow`
 (stats.py) and the clocks (clock.py). The router composes them; see docs/resilience.md.
+
+The three whose state a fleet can share (breaker, rate limit, ledger) keep their record
+and its pure operations in a private module beside them (``_breaker_policy.py``,
+``_breaker_ops.py``, ``_ratelimit_ops.py``, ``_ledger_ops.py``), and with it the codec
+that runs those operations in Redis (``_breaker_codec.py``, ``_ratelimit_codec.py``,
+``_ledger_codec.py``, and their Lua scripts in ``_lua/``), registered with
+`imagegate.state.codec.register_codec` when the primitive's module is imported.
 """
 
 from __future__ import annotations

@@ -39,24 +39,30 @@ at the first decision after the cool-down.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from imagegate._logging import get_logger
-from imagegate.errors import (
-    AuthenticationError,
-    DeadlineExceeded,
-    Overloaded,
-    QuotaExhausted,
-    RateLimited,
-    TransportError,
-    UpstreamError,
+from imagegate.errors import QuotaExhausted
+from imagegate.resilience._breaker_codec import BreakerCodec
+from imagegate.resilience._breaker_ops import (
+    BreakerAcquire,
+    BreakerPermit,
+    BreakerRecord,
+    BreakerReport,
+    BreakerTransition,
+)
+from imagegate.resilience._breaker_policy import (
+    DEFAULT_FAILURE_TYPES,
+    BreakerPolicy,
+    BreakerState,
+    Outcome,
 )
 from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.state import MemoryState, StateBackend, Step
+from imagegate.state.codec import register_codec
 
 __all__ = [
     "DEFAULT_FAILURE_TYPES",
@@ -73,21 +79,6 @@ __all__ = [
     "CircuitBreaker",
 ]
 
-BreakerState = Literal["closed", "open", "half_open"]
-"""Where a breaker is: letting calls through, refusing them, or probing."""
-
-Outcome = Literal["success", "failure", "neutral", "quota"]
-
-DEFAULT_FAILURE_TYPES: tuple[type[BaseException], ...] = (
-    Overloaded,
-    DeadlineExceeded,
-    TransportError,
-    UpstreamError,
-    RateLimited,
-    AuthenticationError,
-)
-"""Errors that count as failures by default (see the module docstring)."""
-
 WallClock = Callable[[], datetime]
 
 
@@ -95,314 +86,8 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-@dataclass(frozen=True, slots=True)
-class BreakerPolicy:
-    """When a breaker opens, how long it stays open, and how it probes.
-
-    Args:
-        failure_rate: Open when failures / calls in the window reach this.
-        min_calls: Calls the window must hold before the rates are judged.
-        window_s: Length of the sliding window, in clock seconds.
-        window_buckets: Buckets the window is kept in (its time resolution).
-        slow_call_s: A call taking at least this long is slow; None: not tracked.
-        slow_call_rate: Open when slow / calls in the window reach this.
-        consecutive_failures: Open after this many failures in a row, whatever the
-            window holds; None: off.
-        cooldown_s: Time open before the first probe.
-        cooldown_multiplier: Growth of the cool-down per failed probe.
-        cooldown_max_s: Longest cool-down.
-        half_open_probes: Probes let through at a time when half-open, and successes
-            needed to close.
-        probe_timeout_s: A probe permit not reported within this is forgotten (a worker
-            that died holding it must not keep the breaker half-open for ever).
-        quota_cooldown_s: Time open after `QuotaExhausted` without a ``reset_at``.
-        failure_types: Errors that count as failures; others are neutral.
-
-    Raises:
-        ValueError: for an out-of-range parameter.
-    """
-
-    failure_rate: float = 0.5
-    min_calls: int = 5
-    window_s: float = 120.0
-    window_buckets: int = 12
-    slow_call_s: float | None = None
-    slow_call_rate: float = 0.8
-    consecutive_failures: int | None = 3
-    cooldown_s: float = 30.0
-    cooldown_multiplier: float = 2.0
-    cooldown_max_s: float = 300.0
-    half_open_probes: int = 1
-    probe_timeout_s: float = 900.0
-    quota_cooldown_s: float = 3600.0
-    failure_types: tuple[type[BaseException], ...] = field(default=DEFAULT_FAILURE_TYPES)
-
-    def __post_init__(self) -> None:
-        for name in ("failure_rate", "slow_call_rate"):
-            value = getattr(self, name)
-            if not 0 < value <= 1:
-                raise ValueError(f"{name} must be within (0, 1], got {value!r}")
-        for name in ("min_calls", "window_buckets", "half_open_probes"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)!r}")
-        if self.consecutive_failures is not None and self.consecutive_failures < 1:
-            raise ValueError("consecutive_failures must be at least 1 (or None)")
-        for name in ("window_s", "cooldown_s", "probe_timeout_s", "quota_cooldown_s"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
-        if self.slow_call_s is not None and not self.slow_call_s > 0:
-            raise ValueError(f"slow_call_s must be positive, got {self.slow_call_s!r}")
-        if not self.cooldown_multiplier >= 1:
-            raise ValueError(
-                f"cooldown_multiplier must be at least 1, got {self.cooldown_multiplier!r}"
-            )
-        if not self.cooldown_max_s >= self.cooldown_s:
-            raise ValueError("cooldown_max_s must be at least cooldown_s")
-
-    def cooldown_for(self, level: int) -> float:
-        """``min(cooldown_max_s, cooldown_s · cooldown_multiplier ** level)``."""
-        try:
-            grown = self.cooldown_s * self.cooldown_multiplier**level
-        except OverflowError:
-            return self.cooldown_max_s
-        return min(self.cooldown_max_s, grown)
-
-    def classify(self, error: BaseException) -> Outcome:
-        """``"quota"`` for `QuotaExhausted`, ``"failure"`` for ``failure_types``, else
-        ``"neutral"``."""
-        if isinstance(error, QuotaExhausted):
-            return "quota"
-        if isinstance(error, self.failure_types):
-            return "failure"
-        return "neutral"
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerTransition:
-    """One state change, as returned by an operation and logged.
-
-    Attributes:
-        source: The state left.
-        target: The state entered.
-        reason: Why (``"failure_rate"``, ``"slow_call_rate"``, ``"consecutive_failures"``,
-            ``"probe_failed"``, ``"probe_slow"``, ``"quota"``, ``"cooldown_over"``,
-            ``"probes_succeeded"``).
-        open_for_s: The cool-down, when it opened.
-    """
-
-    source: BreakerState
-    target: BreakerState
-    reason: str
-    open_for_s: float | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerRecord:
-    """The stored record of one breaker (times in the backend's clock seconds).
-
-    Attributes:
-        state: The stored state (``open`` reads as half-open once ``open_until`` passed).
-        open_until: End of the current cool-down.
-        level: Failed probes since the last close (drives the cool-down growth).
-        reason: Why it last opened.
-        buckets: ``(start, calls, failures, slow)`` per window bucket, oldest first.
-        consecutive: Failures in a row, while closed.
-        probes: Issue times of outstanding probe permits (their tokens).
-        probe_successes: Probes that succeeded in this half-open spell.
-        opened_total: Times it opened.
-    """
-
-    state: BreakerState = "closed"
-    open_until: float = 0.0
-    level: int = 0
-    reason: str = ""
-    buckets: tuple[tuple[float, int, int, int], ...] = ()
-    consecutive: int = 0
-    probes: tuple[float, ...] = ()
-    probe_successes: int = 0
-    opened_total: int = 0
-
-    def at(
-        self, policy: BreakerPolicy, now: float
-    ) -> tuple[BreakerRecord, tuple[BreakerTransition, ...]]:
-        """This record as of ``now``: cool-down over → half-open; stale probes dropped."""
-        record = self
-        moved: tuple[BreakerTransition, ...] = ()
-        if record.state == "open" and now >= record.open_until:
-            record = replace(record, state="half_open", probes=(), probe_successes=0)
-            moved = (BreakerTransition("open", "half_open", "cooldown_over"),)
-        if record.state == "half_open" and record.probes:
-            live = tuple(t for t in record.probes if now - t < policy.probe_timeout_s)
-            if live != record.probes:
-                record = replace(record, probes=live)
-        return record, moved
-
-    def window(self, policy: BreakerPolicy, now: float) -> tuple[int, int, int]:
-        """``(calls, failures, slow)`` in the window ending at ``now``."""
-        calls = failures = slow = 0
-        for start, c, f, s in self.buckets:
-            if start > now - policy.window_s:
-                calls, failures, slow = calls + c, failures + f, slow + s
-        return calls, failures, slow
-
-
-def _opened(
-    record: BreakerRecord, now: float, open_for_s: float, level: int, reason: str
-) -> tuple[BreakerRecord, BreakerTransition]:
-    new = replace(
-        record,
-        state="open",
-        open_until=now + open_for_s,
-        level=level,
-        reason=reason,
-        buckets=(),
-        consecutive=0,
-        probes=(),
-        probe_successes=0,
-        opened_total=record.opened_total + 1,
-    )
-    return new, BreakerTransition(record.state, "open", reason, open_for_s)
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerPermit:
-    """Leave to make one call; report it with `CircuitBreaker.record_success`,
-    `CircuitBreaker.record_failure` or `CircuitBreaker.release`.
-
-    Attributes:
-        probe: Whether it is a half-open probe.
-        token: Its issue time (identifies a probe in the record).
-    """
-
-    probe: bool
-    token: float
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerAcquire:
-    """Operation: let one call through if the state allows it.
-
-    Result: ``(permit or None, transitions)``.
-
-    Attributes:
-        policy: The breaker's policy.
-    """
-
-    policy: BreakerPolicy
-
-    def apply(
-        self, state: BreakerRecord | None, now: float
-    ) -> tuple[BreakerRecord, tuple[BreakerPermit | None, tuple[BreakerTransition, ...]]]:
-        """Closed: a call permit. Half-open with a free probe slot: a probe permit."""
-        record, moved = (state or BreakerRecord()).at(self.policy, now)
-        if record.state == "closed":
-            return record, (BreakerPermit(probe=False, token=now), moved)
-        if record.state == "half_open" and (
-            len(record.probes) + record.probe_successes < self.policy.half_open_probes
-        ):
-            record = replace(record, probes=(*record.probes, now))
-            return record, (BreakerPermit(probe=True, token=now), moved)
-        return record, (None, moved)
-
-
-@dataclass(frozen=True, slots=True)
-class BreakerReport:
-    """Operation: record how a permitted call ended.
-
-    Result: the transitions it caused.
-
-    Attributes:
-        policy: The breaker's policy.
-        outcome: ``"success"``, ``"failure"``, ``"neutral"`` (frees the permit only) or
-            ``"quota"`` (open for ``open_for_s``).
-        duration_s: How long the call took.
-        probe_token: The permit's token when it was a probe, else None.
-        open_for_s: For ``"quota"``: seconds until the quota resets.
-    """
-
-    policy: BreakerPolicy
-    outcome: Outcome
-    duration_s: float
-    probe_token: float | None = None
-    open_for_s: float = 0.0
-
-    def apply(
-        self, state: BreakerRecord | None, now: float
-    ) -> tuple[BreakerRecord, tuple[BreakerTransition, ...]]:
-        """Apply the outcome (see the module docstring for the rules)."""
-        policy = self.policy
-        record, moved = (state or BreakerRecord()).at(policy, now)
-        if self.outcome == "quota":
-            until = max(now + self.open_for_s, record.open_until if record.state == "open" else now)
-            record, opened = _opened(record, now, until - now, record.level, "quota")
-            return record, (*moved, opened)
-        slow = policy.slow_call_s is not None and self.duration_s >= policy.slow_call_s
-        if self.probe_token is not None:
-            if record.state != "half_open" or self.probe_token not in record.probes:
-                return record, moved  # a probe from an earlier spell, or expired
-            probes = list(record.probes)
-            probes.remove(self.probe_token)
-            record = replace(record, probes=tuple(probes))
-            if self.outcome == "neutral":
-                return record, moved
-            if self.outcome == "failure" or slow:
-                level = record.level + 1
-                reason = "probe_failed" if self.outcome == "failure" else "probe_slow"
-                record, opened = _opened(record, now, policy.cooldown_for(level), level, reason)
-                return record, (*moved, opened)
-            record = replace(record, probe_successes=record.probe_successes + 1)
-            if record.probe_successes >= policy.half_open_probes:
-                record = replace(
-                    record, state="closed", level=0, probes=(), probe_successes=0, buckets=()
-                )
-                moved = (*moved, BreakerTransition("half_open", "closed", "probes_succeeded"))
-            return record, moved
-        if record.state != "closed" or self.outcome == "neutral":
-            return record, moved  # a call that started before the breaker opened
-        failed = self.outcome == "failure"
-        record = replace(
-            record,
-            buckets=_add(record.buckets, policy, now, failed, slow),
-            consecutive=record.consecutive + 1 if failed else 0,
-        )
-        trip = _trip_reason(record, policy, now)
-        if trip is None:
-            return record, moved
-        record, opened = _opened(record, now, policy.cooldown_for(0), 0, trip)
-        return record, (*moved, opened)
-
-
-def _add(
-    buckets: tuple[tuple[float, int, int, int], ...],
-    policy: BreakerPolicy,
-    now: float,
-    failed: bool,
-    slow: bool,
-) -> tuple[tuple[float, int, int, int], ...]:
-    width = policy.window_s / policy.window_buckets
-    start = math.floor(now / width) * width
-    kept = [b for b in buckets if b[0] > now - policy.window_s]
-    if kept and kept[-1][0] == start:
-        _, calls, failures, slow_calls = kept[-1]
-        kept[-1] = (start, calls + 1, failures + failed, slow_calls + slow)
-    else:
-        kept.append((start, 1, int(failed), int(slow)))
-    return tuple(kept)
-
-
-def _trip_reason(record: BreakerRecord, policy: BreakerPolicy, now: float) -> str | None:
-    if policy.consecutive_failures is not None and (
-        record.consecutive >= policy.consecutive_failures
-    ):
-        return "consecutive_failures"
-    calls, failures, slow = record.window(policy, now)
-    if calls < policy.min_calls:
-        return None
-    if failures / calls >= policy.failure_rate:
-        return "failure_rate"
-    if policy.slow_call_s is not None and slow / calls >= policy.slow_call_rate:
-        return "slow_call_rate"
-    return None
+# A shared backend (RedisState) runs the operations through the codec beside them.
+register_codec(BreakerCodec())
 
 
 @dataclass(frozen=True, slots=True)

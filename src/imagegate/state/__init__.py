@@ -21,20 +21,20 @@ Two rules keep operations portable across processes and time bases:
 
 `MemoryState` is the default: a dict in this process, exact and free. `RedisState`
 (``pip install 'imagegate[redis]'``, from a checkout ``pip install -e '.[redis]'``) shares
-the records between processes and machines; it is imported on first use, so
-``import imagegate.state`` never imports redis.
+the records between processes and machines; it imports the redis client when one is
+made, so ``import imagegate.state`` never imports redis. It runs the operations whose
+primitive registered a codec (`imagegate.state.codec`): this package knows no primitive,
+and imports nothing from them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from imagegate.state.memory import MemoryState, MemoryStateStatistics
-
-if TYPE_CHECKING:
-    from imagegate.state.redis import RedisState, RedisStateStatistics
+from imagegate.state.redis import RedisState, RedisStateStatistics
 
 __all__ = [
     "MemoryState",
@@ -46,19 +46,6 @@ __all__ = [
     "Step",
     "apply_steps",
 ]
-
-_LAZY = frozenset({"RedisState", "RedisStateStatistics"})
-
-
-def __getattr__(name: str) -> Any:
-    # The Redis backend loads on first use: its module imports the resilience
-    # primitives, which import this package, and only it needs the redis client.
-    if name in _LAZY:
-        from imagegate.state import redis as redis_state
-
-        return getattr(redis_state, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 S = TypeVar("S")
 R = TypeVar("R")
