@@ -89,14 +89,8 @@ _DROP: Final = object()
 
 
 def _clean_value(value: Any, depth: int) -> Any:
-    if value is None or isinstance(value, bool):
-        return value
-    if isinstance(value, int):
-        return value if -(2**63) <= value < 2**63 else _DROP
-    if isinstance(value, float):
-        return value if math.isfinite(value) else _DROP
-    if isinstance(value, str):
-        return redact(value[:_METADATA_TEXT])
+    if value is None or isinstance(value, bool | str | int | float):
+        return _clean_scalar(value)
     if depth >= _METADATA_DEPTH:
         return _DROP
     if isinstance(value, Mapping):
@@ -105,6 +99,16 @@ def _clean_value(value: Any, depth: int) -> Any:
         items = (_clean_value(v, depth + 1) for v in itertools.islice(value, _METADATA_ITEMS))
         return [v for v in items if v is not _DROP]
     return _DROP
+
+
+def _clean_scalar(value: bool | str | float | None) -> Any:
+    if isinstance(value, str):
+        return redact(value[:_METADATA_TEXT])
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return value if -(2**63) <= value < 2**63 else _DROP
+    return value if math.isfinite(value) else _DROP
 
 
 @dataclass(frozen=True, slots=True)

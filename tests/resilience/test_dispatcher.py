@@ -238,6 +238,41 @@ def test_random_schedules_keep_every_invariant(
     asyncio.run(_run_schedule(ops, max_in_flight, limit_a))
 
 
+Callers = list[tuple[str, "asyncio.Task[Slot]"]]
+
+
+def _apply(dispatcher: Dispatcher, callers: Callers, op: str, arg: object) -> None:
+    """One step of the schedule: a new caller, or a release or cancel of an earlier one."""
+    if op == "acquire":
+        assert isinstance(arg, str)
+        callers.append((arg, asyncio.ensure_future(dispatcher.acquire(arg))))
+        return
+    if not callers:
+        return
+    assert isinstance(arg, int)
+    _, task = callers[arg % len(callers)]
+    if op == "release" and task.done() and not task.cancelled():
+        task.result().release()
+    elif op == "cancel" and not task.done():
+        task.cancel()
+
+
+def _check_limits(
+    dispatcher: Dispatcher, callers: Callers, max_in_flight: int, limits: dict[str, int]
+) -> None:
+    """The limits hold, and nobody who could run is left waiting."""
+    stats = dispatcher.statistics()
+    held = [(r, t) for r, t in callers if t.done() and not t.cancelled()]
+    live = [(r, t) for r, t in held if not t.result().released]
+    assert stats.in_flight == len(live) <= max_in_flight
+    for name, limit in limits.items():
+        assert sum(r == name for r, _ in live) <= limit
+    for route, task in callers:
+        if not task.done():
+            room = stats.routes[route].in_flight < limits.get(route, max_in_flight)
+            assert stats.in_flight >= max_in_flight or not room
+
+
 async def _run_schedule(ops: list[tuple[str, object]], max_in_flight: int, limit_a: int) -> None:
     clock = FakeClock()
     limits = {"a": limit_a, "b": 1}
@@ -245,27 +280,9 @@ async def _run_schedule(ops: list[tuple[str, object]], max_in_flight: int, limit
     callers: list[tuple[str, asyncio.Task[Slot]]] = []
     granted_order: dict[str, list[int]] = {}
     for op, arg in ops:
-        if op == "acquire":
-            assert isinstance(arg, str)
-            callers.append((arg, asyncio.ensure_future(dispatcher.acquire(arg))))
-        elif callers:
-            assert isinstance(arg, int)
-            route, task = callers[arg % len(callers)]
-            if op == "release" and task.done() and not task.cancelled():
-                task.result().release()
-            elif op == "cancel" and not task.done():
-                task.cancel()
+        _apply(dispatcher, callers, op, arg)
         await clock.run_until_idle()
-        stats = dispatcher.statistics()
-        held = [(r, t) for r, t in callers if t.done() and not t.cancelled()]
-        live = [(r, t) for r, t in held if not t.result().released]
-        assert stats.in_flight == len(live) <= max_in_flight
-        for name, limit in limits.items():
-            assert sum(r == name for r, _ in live) <= limit
-        for route, task in callers:  # nobody who could run is left waiting
-            if not task.done():
-                room = stats.routes[route].in_flight < limits.get(route, max_in_flight)
-                assert stats.in_flight >= max_in_flight or not room
+        _check_limits(dispatcher, callers, max_in_flight, limits)
         for index, (route, task) in enumerate(callers):
             order = granted_order.setdefault(route, [])
             if task.done() and not task.cancelled() and index not in order:

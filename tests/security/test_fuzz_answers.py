@@ -210,60 +210,78 @@ def _dumps(value: Any, base: str) -> bytes:
     return _fill(text, base).encode("utf-8", "surrogatepass")
 
 
-@st.composite
-def bodies(
-    draw: st.DrawFn, provider: str, stage: str
-) -> tuple[bytes | Callable[[str], bytes], str]:
-    """A body (bytes, or a function of the server's base URL) and its kind."""
-    if stage == "sample":
-        png = make_png(1024, 1024)
-        kind = draw(st.sampled_from(["png", "truncated", "bytes", "json", "empty"]))
-        if kind == "png":
-            return png, kind
-        if kind == "truncated":
-            return png[: draw(st.integers(0, len(png) - 1))], kind
-        if kind == "bytes":
-            return draw(st.binary(max_size=2048)), kind
-        if kind == "json":
-            return json.dumps(draw(_JSON)).encode(), kind
-        return b"", kind
-    real = real_answer(provider, stage)
-    kind = draw(
-        st.sampled_from(
-            [
-                "real",
-                "mutated",
-                "mutated",
-                "mutated",
-                "truncated",
-                "bytes",
-                "error",
-                "json",
-                "empty",
-            ]
-        )
-    )
-    if kind == "real":
-        return (lambda base: _dumps(real, base)), kind
-    if kind == "mutated":
-        value = real
-        for _ in range(draw(st.integers(1, 3))):
-            value = draw(mutated(value))
-        return (lambda base: _dumps(value, base)), kind
+Body = bytes | Callable[[str], bytes]
+"""A body, or a function of the server's base URL giving it."""
+
+
+def _sample_bodies(draw: st.DrawFn, kind: str) -> Body:
+    """The Flux sample download: a PNG, cut short, noise, JSON or nothing."""
+    png = make_png(1024, 1024)
+    if kind == "png":
+        return png
     if kind == "truncated":
-        cut = draw(st.floats(0.0, 1.0))
-        return (lambda base: (whole := _dumps(real, base))[: int(len(whole) * cut)]), kind
+        return png[: draw(st.integers(0, len(png) - 1))]
     if kind == "bytes":
-        return draw(st.binary(max_size=512)), kind
-    if kind == "error":
-        error = {"message": draw(_TEXTS), "code": draw(_JSON), "status": draw(_TEXTS)}
-        if draw(st.booleans()):
-            error["details"] = draw(_JSON)
-        return (lambda base: _dumps({"error": error}, base)), kind
+        return draw(st.binary(max_size=2048))
     if kind == "json":
-        anything = draw(_JSON)
-        return (lambda base: _dumps(anything, base)), kind
-    return b"", kind
+        return json.dumps(draw(_JSON)).encode()
+    return b""
+
+
+def _mutated_answer(draw: st.DrawFn, real: Any) -> Body:
+    value = real
+    for _ in range(draw(st.integers(1, 3))):
+        value = draw(mutated(value))
+    return lambda base: _dumps(value, base)
+
+
+def _truncated_answer(draw: st.DrawFn, real: Any) -> Body:
+    cut = draw(st.floats(0.0, 1.0))
+    return lambda base: (whole := _dumps(real, base))[: int(len(whole) * cut)]
+
+
+def _error_answer(draw: st.DrawFn, real: Any) -> Body:
+    error = {"message": draw(_TEXTS), "code": draw(_JSON), "status": draw(_TEXTS)}
+    if draw(st.booleans()):
+        error["details"] = draw(_JSON)
+    return lambda base: _dumps({"error": error}, base)
+
+
+def _any_json(draw: st.DrawFn, real: Any) -> Body:
+    anything = draw(_JSON)
+    return lambda base: _dumps(anything, base)
+
+
+_API_BODIES: dict[str, Callable[[st.DrawFn, Any], Body]] = {
+    "real": lambda draw, real: lambda base: _dumps(real, base),
+    "mutated": _mutated_answer,
+    "truncated": _truncated_answer,
+    "bytes": lambda draw, real: draw(st.binary(max_size=512)),
+    "error": _error_answer,
+    "json": _any_json,
+    "empty": lambda draw, real: b"",
+}
+_API_WEIGHTS = [
+    "real",
+    "mutated",
+    "mutated",
+    "mutated",
+    "truncated",
+    "bytes",
+    "error",
+    "json",
+    "empty",
+]
+
+
+@st.composite
+def bodies(draw: st.DrawFn, provider: str, stage: str) -> tuple[Body, str]:
+    """A body of ``provider``'s answer at ``stage``, and its kind."""
+    if stage == "sample":
+        kind = draw(st.sampled_from(["png", "truncated", "bytes", "json", "empty"]))
+        return _sample_bodies(draw, kind), kind
+    kind = draw(st.sampled_from(_API_WEIGHTS))
+    return _API_BODIES[kind](draw, real_answer(provider, stage)), kind
 
 
 _STATUSES = st.one_of(
