@@ -27,11 +27,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Cycles that exist and are known, each the set of modules (or packages) it runs through.
 # The list can only shrink: a new cycle fails, and so does an entry whose cycle is gone.
-KNOWN_MODULE_CYCLES: list[frozenset[str]] = [
-    # errors.py imports `Attempt` from _result for its annotations only (TYPE_CHECKING),
-    # and _result imports errors (through _request too). To be removed with that import.
-    frozenset({"imagegate.errors", "imagegate._result", "imagegate._request"}),
-]
+KNOWN_MODULE_CYCLES: list[frozenset[str]] = []
 KNOWN_PACKAGE_CYCLES: list[frozenset[str]] = []
 
 

@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from imagegate.errors import InvalidRequestError
+from imagegate._errors import InvalidRequestError
 
 __all__ = [
     "SIZES",

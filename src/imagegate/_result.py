@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import imagesize
 
+from imagegate._errors import Billing, ImageGateError
 from imagegate._extras import install_hint
 from imagegate._integrity import incompleteness
 from imagegate._request import Size, tier_for_pixels
-from imagegate.errors import Billing, ImageGateError
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
