@@ -28,8 +28,11 @@ from imagegate.errors import (
     UpstreamError,
 )
 from imagegate.providers._google import next_quota_reset
+from imagegate.providers._http_status import map_status
 from imagegate.providers._httpx import sdk_httpx
-from imagegate.providers._shared import map_status, retry_after_s, scrub, transport_error
+from imagegate.providers._retry_after import retry_after_s
+from imagegate.providers._scrub import scrub
+from imagegate.providers._transport import transport_error
 
 LA = ZoneInfo("America/Los_Angeles")
 

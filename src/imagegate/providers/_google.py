@@ -64,12 +64,9 @@ from imagegate.providers._gemini_models import (
     google_model,
 )
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, aiohttp_guard
-from imagegate.providers._shared import (
-    real_timeout_s,
-    refuse_unsupported,
-    scrub,
-    transport_error,
-)
+from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
+from imagegate.providers._scrub import scrub
+from imagegate.providers._transport import transport_error
 
 __all__ = [
     "EXTENDED_RATIOS",

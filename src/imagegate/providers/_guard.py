@@ -18,7 +18,7 @@ origin, or what the route's ``download_allow`` lists.
 
 aiohttp inflates a compressed body a bounded piece at a time, and httpx one network chunk
 at a time, so the cap stops a bomb after at most one piece beyond it. The exceptions
-raised here are mapped to `TransportError` by `imagegate.providers._shared.transport_error`.
+raised here are mapped to `TransportError` by `imagegate.providers._transport.transport_error`.
 """
 
 from __future__ import annotations

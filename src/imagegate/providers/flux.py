@@ -57,6 +57,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
+from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES, download_image
 from imagegate.providers._guard import (
     DEFAULT_MAX_RESPONSE_BYTES,
     AnswerRefused,
@@ -64,18 +65,13 @@ from imagegate.providers._guard import (
     RedirectRefused,
     read_capped,
 )
+from imagegate.providers._http_status import map_status
+from imagegate.providers._options import check_options
+from imagegate.providers._preflight import refuse_unsupported
+from imagegate.providers._prices import parse_price_option, reported_cost_usd
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    check_options,
-    download_image,
-    map_status,
-    parse_price_option,
-    refuse_unsupported,
-    reported_cost_usd,
-    scrub,
-    transport_error,
-)
+from imagegate.providers._scrub import scrub
+from imagegate.providers._transport import transport_error
 from imagegate.resilience.clock import Clock, LoopClock
 
 __all__ = [

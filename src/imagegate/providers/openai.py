@@ -56,6 +56,7 @@ from imagegate.errors import (
     InvalidRequestError,
     NoImageReturned,
 )
+from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES, download_image
 from imagegate.providers._guard import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DownloadPolicy,
@@ -70,16 +71,11 @@ from imagegate.providers._openai_shared import (
     raise_for_body_error,
     response_metadata,
 )
+from imagegate.providers._options import check_options
+from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
+from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    check_options,
-    download_image,
-    parse_price_option,
-    real_timeout_s,
-    refuse_unsupported,
-    scrub,
-)
+from imagegate.providers._scrub import scrub
 
 __all__ = [
     "ENV_VAR",

@@ -39,6 +39,7 @@ from imagegate.errors import (
     ContentBlocked,
     NoImageReturned,
 )
+from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegate.providers._gemini_models import google_model
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
 from imagegate.providers._openai_shared import (
@@ -48,16 +49,11 @@ from imagegate.providers._openai_shared import (
     raise_for_body_error,
     response_metadata,
 )
+from imagegate.providers._options import check_options
+from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
+from imagegate.providers._prices import parse_price_option, reported_cost_usd
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    check_options,
-    parse_price_option,
-    real_timeout_s,
-    refuse_unsupported,
-    reported_cost_usd,
-    scrub,
-)
+from imagegate.providers._scrub import scrub
 from imagegate.providers.openai import OpenAIProvider
 
 __all__ = ["BASE_URL_ENV_VAR", "DEFAULT_PRICE_USD", "ENV_VAR", "OpenAICompatibleProvider"]
