@@ -27,7 +27,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
-from imagegate.providers._google import next_quota_reset
+from imagegate.providers._google_errors import next_quota_reset
 from imagegate.providers._http_status import map_status
 from imagegate.providers._httpx import sdk_httpx
 from imagegate.providers._retry_after import retry_after_s
