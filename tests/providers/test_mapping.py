@@ -28,7 +28,7 @@ from imagegate.errors import (
     UpstreamError,
 )
 from imagegate.providers._google_errors import next_quota_reset
-from imagegate.providers._http_status import map_status
+from imagegate.providers._http_errors import map_status
 from imagegate.providers._httpx import sdk_httpx
 from imagegate.providers._retry_after import retry_after_s
 from imagegate.providers._scrub import scrub

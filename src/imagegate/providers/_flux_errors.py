@@ -18,7 +18,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
-from imagegate.providers._http_status import map_status
+from imagegate.providers._http_errors import map_status
 
 __all__ = ["map_http", "terminal_error"]
 

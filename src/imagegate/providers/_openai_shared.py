@@ -23,7 +23,7 @@ import openai
 from imagegate._request import Size
 from imagegate._result import GeneratedImage
 from imagegate.errors import DeadlineExceeded, ImageGateError, TransportError, UpstreamError
-from imagegate.providers._http_status import map_status
+from imagegate.providers._http_errors import map_status
 from imagegate.providers._transport import transport_error
 
 __all__ = [
