@@ -63,33 +63,49 @@ def _png(data: bytes) -> str | None:
 
 
 def _jpeg(data: bytes) -> str | None:
-    pos, end = 2, len(data)  # after SOI (FFD8), checked by the sniffer
-    while True:
-        if pos + 2 > end:
-            return f"ends after {end:,} bytes inside its headers, before any image data"
-        if data[pos] != 0xFF:
-            return f"no marker at byte {pos} in its headers"
-        marker = data[pos + 1]
-        if marker == 0xFF:  # fill byte before a marker
-            pos += 1
-            continue
-        if marker in _JPEG_STANDALONE:
-            pos += 2
-            continue
-        if marker == 0xD9:
-            return "ends (FFD9) before any image data"
-        if pos + 4 > end:
-            return f"ends after {end:,} bytes inside its headers, before any image data"
-        (length,) = struct.unpack_from(">H", data, pos + 2)
-        segment_end = pos + 2 + length
-        if length < 2 or segment_end > end:
-            return f"segment FF{marker:02X} at byte {pos} runs past the end ({end:,} bytes)"
-        if marker == 0xDA:  # start of scan: the entropy-coded data follows
-            break
-        pos = segment_end
-    if data.rfind(b"\xff\xd9", segment_end) < 0:
-        return f"no end-of-image marker (FFD9) after the image data ({end:,} bytes)"
+    scan = _start_of_scan(data)
+    if isinstance(scan, str):
+        return scan
+    if data.rfind(b"\xff\xd9", scan) < 0:
+        return f"no end-of-image marker (FFD9) after the image data ({len(data):,} bytes)"
     return None
+
+
+def _start_of_scan(data: bytes) -> int | str:
+    """Where the entropy-coded data starts (the end of the ``FFDA`` segment), walking the
+    header segments from just after SOI (``FFD8``, checked by the sniffer); or why the
+    headers are broken."""
+    pos = 2
+    while True:
+        segment = _next_segment(data, pos)
+        if isinstance(segment, str):
+            return segment
+        marker, pos = segment
+        if marker == 0xDA:  # start of scan: the entropy-coded data follows
+            return pos
+
+
+def _next_segment(data: bytes, pos: int) -> tuple[int, int] | str:
+    """The marker at ``pos`` and where the next one starts; or why there is none."""
+    end = len(data)
+    if pos + 2 > end:
+        return f"ends after {end:,} bytes inside its headers, before any image data"
+    if data[pos] != 0xFF:
+        return f"no marker at byte {pos} in its headers"
+    marker = data[pos + 1]
+    if marker == 0xFF:  # fill byte before a marker
+        return marker, pos + 1
+    if marker in _JPEG_STANDALONE:
+        return marker, pos + 2
+    if marker == 0xD9:
+        return "ends (FFD9) before any image data"
+    if pos + 4 > end:
+        return f"ends after {end:,} bytes inside its headers, before any image data"
+    (length,) = struct.unpack_from(">H", data, pos + 2)
+    segment_end = pos + 2 + length
+    if length < 2 or segment_end > end:
+        return f"segment FF{marker:02X} at byte {pos} runs past the end ({end:,} bytes)"
+    return marker, segment_end
 
 
 def _webp(data: bytes) -> str | None:

@@ -22,7 +22,7 @@ from imagegate.errors import (
     UpstreamError,
 )
 from imagegate.providers import registry
-from imagegate.providers._google import next_quota_reset
+from imagegate.providers._google_errors import next_quota_reset
 from imagegate.testing.simulator import Simulator
 
 from ._support import DEFAULT_MODEL, ask, sim_config

@@ -27,9 +27,12 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
-from imagegate.providers._google import next_quota_reset
+from imagegate.providers._google_errors import next_quota_reset
+from imagegate.providers._http_errors import map_status
 from imagegate.providers._httpx import sdk_httpx
-from imagegate.providers._shared import map_status, retry_after_s, scrub, transport_error
+from imagegate.providers._retry_after import retry_after_s
+from imagegate.providers._scrub import scrub
+from imagegate.providers._transport import transport_error
 
 LA = ZoneInfo("America/Los_Angeles")
 

@@ -5,18 +5,10 @@ Both platforms speak the same ``generateContent`` protocol and raise the same
 ``google.genai.errors.APIError``; only credentials, endpoints and prices differ, which
 `imagegate.providers.gemini` and `imagegate.providers.vertex` supply.
 
-Error mapping (the one place vendor errors become imagegate errors)::
+Error mapping (the one place vendor errors become imagegate errors): an ``APIError`` by
+`imagegate.providers._google_errors.map_api_error` (its status table is there); the rest
+here::
 
-    429 + QuotaFailure per day         QuotaExhausted  reset_at = next midnight Pacific
-    429 otherwise                      RateLimited     retry_after_s = RetryInfo.retryDelay
-    402                                QuotaExhausted  prepaid credits used up
-    400 API_KEY_INVALID, 401, 403      AuthenticationError
-    404                                InvalidRequestError(field="model")
-    other 4xx                          InvalidRequestError
-    503                                Overloaded
-    408, 504                           DeadlineExceeded (server deadline, not billed)
-    5xx with an HTML page              TransportError  (a proxy, not the API)
-    other 5xx                          UpstreamError
     TimeoutError, aiohttp errors,      TransportError / DeadlineExceeded, billed or not
     non-JSON or truncated body           depending on whether the request was sent
     200 promptFeedback.blockReason     ContentBlocked(stage="prompt")
@@ -28,11 +20,8 @@ Error mapping (the one place vendor errors become imagegate errors)::
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping
-from datetime import datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Final
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import pydantic
 from google.genai import Client, errors, types
@@ -43,18 +32,10 @@ from imagegate._request import Size
 from imagegate._result import GeneratedImage
 from imagegate._sanitize import detaching
 from imagegate.errors import (
-    AuthenticationError,
-    ConfigurationError,
     ContentBlocked,
-    DeadlineExceeded,
     ImageGateError,
-    InvalidRequestError,
     NoImageReturned,
-    Overloaded,
-    QuotaExhausted,
-    RateLimited,
     TransportError,
-    UpstreamError,
 )
 from imagegate.providers._gemini_models import (
     EXTENDED_RATIOS,
@@ -63,13 +44,12 @@ from imagegate.providers._gemini_models import (
     GoogleModel,
     google_model,
 )
+from imagegate.providers._google_errors import map_api_error
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, aiohttp_guard
-from imagegate.providers._shared import (
-    real_timeout_s,
-    refuse_unsupported,
-    scrub,
-    transport_error,
-)
+from imagegate.providers._options import positive_int
+from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
+from imagegate.providers._scrub import scrub
+from imagegate.providers._transport import transport_error
 
 __all__ = [
     "EXTENDED_RATIOS",
@@ -80,7 +60,6 @@ __all__ = [
     "check_response_cap",
     "google_model",
     "http_options",
-    "next_quota_reset",
 ]
 
 # -- known models: see imagegate.providers._gemini_models
@@ -102,14 +81,8 @@ _OUTPUT_BLOCKED: Final = frozenset(
 )
 """Finish reasons meaning a safety system withheld the generated image."""
 
-_AUTH_REASONS: Final = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED", "ACCESS_TOKEN_EXPIRED"})
 _RESPONSE_MODALITIES: Final = ("TEXT", "IMAGE")
 _TEXT_SNIPPET: Final = 200
-
-try:
-    _QUOTA_TZ: tzinfo = ZoneInfo("America/Los_Angeles")
-except ZoneInfoNotFoundError:  # pragma: no cover - no tz database (pip install tzdata)
-    _QUOTA_TZ = timezone(timedelta(hours=-8), "PST")
 
 
 def http_options(
@@ -141,15 +114,7 @@ def check_response_cap(provider: str, value: object) -> int:
     """Validate a ``max_response_bytes`` option (None: the default)."""
     if value is None:
         return DEFAULT_MAX_RESPONSE_BYTES
-    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
-        raise ConfigurationError(f"{provider}: max_response_bytes must be a positive integer")
-    return value
-
-
-def next_quota_reset(now: datetime | None = None) -> datetime:
-    """When Google's daily quotas reset: the next midnight in America/Los_Angeles."""
-    local = (now or datetime.now(_QUOTA_TZ)).astimezone(_QUOTA_TZ)
-    return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=_QUOTA_TZ)
+    return positive_int(provider, "max_response_bytes", value)
 
 
 # -- the adapter --------------------------------------------------------------------
@@ -237,7 +202,7 @@ class GoogleGenAIProvider:
                 model=request.model, contents=request.prompt, config=config
             )
         except errors.APIError as exc:
-            raise _map_api_error(exc, route, size) from scrub(exc)
+            raise map_api_error(exc, route, size) from scrub(exc)
         except Exception as exc:
             mapped = transport_error(exc, route=route, size=size)
             # google-genai converts the answer's JSON by walking it as it expects it to
@@ -270,41 +235,11 @@ class GoogleGenAIProvider:
     ) -> ProviderResponse:
         size = request.size
         candidates = response.candidates or []
-        feedback = response.prompt_feedback
-        if not candidates and feedback is not None and feedback.block_reason is not None:
-            reason = _enum_name(feedback.block_reason)
-            detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
-            raise ContentBlocked(
-                f"prompt blocked ({reason}){detail}", stage="prompt", reason=reason,
-                route=route, size=size, billing="not_billed",
-            )  # fmt: skip
-        images: list[GeneratedImage] = []
-        texts: list[str] = []
-        finish: str | None = None
-        for candidate in candidates:
-            finish = finish or _enum_name(candidate.finish_reason)
-            parts = candidate.content.parts if candidate.content and candidate.content.parts else []
-            for part in parts:
-                if part.thought:
-                    continue  # Gemini 3 "thinking" drafts, not the answer
-                blob = part.inline_data
-                if blob is not None and blob.data:
-                    images.append(_image(blob.data, blob.mime_type, route, size))
-                elif part.text:
-                    texts.append(part.text)
+        _refuse_blocked_prompt(response.prompt_feedback, candidates, route, size)
+        images, texts, finish = _read_candidates(candidates, route, size)
         text = " ".join(texts).strip()
         if not images:
             raise _no_image(finish, text, candidates, route, size)
-        usage = response.usage_metadata
-        metadata: dict[str, Any] = {
-            "response_id": response.response_id,
-            "model_version": response.model_version,
-            "finish_reason": finish,
-        }
-        if text:
-            metadata["text"] = text[:_TEXT_SNIPPET]
-        if usage is not None:
-            metadata["usage"] = usage.model_dump(exclude_none=True, mode="json")
         self._log.debug(
             "provider.response", route=route, size=size, images=len(images),
             width=images[0].width, height=images[0].height, finish_reason=finish,
@@ -312,8 +247,68 @@ class GoogleGenAIProvider:
         return ProviderResponse(
             images=tuple(images),
             size_ignored=images[0].size != size,
-            metadata=metadata,
+            metadata=_metadata(response, finish, text),
         )
+
+
+def _refuse_blocked_prompt(
+    feedback: types.GenerateContentResponsePromptFeedback | None,
+    candidates: list[types.Candidate],
+    route: str,
+    size: Size,
+) -> None:
+    """Raise `ContentBlocked` for a prompt refused before any candidate was made."""
+    if candidates or feedback is None or feedback.block_reason is None:
+        return
+    reason = _enum_name(feedback.block_reason)
+    detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+    raise ContentBlocked(
+        f"prompt blocked ({reason}){detail}", stage="prompt", reason=reason,
+        route=route, size=size, billing="not_billed",
+    )  # fmt: skip
+
+
+def _read_candidates(
+    candidates: list[types.Candidate], route: str, size: Size
+) -> tuple[list[GeneratedImage], list[str], str | None]:
+    """The images and texts of every candidate (thoughts skipped), and the first finish
+    reason."""
+    images: list[GeneratedImage] = []
+    texts: list[str] = []
+    finish: str | None = None
+    for candidate in candidates:
+        finish = finish or _enum_name(candidate.finish_reason)
+        for part in _parts(candidate):
+            if part.thought:
+                continue  # Gemini 3 "thinking" drafts, not the answer
+            blob = part.inline_data
+            if blob is not None and blob.data:
+                images.append(_image(blob.data, blob.mime_type, route, size))
+            elif part.text:
+                texts.append(part.text)
+    return images, texts, finish
+
+
+def _parts(candidate: types.Candidate) -> list[types.Part]:
+    content = candidate.content
+    return content.parts if content is not None and content.parts else []
+
+
+def _metadata(
+    response: types.GenerateContentResponse, finish: str | None, text: str
+) -> dict[str, Any]:
+    """Ids, the finish reason, the start of any text, and the token usage."""
+    metadata: dict[str, Any] = {
+        "response_id": response.response_id,
+        "model_version": response.model_version,
+        "finish_reason": finish,
+    }
+    if text:
+        metadata["text"] = text[:_TEXT_SNIPPET]
+    usage = response.usage_metadata
+    if usage is not None:
+        metadata["usage"] = usage.model_dump(exclude_none=True, mode="json")
+    return metadata
 
 
 def _enum_name(value: object) -> str | None:
@@ -345,82 +340,3 @@ def _no_image(
     return NoImageReturned(
         f"answered without an image (finish reason {reason}){said}", route=route, size=size
     )
-
-
-def _map_api_error(exc: errors.APIError, route: str, size: Size) -> ImageGateError:
-    code = exc.code if isinstance(exc.code, int) and not isinstance(exc.code, bool) else 0
-    message = str(exc.message or exc.status or "no message")
-    body = exc.details if isinstance(exc.details, Mapping) else {}
-    error = body.get("error") if isinstance(body.get("error"), Mapping) else body
-    raw_details = error.get("details") if isinstance(error, Mapping) else None
-    details = [d for d in _listed(raw_details) if isinstance(d, Mapping)]
-    text = f"{exc.status or ''} {message}".strip()
-    where: dict[str, Any] = {"route": route, "size": size, "status": code}
-    if code >= 500 and message.lstrip()[:1] == "<":
-        return TransportError(
-            f"HTTP {code} answered by a proxy with an HTML page, not by the API",
-            billing="possibly_billed", **where,
-        )  # fmt: skip
-    if code == 429:
-        if _per_day_quota(details):
-            reset = next_quota_reset()
-            now = datetime.now(reset.tzinfo)
-            return QuotaExhausted(
-                f"daily quota exhausted: {text}", reset_at=reset, scope="requests_per_day",
-                retry_after_s=max(0.0, (reset - now).total_seconds()), **where,
-            )  # fmt: skip
-        return RateLimited(text, retry_after_s=_retry_delay_s(details, message), **where)
-    if code == 402:
-        return QuotaExhausted(text, scope="credits", **where)
-    if code in (401, 403) or _error_reasons(details) & _AUTH_REASONS:
-        return AuthenticationError(text, **where)
-    if code == 404:
-        return InvalidRequestError(text, field="model", **where)
-    if code in (408, 504):  # the server gave up and says so: no output, no charge
-        return DeadlineExceeded(text, billing="not_billed", **where)
-    if 400 <= code < 500 and code != 499:
-        return InvalidRequestError(text, **where)
-    if code == 503:
-        return Overloaded(text, **where)
-    return UpstreamError(text, **where)
-
-
-def _listed(value: object) -> list[Any]:
-    """``value`` when the answer put a list there, else nothing (answers are not trusted)."""
-    return value if isinstance(value, list) else []
-
-
-def _error_reasons(details: list[Mapping[str, Any]]) -> set[str]:
-    return {str(d.get("reason", "")) for d in details if "ErrorInfo" in str(d.get("@type", ""))}
-
-
-def _per_day_quota(details: list[Mapping[str, Any]]) -> bool:
-    for detail in details:
-        if not str(detail.get("@type", "")).endswith("QuotaFailure"):
-            continue
-        for violation in _listed(detail.get("violations")):
-            if not isinstance(violation, Mapping):
-                continue
-            ident = f"{violation.get('quotaId', '')} {violation.get('quotaMetric', '')}"
-            if re.search(r"per[ _-]?day", ident, re.IGNORECASE):
-                return True
-    return False
-
-
-_DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s\s*$")
-_RETRY_IN: Final = re.compile(r"retry in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
-
-
-def _retry_delay_s(details: list[Mapping[str, Any]], message: str) -> float | None:
-    """RetryInfo ``retryDelay`` (a proto Duration such as ``"47s"`` or ``"0.5s"``), else
-    the "Please retry in 47.17s." of the message."""
-    for detail in details:
-        if str(detail.get("@type", "")).endswith("RetryInfo"):
-            match = _DURATION.match(str(detail.get("retryDelay", "")))
-            if match:
-                return float(match.group(1))
-    found = _RETRY_IN.search(message)
-    if found:
-        value = float(found.group(1))
-        return value / 1000 if found.group(2).lower() == "ms" else value
-    return None

@@ -18,7 +18,7 @@ origin, or what the route's ``download_allow`` lists.
 
 aiohttp inflates a compressed body a bounded piece at a time, and httpx one network chunk
 at a time, so the cap stops a bomb after at most one piece beyond it. The exceptions
-raised here are mapped to `TransportError` by `imagegate.providers._shared.transport_error`.
+raised here are mapped to `TransportError` by `imagegate.providers._transport.transport_error`.
 """
 
 from __future__ import annotations
@@ -137,16 +137,25 @@ class DownloadPolicy:
         if _origin(url) == self.origin or host in self.hosts:
             return
         addresses = await _resolve(host, _origin(url)[2])
-        if self.networks and all(any(a in n for n in self.networks) for a in addresses):
+        if self._allowed_networks(addresses):
             return
         if parts.scheme != "https":
             raise DownloadRefused(f"plain http to {host} (add it to download_allow if yours)")
-        for address in addresses:
-            if not _public(address):
-                raise DownloadRefused(
-                    f"{host} resolves to {address}, not a public address "
-                    "(add it to download_allow if it is yours)"
-                )
+        _refuse_private(host, addresses)
+
+    def _allowed_networks(self, addresses: list[IPAddress]) -> bool:
+        """Whether every address is in one of the allowed networks (none: False)."""
+        return bool(self.networks) and all(any(a in n for n in self.networks) for a in addresses)
+
+
+def _refuse_private(host: str, addresses: list[IPAddress]) -> None:
+    """Raise `DownloadRefused` naming the first address that is not public."""
+    for address in addresses:
+        if not _public(address):
+            raise DownloadRefused(
+                f"{host} resolves to {address}, not a public address "
+                "(add it to download_allow if it is yours)"
+            )
 
 
 def _origin(url: str) -> tuple[str, str, int]:

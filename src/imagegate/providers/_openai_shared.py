@@ -23,7 +23,8 @@ import openai
 from imagegate._request import Size
 from imagegate._result import GeneratedImage
 from imagegate.errors import DeadlineExceeded, ImageGateError, TransportError, UpstreamError
-from imagegate.providers._shared import map_status, transport_error
+from imagegate.providers._http_errors import map_status
+from imagegate.providers._transport import transport_error
 
 __all__ = [
     "DATA_URL",

@@ -256,11 +256,6 @@ class Registry:
             kept=existing.plugin,
         )  # fmt: skip
 
-    def unregister(self, name: str) -> None:
-        """Remove a provider registered by hand (mostly for tests)."""
-        with self._lock:
-            self._providers.pop(name, None)
-
     def get(self, name: str) -> ProviderInfo:
         """The provider called ``name``.
 
@@ -308,24 +303,34 @@ class Registry:
         self.load()
 
     def _load_all(self) -> None:
-        setting = os.environ.get(PLUGINS_ENV_VAR)
-        wanted = None if setting is None else {p.strip() for p in setting.split(",") if p.strip()}
+        wanted = _wanted_plugins()
         overrides = self._overrides if self._overrides is not None else self._env_overrides()
         found = sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name)
         # Built-ins first, whatever the entry-point names sort as, so their names are taken
         # before any plugin registers.
+        self._load_builtins(found)
+        self._builtins = dict(self._providers)
+        self._load_plugins(found, wanted, overrides)
+
+    def _load_builtins(self, found: list[EntryPoint]) -> None:
+        """Load imagegate's own entry point (by module when no metadata is installed)."""
         builtin = next((ep for ep in found if ep.module == _BUILTIN_MODULE), None)
         if builtin is not None:
             self._load_one(builtin.name, *_dist_of(builtin), builtin.load, overrides_in_force=None)
-        else:
-            # Running from a source tree without installed metadata: same path, by module.
-            from imagegate import __version__
+            return
+        # Running from a source tree without installed metadata: same path, by module.
+        from imagegate import __version__
 
-            self._load_one(
-                "imagegate", "imagegate", __version__, lambda: import_module(_BUILTIN_MODULE),
-                overrides_in_force=None,
-            )  # fmt: skip
-        self._builtins = dict(self._providers)
+        self._load_one(
+            "imagegate", "imagegate", __version__, lambda: import_module(_BUILTIN_MODULE),
+            overrides_in_force=None,
+        )  # fmt: skip
+
+    def _load_plugins(
+        self, found: list[EntryPoint], wanted: set[str] | None, overrides: Mapping[str, str]
+    ) -> None:
+        """Load the third-party entry points ``wanted`` names (all when None), recording
+        a wanted one that is not installed."""
         matched: set[str] = set()
         for ep in found:
             if ep.module == _BUILTIN_MODULE:
@@ -400,3 +405,9 @@ def _dist_of(ep: EntryPoint) -> tuple[str, str]:
     if dist is None:
         return "?", ""
     return dist.metadata["Name"] or dist.name, dist.version
+
+
+def _wanted_plugins() -> set[str] | None:
+    """The plugins ``IMAGEGATE_PLUGINS`` names; None (unset) means all."""
+    setting = os.environ.get(PLUGINS_ENV_VAR)
+    return None if setting is None else {p.strip() for p in setting.split(",") if p.strip()}

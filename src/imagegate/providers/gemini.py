@@ -25,8 +25,9 @@ from imagegate.providers._google import (
     check_response_cap,
     http_options,
 )
+from imagegate.providers._options import check_options
+from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import check_options, parse_price_option
 
 __all__ = ["DEFAULT_PRICE_USD", "ENV_VARS", "KNOWN_MODELS", "GeminiProvider"]
 

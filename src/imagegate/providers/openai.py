@@ -56,6 +56,7 @@ from imagegate.errors import (
     InvalidRequestError,
     NoImageReturned,
 )
+from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES, download_image
 from imagegate.providers._guard import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DownloadPolicy,
@@ -70,16 +71,11 @@ from imagegate.providers._openai_shared import (
     raise_for_body_error,
     response_metadata,
 )
+from imagegate.providers._options import check_options, positive_int
+from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
+from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    check_options,
-    download_image,
-    parse_price_option,
-    real_timeout_s,
-    refuse_unsupported,
-    scrub,
-)
+from imagegate.providers._scrub import scrub
 
 __all__ = [
     "ENV_VAR",
@@ -259,12 +255,8 @@ class OpenAIProvider:
             if option not in _CHOICES or value not in _CHOICES[option]:
                 choices = sorted(_CHOICES.get(option, ()))
                 raise ConfigurationError(f"{name}: {option}={value!r}; expected one of {choices}")
-        for label, cap in (
-            ("max_download_bytes", max_download_bytes),
-            ("max_response_bytes", max_response_bytes),
-        ):
-            if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
-                raise ConfigurationError(f"{name}: {label} must be a positive integer")
+        positive_int(name, "max_download_bytes", max_download_bytes)
+        positive_int(name, "max_response_bytes", max_response_bytes)
         self._price = parse_price_option(price_usd, provider=name)
         secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
         key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
@@ -338,16 +330,9 @@ class OpenAIProvider:
         spec = openai_model(request.model)
         refuse_unsupported(self.capabilities(request.model), request, route)
         quality = self._params.get("quality")
-        if quality is not None and quality not in spec.qualities:
-            raise InvalidRequestError(
-                f"{route}: quality {quality!r} not offered (use {sorted(spec.qualities)})",
-                field="quality", route=route, size=size,
-            )  # fmt: skip
+        _refuse_quality(spec, quality, route, size)
         width, height = _pixel_size(spec, size, request.aspect_ratio)
-        body = {k: v for k, v in self._params.items() if k not in ("style", "response_format")}
-        if spec.b64_param:  # dall-e: answers with a URL unless told otherwise
-            body = {k: v for k, v in self._params.items() if k in ("quality", "style")}
-            body["response_format"] = self._params.get("response_format", "b64_json")
+        body = self._extra_body(spec)
         self._log.debug(
             "provider.request", route=route, size=size, pixels=f"{width}x{height}",
             n=request.n, request_id=request.request_id, timeout_s=request.timeout_s,
@@ -389,6 +374,15 @@ class OpenAIProvider:
 
     # -- private mapping ---------------------------------------------------------------
 
+    def _extra_body(self, spec: OpenAIModel) -> dict[str, str]:
+        """The route's options the model takes: dall-e gets ``quality``, ``style`` and a
+        ``response_format`` (``b64_json`` unless ``url`` is asked for), gpt-image the rest."""
+        if not spec.b64_param:
+            return {k: v for k, v in self._params.items() if k not in ("style", "response_format")}
+        body = {k: v for k, v in self._params.items() if k in ("quality", "style")}
+        body["response_format"] = self._params.get("response_format", "b64_json")
+        return body
+
     async def _images(
         self, data: object, timeout_s: float | None, route: str, size: Size
     ) -> tuple[GeneratedImage, ...]:
@@ -415,6 +409,14 @@ class OpenAIProvider:
         return await download_image(
             self._session, url, max_bytes=self._max_download, timeout_s=real_timeout_s(timeout_s),
             route=route, size=size, policy=self._download_policy,
+        )  # fmt: skip
+
+
+def _refuse_quality(spec: OpenAIModel, quality: str | None, route: str, size: Size) -> None:
+    if quality is not None and quality not in spec.qualities:
+        raise InvalidRequestError(
+            f"{route}: quality {quality!r} not offered (use {sorted(spec.qualities)})",
+            field="quality", route=route, size=size,
         )  # fmt: skip
 
 

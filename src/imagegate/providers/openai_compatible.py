@@ -37,8 +37,10 @@ from imagegate._sanitize import detaching
 from imagegate.errors import (
     ConfigurationError,
     ContentBlocked,
+    ImageGateError,
     NoImageReturned,
 )
+from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegate.providers._gemini_models import google_model
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
 from imagegate.providers._openai_shared import (
@@ -48,16 +50,11 @@ from imagegate.providers._openai_shared import (
     raise_for_body_error,
     response_metadata,
 )
+from imagegate.providers._options import check_options
+from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
+from imagegate.providers._prices import parse_price_option, reported_cost_usd
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import (
-    DEFAULT_MAX_DOWNLOAD_BYTES,
-    check_options,
-    parse_price_option,
-    real_timeout_s,
-    refuse_unsupported,
-    reported_cost_usd,
-    scrub,
-)
+from imagegate.providers._scrub import scrub
 from imagegate.providers.openai import OpenAIProvider
 
 __all__ = ["BASE_URL_ENV_VAR", "DEFAULT_PRICE_USD", "ENV_VAR", "OpenAICompatibleProvider"]
@@ -66,8 +63,7 @@ ENV_VAR: Final = "OPENAI_COMPATIBLE_API_KEY"
 BASE_URL_ENV_VAR: Final = "OPENAI_COMPATIBLE_BASE_URL"
 DEFAULT_PRICE_USD: Final = 0.06
 """Per-image price assumed when the model is unknown and the answer has no
-``usage.cost`` (an aggregator forwarding a Gemini image model, as reported in the field
-notes)."""
+``usage.cost`` (as for an aggregator forwarding a Gemini image model)."""
 
 # -- known models -------------------------------------------------------------------
 
@@ -263,40 +259,60 @@ class OpenAICompatibleProvider(OpenAIProvider):
         self, payload: Mapping[str, Any], timeout_s: float | None, route: str, size: Size
     ) -> tuple[GeneratedImage, ...]:
         """Images from ``choices[].message.images[]`` (or image content parts)."""
-        choices = payload.get("choices")
-        choices = (
-            [c for c in choices if isinstance(c, Mapping)] if isinstance(choices, list) else []
-        )
-        urls: list[str] = []
-        texts: list[str] = []
-        finish: str | None = None
-        for choice in choices:
-            raise_for_body_error(choice.get("error"), route, size)
-            finish = finish or _finish_reason(choice)
-            message = choice.get("message")
-            if not isinstance(message, Mapping):
-                continue
-            urls.extend(_image_urls(message.get("images")))
-            content = message.get("content")
-            if isinstance(content, list):  # content parts instead of message.images
-                urls.extend(_image_urls(content))
-                content = " ".join(
-                    str(p.get("text", "")) for p in content if isinstance(p, Mapping)
-                )
-            for text in (content, message.get("refusal")):
-                if isinstance(text, str) and text.strip():
-                    texts.append(text.strip())
+        urls, texts, finish = _read_choices(payload.get("choices"), route, size)
         if not urls:
-            said = f": {' '.join(texts)[:200]!r}" if texts else ""
-            if finish in _OUTPUT_BLOCKED:
-                raise ContentBlocked(
-                    f"image withheld by a safety filter ({finish}){said}", stage="output",
-                    reason=finish, route=route, size=size, billing="not_billed",
-                )  # fmt: skip
-            raise NoImageReturned(
-                f"answered without an image (finish reason {finish}){said}", route=route, size=size
-            )
+            raise _no_image(finish, texts, route, size)
         return tuple([await self._fetch(url, timeout_s, route, size) for url in urls])
+
+
+def _read_choices(
+    choices: object, route: str, size: Size
+) -> tuple[list[str], list[str], str | None]:
+    """Every choice's image URLs and texts, and the first finish reason; an error inside
+    a choice is raised."""
+    urls: list[str] = []
+    texts: list[str] = []
+    finish: str | None = None
+    for choice in choices if isinstance(choices, list) else []:
+        if not isinstance(choice, Mapping):
+            continue
+        raise_for_body_error(choice.get("error"), route, size)
+        finish = finish or _finish_reason(choice)
+        message = choice.get("message")
+        if isinstance(message, Mapping):
+            urls.extend(_message_urls(message))
+            texts.extend(_message_texts(message))
+    return urls, texts, finish
+
+
+def _message_urls(message: Mapping[str, Any]) -> list[str]:
+    urls = _image_urls(message.get("images"))
+    content = message.get("content")
+    if isinstance(content, list):  # content parts instead of message.images
+        urls.extend(_image_urls(content))
+    return urls
+
+
+def _message_texts(message: Mapping[str, Any]) -> list[str]:
+    content = message.get("content")
+    if isinstance(content, list):
+        content = " ".join(str(p.get("text", "")) for p in content if isinstance(p, Mapping))
+    return [
+        t.strip() for t in (content, message.get("refusal")) if isinstance(t, str) and t.strip()
+    ]
+
+
+def _no_image(finish: str | None, texts: list[str], route: str, size: Size) -> ImageGateError:
+    """A safety filter's block (by finish reason), else an answer without an image."""
+    said = f": {' '.join(texts)[:200]!r}" if texts else ""
+    if finish in _OUTPUT_BLOCKED:
+        return ContentBlocked(
+            f"image withheld by a safety filter ({finish}){said}", stage="output",
+            reason=finish, route=route, size=size, billing="not_billed",
+        )  # fmt: skip
+    return NoImageReturned(
+        f"answered without an image (finish reason {finish}){said}", route=route, size=size
+    )
 
 
 def _finish_reason(choice: Mapping[str, Any]) -> str | None:

@@ -37,8 +37,9 @@ from imagegate.providers._google import (
     check_response_cap,
     http_options,
 )
+from imagegate.providers._options import check_options
+from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
-from imagegate.providers._shared import check_options, parse_price_option
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -100,42 +101,14 @@ class VertexProvider(GoogleGenAIProvider):
         price_usd: float | Mapping[Size, float] | None = None,
         max_response_bytes: int | None = None,
     ) -> None:
-        for label, value in (("project", project), ("location", location)):
-            if value is not None and (not isinstance(value, str) or not value.strip()):
-                raise ConfigurationError(f"vertex: {label} must be a non-empty string")
-        if credentials is not None and not isinstance(
-            credentials, google.auth.credentials.Credentials
-        ):
-            raise ConfigurationError(
-                "vertex: credentials must be a google.auth.credentials.Credentials, got "
-                f"{type(credentials).__name__}"
-            )
+        _check_project_options(project, location, credentials)
         prices = parse_price_option(price_usd, provider="vertex")
         cap = check_response_cap("vertex", max_response_bytes)
         location = location or os.environ.get(LOCATION_ENV_VAR) or DEFAULT_LOCATION
-        kwargs: dict[str, Any]
         if api_key is not None or api_key_env is not None:
-            if credentials is not None:
-                raise ConfigurationError("vertex: give an api_key (express mode) or credentials")
-            secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
-            key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(
-                provider="vertex"
-            )
-            register_secret(key)
-            kwargs = {"api_key": key.get_secret_value()}
-            description = "express mode"
+            kwargs, description = _express_mode(api_key, api_key_env, credentials)
         else:
-            project = project or os.environ.get(PROJECT_ENV_VAR)
-            if not project:
-                raise ConfigurationError(
-                    f"vertex: no project: set {PROJECT_ENV_VAR} or pass project= "
-                    "(or an api_key for Vertex express mode)",
-                    env_var=PROJECT_ENV_VAR,
-                )
-            credentials = credentials or _default_credentials()
-            register_secret(getattr(credentials, "token", None))
-            kwargs = {"project": project, "location": location, "credentials": credentials}
-            description = f"project={project!r}, location={location!r}"
+            kwargs, description = _project_mode(project, location, credentials)
         if base_url:
             description += f", base_url={base_url!r}"
         client = genai.Client(
@@ -167,6 +140,51 @@ class VertexProvider(GoogleGenAIProvider):
             price_usd=options.get("price_usd"),
             max_response_bytes=options.get("max_response_bytes"),
         )
+
+
+def _check_project_options(project: object, location: object, credentials: object) -> None:
+    for label, value in (("project", project), ("location", location)):
+        if value is not None and (not isinstance(value, str) or not value.strip()):
+            raise ConfigurationError(f"vertex: {label} must be a non-empty string")
+    if credentials is not None and not isinstance(credentials, google.auth.credentials.Credentials):
+        raise ConfigurationError(
+            "vertex: credentials must be a google.auth.credentials.Credentials, got "
+            f"{type(credentials).__name__}"
+        )
+
+
+def _express_mode(
+    api_key: str | SecretStr | None,
+    api_key_env: str | None,
+    credentials: google.auth.credentials.Credentials | None,
+) -> tuple[dict[str, Any], str]:
+    """The client's arguments and the description for a Vertex express-mode key."""
+    if credentials is not None:
+        raise ConfigurationError("vertex: give an api_key (express mode) or credentials")
+    secret = SecretStr(api_key) if isinstance(api_key, str) else api_key
+    key = ProviderConfig(api_key=secret, api_key_env=api_key_env).resolve_key(provider="vertex")
+    register_secret(key)
+    return {"api_key": key.get_secret_value()}, "express mode"
+
+
+def _project_mode(
+    project: str | None,
+    location: str,
+    credentials: google.auth.credentials.Credentials | None,
+) -> tuple[dict[str, Any], str]:
+    """The client's arguments and the description for a project, with ADC unless
+    ``credentials`` are given."""
+    project = project or os.environ.get(PROJECT_ENV_VAR)
+    if not project:
+        raise ConfigurationError(
+            f"vertex: no project: set {PROJECT_ENV_VAR} or pass project= "
+            "(or an api_key for Vertex express mode)",
+            env_var=PROJECT_ENV_VAR,
+        )
+    credentials = credentials or _default_credentials()
+    register_secret(getattr(credentials, "token", None))
+    kwargs = {"project": project, "location": location, "credentials": credentials}
+    return kwargs, f"project={project!r}, location={location!r}"
 
 
 def _default_credentials() -> google.auth.credentials.Credentials:

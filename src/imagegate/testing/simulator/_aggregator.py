@@ -46,6 +46,8 @@ _PROVIDER: Final = "openai_compatible"
 _DEFAULT_PRICE_USD: Final = 0.06
 _TOKENS_PER_IMAGE: Final = 1290
 _REFUSAL: Final = "I'm sorry, but I can't create that image."
+_CHAT_CONTENT: Final[dict[str, str | None]] = {"image_safety": None, "text_refusal": _REFUSAL}
+"""The message text of answers without an image; others say "Here is your image."."""
 
 
 def add_aggregator_routes(app: web.Application, ctx: SimContext) -> None:
@@ -98,67 +100,78 @@ def _text_of(content: Any) -> str:
 def _parse(body: dict[str, Any], *, chat: bool) -> tuple[Ask, str | None, tuple[int, int] | None]:
     """The ask, a problem to report as 400 (or None), and explicit pixels if given."""
     model = str(body.get("model") or "")
-    if chat:
-        messages = body.get("messages")
-        prompt = "\n".join(
-            _text_of(m.get("content"))
-            for m in (messages if isinstance(messages, list) else [])
-            if isinstance(m, dict) and m.get("role") == "user"
+    prompt = _chat_prompt(body) if chat else _images_prompt(body)
+    partial = Ask(_PROVIDER, model, "1K", "1:1", 1, prompt)
+    pixels, problem = (None, None) if chat else _explicit_pixels(body)
+    problem = problem or _missing(model, prompt, body, chat=chat)
+    if problem is not None:
+        return partial, problem, None
+    if pixels is not None:  # images mode only
+        width, height = pixels
+        ask = Ask(
+            _PROVIDER, model, size_of_pixels(width, height), ratio_of(width, height),
+            int(body.get("n", 1)), prompt,
+        )  # fmt: skip
+        return ask, None, pixels
+    tiered, problem = _tiered_ask(body, model, prompt, 1 if chat else body.get("n", 1))
+    return (partial if tiered is None else tiered), problem, None
+
+
+def _explicit_pixels(body: dict[str, Any]) -> tuple[tuple[int, int] | None, str | None]:
+    """An images request's ``size`` as pixels (None for none or ``auto``), or the problem."""
+    size = body.get("size")
+    if not isinstance(size, str) or size == "auto":
+        return None, None
+    pixels = parse_wxh(size)
+    return pixels, None if pixels is not None else f"invalid size {size!r}"
+
+
+def _chat_prompt(body: dict[str, Any]) -> str:
+    """The text of every user message, one per line."""
+    messages = body.get("messages")
+    return "\n".join(
+        _text_of(m.get("content"))
+        for m in (messages if isinstance(messages, list) else [])
+        if isinstance(m, dict) and m.get("role") == "user"
+    )
+
+
+def _images_prompt(body: dict[str, Any]) -> str:
+    prompt = body.get("prompt")
+    return prompt if isinstance(prompt, str) else ""
+
+
+def _missing(model: str, prompt: str, body: dict[str, Any], *, chat: bool) -> str | None:
+    """What the request lacks: a model, a prompt, or (chat) the image modality."""
+    if not model:
+        return "No models provided"
+    if not prompt:
+        return "Input required: the prompt is empty"
+    if chat and "image" not in [str(m).lower() for m in body.get("modalities") or []]:
+        return (
+            'The simulator\'s aggregator only generates images: set modalities to ["image", "text"]'
         )
-    else:
-        raw_prompt = body.get("prompt")
-        prompt = raw_prompt if isinstance(raw_prompt, str) else ""
+    return None
+
+
+def _tiered_ask(
+    body: dict[str, Any], model: str, prompt: str, n: object
+) -> tuple[Ask | None, str | None]:
+    """The ask from a tier and ratio (``image_config``, or ``resolution`` and
+    ``aspect_ratio``), or the problem with them."""
     raw_config = body.get("image_config")
     config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
     size = str(config.get("image_size") or body.get("resolution") or "1K")
     ratio = str(config.get("aspect_ratio") or body.get("aspect_ratio") or "1:1")
-    n = body.get("n", 1) if not chat else 1
-    pixels = None
-    if not chat and isinstance(body.get("size"), str) and body["size"] != "auto":
-        pixels = parse_wxh(body["size"])
-        if pixels is None:
-            return (
-                Ask(_PROVIDER, model, "1K", "1:1", 1, prompt),
-                f"invalid size {body['size']!r}",
-                None,
-            )
-    partial = Ask(_PROVIDER, model, "1K", "1:1", 1, prompt)
-    if not model:
-        return partial, "No models provided", None
-    if not prompt:
-        return partial, "Input required: the prompt is empty", None
-    if chat and "image" not in [str(m).lower() for m in body.get("modalities") or []]:
-        return (
-            partial,
-            (
-                "The simulator's aggregator only generates images: set modalities to "
-                '["image", "text"]'
-            ),
-            None,
-        )
-    if pixels is not None:
-        width, height = pixels
-        return (
-            Ask(
-                _PROVIDER,
-                model,
-                size_of_pixels(width, height),
-                ratio_of(width, height),
-                int(n),
-                prompt,
-            ),
-            None,
-            pixels,
-        )
     if size not in ("1K", "2K", "4K"):
-        return partial, f"image_size must be one of 1K, 2K, 4K, got {size!r}", None
+        return None, f"image_size must be one of 1K, 2K, 4K, got {size!r}"
     try:
         w, h = parse_aspect_ratio(ratio)
     except ValueError as exc:
-        return partial, str(exc), None
+        return None, str(exc)
     if not isinstance(n, int) or not 1 <= n <= 10:
-        return partial, "n must be between 1 and 10", None
-    return Ask(_PROVIDER, model, size, f"{w}:{h}", n, prompt), None, None  # type: ignore[arg-type]
+        return None, "n must be between 1 and 10"
+    return Ask(_PROVIDER, model, size, f"{w}:{h}", n, prompt), None  # type: ignore[arg-type]
 
 
 async def _handle(ctx: SimContext, request: web.Request, *, chat: bool) -> web.StreamResponse:
@@ -229,63 +242,18 @@ def _render(ctx: SimContext, call: Call, *, chat: bool, pixels: tuple[int, int] 
 
 def _answer(ctx: SimContext, call: Call, *, chat: bool, pixels: tuple[int, int] | None) -> Reply:
     ask = call.ask
-    kind = call.kind
     width, height = pixels or gemini_pixels(ask.model, ask.size, ask.aspect_ratio)
-    if kind == "size_ignored":
+    if call.kind == "size_ignored":
         width, height = shrunk(width, height, ask.size)
-    count = ask.n if kind not in ("image_safety", "text_refusal") else 0
+    count = ask.n if call.kind not in ("image_safety", "text_refusal") else 0
     images = [
         encoded_b64("png", width, height, (call.planned.image_seed + i) % 8, ctx.payload)
         for i in range(count)
     ]
-    price = call.profile.price_usd if call.profile.price_usd is not None else _DEFAULT_PRICE_USD
-    prompt_tokens = max(1, len(ask.prompt) // 4)
-    completion = _TOKENS_PER_IMAGE * count + 12
-    usage = {
-        "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion,
-        "total_tokens": prompt_tokens + completion,
-        "cost": round(price * count, 6) if count else 0.0002,
-    }
     created = int(ctx.world.scenario.start.timestamp() + call.now)
+    usage = _usage(call, count)
     if chat:
-        content = (
-            None
-            if kind == "image_safety"
-            else (_REFUSAL if kind == "text_refusal" else "Here is your image.")
-        )
-        message: dict[str, Any] = {
-            "role": "assistant",
-            "content": content,
-            "refusal": None,
-            "reasoning": None,
-        }
-        if images:
-            message["images"] = [
-                {
-                    "type": "image_url",
-                    "image_url": {"url": f"data:image/png;base64,{b64}"},
-                    "index": i,
-                }
-                for i, b64 in enumerate(images)
-            ]
-        payload: dict[str, Any] = {
-            "id": f"gen-{created}-{call.token[:20]}",
-            "provider": "Google",
-            "model": ask.model,
-            "object": "chat.completion",
-            "created": created,
-            "choices": [
-                {
-                    "index": 0,
-                    "finish_reason": "content_filter" if kind == "image_safety" else "stop",
-                    "native_finish_reason": "IMAGE_SAFETY" if kind == "image_safety" else "STOP",
-                    "logprobs": None,
-                    "message": message,
-                }
-            ],
-            "usage": usage,
-        }
+        payload = _chat_payload(call, images, created, usage)
     else:
         payload = {
             "created": created,
@@ -296,3 +264,51 @@ def _answer(ctx: SimContext, call: Call, *, chat: bool, pixels: tuple[int, int] 
     if images:
         reply.width, reply.height = width, height
     return reply
+
+
+def _usage(call: Call, count: int) -> dict[str, Any]:
+    """Tokens and the cost of ``count`` images (a text-only answer costs a little)."""
+    price = call.profile.price_usd if call.profile.price_usd is not None else _DEFAULT_PRICE_USD
+    prompt_tokens = max(1, len(call.ask.prompt) // 4)
+    completion = _TOKENS_PER_IMAGE * count + 12
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion,
+        "total_tokens": prompt_tokens + completion,
+        "cost": round(price * count, 6) if count else 0.0002,
+    }
+
+
+def _chat_payload(
+    call: Call, images: list[str], created: int, usage: dict[str, Any]
+) -> dict[str, Any]:
+    """A chat completion whose message carries the images as data URLs."""
+    blocked = call.kind == "image_safety"
+    message: dict[str, Any] = {
+        "role": "assistant",
+        "content": _CHAT_CONTENT.get(call.kind, "Here is your image."),
+        "refusal": None,
+        "reasoning": None,
+    }
+    if images:
+        message["images"] = [
+            {"type": "image_url", "image_url": {"url": f"data:image/png;base64,{b64}"}, "index": i}
+            for i, b64 in enumerate(images)
+        ]
+    return {
+        "id": f"gen-{created}-{call.token[:20]}",
+        "provider": "Google",
+        "model": call.ask.model,
+        "object": "chat.completion",
+        "created": created,
+        "choices": [
+            {
+                "index": 0,
+                "finish_reason": "content_filter" if blocked else "stop",
+                "native_finish_reason": "IMAGE_SAFETY" if blocked else "STOP",
+                "logprobs": None,
+                "message": message,
+            }
+        ],
+        "usage": usage,
+    }

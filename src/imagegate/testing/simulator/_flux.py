@@ -21,11 +21,13 @@ deadline, then ``Error``; truncated and slow_body affect the sample download.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import json
 import math
 import secrets
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -52,6 +54,7 @@ from imagegate.testing.simulator._media import (
     shrunk,
     size_of_pixels,
 )
+from imagegate.testing.simulator._scenario import Profile
 from imagegate.testing.simulator._world import PlannedOutcome
 
 __all__ = ["FluxState", "add_flux_routes"]
@@ -64,6 +67,7 @@ _KONTEXT_MAX_LIMIT: Final = 6
 _SUBMIT_KINDS: Final = frozenset(
     {"rate_limited", "quota_exhausted", "overloaded", "html_502", "reset"}
 )
+_EMPTY_RESULT: Final = {"result": None, "progress": None, "details": None, "preview": None}
 _TERMINAL: Final = {
     "success": "Ready",
     "size_ignored": "Ready",
@@ -164,26 +168,7 @@ def _auth(ctx: SimContext, request: web.Request) -> Reply | None:
 
 async def _submit(ctx: SimContext, state: FluxState, request: web.Request) -> web.StreamResponse:
     model = request.match_info["model"]
-    try:
-        body = await request.json(loads=json.loads)
-    except ValueError:
-        body = None
-    options, issues = parse_inputs(model, body if isinstance(body, dict) else {})
-    if not isinstance(body, dict):
-        issues = [
-            {
-                "type": "json_invalid",
-                "loc": ["body", 0],
-                "msg": "JSON decode error",
-                "input": {},
-                "ctx": {"error": "Expecting value"},
-            }
-        ]
-    width, height = options["width"], options["height"]
-    ask = Ask(
-        "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1, options["prompt"]
-    )
-    key = request.headers.get("x-key")
+    ask, options, issues = await _read_submit(request, model)
     denied = _auth(ctx, request)
     if denied is not None:
         return reject(ctx, ask, "auth_error", denied)
@@ -212,75 +197,149 @@ async def _submit(ctx: SimContext, state: FluxState, request: web.Request) -> we
     record.planned = planned.kind
     record.latency_s = planned.latency_s
     state.prune(now)
-    kind = planned.kind
-    retry_after = planned.retry_after_s
-    limit = profile.concurrent or (
-        _KONTEXT_MAX_LIMIT if model.startswith("flux-kontext-max") else _ACTIVE_LIMIT
-    )
-    scoped = model if model.startswith("flux-kontext-max") else None
-    over = state.active(now, key=key, model=scoped) >= limit
-    verdict = (
-        None
-        if over
-        else ctx.quotas.admit(
-            profile, provider="flux", model=model, n=1, now=now, concurrency=False
-        )
-    )
-    if over:
-        kind, retry_after = "rate_limited", 1.0
-    elif verdict is not None:
-        kind, retry_after = verdict.kind, verdict.retry_after_s
-    try:
-        if kind in _SUBMIT_KINDS and kind != "reset":
-            if verdict is None and not over:
-                await ctx.sleep(planned.latency_s)
-            reply = _submit_error(kind, limit if over else None, retry_after)
-            record.bytes_sent = len(reply.body)
-            record.finish(kind, status=reply.status, now=ctx.clock.now(), billed=False)
-            return to_response(reply)
+    key = request.headers.get("x-key")
+    admission = _admit(ctx, state, profile, planned, key=key, model=model, now=now)
+    with _disconnect_recorded(ctx, record):
+        if admission.kind in _SUBMIT_KINDS and admission.kind != "reset":
+            return await _refuse_submit(ctx, record, planned, admission)
         await ctx.sleep(_SUBMIT_S)
+    task = _new_task(ask, options, key or "", record, planned, admission.kind, now)
+    state.tasks[task.id] = task
+    record.billed = planned.billed
+    if admission.kind == "reset":
+        record.finish("reset", status=None, now=ctx.clock.now())
+        return await close_connection(request, reset=True)
+    reply = _accepted(ctx, task, profile.price_usd)
+    record.bytes_sent = len(reply.body)
+    record.status = 200
+    return to_response(reply)
+
+
+async def _read_submit(
+    request: web.Request, model: str
+) -> tuple[Ask, dict[str, Any], list[dict[str, Any]]]:
+    """The ask, the parsed options and FastAPI's 422 issues (a body that is not JSON is
+    one issue)."""
+    try:
+        body = await request.json(loads=json.loads)
+    except ValueError:
+        body = None
+    options, issues = parse_inputs(model, body if isinstance(body, dict) else {})
+    if not isinstance(body, dict):
+        issues = [
+            {
+                "type": "json_invalid",
+                "loc": ["body", 0],
+                "msg": "JSON decode error",
+                "input": {},
+                "ctx": {"error": "Expecting value"},
+            }
+        ]
+    width, height = options["width"], options["height"]
+    ask = Ask(
+        "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1, options["prompt"]
+    )
+    return ask, options, issues
+
+
+@dataclass(frozen=True, slots=True)
+class _Admission:
+    """What the submit meets: the planned kind, a quota verdict, or the active-task limit.
+
+    Attributes:
+        kind: The outcome to play.
+        retry_after_s: The hint for a refusal.
+        active_limit: The active-task limit hit, or None.
+        planned: True when neither quotas nor the limit stepped in (a planned failure
+            then takes its fail latency).
+    """
+
+    kind: str
+    retry_after_s: float
+    active_limit: int | None = None
+    planned: bool = False
+
+
+def _admit(
+    ctx: SimContext,
+    state: FluxState,
+    profile: Profile,
+    planned: PlannedOutcome,
+    *,
+    key: str | None,
+    model: str,
+    now: float,
+) -> _Admission:
+    """The key's active tasks first (24, or 6 for kontext max, per model), then quotas."""
+    kontext_max = model.startswith("flux-kontext-max")
+    limit = profile.concurrent or (_KONTEXT_MAX_LIMIT if kontext_max else _ACTIVE_LIMIT)
+    if state.active(now, key=key, model=model if kontext_max else None) >= limit:
+        return _Admission("rate_limited", 1.0, active_limit=limit)
+    verdict = ctx.quotas.admit(
+        profile, provider="flux", model=model, n=1, now=now, concurrency=False
+    )
+    if verdict is not None:
+        return _Admission(verdict.kind, verdict.retry_after_s)
+    return _Admission(planned.kind, planned.retry_after_s, planned=True)
+
+
+@contextlib.contextmanager
+def _disconnect_recorded(ctx: SimContext, record: EventRecord) -> Iterator[None]:
+    """Record a client that went away while its submit was pending."""
+    try:
+        yield
     except BaseException:
         if record.outcome == "pending":
             record.finish("disconnected", status=None, now=ctx.clock.now(), billed=False)
         raise
+
+
+async def _refuse_submit(
+    ctx: SimContext, record: EventRecord, planned: PlannedOutcome, admission: _Admission
+) -> web.Response:
+    """Answer a submit refused at once (quota, limit) or after the fail latency (plan)."""
+    if admission.planned:
+        await ctx.sleep(planned.latency_s)
+    reply = _submit_error(admission.kind, admission.active_limit, admission.retry_after_s)
+    record.bytes_sent = len(reply.body)
+    record.finish(admission.kind, status=reply.status, now=ctx.clock.now(), billed=False)
+    return to_response(reply)
+
+
+def _new_task(
+    ask: Ask,
+    options: dict[str, Any],
+    key: str,
+    record: EventRecord,
+    planned: PlannedOutcome,
+    kind: str,
+    now: float,
+) -> _Task:
     task_id = (
         f"{secrets.token_hex(4)}-{secrets.token_hex(2)}-{record.attempt:04x}-{secrets.token_hex(6)}"
     )
+    width, height = options["width"], options["height"]
     if kind == "size_ignored":
         width, height = shrunk(width, height, ask.size)
-    ends = now + planned.latency_s
-    state.tasks[task_id] = _Task(
-        task_id,
-        key or "",
-        model,
-        ask.prompt,
-        options["seed"],
-        record,
-        planned,
-        now,
-        ends,
-        width,
-        height,
-        options["fmt"],
-    )
-    record.billed = planned.billed
-    if kind == "reset":
-        record.finish("reset", status=None, now=ctx.clock.now())
-        return await close_connection(request, reset=True)
-    megapixels = width * height / 1_000_000
-    reply = json_reply(
+    return _Task(
+        task_id, key, ask.model, ask.prompt, options["seed"], record, planned, now,
+        now + planned.latency_s, width, height, options["fmt"],
+    )  # fmt: skip
+
+
+def _accepted(ctx: SimContext, task: _Task, price_usd: float | None) -> Reply:
+    """The submit's answer: the task id, its polling URL and its cost in credits."""
+    megapixels = task.width * task.height / 1_000_000
+    return json_reply(
         200,
         {
-            "id": task_id,
-            "polling_url": f"{ctx.base}/flux/v1/get_result?id={task_id}",
-            "cost": credits_for(model, megapixels, profile.price_usd),
+            "id": task.id,
+            "polling_url": f"{ctx.base}/flux/v1/get_result?id={task.id}",
+            "cost": credits_for(task.model, megapixels, price_usd),
             "input_mp": 0.0,
             "output_mp": round(megapixels, 2),
         },
     )
-    record.bytes_sent = len(reply.body)
-    record.status = 200
-    return to_response(reply)
 
 
 def _submit_error(kind: str, active_limit: int | None, retry_after_s: float) -> Reply:
@@ -312,44 +371,53 @@ def _get_result(ctx: SimContext, state: FluxState, request: web.Request) -> web.
     now = ctx.clock.now()
     state.prune(now)
     task = state.tasks.get(task_id)
-    empty = {"result": None, "progress": None, "details": None, "preview": None}
     if task is None:
-        return web.json_response({"id": task_id, "status": "Task not found", **empty})
+        return web.json_response({"id": task_id, "status": "Task not found", **_EMPTY_RESULT})
     task.last_seen = now
     if now < task.ends:
         span = task.ends - task.submitted
         progress = round(min(0.99, (now - task.submitted) / span), 2) if span > 0 else 0.0
         return web.json_response(
-            {"id": task_id, **empty, "status": "Pending", "progress": progress}
+            {"id": task_id, **_EMPTY_RESULT, "status": "Pending", "progress": progress}
         )
+    return web.json_response(_ended(ctx, state, task, now))
+
+
+def _ended(ctx: SimContext, state: FluxState, task: _Task, now: float) -> dict[str, Any]:
+    """A finished task's answer: ``Ready`` with a signed sample, moderated, or ``Error``."""
     kind = task.planned.kind
     status = _TERMINAL.get(kind, "Error")
     if task.observed is None:
         task.observed = now
         task.record.finish(kind, status=200, now=task.ends)
-    payload: dict[str, Any] = {"id": task_id, **empty, "status": status}
+    payload: dict[str, Any] = {"id": task.id, **_EMPTY_RESULT, "status": status}
     if status == "Ready":
-        # Signed when first read, so a client that downloads at once always can, at any
-        # time scale.
-        expiry = math.ceil(task.observed + _SAMPLE_TTL_S)
-        sample = (
-            f"{ctx.base}/flux/delivery/{task_id}/sample.{task.fmt}"
-            f"?se={expiry}&sp=r&sig={state.sign(task_id, expiry)}"
-        )
-        payload["result"] = {
-            "sample": sample,
-            "prompt": task.prompt,
-            "seed": task.seed if task.seed is not None else task.planned.image_seed,
-            "start_time": round(ctx.world.scenario.start.timestamp() + task.submitted, 3),
-            "end_time": round(ctx.world.scenario.start.timestamp() + task.ends, 3),
-            "duration": round(task.ends - task.submitted, 3),
-        }
+        payload["result"] = _result(ctx, state, task, task.observed)
     elif status in ("Request Moderated", "Content Moderated"):
         payload["details"] = {"Moderation Reasons": ["Derivative Works Filter"]}
     else:
         reason = "Task timed out" if kind == "deadline" else "Internal generation error"
         payload["details"] = {"error": reason}
-    return web.json_response(payload)
+    return payload
+
+
+def _result(ctx: SimContext, state: FluxState, task: _Task, observed: float) -> dict[str, Any]:
+    # Signed when first read, so a client that downloads at once always can, at any
+    # time scale.
+    expiry = math.ceil(observed + _SAMPLE_TTL_S)
+    sample = (
+        f"{ctx.base}/flux/delivery/{task.id}/sample.{task.fmt}"
+        f"?se={expiry}&sp=r&sig={state.sign(task.id, expiry)}"
+    )
+    start = ctx.world.scenario.start.timestamp()
+    return {
+        "sample": sample,
+        "prompt": task.prompt,
+        "seed": task.seed if task.seed is not None else task.planned.image_seed,
+        "start_time": round(start + task.submitted, 3),
+        "end_time": round(start + task.ends, 3),
+        "duration": round(task.ends - task.submitted, 3),
+    }
 
 
 async def _download(ctx: SimContext, state: FluxState, request: web.Request) -> web.StreamResponse:

@@ -65,18 +65,11 @@ def _int_field(
 
 def parse_inputs(model: str, body: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate like BFL's FastAPI models; returns the options and the 422 issues."""
-    issues: list[dict[str, Any]] = []
-    flux2 = model.startswith("flux-2")
     kontext = "kontext" in model
     prompt = body.get("prompt", "")
-    if kontext and "prompt" not in body:
-        issues.append(
-            {"type": "missing", "loc": ["body", "prompt"], "msg": "Field required", "input": body}
-        )
-    if prompt is not None and not isinstance(prompt, str):
-        issues.append(issue("string_type", "prompt", "Input should be a valid string", prompt))
-    _, tolerance_issues = _int_field(body, "safety_tolerance", 2, low=0, high=5 if flux2 else 6)
-    issues += tolerance_issues
+    issues = _prompt_issues(body, prompt, required=kontext)
+    high = 5 if model.startswith("flux-2") else 6
+    issues += _int_field(body, "safety_tolerance", 2, low=0, high=high)[1]
     fmt = body.get("output_format") or ("png" if kontext else "jpeg")
     if fmt not in ("jpeg", "png", "webp"):
         issues.append(
@@ -88,46 +81,8 @@ def parse_inputs(model: str, body: dict[str, Any]) -> tuple[dict[str, Any], list
                 expected="'jpeg', 'png' or 'webp'",
             )
         )
-    if "ultra" in model or kontext:
-        ratio = body.get("aspect_ratio") or ("16:9" if "ultra" in model else "1:1")
-        try:
-            w, h = parse_aspect_ratio(str(ratio))
-            if not 9 / 21 <= w / h <= 21 / 9:
-                raise ValueError(ratio)
-            width, height = pixels_for("2K" if "ultra" in model else "1K", f"{w}:{h}")
-        except ValueError:
-            issues.append(
-                issue(
-                    "value_error",
-                    "aspect_ratio",
-                    "Value error, Aspect ratio must be between 21:9 and 9:21",
-                    ratio,
-                )
-            )
-            width, height = 1024, 1024
-    elif flux2:
-        width, w_issues = _int_field(body, "width", 0, low=0, high=4096, multiple=16)
-        height, h_issues = _int_field(body, "height", 0, low=0, high=4096, multiple=16)
-        issues += w_issues + h_issues
-        width, height = width or 1024, height or 1024
-        if (
-            not w_issues
-            and not h_issues
-            and (min(width, height) < 64 or width * height > 4_194_304)
-        ):
-            issues.append(
-                issue(
-                    "value_error",
-                    "width",
-                    "Value error, width and height must be at least 64 and at "
-                    "most 4 megapixels together",
-                    width,
-                )
-            )
-    else:
-        width, w_issues = _int_field(body, "width", 1024, low=256, high=1440, multiple=32)
-        height, h_issues = _int_field(body, "height", 768, low=256, high=1440, multiple=32)
-        issues += w_issues + h_issues
+    width, height, size_issues = _dimensions(model, body)
+    issues += size_issues
     seed = body.get("seed")
     options = {
         "prompt": prompt if isinstance(prompt, str) else "",
@@ -137,6 +92,58 @@ def parse_inputs(model: str, body: dict[str, Any]) -> tuple[dict[str, Any], list
         "seed": seed if isinstance(seed, int) else None,
     }
     return options, issues
+
+
+def _prompt_issues(body: dict[str, Any], prompt: object, *, required: bool) -> list[dict[str, Any]]:
+    issues: list[dict[str, Any]] = []
+    if required and "prompt" not in body:
+        issues.append(
+            {"type": "missing", "loc": ["body", "prompt"], "msg": "Field required", "input": body}
+        )
+    if prompt is not None and not isinstance(prompt, str):
+        issues.append(issue("string_type", "prompt", "Input should be a valid string", prompt))
+    return issues
+
+
+def _dimensions(model: str, body: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """Width, height and their issues: from ``aspect_ratio`` (ultra, kontext), or the
+    ``width``/``height`` fields within the family's limits."""
+    if "ultra" in model or "kontext" in model:
+        return _ratio_dimensions(model, body)
+    if model.startswith("flux-2"):
+        return _flux2_dimensions(body)
+    width, w_issues = _int_field(body, "width", 1024, low=256, high=1440, multiple=32)
+    height, h_issues = _int_field(body, "height", 768, low=256, high=1440, multiple=32)
+    return width, height, w_issues + h_issues
+
+
+def _ratio_dimensions(model: str, body: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """Ultra renders ~4 MP, kontext ~1 MP, at a ratio within 21:9 … 9:21."""
+    ultra = "ultra" in model
+    ratio = body.get("aspect_ratio") or ("16:9" if ultra else "1:1")
+    try:
+        w, h = parse_aspect_ratio(str(ratio))
+        if not 9 / 21 <= w / h <= 21 / 9:
+            raise ValueError(ratio)
+        width, height = pixels_for("2K" if ultra else "1K", f"{w}:{h}")
+    except ValueError:
+        message = "Value error, Aspect ratio must be between 21:9 and 9:21"
+        return 1024, 1024, [issue("value_error", "aspect_ratio", message, ratio)]
+    return width, height, []
+
+
+def _flux2_dimensions(body: dict[str, Any]) -> tuple[int, int, list[dict[str, Any]]]:
+    """Multiples of 16 up to 4096 a side (0: 1024), at least 64 and at most 4 MP."""
+    width, w_issues = _int_field(body, "width", 0, low=0, high=4096, multiple=16)
+    height, h_issues = _int_field(body, "height", 0, low=0, high=4096, multiple=16)
+    issues = w_issues + h_issues
+    width, height = width or 1024, height or 1024
+    if not issues and (min(width, height) < 64 or width * height > 4_194_304):
+        message = (
+            "Value error, width and height must be at least 64 and at most 4 megapixels together"
+        )
+        issues.append(issue("value_error", "width", message, width))
+    return width, height, issues
 
 
 def credits_for(model: str, megapixels: float, price_usd: float | None) -> float:

@@ -98,33 +98,15 @@ async def _handle(ctx: SimContext, request: web.Request, provider: str) -> web.S
         reply = google_error(404, "NOT_FOUND", f"Method not found: /{tail}")
         return web.Response(status=404, body=reply.body, headers={"Content-Type": GOOGLE_JSON})
     model = route["model"].removeprefix("models/")
-    try:
-        raw = await request.json(loads=json.loads)
-    except ValueError:
-        raw = None
-    partial = Ask(provider, model, "1K", "1:1", 1, "")
-    auth_failure = check_auth(
-        ctx, request, provider, route["project"] if provider == "vertex" else None
-    )
-    if not isinstance(raw, dict):
-        if auth_failure is not None:
-            return reject(ctx, partial, "auth_error", auth_failure)
-        return reject(
-            ctx,
-            partial,
-            "invalid_request",
-            _invalid("Invalid JSON payload received. Unexpected token."),
-        )
-    body = _camel(raw)
-    ask, problem = _parse(body, provider, model)
-    if auth_failure is not None:
-        return reject(ctx, ask or partial, "auth_error", auth_failure)
-    if ask is None:
-        return reject(ctx, partial, "invalid_request", _invalid(problem))
+    project = route["project"] if provider == "vertex" else None
+    ask = await _checked_ask(ctx, request, provider, model, project)
+    if isinstance(ask, web.Response):
+        return ask
     stream = route["method"] == "streamGenerateContent"
+    version = route["version"] or "v1beta1"
 
     def render(call: Call) -> Reply:
-        return _render(ctx, call, stream=stream, version=route["version"] or "v1beta1")
+        return _render(ctx, call, stream=stream, version=version)
 
     return await run_attempt(
         ctx,
@@ -134,7 +116,7 @@ async def _handle(ctx: SimContext, request: web.Request, provider: str) -> web.S
         on_unknown=lambda a: google_error(
             404,
             "NOT_FOUND",
-            f"models/{a.model} is not found for API version {route['version'] or 'v1beta1'}, or "
+            f"models/{a.model} is not found for API version {version}, or "
             "is not supported for generateContent. Call ListModels to see the list of "
             "available models and their supported methods.",
         ),
@@ -142,32 +124,38 @@ async def _handle(ctx: SimContext, request: web.Request, provider: str) -> web.S
     )
 
 
+async def _checked_ask(
+    ctx: SimContext, request: web.Request, provider: str, model: str, project: str | None
+) -> Ask | web.Response:
+    """The ask, or the rejection: bad credentials first, then a body that does not parse."""
+    try:
+        raw = await request.json(loads=json.loads)
+    except ValueError:
+        raw = None
+    partial = Ask(provider, model, "1K", "1:1", 1, "")
+    auth_failure = check_auth(ctx, request, provider, project)
+    if not isinstance(raw, dict):
+        if auth_failure is not None:
+            return reject(ctx, partial, "auth_error", auth_failure)
+        invalid = _invalid("Invalid JSON payload received. Unexpected token.")
+        return reject(ctx, partial, "invalid_request", invalid)
+    ask, problem = _parse(_camel(raw), provider, model)
+    if auth_failure is not None:
+        return reject(ctx, ask or partial, "auth_error", auth_failure)
+    if ask is None:
+        return reject(ctx, partial, "invalid_request", _invalid(problem))
+    return ask
+
+
 def _parse(body: dict[str, Any], provider: str, model: str) -> tuple[Ask | None, str]:
-    contents = body.get("contents")
-    if isinstance(contents, dict):
-        contents = [contents]
-    texts: list[str] = []
-    for content in contents if isinstance(contents, list) else []:
-        parts = content.get("parts") if isinstance(content, dict) else None
-        for part in parts if isinstance(parts, list) else []:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                texts.append(part["text"])
+    texts = _texts(body.get("contents"))
     if not texts:
         return None, "* GenerateContentRequest.contents: contents is not specified"
     config = body.get("generationConfig") or {}
     image_config = config.get("imageConfig") or {}
-    modalities = [str(m).upper() for m in config.get("responseModalities") or ["TEXT", "IMAGE"]]
-    if "IMAGE" not in modalities:
-        return None, (
-            "Model does not support the requested response modalities: "
-            + ",".join(m.lower() for m in modalities)
-        )
-    size = image_config.get("imageSize", "1K")
-    if size not in _SIZES:
-        return None, (
-            "* GenerateContentRequest.generation_config.image_config.image_size: "
-            f"unsupported image size {size!r}; use one of 1K, 2K, 4K"
-        )
+    problem = _modalities_problem(config) or _size_problem(image_config)
+    if problem is not None:
+        return None, problem
     try:
         w, h = parse_aspect_ratio(str(image_config.get("aspectRatio", "1:1")))
     except ValueError:
@@ -178,7 +166,40 @@ def _parse(body: dict[str, Any], provider: str, model: str) -> tuple[Ask | None,
     n = config.get("candidateCount", 1)
     if not isinstance(n, int) or not 1 <= n <= 8:
         return None, "* GenerateContentRequest.generation_config.candidate_count: must be 1-8"
+    size = image_config.get("imageSize", "1K")
     return Ask(provider, model, size, f"{w}:{h}", n, "\n".join(texts)), ""
+
+
+def _texts(contents: object) -> list[str]:
+    """The text parts of ``contents`` (one content object, or a list of them)."""
+    if isinstance(contents, dict):
+        contents = [contents]
+    texts: list[str] = []
+    for content in contents if isinstance(contents, list) else []:
+        parts = content.get("parts") if isinstance(content, dict) else None
+        for part in parts if isinstance(parts, list) else []:
+            if isinstance(part, dict) and isinstance(part.get("text"), str):
+                texts.append(part["text"])
+    return texts
+
+
+def _modalities_problem(config: dict[str, Any]) -> str | None:
+    modalities = [str(m).upper() for m in config.get("responseModalities") or ["TEXT", "IMAGE"]]
+    if "IMAGE" in modalities:
+        return None
+    return "Model does not support the requested response modalities: " + ",".join(
+        m.lower() for m in modalities
+    )
+
+
+def _size_problem(image_config: dict[str, Any]) -> str | None:
+    size = image_config.get("imageSize", "1K")
+    if size in _SIZES:
+        return None
+    return (
+        "* GenerateContentRequest.generation_config.image_config.image_size: "
+        f"unsupported image size {size!r}; use one of 1K, 2K, 4K"
+    )
 
 
 def _is_gemini_3(model: str) -> bool:
@@ -264,28 +285,55 @@ def _image_answer(
     if call.kind == "size_ignored":
         width, height = shrunk(width, height, ask.size)
     thinking = _is_gemini_3(ask.model)
-    seed = call.planned.image_seed
-    thought_parts: list[dict[str, Any]] = []
+    thought_parts = _thought_parts(width, height, call.planned.image_seed) if thinking else []
+    candidates = [
+        _candidate(ctx, call, index, width, height, thinking=thinking) for index in range(ask.n)
+    ]
+    usage = _image_usage(ask, prompt_tokens, thinking=thinking)
+    final = {"candidates": candidates, "usageMetadata": usage, **meta}
+    chunks = [final]
+    if stream and thought_parts:
+        first = {
+            "candidates": [{"content": {"role": "model", "parts": thought_parts}, "index": 0}],
+            **meta,
+        }
+        chunks = [first, final]
+    elif thought_parts:
+        for candidate in candidates:
+            candidate["content"]["parts"][:0] = thought_parts
+    reply = _ok(chunks, stream)
+    reply.width, reply.height = width, height
+    if only_1k(ask.model) and ask.size != "1K":
+        reply.outcome = "size_ignored"  # 2.5 Flash Image renders 1K whatever imageSize says
+    return reply
+
+
+def _thought_parts(width: int, height: int, seed: int) -> list[dict[str, Any]]:
+    """Gemini 3's "thinking": a text and a draft thumbnail, both marked as thoughts."""
+    thumb = encoded_b64("png", max(16, width // 4), max(16, height // 4), seed + 7, "small")
+    return [
+        {"text": _THOUGHT, "thought": True},
+        {"inlineData": {"mimeType": "image/png", "data": thumb}, "thought": True},
+    ]
+
+
+def _candidate(
+    ctx: SimContext, call: Call, index: int, width: int, height: int, *, thinking: bool
+) -> dict[str, Any]:
+    """One candidate with its image (Gemini 3: signed; 2.5: after a line of text)."""
+    data = encoded_b64("png", width, height, (call.planned.image_seed + index) % 8, ctx.payload)
+    image: dict[str, Any] = {"inlineData": {"mimeType": "image/png", "data": data}}
+    parts: list[dict[str, Any]] = []
     if thinking:
-        thumb = encoded_b64("png", max(16, width // 4), max(16, height // 4), seed + 7, "small")
-        thought_parts = [
-            {"text": _THOUGHT, "thought": True},
-            {"inlineData": {"mimeType": "image/png", "data": thumb}, "thought": True},
-        ]
+        image["thoughtSignature"] = base64.b64encode(f"sim-{call.token}".encode()).decode()
+    else:
+        parts.append({"text": "Here is the image you asked for."})
+    parts.append(image)
+    return {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": index}
+
+
+def _image_usage(ask: Ask, prompt_tokens: int, *, thinking: bool) -> dict[str, Any]:
     image_tokens = _tokens_per_image(ask.model, ask.size)
-    candidates = []
-    for index in range(ask.n):
-        data = encoded_b64("png", width, height, (seed + index) % 8, ctx.payload)
-        image: dict[str, Any] = {"inlineData": {"mimeType": "image/png", "data": data}}
-        parts: list[dict[str, Any]] = []
-        if thinking:
-            image["thoughtSignature"] = base64.b64encode(f"sim-{call.token}".encode()).decode()
-        else:
-            parts.append({"text": "Here is the image you asked for."})
-        parts.append(image)
-        candidates.append(
-            {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": index}
-        )
     thoughts_tokens = 180 if thinking else 0
     output = image_tokens * ask.n + (0 if thinking else 9 * ask.n)
     usage: dict[str, Any] = {
@@ -297,22 +345,7 @@ def _image_answer(
     }
     if thinking:
         usage["thoughtsTokenCount"] = thoughts_tokens
-    final = {"candidates": candidates, "usageMetadata": usage, **meta}
-    chunks = [final]
-    if stream and thought_parts:
-        first = {
-            "candidates": [{"content": {"role": "model", "parts": thought_parts}, "index": 0}],
-            **meta,
-        }
-        chunks = [first, final]
-    elif thought_parts:
-        for candidate in candidates:
-            candidate["content"]["parts"][:0] = thought_parts  # type: ignore[index]
-    reply = _ok(chunks, stream)
-    reply.width, reply.height = width, height
-    if only_1k(ask.model) and ask.size != "1K":
-        reply.outcome = "size_ignored"  # 2.5 Flash Image renders 1K whatever imageSize says
-    return reply
+    return usage
 
 
 def _ok(chunks: list[dict[str, Any]], stream: bool) -> Reply:

@@ -18,6 +18,23 @@ GOOGLE_JSON: Final = "application/json; charset=UTF-8"
 
 _RATE_DOCS: Final = "https://ai.google.dev/gemini-api/docs/rate-limits"
 
+_METRICS: Final = {
+    "day": (
+        "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+    ),
+    "ipm": (
+        "generativelanguage.googleapis.com/generate_content_images",
+        "GenerateContentImagesPerMinutePerProjectPerModel",
+    ),
+    "rpm": (
+        "generativelanguage.googleapis.com/generate_content_requests",
+        "GenerateRequestsPerMinutePerProjectPerModel",
+    ),
+}
+"""The quota metric and id Gemini names in a 429, per day or per minute (images or
+requests)."""
+
 _SERVICE: Final = {
     "gemini": "generativelanguage.googleapis.com",
     "vertex": "aiplatform.googleapis.com",
@@ -120,21 +137,9 @@ def quota_error(call: Call, *, per_day: bool) -> Reply:
             "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more "
             "details.",
         )
-    verdict = call.verdict
-    profile = call.profile
+    limit = _limit(call, per_day=per_day)
+    metric, quota_id = _METRICS[_metric_name(call, per_day=per_day)]
     delay = call.retry_after_s
-    if per_day:
-        limit = (verdict.limit if verdict else None) or profile.rpd or profile.ipd or 250
-        metric = "generativelanguage.googleapis.com/generate_content_free_tier_requests"
-        quota_id = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
-    else:
-        limit = (verdict.limit if verdict else None) or profile.rpm or profile.ipm or 20
-        if verdict is not None and verdict.limit_name == "ipm":
-            metric = "generativelanguage.googleapis.com/generate_content_images"
-            quota_id = "GenerateContentImagesPerMinutePerProjectPerModel"
-        else:
-            metric = "generativelanguage.googleapis.com/generate_content_requests"
-            quota_id = "GenerateRequestsPerMinutePerProjectPerModel"
     message = (
         "You exceeded your current quota, please check your plan and billing details. For "
         f"more information on this error, head to: {_RATE_DOCS}. To monitor your current "
@@ -161,3 +166,19 @@ def quota_error(call: Call, *, per_day: bool) -> Reply:
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": _duration(delay)},
     ]
     return google_error(429, "RESOURCE_EXHAUSTED", message, details)
+
+
+def _limit(call: Call, *, per_day: bool) -> int:
+    """The quota's value: the verdict's, else the profile's, else the free tier's."""
+    if call.verdict is not None and call.verdict.limit:
+        return call.verdict.limit
+    profile = call.profile
+    if per_day:
+        return profile.rpd or profile.ipd or 250
+    return profile.rpm or profile.ipm or 20
+
+
+def _metric_name(call: Call, *, per_day: bool) -> str:
+    if per_day:
+        return "day"
+    return "ipm" if call.verdict is not None and call.verdict.limit_name == "ipm" else "rpm"

@@ -38,7 +38,32 @@ from imagegate.testing.simulator._openai_rules import invalid, openai_error, val
 __all__ = ["add_openai_routes", "serve_file"]
 
 _URL_TTL_S: Final = 3600.0
+# Output tokens of a 1024×1024 image by quality (OpenAI's published gpt-image-1 table).
 _TOKENS_PER_MP: Final = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
+_FIXED_ERRORS: Final[dict[str, tuple[int, str, str, str | None]]] = {
+    "quota_exhausted": (
+        429,
+        "You exceeded your current quota, please check your plan and billing details. For "
+        "more information on this error, read the docs: "
+        "https://platform.openai.com/docs/guides/error-codes/api-errors.",
+        "insufficient_quota",
+        "insufficient_quota",
+    ),
+    "overloaded": (
+        503,
+        "The engine is currently overloaded, please try again later",
+        "server_error",
+        None,
+    ),
+    "deadline": (504, "Request timed out.", "server_error", "timeout"),
+    "internal": (
+        500,
+        "The server had an error while processing your request. Sorry about that!",
+        "server_error",
+        None,
+    ),
+}
+"""Errors that say the same whatever was asked: kind → (status, message, type, code)."""
 
 
 def add_openai_routes(app: web.Application, ctx: SimContext) -> None:
@@ -167,114 +192,119 @@ def _headers(ctx: SimContext, call: Call) -> dict[str, str]:
 
 def _render(ctx: SimContext, call: Call, options: dict[str, Any]) -> Reply:
     kind = call.kind
-    model = call.ask.model
-    gpt = options["family"].startswith("gpt-image")
     if kind == "rate_limited":
-        delay = call.retry_after_s
-        limit = call.verdict.limit if call.verdict else (call.profile.ipm or 5)
-        return openai_error(
-            429,
-            f"Rate limit reached for {model} in organization org-simulator on images per min "
-            f"(IPM): Limit {limit}, Used {limit}, Requested {call.ask.n}. Please try again in "
-            f"{delay:.3g}s. Visit https://platform.openai.com/account/rate-limits to learn "
-            "more.",
-            "requests",
-            code="rate_limit_exceeded",
-            headers={
-                "retry-after": str(max(1, math.ceil(delay))),
-                "retry-after-ms": str(max(1, round(delay * 1000))),
-            },
-        )
-    if kind == "quota_exhausted":
-        return openai_error(
-            429,
-            "You exceeded your current quota, please check your plan and billing details. For "
-            "more information on this error, read the docs: "
-            "https://platform.openai.com/docs/guides/error-codes/api-errors.",
-            "insufficient_quota",
-            code="insufficient_quota",
-        )
-    if kind == "overloaded":
-        return openai_error(
-            503, "The engine is currently overloaded, please try again later", "server_error"
-        )
-    if kind == "deadline":
-        return openai_error(504, "Request timed out.", "server_error", code="timeout")
-    if kind == "internal":
-        return openai_error(
-            500,
-            "The server had an error while processing your request. Sorry about that!",
-            "server_error",
-        )
+        return _rate_limited(call)
+    fixed = _FIXED_ERRORS.get(kind)
+    if fixed is not None:
+        status, message, error_type, code = fixed
+        return openai_error(status, message, error_type, code=code)
     if kind in ("prompt_blocked", "image_safety"):
-        if not gpt:
-            return openai_error(
-                400,
-                "Your request was rejected as a result of our safety system. Your prompt may "
-                "contain text that is not allowed by our safety system.",
-                "invalid_request_error",
-                code="content_policy_violation",
-            )
+        return _moderated(call, gpt=options["family"].startswith("gpt-image"))
+    return _images(ctx, call, options, empty=kind == "text_refusal")
+
+
+def _rate_limited(call: Call) -> Reply:
+    delay = call.retry_after_s
+    limit = call.verdict.limit if call.verdict else (call.profile.ipm or 5)
+    return openai_error(
+        429,
+        f"Rate limit reached for {call.ask.model} in organization org-simulator on images per "
+        f"min (IPM): Limit {limit}, Used {limit}, Requested {call.ask.n}. Please try again in "
+        f"{delay:.3g}s. Visit https://platform.openai.com/account/rate-limits to learn "
+        "more.",
+        "requests",
+        code="rate_limit_exceeded",
+        headers={
+            "retry-after": str(max(1, math.ceil(delay))),
+            "retry-after-ms": str(max(1, round(delay * 1000))),
+        },
+    )
+
+
+def _moderated(call: Call, *, gpt: bool) -> Reply:
+    """dall-e's content policy violation, or gpt-image's moderation block (with its stage)."""
+    if not gpt:
         return openai_error(
             400,
-            "Your request was rejected by the safety system. If you believe this is an error, "
-            f"contact us at help.openai.com and include the request ID req_{call.token}.",
-            "image_generation_user_error",
-            code="moderation_blocked",
-            extra={
-                "moderation_details": {
-                    "moderation_stage": "input" if kind == "prompt_blocked" else "output",
-                    "categories": ["other"],
-                }
-            },
+            "Your request was rejected as a result of our safety system. Your prompt may "
+            "contain text that is not allowed by our safety system.",
+            "invalid_request_error",
+            code="content_policy_violation",
         )
-    return _images(ctx, call, options, empty=kind == "text_refusal")
+    return openai_error(
+        400,
+        "Your request was rejected by the safety system. If you believe this is an error, "
+        f"contact us at help.openai.com and include the request ID req_{call.token}.",
+        "image_generation_user_error",
+        code="moderation_blocked",
+        extra={
+            "moderation_details": {
+                "moderation_stage": "input" if call.kind == "prompt_blocked" else "output",
+                "categories": ["other"],
+            }
+        },
+    )
 
 
 def _images(ctx: SimContext, call: Call, options: dict[str, Any], *, empty: bool) -> Reply:
     width, height = options["width"], options["height"]
     if call.kind == "size_ignored":
         width, height = shrunk(width, height, call.ask.size)
-    fmt = "jpeg" if options["output_format"] == "jpeg" else "png"
-    seed = call.planned.image_seed
-    items: list[dict[str, Any]] = []
-    for index in range(0 if empty else call.ask.n):
-        image_seed = (seed + index) % 8
-        if options["response_format"] == "url":
-            name = f"img-{call.token}-{index}.{fmt}"
-            data = encoded(fmt, width, height, image_seed, ctx.payload)
-            ctx.store_file(name, data, f"image/{fmt}", ttl_s=_URL_TTL_S)
-            item: dict[str, Any] = {
-                "url": f"{ctx.base}/openai/files/{name}?se={int(call.now + _URL_TTL_S)}"
-                f"&sp=r&sig={call.token[:16]}"
-            }
-        else:
-            item = {"b64_json": encoded_b64(fmt, width, height, image_seed, ctx.payload)}
-        if options["family"] == "dall-e-3":
-            item["revised_prompt"] = f"A detailed rendering of: {call.ask.prompt}"
-        items.append(item)
+    items = [
+        _item(ctx, call, options, index, width, height)
+        for index in range(0 if empty else call.ask.n)
+    ]
     payload: dict[str, Any] = {
         "created": int(ctx.world.scenario.start.timestamp() + call.now),
         "data": items,
     }
     if options["family"].startswith("gpt-image"):
-        quality = "high" if options["quality"] == "auto" else options["quality"]
-        per_image = round(_TOKENS_PER_MP.get(quality, 4160) * width * height / 1024**2)
-        text_tokens = max(1, len(call.ask.prompt) // 4)
-        output = 0 if empty else per_image * call.ask.n
-        payload.update(
-            background=options["background"],
-            output_format=options["output_format"],
-            quality=quality,
-            size=f"{width}x{height}",
-            usage={
-                "total_tokens": text_tokens + output,
-                "input_tokens": text_tokens,
-                "output_tokens": output,
-                "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
-            },
-        )
+        payload.update(_gpt_image_fields(call, options, width, height, empty=empty))
     reply = json_reply(200, payload)
     if not empty:
         reply.width, reply.height = width, height
     return reply
+
+
+def _item(
+    ctx: SimContext, call: Call, options: dict[str, Any], index: int, width: int, height: int
+) -> dict[str, Any]:
+    """One ``data`` item: a stored file's ``url`` or ``b64_json`` (dall-e-3: with its
+    ``revised_prompt``)."""
+    fmt = "jpeg" if options["output_format"] == "jpeg" else "png"
+    image_seed = (call.planned.image_seed + index) % 8
+    if options["response_format"] == "url":
+        name = f"img-{call.token}-{index}.{fmt}"
+        data = encoded(fmt, width, height, image_seed, ctx.payload)
+        ctx.store_file(name, data, f"image/{fmt}", ttl_s=_URL_TTL_S)
+        item: dict[str, Any] = {
+            "url": f"{ctx.base}/openai/files/{name}?se={int(call.now + _URL_TTL_S)}"
+            f"&sp=r&sig={call.token[:16]}"
+        }
+    else:
+        item = {"b64_json": encoded_b64(fmt, width, height, image_seed, ctx.payload)}
+    if options["family"] == "dall-e-3":
+        item["revised_prompt"] = f"A detailed rendering of: {call.ask.prompt}"
+    return item
+
+
+def _gpt_image_fields(
+    call: Call, options: dict[str, Any], width: int, height: int, *, empty: bool
+) -> dict[str, Any]:
+    """What gpt-image answers add: the settings used, and the token usage."""
+    quality = "high" if options["quality"] == "auto" else options["quality"]
+    per_image = round(_TOKENS_PER_MP.get(quality, 4160) * width * height / 1024**2)
+    text_tokens = max(1, len(call.ask.prompt) // 4)
+    output = 0 if empty else per_image * call.ask.n
+    return {
+        "background": options["background"],
+        "output_format": options["output_format"],
+        "quality": quality,
+        "size": f"{width}x{height}",
+        "usage": {
+            "total_tokens": text_tokens + output,
+            "input_tokens": text_tokens,
+            "output_tokens": output,
+            "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+        },
+    }

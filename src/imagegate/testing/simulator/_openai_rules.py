@@ -29,7 +29,6 @@ _QUALITIES: Final = {
     "gpt-image-1": ("low", "medium", "high", "auto"),
     "gpt-image-2": ("low", "medium", "high", "auto", "xhigh", "max"),
 }
-# Output tokens of a 1024×1024 image by quality (OpenAI's published gpt-image-1 table).
 
 
 def parse_wxh(value: str) -> tuple[int, int] | None:
@@ -73,87 +72,120 @@ def validate(body: dict[str, Any]) -> tuple[Ask | None, Reply | None, dict[str, 
     """Check the body against the model's rules; returns the ask or the 400 to send."""
     model = str(body.get("model") or "dall-e-2")
     family = _family(model)
-    prompt = body.get("prompt")
-    partial = Ask("openai", model, "1K", "1:1", 1, prompt if isinstance(prompt, str) else "")
-    if not isinstance(prompt, str) or not prompt:
-        return (
-            partial,
-            invalid(
-                "Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter"
-            ),
-            {},
-        )
+    raw_prompt = body.get("prompt")
+    prompt = raw_prompt if isinstance(raw_prompt, str) else ""
+    partial = Ask("openai", model, "1K", "1:1", 1, prompt)
     n = body.get("n", 1)
-    top = 1 if family == "dall-e-3" else 10
-    if not isinstance(n, int) or n < 1 or n > top:
-        return (
-            partial,
-            invalid(
-                f"Invalid 'n': integer above maximum value. Expected a value <= {top}, but got "
-                f"{n} instead.",
-                "n",
-                "integer_above_max_value",
-            ),
-            {},
-        )
-    size = str(body.get("size") or ("auto" if family.startswith("gpt-image") else "1024x1024"))
-    pixels = _pixels_for_family(family, size)
-    if pixels is None:
-        allowed = _FIXED_SIZES.get(family)
-        hint = (
-            "Supported values are: " + ", ".join(f"'{s}'" for s in allowed) + "."
-            if allowed
-            else "Width and height must be multiples of 16, at most 3840x2160 pixels, with a "
-            "ratio within 3:1."
-        )
-        return partial, invalid(f"Invalid value: '{size}'. {hint}", "size"), {}
-    quality = str(body.get("quality") or ("standard" if family.startswith("dall-e") else "auto"))
-    if quality not in _QUALITIES[family]:
-        return (
-            partial,
-            invalid(
-                f"Invalid value: '{quality}'. Supported values are: "
-                + ", ".join(f"'{q}'" for q in _QUALITIES[family])
-                + ".",
-                "quality",
-            ),
-            {},
-        )
-    is_dalle = family.startswith("dall-e")
-    response_format = body.get("response_format")
-    if response_format is not None and not is_dalle:
-        return (
-            partial,
-            invalid(
-                "Unknown parameter: 'response_format'.", "response_format", "unknown_parameter"
-            ),
-            {},
-        )
-    if response_format not in (None, "url", "b64_json"):
-        return (
-            partial,
-            invalid(
-                f"Invalid value: '{response_format}'. Supported values are: 'url' and 'b64_json'.",
-                "response_format",
-            ),
-            {},
-        )
-    output_format = str(body.get("output_format") or "png")
-    if output_format not in ("png", "jpeg", "webp"):
-        return partial, invalid(f"Invalid value: '{output_format}'.", "output_format"), {}
+    asked = _asked(body, family)
+    pixels = _pixels_for_family(family, asked["size"])
+    problem = _problem(prompt, n, family, asked, pixels)
+    if problem is not None or pixels is None:
+        return partial, problem, {}
     width, height = pixels
     ask = Ask("openai", model, size_of_pixels(width, height), ratio_of(width, height), n, prompt)
+    default_format = "url" if family.startswith("dall-e") else "b64_json"
     options = {
         "family": family,
         "width": width,
         "height": height,
-        "size": size,
-        "quality": quality,
-        "response_format": response_format or ("url" if is_dalle else "b64_json"),
-        "output_format": output_format,
+        "size": asked["size"],
+        "quality": asked["quality"],
+        "response_format": asked["response_format"] or default_format,
+        "output_format": asked["output_format"],
         "background": body.get("background") or "opaque",
     }
     return ask, None, options
+
+
+def _problem(
+    prompt: str,
+    n: object,
+    family: str,
+    asked: dict[str, Any],
+    pixels: tuple[int, int] | None,
+) -> Reply | None:
+    """The first rule broken, in the order the API checks them: prompt, ``n``, size,
+    quality, response format, output format."""
+    return (
+        _prompt_problem(prompt)
+        or _n_problem(n, family)
+        or (_size_problem(family, asked["size"]) if pixels is None else None)
+        or _quality_problem(family, asked["quality"])
+        or _response_format_problem(asked["response_format"], family=family)
+        or _output_format_problem(asked["output_format"])
+    )
+
+
+def _asked(body: dict[str, Any], family: str) -> dict[str, Any]:
+    """``size``, ``quality``, ``response_format`` and ``output_format`` as asked, with the
+    family's defaults (``response_format`` stays None when not given)."""
+    dalle = family.startswith("dall-e")
+    return {
+        "size": str(body.get("size") or ("1024x1024" if dalle else "auto")),
+        "quality": str(body.get("quality") or ("standard" if dalle else "auto")),
+        "response_format": body.get("response_format"),
+        "output_format": str(body.get("output_format") or "png"),
+    }
+
+
+def _prompt_problem(prompt: str) -> Reply | None:
+    if prompt:
+        return None
+    return invalid("Missing required parameter: 'prompt'.", "prompt", "missing_required_parameter")
+
+
+def _n_problem(n: object, family: str) -> Reply | None:
+    top = 1 if family == "dall-e-3" else 10
+    if isinstance(n, int) and 1 <= n <= top:
+        return None
+    return invalid(
+        f"Invalid 'n': integer above maximum value. Expected a value <= {top}, but got "
+        f"{n} instead.",
+        "n",
+        "integer_above_max_value",
+    )
+
+
+def _size_problem(family: str, size: str) -> Reply:
+    allowed = _FIXED_SIZES.get(family)
+    hint = (
+        "Supported values are: " + ", ".join(f"'{s}'" for s in allowed) + "."
+        if allowed
+        else "Width and height must be multiples of 16, at most 3840x2160 pixels, with a "
+        "ratio within 3:1."
+    )
+    return invalid(f"Invalid value: '{size}'. {hint}", "size")
+
+
+def _quality_problem(family: str, quality: str) -> Reply | None:
+    if quality in _QUALITIES[family]:
+        return None
+    return invalid(
+        f"Invalid value: '{quality}'. Supported values are: "
+        + ", ".join(f"'{q}'" for q in _QUALITIES[family])
+        + ".",
+        "quality",
+    )
+
+
+def _response_format_problem(response_format: object, *, family: str) -> Reply | None:
+    """gpt-image models always answer base64 and reject the field; dall-e takes two."""
+    if response_format is not None and not family.startswith("dall-e"):
+        return invalid(
+            "Unknown parameter: 'response_format'.", "response_format", "unknown_parameter"
+        )
+    if response_format not in (None, "url", "b64_json"):
+        return invalid(
+            f"Invalid value: '{response_format}'. Supported values are: 'url' and 'b64_json'.",
+            "response_format",
+        )
+    return None
+
+
+def _output_format_problem(output_format: str) -> Reply | None:
+    if output_format in ("png", "jpeg", "webp"):
+        return None
+    return invalid(f"Invalid value: '{output_format}'.", "output_format")
 
 
 def _pixels_for_family(family: str, size: str) -> tuple[int, int] | None:
@@ -165,16 +197,19 @@ def _pixels_for_family(family: str, size: str) -> tuple[int, int] | None:
     if size == "auto":
         return 1024, 1024
     pixels = parse_wxh(size)
-    if pixels is None:
+    if pixels is None or not _flexible_size(*pixels):
         return None
-    width, height = pixels
-    if (
+    return pixels
+
+
+def _flexible_size(width: int, height: int) -> bool:
+    """gpt-image-2 and later: multiples of 16, 16 … 3840 a side, at most 3840×2160 pixels,
+    a ratio within 3:1."""
+    return not (
         width % 16
         or height % 16
         or min(width, height) < 16
         or max(width, height) > 3840
         or width * height > 3840 * 2160
         or max(width, height) > 3 * min(width, height)
-    ):
-        return None
-    return pixels
+    )

@@ -138,13 +138,7 @@ class QuotaBook:
         if profile.ipm is not None:
             used = sum(count for _, count in window)
             if used + n > profile.ipm:
-                freed = 0
-                wait = _MINUTE
-                for at, count in window:
-                    freed += count
-                    if used - freed + n <= profile.ipm:
-                        wait = at + _MINUTE - now
-                        break
+                wait = _ipm_wait(window, used=used, n=n, ipm=profile.ipm, now=now)
                 return QuotaVerdict("rate_limited", "ipm", profile.ipm, max(wait, 0.001))
         return None
 
@@ -160,3 +154,15 @@ class QuotaBook:
         """Give back the concurrency slot taken by `admit`."""
         counter = self._counter(profile, provider, model)
         counter.in_flight = max(0, counter.in_flight - 1)
+
+
+def _ipm_wait(
+    window: deque[tuple[float, int]], *, used: int, n: int, ipm: int, now: float
+) -> float:
+    """Seconds until enough images leave the minute window for ``n`` more to fit."""
+    freed = 0
+    for at, count in window:
+        freed += count
+        if used - freed + n <= ipm:
+            return at + _MINUTE - now
+    return _MINUTE

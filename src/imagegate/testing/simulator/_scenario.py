@@ -114,21 +114,23 @@ class Latency(BaseModel):
                 + (f"; got {' and '.join(given)}" if given else "")
             )
         if forms["min/max"]:
-            if self.min is None or self.max is None:
-                raise ValueError("min and max go together")
-            if self.min > self.max:
-                raise ValueError(f"min ({self.min}) is larger than max ({self.max})")
+            _check_pair("min", self.min, "max", self.max)
         if forms["p50/p95"]:
-            if self.p50 is None or self.p95 is None:
-                raise ValueError("p50 and p95 go together")
-            if self.p50 > self.p95:
-                raise ValueError(f"p50 ({self.p50}) is larger than p95 ({self.p95})")
+            _check_pair("p50", self.p50, "p95", self.p95)
         return self
 
     @classmethod
     def between(cls, low_s: float, high_s: float) -> Latency:
         """A uniform distribution between two values, in simulated seconds."""
         return cls(min=low_s, max=high_s)
+
+
+def _check_pair(low_name: str, low: float | None, high_name: str, high: float | None) -> None:
+    """Both bounds of a form given, the first not above the second."""
+    if low is None or high is None:
+        raise ValueError(f"{low_name} and {high_name} go together")
+    if low > high:
+        raise ValueError(f"{low_name} ({low}) is larger than {high_name} ({high})")
 
 
 def _latency(value: float | Mapping[str, float] | Latency) -> Any:
@@ -296,10 +298,19 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
     if isinstance(source, Scenario):
         return source
     if isinstance(source, Mapping):
-        try:
-            return Scenario.model_validate(source)
-        except ValidationError as exc:
-            raise ScenarioError(_format_errors(exc, "(mapping)")) from exc
+        return _validated(source, "(mapping)")
+    text, label, name = _scenario_text(source)
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(f"scenario {label} is not valid TOML: {exc}") from exc
+    data.setdefault("name", name)
+    return _validated(data, label)
+
+
+def _scenario_text(source: str | Path) -> tuple[str, str, str]:
+    """The TOML text of a built-in (by name) or a file, how to name it in errors, and the
+    scenario's default name."""
     name = str(source)
     if isinstance(source, str) and not name.endswith(".toml") and "/" not in name:
         entry = resources.files(_BUILTIN_PACKAGE) / "scenarios" / f"{name}.toml"
@@ -308,21 +319,16 @@ def load_scenario(source: str | Path | Mapping[str, Any] | Scenario) -> Scenario
                 f"no built-in scenario {name!r}; built-ins are: {', '.join(builtin_scenarios())}"
                 " (or pass a path to a .toml file)"
             )
-        text = entry.read_text(encoding="utf-8")
-        label = f"{name!r}"
-    else:
-        path = Path(source)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ScenarioError(f"cannot read scenario file {path}: {exc}") from exc
-        label = str(path)
-        name = path.stem
+        return entry.read_text(encoding="utf-8"), f"{name!r}", name
+    path = Path(source)
     try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ScenarioError(f"scenario {label} is not valid TOML: {exc}") from exc
-    data.setdefault("name", name)
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(f"cannot read scenario file {path}: {exc}") from exc
+    return text, str(path), path.stem
+
+
+def _validated(data: Mapping[str, Any], label: str) -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:

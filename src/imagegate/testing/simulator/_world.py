@@ -115,30 +115,37 @@ def parse_markers(prompt: str) -> tuple[_Marker, ...]:
     Raises:
         ValueError: a marker names an unknown kind, provider or size.
     """
-    markers = []
-    for match in _MARKER.finditer(prompt):
-        provider: str | None = None
-        size: str | None = None
-        if scope := match["scope"]:
-            provider, _, size_part = scope.partition("/")
-            provider = None if provider in ("", "*") else provider
-            size = size_part or None
-            if provider is not None and provider not in PROVIDERS:
-                raise ValueError(f"marker {match[0]!r}: unknown provider {provider!r}")
-            if size is not None and size not in ("1K", "2K", "4K"):
-                raise ValueError(f"marker {match[0]!r}: unknown size {size!r}")
-        sequence: list[tuple[str, float | None]] = []
-        for raw in match["seq"].split(","):
-            item = _ITEM.fullmatch(raw.strip())
-            if item is None or item["kind"] not in FORCEABLE_KINDS:
-                raise ValueError(
-                    f"marker {match[0]!r}: {raw.strip()!r} is not KIND[~SECONDS][*TIMES] with "
-                    f"KIND one of {', '.join(FORCEABLE_KINDS)}"
-                )
-            latency = float(item["latency"]) if item["latency"] else None
-            sequence.extend([(item["kind"], latency)] * int(item["times"] or 1))
-        markers.append(_Marker(provider, size, tuple(sequence)))
-    return tuple(markers)
+    return tuple(_Marker(*_scope(match), _sequence(match)) for match in _MARKER.finditer(prompt))
+
+
+def _scope(match: re.Match[str]) -> tuple[str | None, str | None]:
+    """The provider and size a marker applies to (None: any)."""
+    scope = match["scope"]
+    if not scope:
+        return None, None
+    provider_part, _, size_part = scope.partition("/")
+    provider = None if provider_part in ("", "*") else provider_part
+    size = size_part or None
+    if provider is not None and provider not in PROVIDERS:
+        raise ValueError(f"marker {match[0]!r}: unknown provider {provider!r}")
+    if size is not None and size not in ("1K", "2K", "4K"):
+        raise ValueError(f"marker {match[0]!r}: unknown size {size!r}")
+    return provider, size
+
+
+def _sequence(match: re.Match[str]) -> tuple[tuple[str, float | None], ...]:
+    """A marker's kinds, one per attempt (``KIND*3`` repeated), with pinned latencies."""
+    sequence: list[tuple[str, float | None]] = []
+    for raw in match["seq"].split(","):
+        item = _ITEM.fullmatch(raw.strip())
+        if item is None or item["kind"] not in FORCEABLE_KINDS:
+            raise ValueError(
+                f"marker {match[0]!r}: {raw.strip()!r} is not KIND[~SECONDS][*TIMES] with "
+                f"KIND one of {', '.join(FORCEABLE_KINDS)}"
+            )
+        latency = float(item["latency"]) if item["latency"] else None
+        sequence.extend([(item["kind"], latency)] * int(item["times"] or 1))
+    return tuple(sequence)
 
 
 def _uniforms(*parts: object) -> tuple[float, ...]:
@@ -202,27 +209,15 @@ class World:
         kind, pinned = self._forced(prompt, provider, size, attempt)
         forced = kind is not None
         if kind is None:
-            kind = _weighted(profile.outcomes, u[0])
-            if kind == "success" and u[1] < profile.size_ignored:
-                kind = "size_ignored"
-        if kind == "deadline":
-            latency = profile.deadline_s
-        elif kind in _SLOW_KINDS:
-            latency = sample(profile.latency_s, u[2])
-        else:
-            latency = sample(profile.fail_latency_s, u[2])
-        if pinned is not None:
-            latency = pinned
+            kind = _drawn_kind(profile, u[0], u[1])
+        latency = pinned if pinned is not None else _latency(profile, kind, u[2])
         if kind in _SLOW_KINDS and latency > profile.deadline_s:
             kind, latency = "deadline", profile.deadline_s
-        delivered: Size | None = None
-        if kind in IMAGE_KINDS:
-            delivered = _smaller(size) if kind == "size_ignored" else size
         return PlannedOutcome(
             kind=kind,
             latency_s=latency,
             billed=kind in BILLED_KINDS,
-            delivered_size=delivered,
+            delivered_size=_delivered(kind, size),
             trickle_s=sample(profile.trickle_s, u[3]) if kind == "slow_body" else 0.0,
             retry_after_s=sample(profile.retry_after_s, u[4]) if kind == "rate_limited" else 0.0,
             image_seed=int(u[5] * 4),
@@ -242,6 +237,31 @@ class World:
 
     def __repr__(self) -> str:
         return f"World(scenario={self.scenario.name!r}, seed={self.seed})"
+
+
+def _drawn_kind(profile: Profile, u_kind: float, u_size: float) -> str:
+    """The outcome drawn from the profile's weights; a success may ignore the size."""
+    kind = _weighted(profile.outcomes, u_kind)
+    if kind == "success" and u_size < profile.size_ignored:
+        return "size_ignored"
+    return kind
+
+
+def _latency(profile: Profile, kind: str, u: float) -> float:
+    """The deadline for a ``deadline``; the success latency for outcomes that come after
+    the work; the fail latency for fast failures."""
+    if kind == "deadline":
+        return profile.deadline_s
+    if kind in _SLOW_KINDS:
+        return sample(profile.latency_s, u)
+    return sample(profile.fail_latency_s, u)
+
+
+def _delivered(kind: str, size: Size) -> Size | None:
+    """The tier of the image delivered, or None when none is."""
+    if kind not in IMAGE_KINDS:
+        return None
+    return _smaller(size) if kind == "size_ignored" else size
 
 
 def _weighted(weights: Mapping[PlannedKind, float], u: float) -> str:
