@@ -50,7 +50,6 @@ def test_hedge_applies_above_its_size_only() -> None:
     policy = HedgePolicy(size="2K")
     assert policy.applies_to("4K")
     assert not policy.applies_to("2K")
-    assert not HedgePolicy(enabled=False).applies_to("4K")
 
 
 def test_fixed_delay_wins() -> None:

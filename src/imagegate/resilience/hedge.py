@@ -46,7 +46,8 @@ class HedgePolicy:
             ``"fastest"`` on the option at or below ``size`` expected to deliver soonest
             (mean latency over estimated success), which may be smaller.
         max_extra_load: Hedges plus retries, as a share of first attempts.
-        enabled: False turns hedging off.
+
+    Hedging is off with ``hedge=None`` (``hedge = false`` in a configuration file).
     """
 
     size: Size = "2K"
@@ -60,7 +61,6 @@ class HedgePolicy:
     grace_s: float = 30.0
     target: Literal["likely", "fastest"] = "likely"
     max_extra_load: float = 0.1
-    enabled: bool = True
 
     def __post_init__(self) -> None:
         if self.size not in SIZES:
@@ -80,7 +80,7 @@ class HedgePolicy:
 
     def applies_to(self, size: Size) -> bool:
         """Whether an attempt at ``size`` may be hedged."""
-        return self.enabled and size_rank(size) > size_rank(self.size)
+        return size_rank(size) > size_rank(self.size)
 
     def delay_for(self, window: OutcomeWindow | None, now: float) -> float:
         """Seconds to wait before hedging an attempt whose option has ``window`` history."""

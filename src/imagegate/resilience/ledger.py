@@ -325,10 +325,6 @@ class CostLedger:
             by_route=MappingProxyType(by_route),
         )
 
-    def statistics(self) -> Spend:
-        """Same as `spend`."""
-        return self.spend()
-
     def __repr__(self) -> str:
         spend = self.spend()
         limit = "none" if self.limit_usd is None else f"{self.limit_usd:.4f}"

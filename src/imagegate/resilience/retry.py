@@ -118,7 +118,6 @@ class RetryPolicy:
         error: BaseException,
         *,
         remaining_s: float | None,
-        min_attempt_s: float | None = None,
     ) -> float | None:
         """How long to wait before retrying, or None when the option should not be retried.
 
@@ -126,8 +125,6 @@ class RetryPolicy:
             attempt: The number of the attempt that just failed (1 = the first).
             error: What it failed with.
             remaining_s: Time left before the request's deadline; None for no deadline.
-            min_attempt_s: Overrides the policy's ``min_attempt_s`` for this decision
-                (e.g. the route's typical latency at this size).
 
         Returns:
             The wait in seconds (``wait(attempt)`` from the module docstring), or None
@@ -144,8 +141,6 @@ class RetryPolicy:
         wait = self.ceiling_s(attempt) * (1.0 - self.jitter * u)
         if hint is not None and hint > wait:
             wait = float(hint)
-        if remaining_s is not None:
-            floor = self.min_attempt_s if min_attempt_s is None else min_attempt_s
-            if wait + floor > remaining_s:
-                return None
+        if remaining_s is not None and wait + self.min_attempt_s > remaining_s:
+            return None
         return wait

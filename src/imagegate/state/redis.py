@@ -321,10 +321,6 @@ class RedisState:
             keys_cached=len(self._copies),
         )
 
-    def status(self) -> RedisStateStatistics:
-        """Same as `statistics`."""
-        return self.statistics()
-
     async def ping(self) -> bool:
         """Whether Redis answers now (does not change the degraded state)."""
         try:

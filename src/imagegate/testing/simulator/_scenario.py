@@ -119,11 +119,6 @@ class Latency(BaseModel):
             _check_pair("p50", self.p50, "p95", self.p95)
         return self
 
-    @classmethod
-    def between(cls, low_s: float, high_s: float) -> Latency:
-        """A uniform distribution between two values, in simulated seconds."""
-        return cls(min=low_s, max=high_s)
-
 
 def _check_pair(low_name: str, low: float | None, high_name: str, high: float | None) -> None:
     """Both bounds of a form given, the first not above the second."""
