@@ -25,12 +25,11 @@ the ledger. A cancelled attempt (a hedge loser, or the caller gave up) is record
 from __future__ import annotations
 
 import asyncio
-import math
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, get_args
+from typing import Any, get_args
 
 import anyio
 from anyio.abc import TaskGroup
@@ -38,7 +37,7 @@ from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStre
 
 from imagegate._gate import GatePass, GateRefusal, pass_gate
 from imagegate._plan import Option, build_plan
-from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
+from imagegate._presets import OptionOrder
 from imagegate._provider import (
     MAX_REPORTED_COST_PER_IMAGE_USD,
     Capabilities,
@@ -47,6 +46,7 @@ from imagegate._provider import (
     ProviderResponse,
     plausible_cost,
 )
+from imagegate._ranking import Ranking, Strategy
 from imagegate._redact import render_traceback
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, GeneratedImage, ImageResult, Outcome
@@ -74,18 +74,15 @@ from imagegate.resilience.ledger import CostLedger, Reservation
 from imagegate.resilience.load import LoadBudget
 from imagegate.resilience.ratelimit import RateLimiter
 from imagegate.resilience.retry import RetryPolicy
-from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
+from imagegate.resilience.stats import OutcomeWindow
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 
 __all__ = ["Engine", "RequestRun", "Strategy"]
-
-Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
 
 # No attempt starts with less than this much of the deadline left: it could not finish.
 _MIN_ATTEMPT_S = 0.001
 # Hedges per slow attempt: a second one only when the first failed fast.
 _MAX_HEDGES = 2
-_COLD_LATENCY_SPREAD = 0.25  # relative standard error of a latency not yet measured
 # Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
 _CLEANUP_BOUND_S = 5.0
 # Clock seconds an adapter's call may take to end once cancelled; then it is abandoned.
@@ -94,8 +91,9 @@ _BILLINGS: tuple[str, ...] = get_args(Billing)
 
 
 @dataclass(slots=True)
-class Engine:
-    """Everything a run needs from its router: providers, policies and shared state."""
+class Engine(Ranking):
+    """Everything a run needs from its router: providers, policies and shared state (its
+    ranking of options: `Ranking`)."""
 
     routes: tuple[Route, ...]
     providers: list[Provider]
@@ -131,127 +129,6 @@ class Engine:
         self.abandoned.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved, so asyncio does not report it as lost
-
-    def window(self, route: str, size: str) -> OutcomeWindow:
-        """The outcome window of (route, size), created on first use."""
-        key = (route, size)
-        window = self.windows.get(key)
-        if window is None:
-            window = self.windows[key] = OutcomeWindow()
-        return window
-
-    def _stats(self, route: str, size: str) -> OutcomeStats | None:
-        window = self.windows.get((route, size))
-        return window.statistics(self.clock.now()) if window is not None else None
-
-    def estimate(self, route: str, size: str) -> float:
-        """Estimated success rate of the next attempt at (route, size) (see admission)."""
-        policy = self.admission or AdmissionPolicy()
-        stats = self._stats(route, size)
-        return policy.estimate(stats, in_flight=self.in_flight[(route, size)])
-
-    def estimates(self, route: str, size: str) -> tuple[float, float]:
-        """The success estimate of (route, size) and its optimistic bound (admission)."""
-        policy = self.admission or AdmissionPolicy()
-        stats, in_flight = self._stats(route, size), self.in_flight[(route, size)]
-        return (
-            policy.estimate(stats, in_flight=in_flight),
-            policy.upper_bound(stats, in_flight=in_flight),
-        )
-
-    def expected_time_s(self, option: Option) -> float:
-        """Expected seconds to an image from ``option``: mean latency / success estimate."""
-        policy = self.admission or AdmissionPolicy()
-        key = (option.route.name, option.size)
-        stats = self._stats(*key)
-        mean = stats.mean_s if stats is not None else None
-        latency = PRIOR_LATENCY_S[option.size] if mean is None else mean
-        return latency / max(0.01, policy.estimate(stats, in_flight=self.in_flight[key]))
-
-    def sampled_time_s(self, option: Option) -> float:
-        """Seconds to an image from ``option``, optimistic where evidence is thin: a mean
-        latency drawn (Thompson sampling) around the window's, its standard error
-        shrinking with the successes seen, over the optimistic success bound admission
-        uses. Ranking by these keeps a route judged on a few outcomes in play until the
-        evidence is firm, then concentrates on the quickest (`expected_time_s` is the
-        point estimate). The success rate is bounded, not drawn: a cold Beta(1, 1) draw
-        would send a sixth of a cold burst to a size three times slower.
-        """
-        policy = self.admission or AdmissionPolicy()
-        key = (option.route.name, option.size)
-        stats = self._stats(*key)
-        prior = PRIOR_LATENCY_S[option.size]
-        if stats is None or stats.mean_s is None:
-            mean, error = prior, prior * _COLD_LATENCY_SPREAD
-        elif stats.stdev_s is None:
-            mean, error = stats.mean_s, stats.mean_s * _COLD_LATENCY_SPREAD
-        else:
-            mean, error = stats.mean_s, stats.stdev_s / math.sqrt(stats.successes)
-        latency = max(0.1 * mean, self.rng.gauss(mean, error))
-        success = min(1.0, policy.upper_bound(stats, in_flight=self.in_flight[key]))
-        return latency / max(0.01, success)
-
-    def fastest_key(self, option: Option) -> tuple[bool, float]:
-        """Primaries before backups, then by expected time to an image."""
-        return option.route.backup, self.expected_time_s(option)
-
-    def reorder(self, options: Sequence[Option]) -> Sequence[Option]:
-        """``options`` (in ladder order) in the engine's `OptionOrder`; routes within a
-        ranking are compared by one `sampled_time_s` draw each."""
-        if self.order == "ladder" or not options:
-            return options
-        draws = {id(o): self.sampled_time_s(o) for o in options}
-
-        def soonest(o: Option) -> float:
-            return draws[id(o)]
-
-        def primaries_soonest(o: Option) -> tuple[bool, float]:
-            return o.route.backup, draws[id(o)]
-
-        if self.order == "fastest":
-            return sorted(options, key=primaries_soonest)
-        if self.order == "size-then-fastest":
-            # The requested size, likeliest route first; once it is given up, whatever
-            # is expected to deliver soonest.
-            top = options[0].size
-            first = [o for o in options if o.size == top and not o.route.backup]
-            rest = [o for o in options if o.size != top or o.route.backup]
-            if self.strategy == "priority":  # another strategy orders the routes itself
-                first.sort(key=soonest)
-            rest.sort(key=primaries_soonest)
-            return first + rest
-        # "likely": the ladder's tiers and sizes; within each, the route expected to
-        # deliver soonest first (sorted() is stable, so ties keep the strategy's order).
-        ladder = {id(o): i for i, o in enumerate(options)}
-        tier: dict[tuple[bool, Size], int] = {}
-        for o in options:
-            tier.setdefault((o.route.backup, o.size), ladder[id(o)])
-        if self.strategy != "priority":  # another strategy orders the routes itself
-            return sorted(options, key=lambda o: tier[(o.route.backup, o.size)])
-        return sorted(options, key=lambda o: (tier[(o.route.backup, o.size)], soonest(o)))
-
-    def route_order(self, request: ImageRequest) -> list[int]:
-        """Route indexes in the order the strategy prefers (backups keep theirs)."""
-        indexes = list(range(len(self.routes)))
-        now = self.clock.now()
-        if self.strategy == "cheapest":
-            indexes.sort(key=lambda i: self.capabilities[i].estimate_cost_usd(request.size))
-        elif self.strategy == "fastest":
-
-            def latency(i: int) -> float:
-                # An untried route ranks first, so every route gets measured once.
-                ewma = self.window(self.routes[i].name, request.size).statistics(now).ewma_s
-                return 0.0 if ewma is None else ewma
-
-            indexes.sort(key=latency)
-        elif self.strategy == "weighted":
-            # Weighted shuffle (Efraimidis–Spirakis): key u^(1/w), largest first.
-            def draw(i: int) -> float:
-                weight = self.routes[i].weight
-                return self.rng.random() ** (1.0 / weight) if weight > 0 else -1.0
-
-            indexes.sort(key=draw, reverse=True)
-        return indexes
 
 
 @dataclass(slots=True, eq=False)
