@@ -1,7 +1,7 @@
 """One attempt, from launch to landing::
 
     a dispatcher slot         queueing counts against the deadline
-    the gate                  breaker permit, rate booking, budget reservation (`_gate`)
+    the gate                  every guard's booking, in one round trip (`imagegate.guards`)
     the rate limit's wait     inside the slot, so spacing holds
     the call                  under min(attempt timeout, what is left) (`_call`)
     the record                an `Attempt`; the outcome window; every guard settles
@@ -24,11 +24,9 @@ from imagegate._call import call_adapter
 from imagegate._cursor import Start
 from imagegate._deadline import out_of_time
 from imagegate._flight import Flight, Landing
-from imagegate._gate import GatePass, GateRefusal, pass_gate
 from imagegate._provider import MAX_REPORTED_COST_PER_IMAGE_USD
-from imagegate._result import Attempt
-from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError, QuotaExhausted
-from imagegate.resilience.breaker import CircuitBreaker
+from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError
+from imagegate.guards import GateRefusal
 from imagegate.resilience.dispatcher import DispatchTimeout
 
 if TYPE_CHECKING:
@@ -55,7 +53,7 @@ class AttemptRunner:
 
     def launch(self, start: Start, *, hedging: Flight | None = None) -> Flight:
         """A flight for ``start`` (a hedge of ``hedging``, if given), counted as in
-        flight and in the load budget; `fly` runs it."""
+        flight and announced to the guards; `fly` runs it."""
         run, (option, number) = self._run, start
         engine = run.engine
         run.cursor.count(option)
@@ -68,15 +66,7 @@ class AttemptRunner:
             option.capabilities.estimate_cost_usd(option.size, run.request.n),
             extra=self._launched > 0,
         )
-        load = engine.load
-        if load is not None:
-            if hedging is not None:
-                # The hedge takes over what its slow attempt held.
-                load.release(hedging.committed)
-                hedging.committed = 0.0
-            if flight.extra:
-                load.spend_extra()
-            flight.committed = load.commit(1 - engine.estimate(option.route.name, option.size))
+        run.guards.launch(flight, hedging)
         self._launched += 1
         # Counted from launch, not from the call, so a burst sees its own attempts.
         engine.in_flight[(option.route.name, option.size)] += 1
@@ -89,8 +79,7 @@ class AttemptRunner:
             landing = await self._attempt(flight)
         finally:
             run.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
-            if run.engine.load is not None:
-                run.engine.load.release(flight.committed)
+            run.guards.land(flight)
         await send.send(landing)
 
     async def _attempt(self, flight: Flight) -> Landing:
@@ -120,7 +109,7 @@ class AttemptRunner:
 
     async def _pass_gate(self, flight: Flight) -> Landing | None:
         """Book at the gate and wait for the rate limit; the landing of a refusal, or
-        None once through (what was booked is then in ``flight.gate``)."""
+        None once through (what was booked is then in ``flight.taken``)."""
         run = self._run
         booked = None
         # Shielded: a round trip cancelled half-way may have booked in shared state what
@@ -129,36 +118,18 @@ class AttemptRunner:
         # booked is held in the flight for the handler to return.
         with anyio.CancelScope(shield=True) as booking:
             booking.deadline = anyio.current_time() + _CLEANUP_BOUND_S
-            booked = await self._book(flight)
+            booked = await run.guards.book(flight)
         if booked is None:
             return Landing(flight, skipped="shared state did not answer in time")
         if isinstance(booked, GateRefusal):
             if booked.error is not None:
                 return Landing(flight, stop=booked.error)
             return Landing(flight, skipped=booked.reason)
-        flight.gate = booked
+        flight.taken = booked.results
         if booked.wait_s > 0:
             await run.engine.clock.sleep(booked.wait_s)
-        if flight.number == 1 and not flight.hedge:
-            run.engine.budget.deposit()
+        run.guards.passed(flight)
         return None
-
-    async def _book(self, flight: Flight) -> GatePass | GateRefusal:
-        """Breaker permit, rate booking and budget reservation in one step (`_gate`)."""
-        run, option = self._run, flight.option
-        engine = run.engine
-        remaining = run.time.remaining()
-        return await pass_gate(
-            engine.breakers.get(option.route.name, option.size),
-            engine.limiters[option.index],
-            engine.ledger,
-            n=run.request.n,
-            max_wait_s=None if remaining is None else remaining - engine.retry.min_attempt_s,
-            estimate_usd=flight.estimate_usd,
-            route=option.route.name,
-            size=option.size,
-            clock=engine.clock,
-        )
 
     async def _call(self, flight: Flight) -> Landing:
         """Make the call (unless the deadline ran out meanwhile), record it, settle it."""
@@ -166,9 +137,7 @@ class AttemptRunner:
         engine = run.engine
         remaining = run.time.remaining()
         if out_of_time(remaining):
-            assert flight.gate is not None
-            await engine.ledger.release(flight.gate.reservation)
-            await self._breaker(flight).release(flight.gate.permit)
+            await run.guards.release(flight, None, cancelled=False)
             return Landing(flight, skipped="deadline reached", out_of_time=True)
         timeout_s = run.time.attempt_timeout_s(
             option, remaining, has_fallback=lambda: run.cursor.fallback_after(option)
@@ -192,54 +161,25 @@ class AttemptRunner:
                 max_per_image_usd=MAX_REPORTED_COST_PER_IMAGE_USD,
             )
         run.attempts.append(attempt)
-        await self._settle(flight, attempt)
-        return Landing(flight, attempt=attempt, response=response)
-
-    async def _settle(self, flight: Flight, attempt: Attempt) -> None:
-        """Report the call's outcome: breaker, quota, outcome window, ledger."""
-        engine, option, gate = self._run.engine, flight.option, flight.gate
-        assert gate is not None
-        breaker = self._breaker(flight)
-        error = attempt.error
-        if attempt.outcome == "success":
-            await breaker.record_success(gate.permit, duration_s=attempt.duration_s)
-        else:
-            assert error is not None
-            await breaker.record_failure(gate.permit, error, duration_s=attempt.duration_s)
-            if isinstance(error, QuotaExhausted):
-                # The quota is the route's (per model or account), not the size's.
-                for other in sorted(option.capabilities.sizes - {option.size}):
-                    await engine.breakers.get(option.route.name, other).open_for_quota(error)
-                limiter = engine.limiters[option.index]
-                if limiter is not None:
-                    await limiter.mark_exhausted(reset_at=error.reset_at)
         if _is_evidence(error):
             engine.window(option.route.name, option.size).record(
-                success=attempt.outcome == "success",
-                latency_s=attempt.duration_s,
-                now=attempt.ended,
+                success=response is not None, latency_s=attempt.duration_s, now=ended
             )
-        await engine.ledger.settle(gate.reservation, attempt.cost_usd, attempt.billing)
+        await run.guards.settle(flight, attempt)
+        return Landing(flight, attempt=attempt, response=response)
 
     async def _cancelled(self, flight: Flight) -> None:
         """Hand back what a cancelled flight booked; record its call if it made one."""
-        gate = flight.gate
-        if gate is None:
+        if flight.taken is None:
             return
         run = self._run
-        ledger = run.engine.ledger
+        attempt = None
         if flight.called_at is not None:
             attempt = cancelled_attempt(flight, run.engine.clock.now())
             run.attempts.append(attempt)
-            await ledger.settle(gate.reservation, attempt.cost_usd, attempt.billing)
+        await run.guards.release(flight, attempt, cancelled=True)
+        if attempt is not None:
             run.log.debug("attempt.cancelled", route=attempt.route, size=attempt.size)
-        else:  # cancelled before the call (while waiting for the rate limit)
-            await ledger.unreserve(gate.reservation)
-        await self._breaker(flight).release(gate.permit)
-
-    def _breaker(self, flight: Flight) -> CircuitBreaker:
-        option = flight.option
-        return self._run.engine.breakers.get(option.route.name, option.size)
 
 
 def _is_evidence(error: ImageGateError | None) -> bool:

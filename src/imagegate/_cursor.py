@@ -1,12 +1,11 @@
 """What a request tries next, and why not: its walk down the ladder of options.
 
 After a failure the last option is retried (after its backoff) when the retry policy, the
-option's availability and the retry budget allow it; a retry whose wait is longer than
+option's guards and the retry budget allow it; a retry whose wait is longer than
 ``failover_after_s`` is put off instead while another option is left, and taken up once
 the ladder is used up. Otherwise the next option of the ladder is tried, unless it is
-unavailable now: its route rejected the request, its size's time is used up, its breaker
-is open, admission or the load budget turns it down, or its rate limit has no room before
-the deadline (the reason is kept among the skipped options)::
+unavailable now: its route rejected the request, its size's time is used up, or a guard
+says why not (the reason is kept among the skipped options)::
 
     next start:   retry the last option   (due now, allowed, paid for)
                   the next option         (skipping the unavailable ones)
@@ -22,7 +21,7 @@ from typing import TYPE_CHECKING
 
 from imagegate._flight import Landing
 from imagegate._plan import Option
-from imagegate._request import Size, size_rank
+from imagegate._request import Size
 from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError, ProviderError
 
 if TYPE_CHECKING:
@@ -78,28 +77,9 @@ class OptionCursor:
         """Why ``option`` cannot be tried now, or None."""
         if option.index in self._dead_routes:
             return "route rejected the request"
-        run = self._run
-        engine = run.engine
-        if run.time.size_spent(option.size):
+        if self._run.time.size_spent(option.size):
             return f"time for {option.size} used up (kept for smaller sizes)"
-        if not engine.breakers.get(option.route.name, option.size).allow():
-            return "breaker open"
-        if engine.admission is not None:
-            estimate, upper = engine.estimates(option.route.name, option.size)
-            can_step_down = size_rank(option.size) > size_rank(run.request.sizes_allowed[-1])
-            if not engine.admission.admits(upper, can_step_down=can_step_down):
-                return f"estimated success {estimate:.0%} (at best {upper:.0%}) too low"
-            if can_step_down and engine.load is not None and not engine.load.affords(1 - estimate):
-                return "load budget spent: stepping down"
-        limiter = engine.limiters[option.index]
-        if limiter is not None:
-            remaining = run.time.remaining()
-            max_wait = (
-                None if remaining is None else max(0.0, remaining - engine.retry.min_attempt_s)
-            )
-            if limiter.estimate_wait_s(run.request.n, max_wait_s=max_wait) is None:
-                return "rate limit or quota leaves no room before the deadline"
-        return None
+        return self._run.guards.peek(option, self._run)
 
     def fallback_after(self, option: Option) -> bool:
         """Whether an option other than ``option`` is still left to try."""
@@ -165,7 +145,7 @@ class OptionCursor:
         if failover_after is not None and wait > failover_after and self.fallback_after(option):
             self._defer(option, number, wait, error)
             return None
-        if self.why_not(option) is None and run.engine.budget.try_withdraw("retry"):
+        if self.why_not(option) is None and run.guards.spend("retry", run) is None:
             return await self._retry_after(option, number, wait, error=type(error).__name__)
         return None
 
@@ -190,7 +170,7 @@ class OptionCursor:
             remaining = run.time.remaining()
             if remaining is not None and wait + run.engine.retry.min_attempt_s > remaining:
                 continue
-            if self.why_not(option) is not None or not run.engine.budget.try_withdraw("retry"):
+            if self.why_not(option) is not None or run.guards.spend("retry", run) is not None:
                 continue
             return await self._retry_after(option, number, wait, deferred=True)
         return None

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
-from imagegate._gate import GatePass
 from imagegate._plan import Option
 from imagegate._provider import ProviderResponse
 from imagegate._result import Attempt
@@ -30,9 +30,9 @@ class Flight:
         extra: Whether the request had launched an attempt before this one.
         hedges: Hedges started for it (a main attempt).
         abandoned: Its call ignored cancellation and was left behind.
-        gate: What it holds once through the gate.
+        taken: What each guard booked at the gate, once through it.
         called_at: Clock time its call started, once started.
-        committed: Its expected extra attempts, held in the load budget.
+        held: What a guard holds for it from launch to landing, by guard.
     """
 
     run: RequestRun
@@ -44,9 +44,9 @@ class Flight:
     extra: bool
     hedges: int = 0
     abandoned: bool = False
-    gate: GatePass | None = None
+    taken: Sequence[Any] | None = None
     called_at: float | None = None
-    committed: float = 0.0
+    held: dict[object, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

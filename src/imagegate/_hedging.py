@@ -4,7 +4,7 @@ A main attempt above the hedge size that has not answered after the policy's del
 (fixed, or learned from its (route, size)) gets a hedge: with ``target="likely"`` the
 option at the hedge size most likely to answer, with ``"fastest"`` the option at or below
 it expected to deliver soonest; a backup only when no primary can take it. A hedge is
-paid for like a retry (from the retry budget). At most `MAX_HEDGES` per main attempt: a
+paid for like a retry (the guards' ``spend``). At most `MAX_HEDGES` per main attempt: a
 second one only when the first failed fast. With ``prefer="quality"`` a hedge that wins
 waits ``grace_s`` for the larger main attempt.
 """
@@ -60,16 +60,13 @@ class Hedging:
 
     def fire(self, main: Flight) -> Start | None:
         """The hedge of ``main`` to start now, paid for; None (logged) when no option
-        can take it or the retry budget is spent."""
+        can take it or the guards refuse to pay for it."""
         main.hedges += 1
         run = self._run
         target = self._target(main)
         where = {"route": main.option.route.name, "size": main.option.size}
-        # Not gated by the load budget: a hedge of a failing attempt is the fallback it
-        # was expected to need (its commitment in the budget); what a hedge costs shows
-        # in the balance and so in later admissions.
-        if target is None or not run.engine.budget.try_withdraw("hedge"):
-            reason = "no option can take it" if target is None else "retry budget"
+        reason = "no option can take it" if target is None else run.guards.spend("hedge", run)
+        if target is None or reason is not None:
             run.log.info("hedge.skipped", **where, reason=reason)
             return None
         run.log.info("hedge.fired", **where, hedge_route=target.route.name, hedge_size=target.size)

@@ -6,15 +6,15 @@ A request's life, and the module that owns each part of it::
       plan             the ladder of options, ranked                 _plan, _ranking
       execute          the hedged race, until an image or nothing    _race
         next start     retry, next rung or deferred retry; why not   _cursor
-          why not      route rejected, size's time, breaker, rate …  _cursor, _deadline
+          why not      route rejected, size's time used up, guards   _deadline, guards
         hedge          when a slow attempt gets one, and where       _hedging
         one attempt    slot, gate, wait, call, record, settle        _attempt, _call
-          the gate     permit, booking, reservation: one round trip  _gate
+          the gate     every guard's booking in one round trip       guards
           its time     min(attempt timeout, what is left)            _deadline
       answer           ImageResult, or AllRoutesFailed               _answer
 
 The `Engine` is what a run needs from its router: providers, policies and shared state,
-and its ranking of options (`_ranking`).
+its ranking of options (`_ranking`) and the guards every attempt passes (`guards`).
 """
 
 from __future__ import annotations
@@ -38,6 +38,7 @@ from imagegate._ranking import Ranking, Strategy
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, ImageResult
 from imagegate._route import Route
+from imagegate.guards import BUILTIN_GUARDS, Guard, GuardPipeline
 from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.breaker import BreakerRegistry
 from imagegate.resilience.budget import RetryBudget
@@ -56,8 +57,11 @@ __all__ = ["Engine", "RequestRun", "Strategy"]
 
 @dataclass(slots=True)
 class Engine(Ranking):
-    """Everything a run needs from its router: providers, policies and shared state (its
-    ranking of options: `Ranking`)."""
+    """Everything a run needs from its router: providers, policies and shared state.
+
+    ``guards`` are asked after the built-in ones (`imagegate.guards.BUILTIN_GUARDS`), so
+    a new per-attempt policy is a new `Guard`, not an edit of the run.
+    """
 
     routes: tuple[Route, ...]
     providers: list[Provider]
@@ -79,9 +83,14 @@ class Engine(Ranking):
     log: Any
     rng: random.Random
     load: LoadBudget | None = None
+    guards: tuple[Guard, ...] = ()
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
     abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+
+    def pipeline(self) -> GuardPipeline:
+        """The guards every attempt passes: the built-in ones, then ``guards``."""
+        return GuardPipeline((*BUILTIN_GUARDS, *self.guards))
 
     def abandon(self, task: asyncio.Task[Any]) -> None:
         """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds
@@ -108,6 +117,7 @@ class RequestRun:
         "attempts",
         "cursor",
         "engine",
+        "guards",
         "hedging",
         "log",
         "request",
@@ -124,11 +134,11 @@ class RequestRun:
         self.time = TimeBudget(engine, request)
         plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
         self.cursor = OptionCursor(self, engine.reorder(plan.options), plan.skipped)
+        self.guards = engine.pipeline()
         self.hedging = Hedging(self)
         self.runner = AttemptRunner(self)
         self.attempts: list[Attempt] = []
-        if engine.load is not None:
-            engine.load.open_request()
+        self.guards.open(self)
 
     async def execute(self) -> ImageResult:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
