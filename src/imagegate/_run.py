@@ -87,10 +87,17 @@ class Engine(Ranking):
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
     abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+    _pipeline: tuple[tuple[Guard, ...], GuardPipeline] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def pipeline(self) -> GuardPipeline:
-        """The guards every attempt passes: the built-in ones, then ``guards``."""
-        return GuardPipeline((*BUILTIN_GUARDS, *self.guards))
+        """The guards every attempt passes: the built-in ones, then ``guards`` (built
+        again only when ``guards`` is replaced)."""
+        cached = self._pipeline
+        if cached is None or cached[0] is not self.guards:
+            cached = self._pipeline = (self.guards, GuardPipeline((*BUILTIN_GUARDS, *self.guards)))
+        return cached[1]
 
     def abandon(self, task: asyncio.Task[Any]) -> None:
         """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds

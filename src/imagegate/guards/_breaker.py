@@ -27,14 +27,15 @@ _REFUSED = GateRefusal(_REASON)
 def permit_booking(breaker: CircuitBreaker) -> Booking[BreakerPermit | None]:
     """A permit of ``breaker``, as a booking at the gate (refused while it is open)."""
 
-    def refusal(permit: BreakerPermit | None) -> GateRefusal | None:
-        return _REFUSED if permit is None else None
-
     def undo(permit: BreakerPermit | None) -> Step[None]:
         assert permit is not None
         return breaker.release_step(permit)
 
-    return Booking(breaker.acquire_step(), refusal, undo)
+    return Booking(breaker.acquire_step(), _refusal, undo)
+
+
+def _refusal(permit: BreakerPermit | None) -> GateRefusal | None:
+    return _REFUSED if permit is None else None
 
 
 class BreakerGuard(Guard):

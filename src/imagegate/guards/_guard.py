@@ -24,30 +24,31 @@ class Check:
     Args:
         option: The (route, size) considered.
         run: The request.
+
+    Attributes:
+        option: The (route, size) considered.
+        run: The request.
+        engine: The router's engine (its policies and shared state).
+        request: The request's parameters.
     """
 
-    __slots__ = ("_estimates", "option", "run")
+    __slots__ = ("_can_step_down", "_estimates", "engine", "option", "request", "run")
 
     def __init__(self, option: Option, run: RequestRun) -> None:
         self.option = option
         self.run = run
+        self.engine: Engine = run.engine
+        self.request: ImageRequest = run.request
+        self._can_step_down: bool | None = None
         self._estimates: tuple[float, float] | None = None
 
     @property
-    def engine(self) -> Engine:
-        """The router's engine (its policies and shared state)."""
-        return self.run.engine
-
-    @property
-    def request(self) -> ImageRequest:
-        """The request."""
-        return self.run.request
-
-    @property
     def can_step_down(self) -> bool:
-        """Whether a smaller size than the option's is still acceptable."""
-        smallest = self.run.request.sizes_allowed[-1]
-        return size_rank(self.option.size) > size_rank(smallest)
+        """Whether a size smaller than the option's is still acceptable."""
+        if self._can_step_down is None:
+            smallest = self.request.sizes_allowed[-1]
+            self._can_step_down = size_rank(self.option.size) > size_rank(smallest)
+        return self._can_step_down
 
     def remaining_s(self) -> float | None:
         """Seconds left before the request's deadline, or None without one."""
@@ -57,7 +58,7 @@ class Check:
         """The option's success estimate and its optimistic bound (`Engine.estimates`),
         computed once per check however many guards ask."""
         if self._estimates is None:
-            self._estimates = self.run.engine.estimates(self.option.route.name, self.option.size)
+            self._estimates = self.engine.estimates(self.option.route.name, self.option.size)
         return self._estimates
 
     def __repr__(self) -> str:

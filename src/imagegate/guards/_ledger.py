@@ -30,17 +30,18 @@ def budget_booking(
     """A reservation of ``estimate_usd`` on ``ledger`` as a booking at the gate
     (refused with the `BudgetExceeded` when it would cross the cap)."""
 
-    def refusal(result: Reservation | BudgetExceeded) -> GateRefusal | None:
-        if isinstance(result, BudgetExceeded):
-            return GateRefusal("budget cap reached", result)
-        return None
-
     def undo(result: Reservation | BudgetExceeded) -> Step[None]:
         assert isinstance(result, Reservation)
         return ledger.unreserve_step(result)
 
     step = ledger.reserve_step(estimate_usd, route=route, size=size)
-    return Booking(step, refusal, undo)
+    return Booking(step, _refusal, undo)
+
+
+def _refusal(result: Reservation | BudgetExceeded) -> GateRefusal | None:
+    if isinstance(result, BudgetExceeded):
+        return GateRefusal("budget cap reached", result)
+    return None
 
 
 class LedgerGuard(Guard):

@@ -28,17 +28,19 @@ def rate_booking(
     """A start of ``n`` images on ``limiter`` as a booking at the gate (refused when
     its wait would exceed ``max_wait_s``); its wait is the booking's."""
 
-    def refusal(booking: RateBooking | None) -> GateRefusal | None:
-        return _REFUSED if booking is None else None
-
     def undo(booking: RateBooking | None) -> Step[bool]:
         assert booking is not None
         return limiter.unreserve_step(booking)
 
-    def wait_s(booking: RateBooking | None) -> float:
-        return 0.0 if booking is None else booking.wait_s
+    return Booking(limiter.reserve_step(n, max_wait_s=max_wait_s), _refusal, undo, _wait_s)
 
-    return Booking(limiter.reserve_step(n, max_wait_s=max_wait_s), refusal, undo, wait_s)
+
+def _refusal(booking: RateBooking | None) -> GateRefusal | None:
+    return _REFUSED if booking is None else None
+
+
+def _wait_s(booking: RateBooking | None) -> float:
+    return 0.0 if booking is None else booking.wait_s
 
 
 class RateLimitGuard(Guard):
