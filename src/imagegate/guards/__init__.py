@@ -6,17 +6,17 @@ options), the `Booking` it takes at the gate (every guard's booking goes to shar
 in one round trip, and what the others took is handed back when one refuses), and its
 ``settle`` once the call ended. The built-in pipeline, in order::
 
-    guard              peek (skip reason)              gate booking       after the call
-    BreakerGuard       breaker open                    a permit           report the outcome
-    AdmissionGuard     estimated success … too low
-    LoadBudgetGuard    load budget spent: stepping     (holds expected extra attempts
-                       down                             from launch to landing)
-    RateLimitGuard     rate limit or quota leaves no   a start (and its
-                       room before the deadline        wait)
-    QuotaGuard                                                            QuotaExhausted: close
-                                                                          the whole route
-    LedgerGuard                                        a reservation      settle the cost
-    RetryBudgetGuard   (a retry or hedge spends a token; a first attempt deposits)
+    guard             peek: the skip reason          at the gate      after the call
+    BreakerGuard      breaker open                   a permit         report the outcome
+    AdmissionGuard    estimated success … too low
+    LoadBudgetGuard   load budget spent: stepping    (each attempt holds its expected
+                      down                            extra attempts until it lands)
+    RateLimitGuard    rate limit or quota leaves     a start, and
+                      no room before the deadline    its wait
+    QuotaGuard                                                        QuotaExhausted: the
+                                                                      whole route closes
+    LedgerGuard                                      a reservation    settle the cost
+    RetryBudgetGuard  (a retry or a hedge spends a token; a first attempt deposits)
 
 The order is the precedence: a peek stops at the first reason, and when several bookings
 are refused the first refusal is the one reported (breaker, then rate limit, then budget;

@@ -68,8 +68,9 @@ class Check:
 class Guard:
     """One policy every attempt passes: a hook at each point of an attempt's life.
 
-    Override the hooks the policy needs; the others do nothing. The engine calls each
-    hook on every guard in the pipeline's order (`release` in reverse)::
+    Override the hooks the policy needs; the others do nothing (and are never called).
+    The engine calls each hook on the guards in the pipeline's order (`release` in
+    reverse)::
 
         open      a request starts
         peek      an option is considered (the ladder, a retry, a hedge target):
