@@ -1,0 +1,153 @@
+"""What a request hands back: the record of each attempt, then the `ImageResult` built from
+the winning one, or the `AllRoutesFailed` that carries every attempt and every skip."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from imagegate._flight import Flight, Landing
+from imagegate._provider import ProviderResponse, plausible_cost
+from imagegate._request import ImageRequest, Size, size_rank
+from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate.errors import (
+    AllRoutesFailed,
+    DeadlineExceeded,
+    ImageGateError,
+    NoImageReturned,
+    ProviderError,
+)
+
+if TYPE_CHECKING:
+    from imagegate._run import RequestRun
+
+__all__ = ["build_failure", "build_result", "cancelled_attempt", "check_response", "record"]
+
+
+def check_response(
+    response: ProviderResponse, request: ImageRequest, route: str, size: Size
+) -> ProviderError | None:
+    """An empty answer, or an image too small for the request, is a (billed) failure."""
+    if not response.images:
+        return NoImageReturned("provider answered without an image", route=route, size=size)
+    delivered = response.images[0].size
+    floor = request.sizes_allowed[-1]
+    if delivered is None or size_rank(delivered) < size_rank(floor):
+        image = response.images[0]
+        return NoImageReturned(
+            f"delivered {image.width}x{image.height} ({delivered or 'below 1K'}), "
+            f"smaller than the smallest acceptable tier {floor}",
+            route=route,
+            size=size,
+            retryable=False,
+        )
+    return None
+
+
+def record(
+    flight: Flight,
+    ended: float,
+    response: ProviderResponse | None,
+    error: ImageGateError | None,
+) -> Attempt:
+    """The record of ``flight``'s call, which ended at ``ended`` with ``response`` or
+    ``error``. A cost the provider reports that cannot be a price is not believed: the
+    attempt is booked at the catalogue estimate and marked ``cost_rejected``."""
+    assert flight.called_at is not None
+    route, size = flight.option.route.name, flight.option.size
+    started, estimate = flight.called_at, flight.estimate_usd
+    if response is not None:
+        cost, rejected = estimate, False
+        if response.cost_usd is not None:
+            # A provider's answer is a third party's word: a NaN, infinite or negative
+            # cost would turn the budget cap off or block it for good.
+            # Per image asked for: a body with a thousand images must not raise the ceiling.
+            rejected = not plausible_cost(response.cost_usd, flight.run.request.n)
+            cost = estimate if rejected else float(response.cost_usd)
+        return Attempt(
+            route, size, started, ended, "success", None, response.billing, cost,
+            hedge=flight.hedge, delivered_size=response.images[0].size, number=flight.number,
+            cost_rejected=rejected,
+        )  # fmt: skip
+    billing = error.billing if isinstance(error, ProviderError) else "not_billed"
+    outcome: Outcome = (
+        "timeout" if isinstance(error, DeadlineExceeded) and error.status is None else "error"
+    )
+    cost = estimate if billing != "not_billed" else 0.0
+    return Attempt(
+        route, size, started, ended, outcome, error, billing, cost,
+        hedge=flight.hedge, number=flight.number, abandoned=flight.abandoned,
+    )  # fmt: skip
+
+
+def cancelled_attempt(flight: Flight, ended: float) -> Attempt:
+    """The record of ``flight``'s call, cancelled at ``ended``: possibly billed."""
+    assert flight.called_at is not None
+    return Attempt(
+        flight.option.route.name,
+        flight.option.size,
+        flight.called_at,
+        ended,
+        "cancelled",
+        None,
+        "possibly_billed",
+        flight.estimate_usd,
+        hedge=flight.hedge,
+        number=flight.number,
+        abandoned=flight.abandoned,
+    )
+
+
+def build_result(run: RequestRun, winner: Landing) -> ImageResult:
+    """The `ImageResult` of ``winner``'s image, with every attempt of the request."""
+    assert winner.response is not None
+    option, request, log = winner.flight.option, run.request, run.log
+    response = winner.response
+    delivered = response.images[0].size
+    downgraded = delivered is None or size_rank(delivered) < size_rank(request.size)
+    if winner.flight.hedge:
+        log.info("hedge.won", route=option.route.name, size=option.size)
+    if downgraded:
+        log.info(
+            "downgrade",
+            route=option.route.name,
+            requested=request.size,
+            delivered=delivered,
+        )
+    attempts = tuple(sorted(run.attempts, key=lambda a: a.started))
+    return ImageResult(
+        images=response.images,
+        route=option.route.name,
+        provider=option.route.provider,
+        model=option.route.model,
+        requested_size=request.size,
+        size=delivered,
+        downgraded=downgraded,
+        attempts=attempts,
+        cost_usd=sum(a.cost_usd for a in attempts),
+        latency_s=run.time.elapsed(),
+        request_id=run.request_id,
+        size_ignored=response.size_ignored or delivered != option.size,
+        metadata=dict(response.metadata),
+    )
+
+
+def build_failure(run: RequestRun) -> AllRoutesFailed:
+    """The `AllRoutesFailed` of a request that got no image: why, every attempt, every
+    skipped option."""
+    attempts = sorted(run.attempts, key=lambda a: a.started)
+    skipped = run.cursor.skipped
+    if run.cursor.blocked:
+        reason = "the prompt was blocked"
+    elif run.time.expired():
+        reason = "deadline reached"
+    elif attempts:
+        reason = "every allowed option failed"
+    else:
+        reason = "no route could take the request"
+    return AllRoutesFailed(
+        f"{reason}: {len(attempts)} attempt(s)"
+        + "".join(f"; {a.route}@{a.size}: {a.error or a.outcome}" for a in attempts)
+        + "".join(f"; skipped {s}" for s in skipped),
+        attempts=attempts,
+        skipped=skipped,
+    )

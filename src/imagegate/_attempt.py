@@ -1,0 +1,187 @@
+"""One attempt, from launch to landing::
+
+    a dispatcher slot         queueing counts against the deadline
+    the gate                  every guard's booking, in one round trip (`imagegate.guards`)
+    the rate limit's wait     inside the slot, so spacing holds
+    the call                  under min(attempt timeout, what is left) (`_call`)
+    the record                an `Attempt`; the outcome window; every guard settles
+
+A refusal at the gate skips the option (a budget refusal ends the request). An attempt
+cancelled while it holds its bookings (a hedge loser, a caller that gave up) hands them
+back, shielded but bounded; one cancelled during its call is recorded as ``cancelled``
+and possibly billed.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.streams.memory import MemoryObjectSendStream
+
+from imagegate._answer import cancelled_attempt, check_response, record
+from imagegate._call import call_adapter
+from imagegate._cursor import Start
+from imagegate._deadline import out_of_time
+from imagegate._flight import Flight, Landing
+from imagegate._provider import MAX_REPORTED_COST_PER_IMAGE_USD
+from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError
+from imagegate.guards import GateRefusal
+from imagegate.resilience.dispatcher import DispatchTimeout
+
+if TYPE_CHECKING:
+    from imagegate._run import RequestRun
+
+__all__ = ["AttemptRunner"]
+
+# Real seconds a cancelled attempt may spend recording itself (ledger, breaker).
+_CLEANUP_BOUND_S = 5.0
+
+
+class AttemptRunner:
+    """Launches the attempts of one request and runs each to its landing.
+
+    Args:
+        run: The request.
+    """
+
+    __slots__ = ("_launched", "_run")
+
+    def __init__(self, run: RequestRun) -> None:
+        self._run = run
+        self._launched = 0
+
+    def launch(self, start: Start, *, hedging: Flight | None = None) -> Flight:
+        """A flight for ``start`` (a hedge of ``hedging``, if given), counted as in
+        flight and announced to the guards; `fly` runs it."""
+        run, (option, number) = self._run, start
+        engine = run.engine
+        run.cursor.count(option)
+        flight = Flight(
+            run,
+            option,
+            number,
+            hedging is not None,
+            engine.clock.now(),
+            option.capabilities.estimate_cost_usd(option.size, run.request.n),
+            extra=self._launched > 0,
+        )
+        run.guards.launch(flight, hedging)
+        self._launched += 1
+        # Counted from launch, not from the call, so a burst sees its own attempts.
+        engine.in_flight[(option.route.name, option.size)] += 1
+        return flight
+
+    async def fly(self, flight: Flight, send: MemoryObjectSendStream[Landing]) -> None:
+        """Run ``flight`` and send its landing."""
+        run = self._run
+        try:
+            landing = await self._attempt(flight)
+        finally:
+            run.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
+            run.guards.land(flight)
+        await send.send(landing)
+
+    async def _attempt(self, flight: Flight) -> Landing:
+        engine = self._run.engine
+        slot = None
+        try:
+            try:
+                slot = await engine.dispatcher.acquire(
+                    flight.option.route.name, timeout_s=self._run.time.remaining()
+                )
+            except DispatchTimeout:
+                return Landing(flight, skipped="deadline reached while queued", out_of_time=True)
+            refused = await self._pass_gate(flight)
+            if refused is not None:
+                return refused
+            return await self._call(flight)
+        except anyio.get_cancelled_exc_class():
+            # Shielded so the bookkeeping survives the cancellation, but bounded: a shared
+            # state backend that hangs must not keep a cancelled request alive.
+            with anyio.CancelScope(shield=True) as cleanup:
+                cleanup.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+                await self._cancelled(flight)
+            raise
+        finally:
+            if slot is not None:
+                slot.release()
+
+    async def _pass_gate(self, flight: Flight) -> Landing | None:
+        """Book at the gate and wait for the rate limit; the landing of a refusal, or
+        None once through (what was booked is then in ``flight.taken``)."""
+        run = self._run
+        booked = None
+        # Shielded: a round trip cancelled half-way may have booked in shared state what
+        # this request would never learn of, and so never hand back. Bounded like the
+        # cleanup; a pending cancellation lands at the next checkpoint, once what was
+        # booked is held in the flight for the handler to return.
+        with anyio.CancelScope(shield=True) as booking:
+            booking.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+            booked = await run.guards.book(flight)
+        if booked is None:
+            return Landing(flight, skipped="shared state did not answer in time")
+        if isinstance(booked, GateRefusal):
+            if booked.error is not None:
+                return Landing(flight, stop=booked.error)
+            return Landing(flight, skipped=booked.reason)
+        flight.taken = booked.results
+        if booked.wait_s > 0:
+            await run.engine.clock.sleep(booked.wait_s)
+        run.guards.passed(flight)
+        return None
+
+    async def _call(self, flight: Flight) -> Landing:
+        """Make the call (unless the deadline ran out meanwhile), record it, settle it."""
+        run, option = self._run, flight.option
+        engine = run.engine
+        remaining = run.time.remaining()
+        if out_of_time(remaining):
+            await run.guards.release(flight, None, cancelled=False)
+            return Landing(flight, skipped="deadline reached", out_of_time=True)
+        timeout_s = run.time.attempt_timeout_s(
+            option, remaining, has_fallback=lambda: run.cursor.fallback_after(option)
+        )
+        flight.called_at = engine.clock.now()
+        response, error = await call_adapter(flight, timeout_s)
+        ended = engine.clock.now()
+        if response is not None:
+            error = check_response(response, run.request, option.route.name, option.size)
+            if error is not None:
+                response = None
+        attempt = record(flight, ended, response, error)
+        if attempt.cost_rejected:
+            assert response is not None
+            run.log.warning(
+                "attempt.cost_rejected",
+                route=option.route.name,
+                size=option.size,
+                reported_cost_usd=repr(response.cost_usd),
+                booked_usd=attempt.cost_usd,
+                max_per_image_usd=MAX_REPORTED_COST_PER_IMAGE_USD,
+            )
+        run.attempts.append(attempt)
+        if _is_evidence(error):
+            engine.window(option.route.name, option.size).record(
+                success=response is not None, latency_s=attempt.duration_s, now=ended
+            )
+        await run.guards.settle(flight, attempt)
+        return Landing(flight, attempt=attempt, response=response)
+
+    async def _cancelled(self, flight: Flight) -> None:
+        """Hand back what a cancelled flight booked; record its call if it made one."""
+        if flight.taken is None:
+            return
+        run = self._run
+        attempt = None
+        if flight.called_at is not None:
+            attempt = cancelled_attempt(flight, run.engine.clock.now())
+            run.attempts.append(attempt)
+        await run.guards.release(flight, attempt, cancelled=True)
+        if attempt is not None:
+            run.log.debug("attempt.cancelled", route=attempt.route, size=attempt.size)
+
+
+def _is_evidence(error: ImageGateError | None) -> bool:
+    """Whether an outcome says something about the option's health (a refusal does not)."""
+    return not isinstance(error, ContentBlocked | InvalidRequestError)

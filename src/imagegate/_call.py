@@ -1,0 +1,170 @@
+"""The adapter's call for one attempt: under its timeout, in a task of its own, its answer
+checked, and its cancellation bounded.
+
+A call that outlives its timeout (or whose request is cancelled) is cancelled and given
+`ABANDON_GRACE_S` of clock time to end; one that ignores the cancellation is abandoned
+(held by the engine, never awaited) so the request still ends on time. Whatever the
+adapter raises or returns instead of a `ProviderResponse` becomes the attempt's error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from typing import Any, get_args
+
+import anyio
+
+from imagegate._flight import Flight
+from imagegate._plan import Option
+from imagegate._provider import ProviderRequest, ProviderResponse
+from imagegate._redact import render_traceback
+from imagegate._request import Size
+from imagegate._result import GeneratedImage
+from imagegate._sanitize import detach
+from imagegate.errors import (
+    Billing,
+    DeadlineExceeded,
+    ImageGateError,
+    ProviderError,
+    UpstreamError,
+)
+from imagegate.resilience.clock import move_on_after
+
+__all__ = ["ABANDON_GRACE_S", "call_adapter"]
+
+# Clock seconds an adapter's call may take to end once cancelled; then it is abandoned.
+ABANDON_GRACE_S = 1.0
+_BILLINGS: tuple[str, ...] = get_args(Billing)
+
+Answer = tuple[ProviderResponse | None, ImageGateError | None]
+
+
+async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
+    """The adapter's answer to ``flight``'s call under ``timeout_s``, or its error."""
+    run, option = flight.run, flight.option
+    request, route, size = run.request, option.route, option.size
+    call = ProviderRequest(
+        prompt=request.prompt,
+        model=route.model,
+        size=size,
+        aspect_ratio=request.aspect_ratio,
+        n=request.n,
+        seed=request.seed,
+        timeout_s=timeout_s,
+        request_id=run.request_id,
+        options=route.options,
+    )
+    run.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
+    task = asyncio.get_running_loop().create_task(_invoke(flight, call))
+    try:
+        async with move_on_after(run.engine.clock, timeout_s) as scope:
+            await asyncio.wait((task,))
+    except anyio.get_cancelled_exc_class():
+        with anyio.CancelScope(shield=True):
+            flight.abandoned = await _stop_call(flight, task)
+        raise
+    response: ProviderResponse | None = None
+    error: ImageGateError | None = None
+    if scope.cancelled_caught:
+        flight.abandoned = await _stop_call(flight, task)
+        error = DeadlineExceeded(
+            f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
+        )
+    elif task.cancelled():  # the adapter cancelled its own call
+        error = UpstreamError(
+            "adapter call was cancelled", route=route.name, size=size, retryable=False
+        )
+    else:
+        response, error = task.result()
+    run.log.debug(
+        "attempt.end",
+        route=route.name,
+        size=size,
+        ok=response is not None,
+        error=type(error).__name__ if error else None,
+        abandoned=flight.abandoned,
+    )
+    return response, error
+
+
+async def _invoke(flight: Flight, call: ProviderRequest) -> Answer:
+    """The adapter's answer, or what it raised or returned instead, as an error."""
+    option, log = flight.option, flight.run.log
+    route, size = option.route, option.size
+    try:
+        answer: object = await flight.run.engine.providers[option.index].generate(call)
+    except ProviderError as exc:
+        return None, detach(exc).bind(route=route.name, size=size)
+    except ImageGateError as exc:
+        return None, detach(exc)
+    except Exception as exc:  # a buggy adapter must not take the request down
+        # As text, never exc_info: renderers that show locals would reach the key.
+        log.error(
+            "attempt.adapter_bug", route=route.name, size=size,
+            exception=render_traceback(exc),
+        )  # fmt: skip
+        return None, UpstreamError(
+            f"adapter raised {type(exc).__name__}: {exc}",
+            route=route.name,
+            size=size,
+            retryable=False,
+        )
+    error = _malformed(answer, route.name, size)
+    if error is not None:
+        log.error("attempt.adapter_bug", route=route.name, size=size, error=error.message)
+        return None, error
+    return answer, None  # type: ignore[return-value]  # checked by _malformed
+
+
+async def _stop_call(flight: Flight, task: asyncio.Task[Any]) -> bool:
+    """Cancel the adapter's call and give it `ABANDON_GRACE_S` of clock time to end.
+    True when it did not: the engine keeps the task (cancelled, never awaited) so the
+    request can end at its deadline instead of when the adapter gives up."""
+    if task.done():
+        return False
+    task.cancel()
+    engine = flight.run.engine
+    # Held from now on, however this wait ends: the loop keeps only weak references.
+    engine.abandon(task)
+    async with move_on_after(engine.clock, ABANDON_GRACE_S):
+        await asyncio.wait((task,))
+    if task.done():
+        return False
+    option: Option = flight.option
+    flight.run.log.warning(
+        "attempt.abandoned",
+        route=option.route.name,
+        size=option.size,
+        grace_s=ABANDON_GRACE_S,
+    )
+    return True
+
+
+def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
+    """Why an adapter's answer is not a usable `ProviderResponse`, as the attempt's error
+    (a plugin may hand back whatever its upstream sent); None when it is one. A cost that
+    cannot be a price does not make the answer unusable: the attempt books the estimate."""
+    problem: str | None = None
+    if not isinstance(answer, ProviderResponse):
+        problem = f"returned {type(answer).__name__}, not a ProviderResponse"
+    elif not isinstance(answer.images, tuple | list) or not all(
+        isinstance(image, GeneratedImage) for image in answer.images
+    ):
+        problem = "returned images that are not GeneratedImage objects"
+    elif answer.billing not in _BILLINGS:
+        problem = f"returned billing {_short(answer.billing)}"
+    elif not isinstance(answer.metadata, Mapping):
+        problem = f"returned metadata of type {type(answer.metadata).__name__}"
+    if problem is None:
+        return None
+    # The call went through, so the provider may have charged for it.
+    return UpstreamError(
+        f"adapter {problem}", route=route, size=size, retryable=False, billing="possibly_billed"
+    )
+
+
+def _short(value: object) -> str:
+    """``repr(value)`` cut to a length fit for a message (the value came from upstream)."""
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -1,0 +1,113 @@
+"""The hedged race: a request's attempts in flight, and what happens when one lands.
+
+At most two attempts fly at once — the *main* one and, when the main one is slow, a
+*hedge* — and the race reacts to whichever lands first::
+
+    loop:
+        no main in flight?   promote the hedge, or start the next option (the cursor)
+        wait for a landing, or for the main attempt's hedge timer (`_hedging`)
+        timer fired          start its hedge
+        a stop               end the request with it (the budget cap)
+        an image             the winner (a hedge win may wait a grace for the main one)
+        anything else        the cursor learns from it; that slot is free again
+
+Every attempt runs in the race's task group; whatever is still flying when the race ends
+is cancelled (and records itself as cancelled, possibly billed).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import anyio
+from anyio.abc import TaskGroup
+from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+
+from imagegate._cursor import Start
+from imagegate._flight import Flight, Landing
+from imagegate.resilience.clock import move_on_after
+
+if TYPE_CHECKING:
+    from imagegate._run import RequestRun
+
+__all__ = ["HedgedRace"]
+
+
+class HedgedRace:
+    """Races the attempts of one request until one delivers or nothing is left.
+
+    Args:
+        run: The request.
+    """
+
+    __slots__ = ("_receive", "_run", "_send", "_tg")
+
+    _tg: TaskGroup
+    _send: MemoryObjectSendStream[Landing]
+    _receive: MemoryObjectReceiveStream[Landing]
+
+    def __init__(self, run: RequestRun) -> None:
+        self._run = run
+
+    async def run(self) -> Landing | None:
+        """The landing that ends the request — an image, or a stop — or None when every
+        option is used up."""
+        send, receive = anyio.create_memory_object_stream[Landing](max_buffer_size=4)
+        async with send, receive, anyio.create_task_group() as tg:
+            self._tg, self._send, self._receive = tg, send, receive
+            end = await self._race()
+            tg.cancel_scope.cancel()
+        return end
+
+    async def _race(self) -> Landing | None:
+        run = self._run
+        main: Flight | None = None
+        hedge: Flight | None = None
+        while True:
+            if main is None:
+                main, hedge = hedge, None
+            if main is None:
+                start = await run.cursor.next_start()
+                if start is None:
+                    return None
+                main = self._start(start)
+            landing = await self._landing(run.hedging.wait_s(main, hedge))
+            if landing is None:  # the hedge timer fired
+                hedge = self._hedge(main)
+            elif landing.stop is not None:
+                return landing
+            elif landing.response is not None:
+                return await self._grace(landing, main) if landing.flight is hedge else landing
+            elif landing.flight is main:
+                run.cursor.absorb(landing)
+                main = None
+            else:
+                run.cursor.absorb(landing)
+                hedge = None
+
+    def _start(self, start: Start, hedging: Flight | None = None) -> Flight:
+        """Launch an attempt at ``start`` in the race's task group."""
+        flight = self._run.runner.launch(start, hedging=hedging)
+        self._tg.start_soon(self._run.runner.fly, flight, self._send)
+        return flight
+
+    def _hedge(self, main: Flight) -> Flight | None:
+        """Start ``main``'s hedge, if it gets one."""
+        start = self._run.hedging.fire(main)
+        return None if start is None else self._start(start, hedging=main)
+
+    async def _landing(self, timeout_s: float | None) -> Landing | None:
+        """The next landing, or None when ``timeout_s`` passes first."""
+        async with move_on_after(self._run.engine.clock, timeout_s):
+            return await self._receive.receive()
+        return None
+
+    async def _grace(self, hedge_win: Landing, main: Flight) -> Landing:
+        """prefer="quality": give the larger main attempt a grace to land too."""
+        grace_s = self._run.hedging.grace_s()
+        if grace_s <= 0:
+            return hedge_win
+        late = await self._landing(grace_s)
+        if late is not None and late.flight is main and late.response is not None:
+            return late
+        return hedge_win

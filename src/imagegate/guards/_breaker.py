@@ -1,0 +1,75 @@
+"""`BreakerGuard`: the (route, size) circuit breaker, as a guard.
+
+An option whose breaker is open is skipped; an attempt takes a permit at the gate (a
+half-open breaker hands out only its probes), reports its outcome after the call, and
+frees the permit without evidence when it never made the call or was cancelled.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imagegate._result import Attempt
+from imagegate.guards._booking import Booking, GateRefusal
+from imagegate.guards._guard import Check, Guard
+from imagegate.resilience.breaker import BreakerPermit, CircuitBreaker
+from imagegate.state import Step
+
+if TYPE_CHECKING:
+    from imagegate._flight import Flight
+
+__all__ = ["BreakerGuard", "permit_booking"]
+
+_REASON = "breaker open"
+_REFUSED = GateRefusal(_REASON)
+
+
+def permit_booking(breaker: CircuitBreaker) -> Booking[BreakerPermit | None]:
+    """A permit of ``breaker``, as a booking at the gate (refused while it is open)."""
+
+    def undo(permit: BreakerPermit | None) -> Step[None]:
+        assert permit is not None
+        return breaker.release_step(permit)
+
+    return Booking(breaker.acquire_step(), _refusal, undo)
+
+
+def _refusal(permit: BreakerPermit | None) -> GateRefusal | None:
+    return _REFUSED if permit is None else None
+
+
+class BreakerGuard(Guard):
+    """Skips an option while its breaker is open; books a permit; reports the outcome."""
+
+    __slots__ = ()
+
+    def peek(self, check: Check) -> str | None:
+        """``"breaker open"`` while the option's breaker lets nothing through."""
+        option = check.option
+        return (
+            None if check.engine.breakers.get(option.route.name, option.size).allow() else _REASON
+        )
+
+    def book(self, flight: Flight) -> Booking[Any]:
+        """A permit of the option's breaker."""
+        return permit_booking(_breaker(flight))
+
+    async def settle(self, flight: Flight, taken: Any, attempt: Attempt) -> None:
+        """Report the call's outcome and duration to the breaker."""
+        breaker = _breaker(flight)
+        if attempt.outcome == "success":
+            await breaker.record_success(taken, duration_s=attempt.duration_s)
+        else:
+            assert attempt.error is not None
+            await breaker.record_failure(taken, attempt.error, duration_s=attempt.duration_s)
+
+    async def release(
+        self, flight: Flight, taken: Any, attempt: Attempt | None, *, cancelled: bool
+    ) -> None:
+        """Free the permit without evidence."""
+        await _breaker(flight).release(taken)
+
+
+def _breaker(flight: Flight) -> CircuitBreaker:
+    option = flight.option
+    return flight.run.engine.breakers.get(option.route.name, option.size)

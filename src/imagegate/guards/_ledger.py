@@ -1,0 +1,75 @@
+"""`LedgerGuard`: the router's `CostLedger` and its budget cap, as a guard.
+
+An attempt reserves its catalogue price at the gate; a reservation that would cross the
+cap is refused with the `BudgetExceeded` that ends the request. After the call the
+reservation is settled at what the attempt cost (billed or possibly billed), or handed
+back: taken back without a trace when the attempt was cancelled before its call, settled
+as not billed when the deadline ran out before it.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from imagegate._result import Attempt
+from imagegate.errors import BudgetExceeded
+from imagegate.guards._booking import Booking, GateRefusal
+from imagegate.guards._guard import Guard
+from imagegate.resilience.ledger import CostLedger, Reservation
+from imagegate.state import Step
+
+if TYPE_CHECKING:
+    from imagegate._flight import Flight
+
+__all__ = ["LedgerGuard", "budget_booking"]
+
+
+def budget_booking(
+    ledger: CostLedger, estimate_usd: float, *, route: str, size: str
+) -> Booking[Reservation | BudgetExceeded]:
+    """A reservation of ``estimate_usd`` on ``ledger`` as a booking at the gate
+    (refused with the `BudgetExceeded` when it would cross the cap)."""
+
+    def undo(result: Reservation | BudgetExceeded) -> Step[None]:
+        assert isinstance(result, Reservation)
+        return ledger.unreserve_step(result)
+
+    step = ledger.reserve_step(estimate_usd, route=route, size=size)
+    return Booking(step, _refusal, undo)
+
+
+def _refusal(result: Reservation | BudgetExceeded) -> GateRefusal | None:
+    if isinstance(result, BudgetExceeded):
+        return GateRefusal("budget cap reached", result)
+    return None
+
+
+class LedgerGuard(Guard):
+    """Reserves each attempt's price under the cap; settles it at what it cost."""
+
+    __slots__ = ()
+
+    def book(self, flight: Flight) -> Booking[Any]:
+        """A reservation of the attempt's catalogue price."""
+        option = flight.option
+        ledger = flight.run.engine.ledger
+        return budget_booking(
+            ledger, flight.estimate_usd, route=option.route.name, size=option.size
+        )
+
+    async def settle(self, flight: Flight, taken: Any, attempt: Attempt) -> None:
+        """Settle the reservation at the attempt's cost and billing."""
+        await flight.run.engine.ledger.settle(taken, attempt.cost_usd, attempt.billing)
+
+    async def release(
+        self, flight: Flight, taken: Any, attempt: Attempt | None, *, cancelled: bool
+    ) -> None:
+        """Cancelled during the call: settle as recorded (possibly billed); before it:
+        take the reservation back; out of time before it: settle as not billed."""
+        ledger = flight.run.engine.ledger
+        if attempt is not None:
+            await ledger.settle(taken, attempt.cost_usd, attempt.billing)
+        elif cancelled:
+            await ledger.unreserve(taken)
+        else:
+            await ledger.release(taken)

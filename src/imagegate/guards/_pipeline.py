@@ -1,0 +1,138 @@
+"""`GuardPipeline`: the guards of an engine, each hook run on all of them in order.
+
+A guard is asked only for the hooks it overrides (the pipeline sorts them out once), so
+a no-op hook costs a request nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from imagegate._plan import Option
+from imagegate._result import Attempt
+from imagegate.guards._booking import Booked, Booking, GateRefusal, book
+from imagegate.guards._guard import Check, Guard
+from imagegate.resilience.budget import ExtraKind
+
+if TYPE_CHECKING:
+    from imagegate._flight import Flight
+    from imagegate._run import RequestRun
+
+__all__ = ["GuardPipeline"]
+
+
+def _overriding(guards: tuple[Guard, ...], hook: str) -> tuple[tuple[int, Guard], ...]:
+    """``(position, guard)`` of the guards whose class overrides ``hook``."""
+    default = getattr(Guard, hook)
+    return tuple((i, g) for i, g in enumerate(guards) if getattr(type(g), hook) is not default)
+
+
+class GuardPipeline:
+    """Runs each `Guard` hook on every guard, in order (`release` in reverse).
+
+    Args:
+        guards: The guards, in the order they are asked.
+    """
+
+    __slots__ = (
+        "_book",
+        "_land",
+        "_launch",
+        "_open",
+        "_passed",
+        "_peek",
+        "_release",
+        "_settle",
+        "_spend",
+        "guards",
+    )
+
+    def __init__(self, guards: Sequence[Guard]) -> None:
+        self.guards = tuple(guards)
+        hooks = {
+            hook: _overriding(self.guards, hook)
+            for hook in ("open", "peek", "spend", "launch", "book", "passed", "settle", "land")
+        }
+        self._open = [g.open for _, g in hooks["open"]]
+        self._peek = [g.peek for _, g in hooks["peek"]]
+        self._spend = [g.spend for _, g in hooks["spend"]]
+        self._launch = [g.launch for _, g in hooks["launch"]]
+        self._book = hooks["book"]
+        self._passed = [g.passed for _, g in hooks["passed"]]
+        self._settle = hooks["settle"]
+        self._release = tuple(reversed(_overriding(self.guards, "release")))
+        self._land = [g.land for _, g in hooks["land"]]
+
+    def open(self, run: RequestRun) -> None:
+        """A request starts."""
+        for hook in self._open:
+            hook(run)
+
+    def peek(self, option: Option, run: RequestRun) -> str | None:
+        """The first guard's reason not to try ``option`` now, or None."""
+        check = Check(option, run)
+        for hook in self._peek:
+            reason: str | None = hook(check)
+            if reason is not None:
+                return reason
+        return None
+
+    def spend(self, kind: ExtraKind, run: RequestRun) -> str | None:
+        """Pay for a retry or a hedge; the first guard's refusal, or None."""
+        for hook in self._spend:
+            reason: str | None = hook(kind, run)
+            if reason is not None:
+                return reason
+        return None
+
+    def launch(self, flight: Flight, hedging: Flight | None) -> None:
+        """``flight`` is launched (``hedging``: the slow attempt it hedges)."""
+        for hook in self._launch:
+            hook(flight, hedging)
+
+    async def book(self, flight: Flight) -> Booked | GateRefusal:
+        """Every guard's booking for ``flight`` in one round trip; what was booked (a
+        result per guard, None for a guard that books nothing), or the refusal."""
+        positions: list[int] = []
+        bookings: list[Booking[Any]] = []
+        for i, guard in self._book:
+            booking = guard.book(flight)
+            if booking is not None:
+                positions.append(i)
+                bookings.append(booking)
+        booked = await book(bookings, clock=flight.run.engine.clock)
+        if isinstance(booked, GateRefusal):
+            return booked
+        taken: list[Any] = [None] * len(self.guards)
+        for i, result in zip(positions, booked.results, strict=True):
+            taken[i] = result
+        booked.results = taken
+        return booked
+
+    def passed(self, flight: Flight) -> None:
+        """``flight`` is through the gate and its wait."""
+        for hook in self._passed:
+            hook(flight)
+
+    async def settle(self, flight: Flight, attempt: Attempt) -> None:
+        """``flight``'s call ended as ``attempt`` records."""
+        taken = flight.taken
+        assert taken is not None
+        for i, guard in self._settle:
+            await guard.settle(flight, taken[i], attempt)
+
+    async def release(self, flight: Flight, attempt: Attempt | None, *, cancelled: bool) -> None:
+        """``flight`` ended without a settled call: hand back what it booked."""
+        taken = flight.taken
+        assert taken is not None
+        for i, guard in self._release:
+            await guard.release(flight, taken[i], attempt, cancelled=cancelled)
+
+    def land(self, flight: Flight) -> None:
+        """``flight`` landed."""
+        for hook in self._land:
+            hook(flight)
+
+    def __repr__(self) -> str:
+        return f"GuardPipeline({', '.join(map(repr, self.guards))})"
