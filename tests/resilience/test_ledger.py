@@ -69,20 +69,20 @@ async def test_the_cap_can_be_reached_exactly_despite_float_sums(clock: FakeCloc
         await ledger.reserve(0.01, route="a")
 
 
-async def test_releasing_or_settling_for_less_frees_the_budget(clock: FakeClock) -> None:
-    """A released reservation and the unspent part of a settled one can be booked again."""
+async def test_unreserving_or_settling_for_less_frees_the_budget(clock: FakeClock) -> None:
+    """A reservation taken back and the unspent part of a settled one can be booked again."""
     ledger = CostLedger(limit_usd=1.0, clock=clock)
     unused = await ledger.reserve(0.6, route="a")
     with pytest.raises(BudgetExceeded):
         await ledger.reserve(0.6, route="a")
-    await ledger.release(unused)
+    await ledger.unreserve(unused)
     cheap = await ledger.reserve(0.6, route="a")
     await ledger.settle(cheap, 0.1, "billed")
     assert await ledger.reserve(0.9, route="a")
 
 
 async def test_unreserve_leaves_the_ledger_as_if_nothing_was_booked(clock: FakeClock) -> None:
-    """unreserve frees the estimate and, unlike release, records no attempt for the route;
+    """unreserve frees the estimate and records no attempt for the route;
     a second unreserve (or one after settle) changes nothing."""
     ledger = CostLedger(limit_usd=1.0, clock=clock)
     kept = await ledger.reserve(0.3, route="a")

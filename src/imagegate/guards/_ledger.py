@@ -3,8 +3,7 @@
 An attempt reserves its catalogue price at the gate; a reservation that would cross the
 cap is refused with the `BudgetExceeded` that ends the request. After the call the
 reservation is settled at what the attempt cost (billed or possibly billed), or handed
-back: taken back without a trace when the attempt was cancelled before its call, settled
-as not billed when the deadline ran out before it.
+back without a trace when the attempt never reached its call (cancelled, or out of time).
 """
 
 from __future__ import annotations
@@ -64,12 +63,10 @@ class LedgerGuard(Guard):
     async def release(
         self, flight: Flight, taken: Any, attempt: Attempt | None, *, cancelled: bool
     ) -> None:
-        """Cancelled during the call: settle as recorded (possibly billed); before it:
-        take the reservation back; out of time before it: settle as not billed."""
+        """Cancelled during the call: settle as recorded (possibly billed); cancelled or
+        out of time before it: take the reservation back (no attempt was made)."""
         ledger = flight.run.engine.ledger
         if attempt is not None:
             await ledger.settle(taken, attempt.cost_usd, attempt.billing)
-        elif cancelled:
-            await ledger.unreserve(taken)
         else:
-            await ledger.release(taken)
+            await ledger.unreserve(taken)

@@ -18,9 +18,9 @@ cost nothing. Because reservations are checked and booked in one atomic step, co
 requests can never book past the cap together; only an attempt that costs more than its
 estimate can push the total over, and then every later reservation is refused.
 
-`unreserve` is for a reservation taken together with other decisions that then refused
-(the attempt never became one): unlike `release`, which settles it as ``not_billed`` and
-counts an attempt for its route, it leaves the ledger as if nothing had been booked.
+`unreserve` takes back a reservation whose attempt never started (refused at the gate,
+cancelled or out of time before its call): the ledger is left as if nothing had been
+booked, and no attempt is counted for its route.
 
 The state is one `LedgerState` record changed by the pure operations `LedgerReserve`,
 `LedgerSettle` and `LedgerUnreserve`, so a shared backend keeps one cap for many processes
@@ -272,10 +272,6 @@ class CostLedger:
             cost_usd=actual_usd,
             billing=billing,
         )
-
-    async def release(self, reservation: Reservation) -> None:
-        """Drop a reservation whose attempt never started (settles it as not billed)."""
-        await self.settle(reservation, 0.0, "not_billed")
 
     async def unreserve(self, reservation: Reservation) -> None:
         """Take back a reservation as if it was never booked (no attempt is recorded).
