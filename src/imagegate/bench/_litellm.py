@@ -34,7 +34,7 @@ the time scale. The OpenAI SDK under the ``openai/`` deployments does not retry 
 own: LiteLLM calls it with ``max_retries=0`` for router calls, so every upstream attempt
 is one of the router's. Not scaled: LiteLLM's failure counters stay per wall-clock minute,
 which at LiteLLM's time scale (0.02 by default, see
-`imagegate.bench._runner.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000 simulated seconds:
+`imagegate.bench._config.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000 simulated seconds:
 LiteLLM judges a deployment over most of a run, not the last minute.
 
 What it cannot express (see docs/benchmarks.md): a per-tier attempt order across

@@ -38,9 +38,10 @@ from typing import Final, TextIO
 
 import anyio
 
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE, Contender, Delivery
 from imagegate.bench._metrics import summarize
-from imagegate.bench._runner import BenchConfig, ContenderRun, ScenarioResult, drive
+from imagegate.bench._runner import ContenderRun, ScenarioResult, drive
 from imagegate.bench._setup import BenchEnv, BenchRequest, Endpoint, make_requests
 from imagegate.resilience.clock import LoopClock
 

@@ -22,9 +22,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, Final, TextIO
 
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._deps import import_optional
 from imagegate.bench._metrics import Metrics
-from imagegate.bench._runner import LATENCY_ORACLE, QUALITY_ORACLE, BenchConfig, ScenarioResult
+from imagegate.bench._runner import LATENCY_ORACLE, QUALITY_ORACLE, ScenarioResult
 from imagegate.bench._targets import Target, check_targets
 
 __all__ = ["machine_info", "print_results", "write_json", "write_plot"]
