@@ -33,6 +33,7 @@ from imagegate.bench._cli import (
     run_bench,
     run_demo,
 )
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import (
     CONTENDERS,
     ORACLE,
@@ -45,7 +46,7 @@ from imagegate.bench._contenders import (
 from imagegate.bench._deps import MissingDependency
 from imagegate.bench._metrics import Metrics, RequestRecord
 from imagegate.bench._oracle import OracleChoice, OracleVerdict, judge
-from imagegate.bench._runner import BenchConfig, ScenarioResult, run_scenario
+from imagegate.bench._runner import ScenarioResult, run_scenario
 from imagegate.bench._setup import DEFAULT_ROUTES, BenchEnv, BenchRequest, Endpoint, RouteSpec
 from imagegate.bench._targets import Target, check_targets
 

@@ -18,10 +18,11 @@ from typing import Any, Final
 
 from imagegate._logging import LOG_LEVEL_ENV_VAR
 from imagegate._request import SIZES
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
-from imagegate.bench._runner import BenchConfig, ScenarioResult, run_scenario
+from imagegate.bench._runner import ScenarioResult, run_scenario
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
 from imagegate.errors import ImageGateError
 from imagegate.testing.simulator import ScenarioError

@@ -16,12 +16,12 @@ from typing import TextIO
 
 import anyio
 
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._deps import import_optional
 from imagegate.bench._metrics import Metrics
 from imagegate.bench._progress import Scoreboard
 from imagegate.bench._report import print_results
 from imagegate.bench._runner import (
-    BenchConfig,
     ContenderRun,
     ScenarioResult,
     add_oracles,

@@ -78,6 +78,24 @@ def classify(exc: BaseException) -> FieldKind:
     return "500"
 
 
+def _first_image(response: types.GenerateContentResponse) -> GeneratedImage:
+    """The answer's first image that is not a Gemini 3 "thought" draft.
+
+    Raises:
+        FieldError: ``"500"``, when that image is unreadable or there is none.
+    """
+    for candidate in response.candidates or []:
+        parts = (candidate.content.parts if candidate.content else None) or []
+        for part in parts:
+            blob = part.inline_data
+            if not part.thought and blob is not None and blob.data:
+                try:
+                    return GeneratedImage(blob.data, mime_type=blob.mime_type)
+                except ValueError as exc:
+                    raise FieldError("500", f"unreadable image: {exc}") from exc
+    raise FieldError("500", "the answer carries no image")
+
+
 class _FieldClient:
     """google-genai on AI Studio, one call at a time, as the field's code makes it."""
 
@@ -136,16 +154,7 @@ class _FieldClient:
             raise FieldError(classify(exc), f"{type(exc).__name__}: {exc}") from exc
         if response is None:
             raise FieldError("timeout", f"no answer within {timeout_s:g} s")
-        for candidate in response.candidates or []:
-            parts = (candidate.content.parts if candidate.content else None) or []
-            for part in parts:
-                blob = part.inline_data
-                if not part.thought and blob is not None and blob.data:
-                    try:
-                        return GeneratedImage(blob.data, mime_type=blob.mime_type)
-                    except ValueError as exc:
-                        raise FieldError("500", f"unreadable image: {exc}") from exc
-        raise FieldError("500", "the answer carries no image")
+        return _first_image(response)
 
     async def sleep(self, seconds: float) -> None:
         """Sleep on the run's clock."""

@@ -34,7 +34,7 @@ the time scale. The OpenAI SDK under the ``openai/`` deployments does not retry 
 own: LiteLLM calls it with ``max_retries=0`` for router calls, so every upstream attempt
 is one of the router's. Not scaled: LiteLLM's failure counters stay per wall-clock minute,
 which at LiteLLM's time scale (0.02 by default, see
-`imagegate.bench._runner.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000 simulated seconds:
+`imagegate.bench._config.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000 simulated seconds:
 LiteLLM judges a deployment over most of a run, not the last minute.
 
 What it cannot express (see docs/benchmarks.md): a per-tier attempt order across
@@ -54,14 +54,14 @@ import contextlib
 import gc
 import random
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
 
 import anyio
 import anyio.to_thread
 
-from imagegate._request import Size, pixels_for
+from imagegate._request import Size, parse_aspect_ratio, pixels_for
 from imagegate._result import GeneratedImage
 from imagegate.bench._contenders import Delivery
 from imagegate.bench._deps import import_optional, quiet_litellm
@@ -82,6 +82,9 @@ _NUM_RETRIES: Final = 2
 _DROPPED: Final = r"coroutine '.*\.aimage_generation' was never awaited"
 _BACKUP_GROUP: Final = "img-backup"
 
+_Params = dict[str, Any]
+"""One deployment's ``litellm_params``."""
+
 
 def _group(size: Size) -> str:
     return f"img-{size}"
@@ -98,46 +101,90 @@ def _litellm_module(name: str) -> Any:
     return import_optional(f"litellm.{name}", purpose="the litellm contender")
 
 
+def _gemini(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
+    params: _Params = {"model": f"gemini/{spec.model}", "imageConfig": _image(size, aspect_ratio)}
+    if endpoint.base_url:
+        params["api_base"] = endpoint.base_url.rstrip("/") + "/v1beta"
+    return _with_key(params, endpoint)
+
+
+def _vertex(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
+    params: _Params = {
+        "model": f"vertex_ai/{spec.model}",
+        "imageConfig": _image(size, aspect_ratio),
+    }
+    project, location = endpoint.project, endpoint.location or "global"
+    if endpoint.base_url:
+        params["api_base"] = (
+            f"{endpoint.base_url.rstrip('/')}/v1beta1/projects/{project}/locations/"
+            f"{location}/publishers/google/models/{spec.model}:generateContent"
+        )
+        if endpoint.api_key:
+            params["extra_headers"] = {"Authorization": f"Bearer {endpoint.api_key}"}
+    else:
+        params["vertex_project"] = project
+        params["vertex_location"] = location
+    return params
+
+
+def _openai(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
+    width, height = pixels_for(size, aspect_ratio)
+    params: _Params = {"model": f"openai/{spec.model}", "size": f"{width}x{height}", **spec.options}
+    if endpoint.base_url:
+        params["api_base"] = endpoint.base_url
+    return _with_key(params, endpoint)
+
+
+def _flux(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
+    params: _Params = {"model": f"black_forest_labs/{spec.model}", "aspect_ratio": aspect_ratio}
+    return _with_key(params, endpoint)
+
+
+def _image(size: Size, aspect_ratio: str) -> dict[str, str]:
+    return {"aspectRatio": aspect_ratio, "imageSize": size}
+
+
+def _with_key(params: _Params, endpoint: Endpoint) -> _Params:
+    if endpoint.api_key:
+        params["api_key"] = endpoint.api_key
+    return params
+
+
+_PARAMS: Final[Mapping[str, Callable[[RouteSpec, Endpoint, Size, str], _Params]]] = {
+    "gemini": _gemini,
+    "vertex": _vertex,
+    "openai": _openai,
+    "openai_compatible": _openai,
+    "flux": _flux,
+}
+"""LiteLLM's ``litellm_params`` per provider it can reach."""
+
+
 def _deployment(
     spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str, *, live: bool
-) -> dict[str, Any] | None:
+) -> _Params | None:
     """One LiteLLM deployment for ``spec`` at ``size``, or None when LiteLLM cannot reach it."""
-    width, height = pixels_for(size, aspect_ratio)
-    image_config = {"aspectRatio": aspect_ratio, "imageSize": size}
-    params: dict[str, Any]
-    if spec.provider == "gemini":
-        params = {"model": f"gemini/{spec.model}", "imageConfig": image_config}
-        if endpoint.base_url:
-            params["api_base"] = endpoint.base_url.rstrip("/") + "/v1beta"
-        if endpoint.api_key:
-            params["api_key"] = endpoint.api_key
-    elif spec.provider == "vertex":
-        params = {"model": f"vertex_ai/{spec.model}", "imageConfig": image_config}
-        project, location = endpoint.project, endpoint.location or "global"
-        if endpoint.base_url:
-            params["api_base"] = (
-                f"{endpoint.base_url.rstrip('/')}/v1beta1/projects/{project}/locations/"
-                f"{location}/publishers/google/models/{spec.model}:generateContent"
-            )
-            if endpoint.api_key:
-                params["extra_headers"] = {"Authorization": f"Bearer {endpoint.api_key}"}
-        else:
-            params["vertex_project"] = project
-            params["vertex_location"] = location
-    elif spec.provider in ("openai", "openai_compatible"):
-        params = {"model": f"openai/{spec.model}", "size": f"{width}x{height}", **spec.options}
-        if endpoint.base_url:
-            params["api_base"] = endpoint.base_url
-        if endpoint.api_key:
-            params["api_key"] = endpoint.api_key
-    elif spec.provider == "flux" and live:
+    parse_aspect_ratio(aspect_ratio)  # a malformed ratio is refused whatever the provider
+    if spec.provider == "flux" and not live:
         # LiteLLM polls only https URLs on bfl.ai: it works live, never on the simulator.
-        params = {"model": f"black_forest_labs/{spec.model}", "aspect_ratio": aspect_ratio}
-        if endpoint.api_key:
-            params["api_key"] = endpoint.api_key
-    else:
         return None
-    return params
+    build = _PARAMS.get(spec.provider)
+    return None if build is None else build(spec, endpoint, size, aspect_ratio)
+
+
+def _wanted(
+    routes: Sequence[RouteSpec], tiers: Sequence[Size]
+) -> Iterator[tuple[str, RouteSpec, Size | None, str]]:
+    """Every deployment the router is asked for, as ``(group, route, tier, name)``: the
+    primaries tier by tier, then each backup at the largest tier it can serve (None when
+    it can serve none). ``name`` is what `litellm_config` lists it as when it is skipped."""
+    for tier in tiers:
+        for spec in routes:
+            if not spec.backup and tier in spec.tiers:
+                yield _group(tier), spec, tier, _deployment_id(spec, tier)
+    for spec in routes:
+        if spec.backup:
+            yield _BACKUP_GROUP, spec, next((t for t in tiers if t in spec.tiers), None), spec.name
 
 
 def litellm_config(
@@ -152,51 +199,23 @@ def litellm_config(
     """
     model_list: list[dict[str, Any]] = []
     skipped: list[str] = []
-    groups: list[str] = []
-    tiers = ladder(size)
-    for tier in tiers:
-        group = _group(tier)
-        for spec in env.routes:
-            if spec.backup or tier not in spec.tiers:
-                continue
-            params = _deployment(
-                spec, env.endpoint(spec.provider), tier, aspect_ratio, live=env.live
-            )
-            if params is None:
-                skipped.append(f"{spec.name}@{tier}")
-                continue
-            model_list.append(
-                {
-                    "model_name": group,
-                    "litellm_params": params,
-                    "model_info": {"id": _deployment_id(spec, tier)},
-                }
-            )
-        if any(d["model_name"] == group for d in model_list):
-            groups.append(group)
-    for spec in env.routes:
-        if not spec.backup:
-            continue
-        backup_tier: Size | None = next((t for t in tiers if t in spec.tiers), None)
-        params = (
-            None
-            if backup_tier is None
-            else _deployment(
-                spec, env.endpoint(spec.provider), backup_tier, aspect_ratio, live=env.live
-            )
-        )
-        if backup_tier is None or params is None:
-            skipped.append(spec.name)
+    for group, spec, tier, name in _wanted(env.routes, ladder(size)):
+        params = None
+        if tier is not None:
+            endpoint = env.endpoint(spec.provider)
+            params = _deployment(spec, endpoint, tier, aspect_ratio, live=env.live)
+        if tier is None or params is None:
+            skipped.append(name)
             continue
         model_list.append(
             {
-                "model_name": _BACKUP_GROUP,
+                "model_name": group,
                 "litellm_params": params,
-                "model_info": {"id": _deployment_id(spec, backup_tier)},
+                "model_info": {"id": _deployment_id(spec, tier)},
             }
         )
-    if any(d["model_name"] == _BACKUP_GROUP for d in model_list):
-        groups.append(_BACKUP_GROUP)
+    # A group with no deployment is left out of the fallbacks.
+    groups = list(dict.fromkeys(d["model_name"] for d in model_list))
     fallbacks = [{groups[0]: groups[1:]}] if len(groups) > 1 else []
     return model_list, fallbacks, skipped
 

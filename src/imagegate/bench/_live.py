@@ -38,9 +38,10 @@ from typing import Final, TextIO
 
 import anyio
 
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE, Contender, Delivery
 from imagegate.bench._metrics import summarize
-from imagegate.bench._runner import BenchConfig, ContenderRun, ScenarioResult, drive
+from imagegate.bench._runner import ContenderRun, ScenarioResult, drive
 from imagegate.bench._setup import BenchEnv, BenchRequest, Endpoint, make_requests
 from imagegate.resilience.clock import LoopClock
 
@@ -68,44 +69,66 @@ def live_endpoints(
     env = os.environ if environ is None else environ
     endpoints: dict[str, Endpoint] = {}
     notes: list[str] = []
-    key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
-    if key:
-        endpoints["gemini"] = Endpoint("gemini", env.get("GOOGLE_GEMINI_BASE_URL"), key)
-    else:
-        notes.append("gemini skipped: set GEMINI_API_KEY (AI Studio)")
-    key, base = env.get("OPENAI_COMPATIBLE_API_KEY"), env.get("OPENAI_COMPATIBLE_BASE_URL")
-    if key and base:
-        endpoints["openai_compatible"] = Endpoint("openai_compatible", base, key)
-    else:
-        notes.append(
-            "openai_compatible skipped: set OPENAI_COMPATIBLE_API_KEY and "
-            "OPENAI_COMPATIBLE_BASE_URL (an aggregator's /v1 root)"
-        )
-    project = env.get("GOOGLE_CLOUD_PROJECT")
-    if project and _has_adc():
-        endpoints["vertex"] = Endpoint(
-            "vertex",
-            env.get("GOOGLE_VERTEX_BASE_URL"),
-            None,
-            project=project,
-            location=env.get("GOOGLE_CLOUD_LOCATION") or "global",
-        )
-    else:
-        notes.append(
-            "vertex skipped: set GOOGLE_CLOUD_PROJECT and Application Default Credentials "
-            "(gcloud auth application-default login)"
-        )
-    key = env.get("OPENAI_API_KEY")
-    if key:
-        endpoints["openai"] = Endpoint("openai", env.get("OPENAI_BASE_URL"), key)
-    else:
-        notes.append("openai skipped: set OPENAI_API_KEY")
-    key = env.get("BFL_API_KEY")
-    if key:
-        endpoints["flux"] = Endpoint("flux", env.get("BFL_BASE_URL"), key)
-    else:
-        notes.append("flux skipped: set BFL_API_KEY")
+    for provider, configured, hint in _ENDPOINTS:
+        endpoint = configured(env)
+        if endpoint is None:
+            notes.append(f"{provider} skipped: {hint}")
+        else:
+            endpoints[provider] = endpoint
     return endpoints, notes
+
+
+def _gemini(env: Mapping[str, str]) -> Endpoint | None:
+    key = env.get("GEMINI_API_KEY") or env.get("GOOGLE_API_KEY")
+    return Endpoint("gemini", env.get("GOOGLE_GEMINI_BASE_URL"), key) if key else None
+
+
+def _openai_compatible(env: Mapping[str, str]) -> Endpoint | None:
+    key, base = env.get("OPENAI_COMPATIBLE_API_KEY"), env.get("OPENAI_COMPATIBLE_BASE_URL")
+    return Endpoint("openai_compatible", base, key) if key and base else None
+
+
+def _vertex(env: Mapping[str, str]) -> Endpoint | None:
+    project = env.get("GOOGLE_CLOUD_PROJECT")
+    if not (project and _has_adc()):
+        return None
+    return Endpoint(
+        "vertex",
+        env.get("GOOGLE_VERTEX_BASE_URL"),
+        None,
+        project=project,
+        location=env.get("GOOGLE_CLOUD_LOCATION") or "global",
+    )
+
+
+def _openai(env: Mapping[str, str]) -> Endpoint | None:
+    key = env.get("OPENAI_API_KEY")
+    return Endpoint("openai", env.get("OPENAI_BASE_URL"), key) if key else None
+
+
+def _flux(env: Mapping[str, str]) -> Endpoint | None:
+    key = env.get("BFL_API_KEY")
+    return Endpoint("flux", env.get("BFL_BASE_URL"), key) if key else None
+
+
+_ENDPOINTS: Final[tuple[tuple[str, Callable[[Mapping[str, str]], Endpoint | None], str], ...]] = (
+    ("gemini", _gemini, "set GEMINI_API_KEY (AI Studio)"),
+    (
+        "openai_compatible",
+        _openai_compatible,
+        "set OPENAI_COMPATIBLE_API_KEY and OPENAI_COMPATIBLE_BASE_URL (an aggregator's /v1 root)",
+    ),
+    (
+        "vertex",
+        _vertex,
+        "set GOOGLE_CLOUD_PROJECT and Application Default Credentials "
+        "(gcloud auth application-default login)",
+    ),
+    ("openai", _openai, "set OPENAI_API_KEY"),
+    ("flux", _flux, "set BFL_API_KEY"),
+)
+"""Per provider, in the order of the module docstring: its endpoint from the environment
+(None when it is not configured), and what to set otherwise."""
 
 
 def _has_adc() -> bool:

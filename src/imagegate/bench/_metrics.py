@@ -166,6 +166,17 @@ def _sizes(records: Sequence[RequestRecord], requested: Mapping[int, Size]) -> d
     }
 
 
+@dataclass(frozen=True, slots=True)
+class _Upstream:
+    """What reached the providers in one run: attempts, cost and attempts hung up on."""
+
+    attempts_per_request: float | None = None
+    billed_usd: float = 0.0
+    possibly_billed_usd: float = 0.0
+    abandoned: int = 0
+    rescuable: int = 0
+
+
 def summarize(
     contender: str,
     records: Sequence[RequestRecord],
@@ -190,69 +201,126 @@ def summarize(
         oracle: The latency oracle per request (by index), to count violations.
         client_calls: Upstream calls as the client counted them (live runs).
     """
-    by_index = {r.index: r for r in records}
-    requested = {q.index: q.size for q in requests}
     successes = sum(1 for r in records if r.ok)
-    errors = Counter(r.error.split(":")[0] for r in records if not r.ok and r.error)
-    billed = possibly = 0.0
-    abandoned = rescuable = 0
-    attempts: float | None = None
     if events is not None:
-        prompts = {q.prompt: q for q in requests}
-        rescued: set[int] = set()
-        for event in events:
-            request = prompts.get(event.prompt)
-            if request is None:
-                continue
-            price = price_usd(event.provider, event.model)
-            if event.billed:
-                billed += price
-            elif event.outcome in UNCERTAIN_OUTCOMES:
-                possibly += price
-            record = by_index.get(request.index)
-            if (
-                record is not None
-                and event.outcome == "disconnected"
-                and event.planned in IMAGE_KINDS
-                and event.started + event.latency_s <= record.started + request.deadline_s
-            ):
-                abandoned += 1
-                if not record.ok:
-                    rescued.add(request.index)
-        rescuable = len(rescued)
-        attempts = sum(1 for e in events if e.prompt in prompts) / len(requests)
+        upstream = _from_events(events, records, requests, price_usd)
     elif client_calls is not None:
-        attempts = client_calls / len(requests)
-        # Live: no provider record; delivered images are billed, the other calls may be.
-        for record in records:
-            if record.ok and record.route:
-                billed += _route_price(record.route, price_usd)
-        possibly = max(0, client_calls - successes) * _max_price(price_usd, records)
-    violations = None
-    if oracle is not None:
-        violations = 0
-        for record in records:
-            bound = oracle[record.index]
-            if record.ok and (not bound.ok or record.latency_s < bound.latency_s - _EPSILON_S):
-                violations += 1
+        upstream = _from_client(client_calls, records, len(requests), price_usd)
+    else:
+        upstream = _Upstream()
+    billed, possibly = upstream.billed_usd, upstream.possibly_billed_usd
     return Metrics(
         contender=contender,
         requests=len(records),
         successes=successes,
         success_rate=successes / len(records),
-        **_sizes(records, requested),
+        **_sizes(records, {q.index: q.size for q in requests}),
         **_latency_figures(records),
-        attempts_per_request=attempts,
+        attempts_per_request=upstream.attempts_per_request,
         billed_usd=billed,
         possibly_billed_usd=possibly,
-        cost_per_image_usd=billed / successes if successes else None,
-        cost_per_image_upper_usd=(billed + possibly) / successes if successes else None,
+        cost_per_image_usd=_per_image(billed, successes),
+        cost_per_image_upper_usd=_per_image(billed + possibly, successes),
         wall_s=wall_s,
-        abandoned=abandoned,
-        rescuable=rescuable,
-        oracle_violations=violations,
-        errors=dict(errors.most_common(6)),
+        abandoned=upstream.abandoned,
+        rescuable=upstream.rescuable,
+        oracle_violations=None if oracle is None else _violations(records, oracle),
+        errors=_error_kinds(records),
     )
+
+
+def _from_events(
+    events: Sequence[SimEvent],
+    records: Sequence[RequestRecord],
+    requests: Sequence[BenchRequest],
+    price_usd: Callable[[str, str], float],
+) -> _Upstream:
+    """Attempts, cost and abandoned attempts from the simulator's own record of the run
+    (events of prompts outside ``requests`` are another run's)."""
+    prompts = {q.prompt: q for q in requests}
+    ours = [(event, prompts[event.prompt]) for event in events if event.prompt in prompts]
+    billed, possibly = _costs([event for event, _ in ours], price_usd)
+    abandoned = _abandoned(ours, records)
+    return _Upstream(
+        attempts_per_request=len(ours) / len(requests),
+        billed_usd=billed,
+        possibly_billed_usd=possibly,
+        abandoned=len(abandoned),
+        rescuable=len({r.index for r in abandoned if not r.ok}),
+    )
+
+
+def _costs(
+    events: Sequence[SimEvent], price_usd: Callable[[str, str], float]
+) -> tuple[float, float]:
+    """What ``events`` billed, and what they may have billed unknown to the client."""
+    billed = possibly = 0.0
+    for event in events:
+        price = price_usd(event.provider, event.model)
+        if event.billed:
+            billed += price
+        elif event.outcome in UNCERTAIN_OUTCOMES:
+            possibly += price
+    return billed, possibly
+
+
+def _abandoned(
+    ours: Sequence[tuple[SimEvent, BenchRequest]], records: Sequence[RequestRecord]
+) -> list[RequestRecord]:
+    """Per attempt the client hung up on although it would have delivered within the
+    request's deadline, that request's record."""
+    by_index = {r.index: r for r in records}
+    abandoned: list[RequestRecord] = []
+    for event, request in ours:
+        record = by_index.get(request.index)
+        if (
+            record is not None
+            and event.outcome == "disconnected"
+            and event.planned in IMAGE_KINDS
+            and event.started + event.latency_s <= record.started + request.deadline_s
+        ):
+            abandoned.append(record)
+    return abandoned
+
+
+def _from_client(
+    client_calls: int,
+    records: Sequence[RequestRecord],
+    requests: int,
+    price_usd: Callable[[str, str], float],
+) -> _Upstream:
+    """Attempts and cost from the client's own count (live: there is no provider record;
+    delivered images are billed, the other calls may be)."""
+    successes = sum(1 for r in records if r.ok)
+    billed = 0.0
+    for record in records:
+        if record.ok and record.route:
+            billed += _route_price(record.route, price_usd)
+    return _Upstream(
+        attempts_per_request=client_calls / requests,
+        billed_usd=billed,
+        possibly_billed_usd=max(0, client_calls - successes) * _max_price(price_usd, records),
+    )
+
+
+def _violations(records: Sequence[RequestRecord], oracle: Sequence[OracleChoice]) -> int:
+    """Requests served where the latency oracle says nothing could be, or sooner than it."""
+    count = 0
+    for record in records:
+        bound = oracle[record.index]
+        if record.ok and (not bound.ok or record.latency_s < bound.latency_s - _EPSILON_S):
+            count += 1
+    return count
+
+
+def _error_kinds(records: Sequence[RequestRecord]) -> dict[str, int]:
+    """The six most common failure kinds (the text before an error's first colon)."""
+    kinds = Counter(r.error.split(":")[0] for r in records if not r.ok and r.error)
+    return dict(kinds.most_common(6))
+
+
+def _per_image(cost_usd: float, images: int) -> float | None:
+    return cost_usd / images if images else None
 
 
 def _route_price(route: str, price_usd: Callable[[str, str], float]) -> float:
@@ -292,8 +360,8 @@ def summarize_oracle(
         attempts_per_request=sum(c.attempts for c in choices) / len(choices),
         billed_usd=billed,
         possibly_billed_usd=0.0,
-        cost_per_image_usd=billed / successes if successes else None,
-        cost_per_image_upper_usd=billed / successes if successes else None,
+        cost_per_image_usd=_per_image(billed, successes),
+        cost_per_image_upper_usd=_per_image(billed, successes),
         wall_s=0.0,
         errors={"nothing in time": len(records) - successes} if successes < len(records) else {},
     )

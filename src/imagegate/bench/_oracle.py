@@ -38,7 +38,7 @@ that served the request paid for it.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -113,39 +113,52 @@ def judge(
     """
     if max_attempts < 1:
         raise ValueError("max_attempts must be at least 1")
-    best: OracleChoice = _NONE
-    sharpest: OracleChoice = _NONE
-    thrifty: OracleChoice = _NONE
-    allowed = ladder(request.size)
-    for spec in routes:
-        if spec.backup and not allow_backup:
-            continue
-        rendered = {spec.tiers[t] for t in allowed if t in spec.tiers}
-        for tier in sorted(rendered, key=size_rank, reverse=True):
-            billed_before = 0.0
-            for k in range(max_attempts):
-                plan = world.plan(
-                    prompt=request.prompt,
-                    provider=spec.provider,
-                    model=spec.model,
-                    size=tier,
-                    attempt=k,
-                )
-                arrives = plan.ends_at_s
-                delivered = plan.delivered_size if plan.delivers_image else None
-                if delivered is not None and arrives <= request.deadline_s:
-                    choice = OracleChoice(
-                        True, arrives, delivered, spec.name, k, billed_before + spec.price_usd
-                    )
-                    if _faster(choice, best):
-                        best = choice
-                    if _sharper(choice, sharpest):
-                        sharpest = choice
-                    if _cheaper(choice, thrifty):
-                        thrifty = choice
-                if plan.billed:
-                    billed_before += spec.price_usd
-    return OracleVerdict(best, sharpest, thrifty)
+    candidates = [
+        choice
+        for spec in routes
+        if allow_backup or not spec.backup
+        for choice in _candidates(world, request, spec, max_attempts=max_attempts)
+    ]
+    return OracleVerdict(
+        latency=_best(candidates, _faster),
+        quality=_best(candidates, _sharper),
+        cheapest=_best(candidates, _cheaper),
+    )
+
+
+def _candidates(
+    world: World, request: BenchRequest, spec: RouteSpec, *, max_attempts: int
+) -> Iterator[OracleChoice]:
+    """Every attempt on ``spec`` that delivers an image in time, largest tier first, each
+    priced with the billed earlier attempts of its tier."""
+    rendered = {spec.tiers[t] for t in ladder(request.size) if t in spec.tiers}
+    for tier in sorted(rendered, key=size_rank, reverse=True):
+        billed_before = 0.0
+        for k in range(max_attempts):
+            plan = world.plan(
+                prompt=request.prompt,
+                provider=spec.provider,
+                model=spec.model,
+                size=tier,
+                attempt=k,
+            )
+            delivered = plan.delivered_size if plan.delivers_image else None
+            if delivered is not None and plan.ends_at_s <= request.deadline_s:
+                cost_usd = billed_before + spec.price_usd
+                yield OracleChoice(True, plan.ends_at_s, delivered, spec.name, k, cost_usd)
+            if plan.billed:
+                billed_before += spec.price_usd
+
+
+def _best(
+    candidates: Sequence[OracleChoice], better: Callable[[OracleChoice, OracleChoice], bool]
+) -> OracleChoice:
+    """The best of ``candidates`` by ``better`` (of equals, the first), or `_NONE`."""
+    best = _NONE
+    for choice in candidates:
+        if better(choice, best):
+            best = choice
+    return best
 
 
 def _faster(a: OracleChoice, b: OracleChoice) -> bool:

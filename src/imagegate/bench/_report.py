@@ -20,14 +20,18 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Final, TextIO
 
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._deps import import_optional
 from imagegate.bench._metrics import Metrics
 from imagegate.bench._runner import LATENCY_ORACLE, QUALITY_ORACLE, ScenarioResult
 from imagegate.bench._targets import Target, check_targets
 
 __all__ = ["machine_info", "print_results", "write_json", "write_plot"]
+
+_ORACLE_CHOICE: Final = {LATENCY_ORACLE: "latency", QUALITY_ORACLE: "quality"}
+"""Which choice of each request's `OracleVerdict` an oracle's records come from."""
 
 
 def machine_info() -> dict[str, Any]:
@@ -135,34 +139,44 @@ def print_results(
     rich_table = import_optional("rich.table", purpose="the results table")
     console = rich_console.Console(file=out or sys.stdout, width=132)
     for result in results:
-        table = rich_table.Table(title=_title(result), title_justify="left")
-        for header in _HEADERS:
-            table.add_column(header, justify="left" if header == "contender" else "right")
-        for name, m in result.metrics.items():
-            oracle = name.startswith("oracle")
-            table.add_row(*_row(m), style="dim" if oracle else None)
-        console.print(table)
-        console.print(
-            "  latencies in simulated seconds to the image over all requests (∞: more than "
-            "100−q % got none); $/image: billed ÷ delivered, ≤: plus possibly billed",
-            style="dim",
-        )
-        floor = result.cost_floor_usd
-        if floor is not None:
-            console.print(f"  cheapest image any route could deliver: ${floor:.3f}", style="dim")
-        checked = check_targets(result.metrics, cost_floor_usd=floor) if targets else []
-        if checked:
-            console.print(_targets_table(rich_table, checked))
-        for m in result.metrics.values():
-            if m.abandoned:
-                console.print(
-                    f"  {m.contender}: hung up on {m.abandoned} attempt(s) that would have "
-                    f"delivered in time; {m.rescuable} failed request(s) had one",
-                    style="dim",
-                )
-        for note in result.notes:
-            console.print(f"  note: {note}", style="yellow")
-        console.print()
+        _print_scenario(console, rich_table, result, targets=targets)
+
+
+def _print_scenario(
+    console: Any, rich_table: Any, result: ScenarioResult, *, targets: bool
+) -> None:
+    """One scenario: its figures, the targets, the abandoned attempts and the notes."""
+    console.print(_figures_table(rich_table, result))
+    console.print(
+        "  latencies in simulated seconds to the image over all requests (∞: more than "
+        "100−q % got none); $/image: billed ÷ delivered, ≤: plus possibly billed",
+        style="dim",
+    )
+    floor = result.cost_floor_usd
+    if floor is not None:
+        console.print(f"  cheapest image any route could deliver: ${floor:.3f}", style="dim")
+    checked = check_targets(result.metrics, cost_floor_usd=floor) if targets else []
+    if checked:
+        console.print(_targets_table(rich_table, checked))
+    for m in result.metrics.values():
+        if m.abandoned:
+            console.print(
+                f"  {m.contender}: hung up on {m.abandoned} attempt(s) that would have "
+                f"delivered in time; {m.rescuable} failed request(s) had one",
+                style="dim",
+            )
+    for note in result.notes:
+        console.print(f"  note: {note}", style="yellow")
+    console.print()
+
+
+def _figures_table(rich_table: Any, result: ScenarioResult) -> Any:
+    table = rich_table.Table(title=_title(result), title_justify="left")
+    for header in _HEADERS:
+        table.add_column(header, justify="left" if header == "contender" else "right")
+    for name, m in result.metrics.items():
+        table.add_row(*_row(m), style="dim" if name.startswith("oracle") else None)
+    return table
 
 
 def _targets_table(rich_table: Any, targets: Sequence[Target]) -> Any:
@@ -182,56 +196,57 @@ def results_json(
     results: Sequence[ScenarioResult], *, extra: dict[str, Any] | None = None
 ) -> dict[str, Any]:
     """Everything as a JSON-safe dict (see the module docstring)."""
-    scenarios = []
-    for result in results:
-        records = {
-            name: [
-                [r.index, r.ok, _finite(round(r.latency_s, 2)), r.size, _kind(r.error)]
-                for r in run.records
-            ]
-            for name, run in result.runs.items()
-        }
-        for name, pick in ((LATENCY_ORACLE, "latency"), (QUALITY_ORACLE, "quality")):
-            if name in result.metrics:
-                records[name] = [
-                    [
-                        q.index,
-                        getattr(v, pick).ok,
-                        _finite(round(getattr(v, pick).latency_s, 2)),
-                        getattr(v, pick).size,
-                        getattr(v, pick).route,
-                    ]
-                    for q, v in zip(result.requests, result.verdicts, strict=True)
-                ]
-        floor = result.cost_floor_usd
-        scenarios.append(
-            {
-                "scenario": result.scenario,
-                "description": result.description,
-                "metrics": {n: m.to_json() for n, m in result.metrics.items()},
-                "targets": [
-                    t.to_json() for t in check_targets(result.metrics, cost_floor_usd=floor)
-                ],
-                "cost_floor_usd": floor,
-                "time_scales": {n: run.time_scale for n, run in result.runs.items()},
-                "notes": result.notes,
-                "records": records,
-            }
-        )
-    config = asdict(results[0].config) if results else {}
-    if config:
-        config["routes"] = [
-            {"name": r.name, "backup": r.backup, "price_usd": r.price_usd, "tiers": dict(r.tiers)}
-            for r in results[0].config.routes
-        ]
     document: dict[str, Any] = {
         "machine": machine_info(),
-        "config": config,
-        "scenarios": scenarios,
+        "config": _config_json(results[0].config) if results else {},
+        "scenarios": [_scenario_json(result) for result in results],
     }
     if extra:
         document.update(extra)
     return document
+
+
+def _config_json(config: BenchConfig) -> dict[str, Any]:
+    document = asdict(config)
+    document["routes"] = [
+        {"name": r.name, "backup": r.backup, "price_usd": r.price_usd, "tiers": dict(r.tiers)}
+        for r in config.routes
+    ]
+    return document
+
+
+def _scenario_json(result: ScenarioResult) -> dict[str, Any]:
+    floor = result.cost_floor_usd
+    return {
+        "scenario": result.scenario,
+        "description": result.description,
+        "metrics": {n: m.to_json() for n, m in result.metrics.items()},
+        "targets": [t.to_json() for t in check_targets(result.metrics, cost_floor_usd=floor)],
+        "cost_floor_usd": floor,
+        "time_scales": {n: run.time_scale for n, run in result.runs.items()},
+        "notes": result.notes,
+        "records": _records_json(result),
+    }
+
+
+def _records_json(result: ScenarioResult) -> dict[str, list[list[Any]]]:
+    """Per contender one record per request, ``[index, ok, latency_s, size, error kind]``;
+    for an oracle the last item is the route it picked."""
+    records = {
+        name: [
+            [r.index, r.ok, _finite(round(r.latency_s, 2)), r.size, _kind(r.error)]
+            for r in run.records
+        ]
+        for name, run in result.runs.items()
+    }
+    for name, pick in _ORACLE_CHOICE.items():
+        if name in result.metrics:
+            choices = [getattr(v, pick) for v in result.verdicts]
+            records[name] = [
+                [q.index, c.ok, _finite(round(c.latency_s, 2)), c.size, c.route]
+                for q, c in zip(result.requests, choices, strict=True)
+            ]
+    return records
 
 
 def _kind(error: str | None) -> str | None:
@@ -278,62 +293,79 @@ def write_plot(path: str | os.PathLike[str], results: Sequence[ScenarioResult]) 
 
 def _plot_scenario(axes: Any, result: ScenarioResult) -> None:
     cdf, success, cost, frontier = axes
+    colours = {name: f"C{i % 10}" for i, name in enumerate(result.metrics)}
+    _plot_cdf(cdf, result, colours)
+    _plot_success(success, result, colours)
+    _plot_cost(cost, result, colours)
+    _plot_frontier(frontier, result, colours)
+
+
+def _plot_cdf(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
     deadline = result.config.deadline_s
-    names = list(result.metrics)
-    colours = {name: f"C{i % 10}" for i, name in enumerate(names)}
-    for name in names:
+    for name, colour in colours.items():
         latencies = _latencies(result, name)
         if not latencies:
             continue
-        ordered = sorted(latencies)
-        total = len(ordered)
-        xs = [x for x in ordered if math.isfinite(x)]
-        ys = [(i + 1) / total for i in range(len(xs))]
         style = "--" if name.startswith("oracle") else "-"
-        cdf.step(
-            [0.0, *xs, deadline],
-            [0.0, *ys, ys[-1] if ys else 0.0],
-            style,
-            label=name,
-            color=colours[name],
-        )
-    cdf.set_title(f"{result.scenario}: time to image (CDF)")
-    cdf.set_xlabel("simulated seconds")
-    cdf.set_ylabel("share of requests")
-    cdf.set_xlim(0, deadline)
-    cdf.set_ylim(0, 1.02)
-    cdf.legend(fontsize=7, loc="lower right")
+        axis.step(*_cdf(latencies, deadline), style, label=name, color=colour)
+    axis.set_title(f"{result.scenario}: time to image (CDF)")
+    axis.set_xlabel("simulated seconds")
+    axis.set_ylabel("share of requests")
+    axis.set_xlim(0, deadline)
+    axis.set_ylim(0, 1.02)
+    axis.legend(fontsize=7, loc="lower right")
+
+
+def _cdf(latencies: Sequence[float], deadline: float) -> tuple[list[float], list[float]]:
+    """The steps of the share of requests served by each time, from 0 to the deadline
+    (a failure, ``inf``, never arrives)."""
+    ordered = sorted(latencies)
+    xs = [x for x in ordered if math.isfinite(x)]
+    ys = [(i + 1) / len(ordered) for i in range(len(xs))]
+    return [0.0, *xs, deadline], [0.0, *ys, ys[-1] if ys else 0.0]
+
+
+def _plot_success(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
+    names = list(colours)
     rates = [result.metrics[n].success_rate * 100 for n in names]
-    success.bar(names, rates, color=[colours[n] for n in names])
-    success.set_title("success within the deadline (%)")
-    success.set_ylim(0, 105)
+    axis.bar(names, rates, color=list(colours.values()))
+    axis.set_title("success within the deadline (%)")
+    axis.set_ylim(0, 105)
+    axis.tick_params(axis="x", labelrotation=35, labelsize=8)
+
+
+def _plot_cost(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
+    names = list(colours)
     costs = [result.metrics[n].cost_per_image_upper_usd or 0.0 for n in names]
     billed = [result.metrics[n].cost_per_image_usd or 0.0 for n in names]
-    cost.bar(names, costs, color="lightgrey", label="billed + possibly billed")
-    cost.bar(names, billed, color=[colours[n] for n in names], label="billed")
-    cost.set_yscale("log")
-    cost.set_title("cost per delivered image (USD, log scale)")
-    cost.legend(fontsize=7)
-    for axis in (success, cost):
-        axis.tick_params(axis="x", labelrotation=35, labelsize=8)
-    for name in names:
+    axis.bar(names, costs, color="lightgrey", label="billed + possibly billed")
+    axis.bar(names, billed, color=list(colours.values()), label="billed")
+    axis.set_yscale("log")
+    axis.set_title("cost per delivered image (USD, log scale)")
+    axis.legend(fontsize=7)
+    axis.tick_params(axis="x", labelrotation=35, labelsize=8)
+
+
+def _plot_frontier(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
+    deadline = result.config.deadline_s
+    for name, colour in colours.items():
         m = result.metrics[name]
         p95 = m.p95_s if math.isfinite(m.p95_s) else deadline
         marker = "*" if name.startswith("oracle") else "o"
-        frontier.scatter([m.at_size * 100], [p95], marker=marker, s=80, color=colours[name])
-        frontier.annotate(name, (m.at_size * 100, p95), fontsize=7, xytext=(4, 4),
-                          textcoords="offset points")  # fmt: skip
-    frontier.set_title("speed vs size (p95 at the deadline = ∞)")
-    frontier.set_xlabel(f"% delivered at the requested size ({result.config.size})")
-    frontier.set_ylabel("p95 (simulated s)")
-    frontier.set_xlim(-5, 105)
-    frontier.set_ylim(0, deadline * 1.05)
+        axis.scatter([m.at_size * 100], [p95], marker=marker, s=80, color=colour)
+        axis.annotate(name, (m.at_size * 100, p95), fontsize=7, xytext=(4, 4),
+                      textcoords="offset points")  # fmt: skip
+    axis.set_title("speed vs size (p95 at the deadline = ∞)")
+    axis.set_xlabel(f"% delivered at the requested size ({result.config.size})")
+    axis.set_ylabel("p95 (simulated s)")
+    axis.set_xlim(-5, 105)
+    axis.set_ylim(0, deadline * 1.05)
 
 
 def _latencies(result: ScenarioResult, name: str) -> list[float]:
     if name in result.runs:
         return [r.latency_s if r.ok else math.inf for r in result.runs[name].records]
-    pick = {LATENCY_ORACLE: "latency", QUALITY_ORACLE: "quality"}.get(name)
+    pick = _ORACLE_CHOICE.get(name)
     if pick is None:
         return []
     return [getattr(v, pick).latency_s for v in result.verdicts]

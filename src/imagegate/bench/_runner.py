@@ -28,25 +28,18 @@ from __future__ import annotations
 import gc
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Final, Protocol
 
 import anyio
 
-from imagegate._request import Size
+from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE, Contender
 from imagegate.bench._field import FieldError
 from imagegate.bench._metrics import Metrics, RequestRecord, summarize, summarize_oracle
-from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS, OracleVerdict, judge
-from imagegate.bench._setup import (
-    DEFAULT_DEADLINE_S,
-    DEFAULT_ROUTES,
-    BenchRequest,
-    RouteSpec,
-    make_requests,
-    sim_env,
-)
+from imagegate.bench._oracle import OracleVerdict, judge
+from imagegate.bench._setup import BenchRequest, RouteSpec, make_requests, sim_env
 from imagegate.errors import AllRoutesFailed
 from imagegate.resilience.clock import Clock, move_on_after
 from imagegate.testing.simulator import (
@@ -61,10 +54,8 @@ from imagegate.testing.simulator import (
 )
 
 __all__ = [
-    "DEFAULT_TIME_SCALE_FLOOR",
     "LATENCY_ORACLE",
     "QUALITY_ORACLE",
-    "BenchConfig",
     "ContenderRun",
     "Progress",
     "ScenarioResult",
@@ -82,9 +73,6 @@ __all__ = [
 LATENCY_ORACLE = ORACLE
 QUALITY_ORACLE = f"{ORACLE}-quality"
 
-DEFAULT_TIME_SCALE_FLOOR: Final[Mapping[str, float]] = {"litellm": 0.02}
-"""LiteLLM spends 10–30 ms of CPU per call; at 0.02 that is under a simulated second."""
-
 WARM_UP_REQUESTS: Final = 16
 WARM_UP_SCENARIO: Final = Scenario(
     name="warm-up",
@@ -101,54 +89,6 @@ WARM_UP_SCENARIO: Final = Scenario(
     ),
 )
 _warmed: set[str] = set()
-
-
-@dataclass(frozen=True, slots=True)
-class BenchConfig:
-    """What to run.
-
-    Attributes:
-        scenarios: Scenario names (built-in or TOML paths).
-        requests: Requests per contender and scenario.
-        concurrency: Requests in flight at once.
-        seed: The world's seed (and every contender's).
-        time_scale: Real seconds per simulated second.
-        time_scale_floor: Per contender, the smallest time scale it runs at: a client that
-            spends much CPU per call (LiteLLM: 10–30 ms) would otherwise see it stretched
-            into simulated seconds (at 0.01, 30 ms is 3 s).
-        contenders: Contender names, ``"oracle"`` for both oracles.
-        size: The tier every request asks for.
-        aspect_ratio: The ratio every request asks for.
-        deadline_s: Every request's deadline (simulated seconds).
-        oracle_attempts: Attempts per (route, tier) the oracles may use.
-        routes: The route set.
-    """
-
-    scenarios: tuple[str, ...] = ("outage-2026-01-21",)
-    requests: int = 200
-    concurrency: int = 32
-    seed: int = 0
-    time_scale: float = 0.01
-    time_scale_floor: Mapping[str, float] = field(
-        default_factory=lambda: dict(DEFAULT_TIME_SCALE_FLOOR)
-    )
-    contenders: tuple[str, ...] = (
-        "waterfall",
-        "waterfall-retry",
-        "backoff",
-        "litellm",
-        "imagegate",
-        ORACLE,
-    )
-    size: Size = "4K"
-    aspect_ratio: str = "1:1"
-    deadline_s: float = DEFAULT_DEADLINE_S
-    oracle_attempts: int = DEFAULT_ORACLE_ATTEMPTS
-    routes: tuple[RouteSpec, ...] = DEFAULT_ROUTES
-
-    def scale_for(self, contender: str) -> float:
-        """The time scale ``contender`` runs at (``time_scale``, or its floor if larger)."""
-        return max(self.time_scale, self.time_scale_floor.get(contender, 0.0))
 
 
 class Progress(Protocol):
@@ -444,11 +384,15 @@ async def run_scenario(
         progress.contender_done(scenario, name, add_run(result, run))
     if ORACLE in config.contenders:
         add_oracles(result)
-    if any(p.rpm or p.rpd or p.ipd or p.ipm or p.concurrent for p in loaded.profiles):
+    if any(_has_quota(p) for p in loaded.profiles):
         result.notes.append(
             "this scenario has quotas, which the oracles ignore: their bound is loose here"
         )
     return result
+
+
+def _has_quota(profile: Profile) -> bool:
+    return bool(profile.rpm or profile.rpd or profile.ipd or profile.ipm or profile.concurrent)
 
 
 def _price_lookup(routes: Sequence[RouteSpec]) -> _Prices:

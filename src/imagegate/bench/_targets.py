@@ -80,16 +80,30 @@ def check_targets(
     me = metrics.get(contender)
     if me is None:
         return []
-    targets = [
-        Target(
-            "success in deadline ≥ 99.9%",
-            f"{me.success_rate:.1%}",
-            "99.9%",
-            me.success_rate >= _SUCCESS,
-        )
+    oracles = {n: m for n, m in metrics.items() if n.startswith("oracle")}
+    return [
+        _success(me),
+        *_p95(me, oracles),
+        *_attempts(me),
+        *_cost(me, oracles, cost_floor_usd),
+        *_peers(me, metrics),
+        *_sanity(me),
     ]
-    oracles = [(n, m) for n, m in metrics.items() if n.startswith("oracle")]
-    for name, oracle in oracles:
+
+
+def _success(me: Metrics) -> Target:
+    return Target(
+        "success in deadline ≥ 99.9%",
+        f"{me.success_rate:.1%}",
+        "99.9%",
+        me.success_rate >= _SUCCESS,
+    )
+
+
+def _p95(me: Metrics, oracles: dict[str, Metrics]) -> list[Target]:
+    """p95 against each oracle's (not judged when the oracle's own p95 is ∞)."""
+    targets = []
+    for name, oracle in oracles.items():
         bound = _P95_FACTOR * oracle.p95_s
         targets.append(
             Target(
@@ -99,19 +113,30 @@ def check_targets(
                 None if math.isinf(bound) else me.p95_s <= bound,
             )
         )
-    if me.attempts_per_request is not None:
-        targets.append(
-            Target(
-                "attempts per request ≤ 1.3",
-                f"{me.attempts_per_request:.2f}",
-                f"{_ATTEMPTS}",
-                me.attempts_per_request <= _ATTEMPTS,
-            )
+    return targets
+
+
+def _attempts(me: Metrics) -> list[Target]:
+    """Attempts per request, when they are known."""
+    if me.attempts_per_request is None:
+        return []
+    return [
+        Target(
+            "attempts per request ≤ 1.3",
+            f"{me.attempts_per_request:.2f}",
+            f"{_ATTEMPTS}",
+            me.attempts_per_request <= _ATTEMPTS,
         )
-    cost = me.cost_per_image_upper_usd
-    references = [(n, m.cost_per_image_usd) for n, m in oracles]
+    ]
+
+
+def _cost(me: Metrics, oracles: dict[str, Metrics], cost_floor_usd: float | None) -> list[Target]:
+    """The upper cost per image against each oracle's, then against the cheapest image."""
+    references = [(n, m.cost_per_image_usd) for n, m in oracles.items()]
     if cost_floor_usd is not None:
         references.append(("cheapest image", cost_floor_usd))
+    cost = me.cost_per_image_upper_usd
+    targets = []
     for name, reference in references:
         bound_usd = None if reference is None else _COST_FACTOR * reference
         targets.append(
@@ -122,28 +147,39 @@ def check_targets(
                 None if cost is None or bound_usd is None else cost <= bound_usd,
             )
         )
-    for name, peer in metrics.items():
-        if name not in PEERS:
-            continue
-        if math.isinf(me.p95_s) and math.isinf(peer.p95_s):
-            beats = me.success_rate > peer.success_rate
-        else:
-            beats = me.success_rate >= peer.success_rate and me.p95_s < peer.p95_s
-        targets.append(
-            Target(
-                f"beats {name} on success and p95",
-                f"{me.success_rate:.1%}, p95 {_s(me.p95_s)}",
-                f"{peer.success_rate:.1%}, p95 {_s(peer.p95_s)}",
-                beats,
-            )
-        )
-    if me.oracle_violations is not None:
-        targets.append(
-            Target(
-                "never faster than the latency oracle (sanity)",
-                str(me.oracle_violations),
-                "0",
-                me.oracle_violations == 0,
-            )
-        )
     return targets
+
+
+def _peers(me: Metrics, metrics: dict[str, Metrics]) -> list[Target]:
+    """Against every peer that ran: higher success and lower p95."""
+    return [
+        Target(
+            f"beats {name} on success and p95",
+            f"{me.success_rate:.1%}, p95 {_s(me.p95_s)}",
+            f"{peer.success_rate:.1%}, p95 {_s(peer.p95_s)}",
+            _beats(me, peer),
+        )
+        for name, peer in metrics.items()
+        if name in PEERS
+    ]
+
+
+def _beats(me: Metrics, peer: Metrics) -> bool:
+    """At least the peer's success and a lower p95; when both p95s are ∞, more success."""
+    if math.isinf(me.p95_s) and math.isinf(peer.p95_s):
+        return me.success_rate > peer.success_rate
+    return me.success_rate >= peer.success_rate and me.p95_s < peer.p95_s
+
+
+def _sanity(me: Metrics) -> list[Target]:
+    """No request faster than the latency oracle (not judged for the oracles themselves)."""
+    if me.oracle_violations is None:
+        return []
+    return [
+        Target(
+            "never faster than the latency oracle (sanity)",
+            str(me.oracle_violations),
+            "0",
+            me.oracle_violations == 0,
+        )
+    ]
