@@ -94,6 +94,6 @@ class Hedging:
             key = engine.fastest_key
         else:
             candidates = [o for o in options if o.size == policy.size]
-            key = lambda o: (o.route.backup, -engine.estimate(o.route.name, o.size))  # noqa: E731
+            key = lambda o: (o.route.backup, -engine.success_estimate(o.route.name, o.size))  # noqa: E731
         available = [o for o in candidates if run.cursor.why_not(o) is None]
         return min(available, key=key, default=None)  # the first of equals, as ranked

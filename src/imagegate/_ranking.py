@@ -66,17 +66,17 @@ class Ranking:
     def _policy(self) -> AdmissionPolicy:
         return self.admission or _DEFAULT_ADMISSION
 
-    def estimate(self, route: str, size: str) -> float:
+    def success_estimate(self, route: str, size: str) -> float:
         """Estimated success rate of the next attempt at (route, size) (see admission)."""
         stats = self._stats(route, size)
-        return self._policy.estimate(stats, in_flight=self.in_flight[(route, size)])
+        return self._policy.success_estimate(stats, in_flight=self.in_flight[(route, size)])
 
-    def estimates(self, route: str, size: str) -> tuple[float, float]:
+    def success_estimates(self, route: str, size: str) -> tuple[float, float]:
         """The success estimate of (route, size) and its optimistic bound (admission)."""
         policy = self._policy
         stats, in_flight = self._stats(route, size), self.in_flight[(route, size)]
         return (
-            policy.estimate(stats, in_flight=in_flight),
+            policy.success_estimate(stats, in_flight=in_flight),
             policy.upper_bound(stats, in_flight=in_flight),
         )
 
@@ -86,7 +86,9 @@ class Ranking:
         stats = self._stats(*key)
         mean = stats.mean_s if stats is not None else None
         latency = PRIOR_LATENCY_S[option.size] if mean is None else mean
-        return latency / max(0.01, self._policy.estimate(stats, in_flight=self.in_flight[key]))
+        return latency / max(
+            0.01, self._policy.success_estimate(stats, in_flight=self.in_flight[key])
+        )
 
     def sampled_time_s(self, option: Option) -> float:
         """Seconds to an image from ``option``, optimistic where evidence is thin: a mean

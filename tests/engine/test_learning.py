@@ -31,23 +31,23 @@ def test_upper_bound_keeps_a_thinly_judged_option_in_play() -> None:
     outcomes at 7% do."""
     policy = AdmissionPolicy()
     unlucky = _stats(4, 0)
-    assert policy.estimate(unlucky) == pytest.approx(1 / 6)
+    assert policy.success_estimate(unlucky) == pytest.approx(1 / 6)
     assert policy.upper_bound(unlucky) == pytest.approx(1 / 6 + math.sqrt(5 / 36 / 6))
     assert policy.admits(policy.upper_bound(unlucky), can_step_down=True)
     poor = _stats(30, 2)
     assert not policy.admits(policy.upper_bound(poor), can_step_down=True)
-    assert AdmissionPolicy(confidence=0.0).upper_bound(unlucky) == policy.estimate(unlucky)
+    assert AdmissionPolicy(confidence=0.0).upper_bound(unlucky) == policy.success_estimate(unlucky)
 
 
 def test_in_flight_weight_fades_with_evidence() -> None:
     """At cold start an attempt in flight weighs as a failure; with a long record it
     hardly counts, so slow calls do not make a good option look bad."""
     policy = AdmissionPolicy()
-    assert policy.estimate(None, in_flight=3) == pytest.approx(1 / 5)
+    assert policy.success_estimate(None, in_flight=3) == pytest.approx(1 / 5)
     record = _stats(38, 19)
     pending = 20 * 2 / 40
-    assert policy.estimate(record, in_flight=20) == pytest.approx(20 / (38 + pending + 2))
-    assert policy.estimate(record, in_flight=20) > 0.45
+    assert policy.success_estimate(record, in_flight=20) == pytest.approx(20 / (38 + pending + 2))
+    assert policy.success_estimate(record, in_flight=20) > 0.45
 
 
 @pytest.mark.parametrize(

@@ -53,11 +53,11 @@ def test_size_budget_only_when_stepping_down_is_possible() -> None:
 def test_admission_estimate_counts_in_flight_as_unproven() -> None:
     """The Beta-style estimate falls as attempts pile up without outcomes."""
     policy = AdmissionPolicy(min_success_rate=0.3)
-    assert AdmissionPolicy(in_flight_weight=0.0).estimate(None, in_flight=50) == 0.5
-    assert policy.estimate(None) == 0.5
-    assert policy.estimate(None, in_flight=2) == 0.25
+    assert AdmissionPolicy(in_flight_weight=0.0).success_estimate(None, in_flight=50) == 0.5
+    assert policy.success_estimate(None) == 0.5
+    assert policy.success_estimate(None, in_flight=2) == 0.25
     stats = _window(1.0, 1.0, 1.0, failures=1).statistics(now=0.0)
-    assert policy.estimate(stats) == pytest.approx(4 / 6)
+    assert policy.success_estimate(stats) == pytest.approx(4 / 6)
     assert not policy.admits(0.25, can_step_down=True)
     assert policy.admits(0.25, can_step_down=False)
 

@@ -23,7 +23,7 @@ class AdmissionGuard(Guard):
         policy = check.engine.admission
         if policy is None:
             return None
-        estimate, upper = check.estimates()
+        estimate, upper = check.success_estimates()
         if not policy.admits(upper, can_step_down=check.can_step_down):
             return f"estimated success {estimate:.0%} (at best {upper:.0%}) too low"
         return None

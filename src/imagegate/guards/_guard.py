@@ -54,11 +54,13 @@ class Check:
         """Seconds left before the request's deadline, or None without one."""
         return self.run.time.remaining()
 
-    def estimates(self) -> tuple[float, float]:
+    def success_estimates(self) -> tuple[float, float]:
         """The option's success estimate and its optimistic bound (`Engine.estimates`),
         computed once per check however many guards ask."""
         if self._estimates is None:
-            self._estimates = self.engine.estimates(self.option.route.name, self.option.size)
+            self._estimates = self.engine.success_estimates(
+                self.option.route.name, self.option.size
+            )
         return self._estimates
 
     def __repr__(self) -> str:

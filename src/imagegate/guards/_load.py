@@ -40,7 +40,7 @@ class LoadBudgetGuard(Guard):
         engine = check.engine
         if engine.admission is None or engine.load is None or not check.can_step_down:
             return None
-        estimate, _ = check.estimates()
+        estimate, _ = check.success_estimates()
         return None if engine.load.affords(1 - estimate) else "load budget spent: stepping down"
 
     def launch(self, flight: Flight, hedging: Flight | None) -> None:
@@ -55,7 +55,7 @@ class LoadBudgetGuard(Guard):
         if flight.extra:
             load.spend_extra()
         option = flight.option
-        flight.held[self] = load.commit(1 - engine.estimate(option.route.name, option.size))
+        flight.held[self] = load.commit(1 - engine.success_estimate(option.route.name, option.size))
 
     def land(self, flight: Flight) -> None:
         """Release what ``flight`` held."""

@@ -91,7 +91,7 @@ class AdmissionPolicy:
         pending = self.in_flight_weight * max(0, in_flight) * prior / (prior + outcomes)
         return successes + self.prior_successes, outcomes + pending + prior
 
-    def estimate(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
+    def success_estimate(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
         """Estimated success rate of the next attempt of an option."""
         successes, outcomes = self._evidence(stats, in_flight)
         return successes / outcomes
