@@ -27,27 +27,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 # Cycles that exist and are known, each the set of modules (or packages) it runs through.
 # The list can only shrink: a new cycle fails, and so does an entry whose cycle is gone.
-KNOWN_MODULE_CYCLES: list[frozenset[str]] = [
-    # The request path's pieces name the run that owns them in their annotations only
-    # (``if TYPE_CHECKING: from imagegate._run import RequestRun, Engine``) while _run
-    # imports them. To go: each piece takes what it reads (a protocol or plain values).
-    frozenset(
-        f"imagegate.{name}"
-        for name in (
-            [
-                "_answer",
-                "_attempt",
-                "_call",
-                "_cursor",
-                "_deadline",
-                "_flight",
-                "_hedging",
-                "_race",
-                "_run",
-            ]
-        )
-    ),
-]
+KNOWN_MODULE_CYCLES: list[frozenset[str]] = []
 KNOWN_PACKAGE_CYCLES: list[frozenset[str]] = []
 
 

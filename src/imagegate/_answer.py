@@ -3,12 +3,11 @@ the winning one, or the `AllRoutesFailed` that carries every attempt and every s
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from imagegate._flight import Flight, Landing
 from imagegate._provider import ProviderResponse, plausible_cost
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate._run_view import RunView
 from imagegate.errors import (
     AllRoutesFailed,
     DeadlineExceeded,
@@ -16,9 +15,6 @@ from imagegate.errors import (
     NoImageReturned,
     ProviderError,
 )
-
-if TYPE_CHECKING:
-    from imagegate._run import RequestRun
 
 __all__ = ["build_failure", "build_result", "cancelled_attempt", "check_response", "record"]
 
@@ -97,7 +93,7 @@ def cancelled_attempt(flight: Flight, ended: float) -> Attempt:
     )
 
 
-def build_result(run: RequestRun, winner: Landing) -> ImageResult:
+def build_result(run: RunView, winner: Landing) -> ImageResult:
     """The `ImageResult` of ``winner``'s image, with every attempt of the request."""
     assert winner.response is not None
     option, request, log = winner.flight.option, run.request, run.log
@@ -131,7 +127,7 @@ def build_result(run: RequestRun, winner: Landing) -> ImageResult:
     )
 
 
-def build_failure(run: RequestRun) -> AllRoutesFailed:
+def build_failure(run: RunView) -> AllRoutesFailed:
     """The `AllRoutesFailed` of a request that got no image: why, every attempt, every
     skipped option."""
     attempts = sorted(run.attempts, key=lambda a: a.started)

@@ -14,8 +14,6 @@ and possibly billed.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
@@ -25,12 +23,10 @@ from imagegate._cursor import Start
 from imagegate._deadline import out_of_time
 from imagegate._flight import Flight, Landing
 from imagegate._provider import MAX_REPORTED_COST_PER_IMAGE_USD
+from imagegate._run_view import RunView
 from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError
 from imagegate.guards import GateRefusal
 from imagegate.resilience.dispatcher import DispatchTimeout
-
-if TYPE_CHECKING:
-    from imagegate._run import RequestRun
 
 __all__ = ["AttemptRunner"]
 
@@ -47,7 +43,7 @@ class AttemptRunner:
 
     __slots__ = ("_launched", "_run")
 
-    def __init__(self, run: RequestRun) -> None:
+    def __init__(self, run: RunView) -> None:
         self._run = run
         self._launched = 0
 

@@ -17,15 +17,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from imagegate._flight import Landing
 from imagegate._plan import Option
 from imagegate._request import Size
+from imagegate._run_view import RunView
 from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError, ProviderError
-
-if TYPE_CHECKING:
-    from imagegate._run import RequestRun
 
 __all__ = ["OptionCursor", "Start"]
 
@@ -54,7 +51,7 @@ class OptionCursor:
         "skipped",
     )
 
-    def __init__(self, run: RequestRun, options: Sequence[Option], skipped: Sequence[str]) -> None:
+    def __init__(self, run: RunView, options: Sequence[Option], skipped: Sequence[str]) -> None:
         self._run = run
         self.options = options
         self.skipped: list[str] = list(skipped)
@@ -79,7 +76,7 @@ class OptionCursor:
             return "route rejected the request"
         if self._run.time.size_spent(option.size):
             return f"time for {option.size} used up (kept for smaller sizes)"
-        return self._run.guards.peek(option, self._run)
+        return self._run.peek(option)
 
     def fallback_after(self, option: Option) -> bool:
         """Whether an option other than ``option`` is still left to try."""
@@ -145,7 +142,7 @@ class OptionCursor:
         if failover_after is not None and wait > failover_after and self.fallback_after(option):
             self._defer(option, number, wait, error)
             return None
-        if self.why_not(option) is None and run.guards.spend("retry", run) is None:
+        if self.why_not(option) is None and run.spend("retry") is None:
             return await self._retry_after(option, number, wait, error=type(error).__name__)
         return None
 
@@ -170,7 +167,7 @@ class OptionCursor:
             remaining = run.time.remaining()
             if remaining is not None and wait + run.engine.retry.min_attempt_s > remaining:
                 continue
-            if self.why_not(option) is not None or run.guards.spend("retry", run) is not None:
+            if self.why_not(option) is not None or run.spend("retry") is not None:
                 continue
             return await self._retry_after(option, number, wait, deferred=True)
         return None

@@ -14,13 +14,10 @@ Without the policy it is ``min(attempt_timeout_s, what is left)``.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
+from imagegate._engine import Engine
 from imagegate._plan import Option
 from imagegate._request import ImageRequest, Size, size_rank
-
-if TYPE_CHECKING:
-    from imagegate._run import Engine
 
 __all__ = ["MIN_ATTEMPT_S", "TimeBudget", "out_of_time"]
 

@@ -4,14 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate._plan import Option
 from imagegate._provider import ProviderResponse
 from imagegate._result import Attempt
-
-if TYPE_CHECKING:
-    from imagegate._run import RequestRun
+from imagegate._run_view import RunView
 
 __all__ = ["Flight", "Landing"]
 
@@ -35,7 +33,7 @@ class Flight:
         held: What a guard holds for it from launch to landing, by guard.
     """
 
-    run: RequestRun
+    run: RunView
     option: Option
     number: int
     hedge: bool

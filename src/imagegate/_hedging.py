@@ -12,15 +12,12 @@ waits ``grace_s`` for the larger main attempt.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
 
 from imagegate._cursor import Start
 from imagegate._flight import Flight
 from imagegate._plan import Option
 from imagegate._request import size_rank
-
-if TYPE_CHECKING:
-    from imagegate._run import RequestRun
+from imagegate._run_view import RunView
 
 __all__ = ["MAX_HEDGES", "Hedging"]
 
@@ -36,7 +33,7 @@ class Hedging:
 
     __slots__ = ("_run",)
 
-    def __init__(self, run: RequestRun) -> None:
+    def __init__(self, run: RunView) -> None:
         self._run = run
 
     def wait_s(self, main: Flight, hedge: Flight | None) -> float | None:
@@ -65,7 +62,7 @@ class Hedging:
         run = self._run
         target = self._target(main)
         where = {"route": main.option.route.name, "size": main.option.size}
-        reason = "no option can take it" if target is None else run.guards.spend("hedge", run)
+        reason = "no option can take it" if target is None else run.spend("hedge")
         if target is None or reason is not None:
             run.log.info("hedge.skipped", **where, reason=reason)
             return None

@@ -17,18 +17,15 @@ is cancelled (and records itself as cancelled, possibly billed).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import anyio
 from anyio.abc import TaskGroup
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 
-from imagegate._cursor import Start
+from imagegate._attempt import AttemptRunner
+from imagegate._cursor import OptionCursor, Start
 from imagegate._flight import Flight, Landing
-from imagegate.resilience.clock import move_on_after
-
-if TYPE_CHECKING:
-    from imagegate._run import RequestRun
+from imagegate._hedging import Hedging
+from imagegate.resilience.clock import Clock, move_on_after
 
 __all__ = ["HedgedRace"]
 
@@ -37,17 +34,25 @@ class HedgedRace:
     """Races the attempts of one request until one delivers or nothing is left.
 
     Args:
-        run: The request.
+        cursor: What the request tries next.
+        hedging: When a slow attempt gets a hedge.
+        runner: What launches and runs each attempt.
+        clock: The engine's clock (the hedge timers).
     """
 
-    __slots__ = ("_receive", "_run", "_send", "_tg")
+    __slots__ = ("_clock", "_cursor", "_hedging", "_receive", "_runner", "_send", "_tg")
 
     _tg: TaskGroup
     _send: MemoryObjectSendStream[Landing]
     _receive: MemoryObjectReceiveStream[Landing]
 
-    def __init__(self, run: RequestRun) -> None:
-        self._run = run
+    def __init__(
+        self, cursor: OptionCursor, hedging: Hedging, runner: AttemptRunner, clock: Clock
+    ) -> None:
+        self._cursor = cursor
+        self._hedging = hedging
+        self._runner = runner
+        self._clock = clock
 
     async def run(self) -> Landing | None:
         """The landing that ends the request — an image, or a stop — or None when every
@@ -60,18 +65,18 @@ class HedgedRace:
         return end
 
     async def _race(self) -> Landing | None:
-        run = self._run
+        cursor, hedging = self._cursor, self._hedging
         main: Flight | None = None
         hedge: Flight | None = None
         while True:
             if main is None:
                 main, hedge = hedge, None
             if main is None:
-                start = await run.cursor.next_start()
+                start = await cursor.next_start()
                 if start is None:
                     return None
                 main = self._start(start)
-            landing = await self._landing(run.hedging.wait_s(main, hedge))
+            landing = await self._landing(hedging.wait_s(main, hedge))
             if landing is None:  # the hedge timer fired
                 hedge = self._hedge(main)
             elif landing.stop is not None:
@@ -79,32 +84,32 @@ class HedgedRace:
             elif landing.response is not None:
                 return await self._grace(landing, main) if landing.flight is hedge else landing
             elif landing.flight is main:
-                run.cursor.absorb(landing)
+                cursor.absorb(landing)
                 main = None
             else:
-                run.cursor.absorb(landing)
+                cursor.absorb(landing)
                 hedge = None
 
     def _start(self, start: Start, hedging: Flight | None = None) -> Flight:
         """Launch an attempt at ``start`` in the race's task group."""
-        flight = self._run.runner.launch(start, hedging=hedging)
-        self._tg.start_soon(self._run.runner.fly, flight, self._send)
+        flight = self._runner.launch(start, hedging=hedging)
+        self._tg.start_soon(self._runner.fly, flight, self._send)
         return flight
 
     def _hedge(self, main: Flight) -> Flight | None:
         """Start ``main``'s hedge, if it gets one."""
-        start = self._run.hedging.fire(main)
+        start = self._hedging.fire(main)
         return None if start is None else self._start(start, hedging=main)
 
     async def _landing(self, timeout_s: float | None) -> Landing | None:
         """The next landing, or None when ``timeout_s`` passes first."""
-        async with move_on_after(self._run.engine.clock, timeout_s):
+        async with move_on_after(self._clock, timeout_s):
             return await self._receive.receive()
         return None
 
     async def _grace(self, hedge_win: Landing, main: Flight) -> Landing:
         """prefer="quality": give the larger main attempt a grace to land too."""
-        grace_s = self._run.hedging.grace_s()
+        grace_s = self._hedging.grace_s()
         if grace_s <= 0:
             return hedge_win
         late = await self._landing(grace_s)

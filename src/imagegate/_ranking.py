@@ -36,7 +36,7 @@ _COLD_LATENCY_SPREAD = 0.25  # relative standard error of a latency not yet meas
 
 
 class Ranking:
-    """The ranking half of `imagegate._run.Engine`, which holds the fields read here."""
+    """The ranking half of `imagegate._engine.Engine`, which holds the fields read here."""
 
     __slots__ = ()
 

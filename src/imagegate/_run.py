@@ -13,102 +13,28 @@ A request's life, and the module that owns each part of it::
           its time     min(attempt timeout, what is left)            _deadline
       answer           ImageResult, or AllRoutesFailed               _answer
 
-The `Engine` is what a run needs from its router: providers, policies and shared state,
-its ranking of options (`_ranking`) and the guards every attempt passes (`guards`).
+The `Engine` (`_engine`) is what a run needs from its router: providers, policies and
+shared state, its ranking of options (`_ranking`) and the guards every attempt passes
+(`guards`). The pieces read the run only through `_run_view.RunView`, or are handed what
+they need (the race), so none of them imports this module back.
 """
 
 from __future__ import annotations
-
-import asyncio
-import random
-from collections import Counter
-from dataclasses import dataclass, field
-from typing import Any
 
 from imagegate._answer import build_failure, build_result
 from imagegate._attempt import AttemptRunner
 from imagegate._cursor import OptionCursor
 from imagegate._deadline import TimeBudget
+from imagegate._engine import Engine
 from imagegate._hedging import Hedging
-from imagegate._plan import build_plan
-from imagegate._presets import OptionOrder
-from imagegate._provider import Capabilities, Provider
+from imagegate._plan import Option, build_plan
 from imagegate._race import HedgedRace
-from imagegate._ranking import Ranking, Strategy
+from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, ImageResult
-from imagegate._route import Route
-from imagegate.guards import BUILTIN_GUARDS, Guard, GuardPipeline
-from imagegate.resilience.admission import AdmissionPolicy
-from imagegate.resilience.breaker import BreakerRegistry
-from imagegate.resilience.budget import RetryBudget
-from imagegate.resilience.clock import Clock
-from imagegate.resilience.dispatcher import Dispatcher
-from imagegate.resilience.hedge import HedgePolicy
-from imagegate.resilience.ledger import CostLedger
-from imagegate.resilience.load import LoadBudget
-from imagegate.resilience.ratelimit import RateLimiter
-from imagegate.resilience.retry import RetryPolicy
-from imagegate.resilience.stats import OutcomeWindow
-from imagegate.resilience.timeouts import AttemptTimeoutPolicy
+from imagegate.resilience.budget import ExtraKind
 
 __all__ = ["Engine", "RequestRun", "Strategy"]
-
-
-@dataclass(slots=True)
-class Engine(Ranking):
-    """Everything a run needs from its router: providers, policies and shared state.
-
-    ``guards`` are asked after the built-in ones (`imagegate.guards.BUILTIN_GUARDS`), so
-    a new per-attempt policy is a new `Guard`, not an edit of the run.
-    """
-
-    routes: tuple[Route, ...]
-    providers: list[Provider]
-    capabilities: list[Capabilities]
-    clock: Clock
-    retry: RetryPolicy
-    budget: RetryBudget
-    breakers: BreakerRegistry
-    dispatcher: Dispatcher
-    limiters: list[RateLimiter | None]
-    ledger: CostLedger
-    hedge: HedgePolicy | None
-    timeouts: AttemptTimeoutPolicy | None
-    admission: AdmissionPolicy | None
-    order: OptionOrder
-    strategy: Strategy
-    attempt_timeout_s: float | None
-    failover_on_blocked: bool
-    log: Any
-    rng: random.Random
-    load: LoadBudget | None = None
-    guards: tuple[Guard, ...] = ()
-    windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
-    in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
-    abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
-    _pipeline: tuple[tuple[Guard, ...], GuardPipeline] | None = field(
-        default=None, init=False, repr=False, compare=False
-    )
-
-    def pipeline(self) -> GuardPipeline:
-        """The guards every attempt passes: the built-in ones, then ``guards`` (built
-        again only when ``guards`` is replaced)."""
-        cached = self._pipeline
-        if cached is None or cached[0] is not self.guards:
-            cached = self._pipeline = (self.guards, GuardPipeline((*BUILTIN_GUARDS, *self.guards)))
-        return cached[1]
-
-    def abandon(self, task: asyncio.Task[Any]) -> None:
-        """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds
-        only the calls that ignored their cancellation)."""
-        self.abandoned.add(task)
-        task.add_done_callback(self._forget)
-
-    def _forget(self, task: asyncio.Task[Any]) -> None:
-        self.abandoned.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved, so asyncio does not report it as lost
 
 
 class RequestRun:
@@ -149,12 +75,21 @@ class RequestRun:
 
     async def execute(self) -> ImageResult:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
-        end = await HedgedRace(self).run()
+        race = HedgedRace(self.cursor, self.hedging, self.runner, self.engine.clock)
+        end = await race.run()
         if end is None:
             raise build_failure(self)
         if end.stop is not None:
             raise end.stop
         return build_result(self, end)
+
+    def peek(self, option: Option) -> str | None:
+        """Why a guard says ``option`` cannot be tried now, or None."""
+        return self.guards.peek(option, self)
+
+    def spend(self, kind: ExtraKind) -> str | None:
+        """Why the guards refuse to pay for an extra attempt of ``kind``, or None."""
+        return self.guards.spend(kind, self)
 
     def __repr__(self) -> str:
         return (

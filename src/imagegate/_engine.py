@@ -1,0 +1,87 @@
+"""`Engine`: what a request's run needs from its router — providers, policies and shared
+state, its ranking of options (`imagegate._ranking`) and the guards every attempt passes
+(`imagegate.guards`). One engine serves every request of a router."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from imagegate._presets import OptionOrder
+from imagegate._provider import Capabilities, Provider
+from imagegate._ranking import Ranking, Strategy
+from imagegate._route import Route
+from imagegate.guards import BUILTIN_GUARDS, Guard, GuardPipeline
+from imagegate.resilience.admission import AdmissionPolicy
+from imagegate.resilience.breaker import BreakerRegistry
+from imagegate.resilience.budget import RetryBudget
+from imagegate.resilience.clock import Clock
+from imagegate.resilience.dispatcher import Dispatcher
+from imagegate.resilience.hedge import HedgePolicy
+from imagegate.resilience.ledger import CostLedger
+from imagegate.resilience.load import LoadBudget
+from imagegate.resilience.ratelimit import RateLimiter
+from imagegate.resilience.retry import RetryPolicy
+from imagegate.resilience.stats import OutcomeWindow
+from imagegate.resilience.timeouts import AttemptTimeoutPolicy
+
+__all__ = ["Engine"]
+
+
+@dataclass(slots=True)
+class Engine(Ranking):
+    """Everything a run needs from its router: providers, policies and shared state.
+
+    ``guards`` are asked after the built-in ones (`imagegate.guards.BUILTIN_GUARDS`), so
+    a new per-attempt policy is a new `Guard`, not an edit of the run.
+    """
+
+    routes: tuple[Route, ...]
+    providers: list[Provider]
+    capabilities: list[Capabilities]
+    clock: Clock
+    retry: RetryPolicy
+    budget: RetryBudget
+    breakers: BreakerRegistry
+    dispatcher: Dispatcher
+    limiters: list[RateLimiter | None]
+    ledger: CostLedger
+    hedge: HedgePolicy | None
+    timeouts: AttemptTimeoutPolicy | None
+    admission: AdmissionPolicy | None
+    order: OptionOrder
+    strategy: Strategy
+    attempt_timeout_s: float | None
+    failover_on_blocked: bool
+    log: Any
+    rng: random.Random
+    load: LoadBudget | None = None
+    guards: tuple[Guard, ...] = ()
+    windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
+    in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
+    abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+    _pipeline: tuple[tuple[Guard, ...], GuardPipeline] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
+
+    def pipeline(self) -> GuardPipeline:
+        """The guards every attempt passes: the built-in ones, then ``guards`` (built
+        again only when ``guards`` is replaced)."""
+        cached = self._pipeline
+        if cached is None or cached[0] is not self.guards:
+            cached = self._pipeline = (self.guards, GuardPipeline((*BUILTIN_GUARDS, *self.guards)))
+        return cached[1]
+
+    def abandon(self, task: asyncio.Task[Any]) -> None:
+        """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds
+        only the calls that ignored their cancellation)."""
+        self.abandoned.add(task)
+        task.add_done_callback(self._forget)
+
+    def _forget(self, task: asyncio.Task[Any]) -> None:
+        self.abandoned.discard(task)
+        if not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not report it as lost
