@@ -8,7 +8,14 @@ of the other, and moving an import there is the same workaround as making it laz
 
 - Modules: A → B when A imports B, a name from B, or a submodule of B; and A → every
   package B sits in, whose ``__init__`` runs first. A package's ``__init__`` importing
-  its own submodules is no edge: that is how a package presents its surface.
+  its own submodules is no edge of the package: that is how a package presents its
+  surface. But importing a package runs its ``__init__``, so a module *outside* the
+  package that imports it (or anything in it) also reaches every submodule that
+  ``__init__`` imports, and on through the subpackages among them: ``_engine`` importing
+  ``imagegate.guards`` reaches ``imagegate.guards._guard``, and a cycle back from there
+  shows. A module *inside* the package does not: its package's ``__init__`` is already
+  running when it loads, and its sibling imports are plain module edges of its own (so
+  ``guards._guard`` is not in a cycle with ``guards._pipeline`` through ``guards``).
 - Packages: P → Q when a module of P imports a module of Q, unless one package holds
   the other (the root package holds the router, above everything, and the errors, below
   everything). A cycle that runs through a package's ``__init__`` shows here: the one
@@ -81,18 +88,45 @@ def _imported(name: str, tree: ast.AST, modules: Mapping[str, tuple[Path, bool]]
 
 
 @functools.cache
+def _direct() -> dict[str, set[str]]:
+    """Module → every imagegate module its source imports (and their packages)."""
+    modules = _modules()
+    direct: dict[str, set[str]] = {}
+    for name, (path, _) in modules.items():
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        direct[name] = set(_imported(name, tree, modules)) - {name}
+    return direct
+
+
+def _presented(package: str, direct: Mapping[str, Set[str]]) -> set[str]:
+    """The submodules importing ``package`` from outside loads: those its ``__init__``
+    imports, and theirs in turn for the subpackages among them."""
+    modules = _modules()
+    found: set[str] = set()
+    todo = [package]
+    while todo:
+        current = todo.pop()
+        for target in direct[current]:
+            if _inside(target, current) and target not in found:
+                found.add(target)
+                if modules[target][1]:
+                    todo.append(target)
+    return found
+
+
+@functools.cache
 def module_graph() -> dict[str, set[str]]:
     """Module → the modules it imports (see the module docstring for the edges); read
     once per test run, not to be changed."""
     modules = _modules()
+    direct = _direct()
     graph: dict[str, set[str]] = {}
-    for name, (path, is_package) in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
-        graph[name] = {
-            target
-            for target in _imported(name, tree, modules)
-            if target != name and not (is_package and _inside(target, name))
-        }
+    for name, (_, is_package) in modules.items():
+        edges = {t for t in direct[name] if not (is_package and _inside(t, name))}
+        for target in list(edges):
+            if modules[target][1] and not _within(name, target):
+                edges |= _presented(target, direct)
+        graph[name] = edges - {name}
     return graph
 
 
@@ -201,3 +235,13 @@ def test_the_checks_see_a_lazy_cycle() -> None:
         "imagegate.state",
         "imagegate.state.redis",
     }
+
+
+def test_an_import_of_a_package_reaches_what_its_init_imports() -> None:
+    """Importing a package from outside runs its ``__init__``, and so its submodules;
+    from inside, the package's own imports of its siblings are no edge."""
+    graph = module_graph()
+    assert "imagegate.guards._pipeline" in graph["imagegate._engine"]
+    assert "imagegate.guards._guard" in graph["imagegate._engine"]
+    assert "imagegate.guards" in graph["imagegate.guards._load"]
+    assert "imagegate.guards._pipeline" not in graph["imagegate.guards._load"]

@@ -36,6 +36,7 @@ from imagegate.guards._pipeline import GuardPipeline
 from imagegate.guards._quota import QuotaGuard
 from imagegate.guards._ratelimit import RateLimitGuard, rate_booking
 from imagegate.guards._retry_budget import RetryBudgetGuard
+from imagegate.guards._views import DeadlineView, EngineView, FlightView, RunView
 
 __all__ = [
     "BUILTIN_GUARDS",
@@ -44,6 +45,9 @@ __all__ = [
     "Booking",
     "BreakerGuard",
     "Check",
+    "DeadlineView",
+    "EngineView",
+    "FlightView",
     "GateRefusal",
     "Guard",
     "GuardPipeline",
@@ -52,6 +56,7 @@ __all__ = [
     "QuotaGuard",
     "RateLimitGuard",
     "RetryBudgetGuard",
+    "RunView",
     "book",
     "budget_booking",
     "permit_booking",

@@ -7,16 +7,14 @@ frees the permit without evidence when it never made the call or was cancelled.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate._result import Attempt
 from imagegate.guards._booking import Booking, GateRefusal
 from imagegate.guards._guard import Check, Guard
+from imagegate.guards._views import FlightView
 from imagegate.resilience.breaker import BreakerPermit, CircuitBreaker
 from imagegate.state import Step
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
 
 __all__ = ["BreakerGuard", "permit_booking"]
 
@@ -50,11 +48,11 @@ class BreakerGuard(Guard):
             None if check.engine.breakers.get(option.route.name, option.size).allow() else _REASON
         )
 
-    def book(self, flight: Flight) -> Booking[Any]:
+    def book(self, flight: FlightView) -> Booking[Any]:
         """A permit of the option's breaker."""
         return permit_booking(_breaker(flight))
 
-    async def settle(self, flight: Flight, taken: Any, attempt: Attempt) -> None:
+    async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """Report the call's outcome and duration to the breaker."""
         breaker = _breaker(flight)
         if attempt.outcome == "success":
@@ -64,12 +62,12 @@ class BreakerGuard(Guard):
             await breaker.record_failure(taken, attempt.error, duration_s=attempt.duration_s)
 
     async def release(
-        self, flight: Flight, taken: Any, attempt: Attempt | None, *, cancelled: bool
+        self, flight: FlightView, taken: Any, attempt: Attempt | None, *, cancelled: bool
     ) -> None:
         """Free the permit without evidence."""
         await _breaker(flight).release(taken)
 
 
-def _breaker(flight: Flight) -> CircuitBreaker:
+def _breaker(flight: FlightView) -> CircuitBreaker:
     option = flight.option
     return flight.run.engine.breakers.get(option.route.name, option.size)

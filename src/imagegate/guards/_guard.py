@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate._plan import Option
 from imagegate._request import ImageRequest, size_rank
 from imagegate._result import Attempt
 from imagegate.guards._booking import Booking
+from imagegate.guards._views import EngineView, FlightView, RunView
 from imagegate.resilience.budget import ExtraKind
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
-    from imagegate._run import Engine, RequestRun
 
 __all__ = ["Check", "Guard"]
 
@@ -34,10 +31,10 @@ class Check:
 
     __slots__ = ("_can_step_down", "_estimates", "engine", "option", "request", "run")
 
-    def __init__(self, option: Option, run: RequestRun) -> None:
+    def __init__(self, option: Option, run: RunView) -> None:
         self.option = option
         self.run = run
-        self.engine: Engine = run.engine
+        self.engine: EngineView = run.engine
         self.request: ImageRequest = run.request
         self._can_step_down: bool | None = None
         self._estimates: tuple[float, float] | None = None
@@ -92,7 +89,7 @@ class Guard:
 
     __slots__ = ()
 
-    def open(self, run: RequestRun) -> None:
+    def open(self, run: RunView) -> None:
         """A request starts."""
 
     def peek(self, check: Check) -> str | None:
@@ -100,33 +97,33 @@ class Guard:
         or None to let it through. Books nothing."""
         return None
 
-    def spend(self, kind: ExtraKind, run: RequestRun) -> str | None:
+    def spend(self, kind: ExtraKind, run: RunView) -> str | None:
         """A retry or a hedge is about to start: take what it costs, or say why it
         cannot (None: it may start)."""
         return None
 
-    def launch(self, flight: Flight, hedging: Flight | None) -> None:
+    def launch(self, flight: FlightView, hedging: FlightView | None) -> None:
         """``flight`` is launched; ``hedging`` is the slow attempt it hedges, if any."""
 
-    def book(self, flight: Flight) -> Booking[Any] | None:
+    def book(self, flight: FlightView) -> Booking[Any] | None:
         """What to book at the gate for ``flight``, or None to book nothing."""
         return None
 
-    def passed(self, flight: Flight) -> None:
+    def passed(self, flight: FlightView) -> None:
         """``flight`` is through the gate and its rate wait: its call is next."""
 
-    async def settle(self, flight: Flight, taken: Any, attempt: Attempt) -> None:
+    async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """``flight``'s call ended as ``attempt`` records; ``taken`` is what `book`
         booked (None without a booking)."""
 
     async def release(
-        self, flight: Flight, taken: Any, attempt: Attempt | None, *, cancelled: bool
+        self, flight: FlightView, taken: Any, attempt: Attempt | None, *, cancelled: bool
     ) -> None:
         """``flight`` ended without a settled call: cancelled during its call (``attempt``
         records it), cancelled before it (``cancelled``), or out of time before it.
         Hand back what ``taken`` holds."""
 
-    def land(self, flight: Flight) -> None:
+    def land(self, flight: FlightView) -> None:
         """``flight`` landed, however it ended."""
 
     def __repr__(self) -> str:

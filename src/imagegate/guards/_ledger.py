@@ -8,17 +8,15 @@ back without a trace when the attempt never reached its call (cancelled, or out 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate._result import Attempt
 from imagegate.errors import BudgetExceeded
 from imagegate.guards._booking import Booking, GateRefusal
 from imagegate.guards._guard import Guard
+from imagegate.guards._views import FlightView
 from imagegate.resilience.ledger import CostLedger, Reservation
 from imagegate.state import Step
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
 
 __all__ = ["LedgerGuard", "budget_booking"]
 
@@ -48,7 +46,7 @@ class LedgerGuard(Guard):
 
     __slots__ = ()
 
-    def book(self, flight: Flight) -> Booking[Any]:
+    def book(self, flight: FlightView) -> Booking[Any]:
         """A reservation of the attempt's catalogue price."""
         option = flight.option
         ledger = flight.run.engine.ledger
@@ -56,12 +54,12 @@ class LedgerGuard(Guard):
             ledger, flight.estimate_usd, route=option.route.name, size=option.size
         )
 
-    async def settle(self, flight: Flight, taken: Any, attempt: Attempt) -> None:
+    async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """Settle the reservation at the attempt's cost and billing."""
         await flight.run.engine.ledger.settle(taken, attempt.cost_usd, attempt.billing)
 
     async def release(
-        self, flight: Flight, taken: Any, attempt: Attempt | None, *, cancelled: bool
+        self, flight: FlightView, taken: Any, attempt: Attempt | None, *, cancelled: bool
     ) -> None:
         """Cancelled during the call: settle as recorded (possibly billed); cancelled or
         out of time before it: take the reservation back (no attempt was made)."""

@@ -13,13 +13,8 @@ and so in later admissions.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from imagegate.guards._guard import Check, Guard
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
-    from imagegate._run import RequestRun
+from imagegate.guards._views import FlightView, RunView
 
 __all__ = ["LoadBudgetGuard"]
 
@@ -29,7 +24,7 @@ class LoadBudgetGuard(Guard):
 
     __slots__ = ()
 
-    def open(self, run: RequestRun) -> None:
+    def open(self, run: RunView) -> None:
         """Add the request's share to the budget."""
         if run.engine.load is not None:
             run.engine.load.open_request()
@@ -43,7 +38,7 @@ class LoadBudgetGuard(Guard):
         estimate, _ = check.success_estimates()
         return None if engine.load.affords(1 - estimate) else "load budget spent: stepping down"
 
-    def launch(self, flight: Flight, hedging: Flight | None) -> None:
+    def launch(self, flight: FlightView, hedging: FlightView | None) -> None:
         """Spend an extra attempt (after the request's first) and hold ``flight``'s
         expected extra attempts; a hedge takes over its slow attempt's holding."""
         engine = flight.run.engine
@@ -57,7 +52,7 @@ class LoadBudgetGuard(Guard):
         option = flight.option
         flight.held[self] = load.commit(1 - engine.success_estimate(option.route.name, option.size))
 
-    def land(self, flight: Flight) -> None:
+    def land(self, flight: FlightView) -> None:
         """Release what ``flight`` held."""
         load = flight.run.engine.load
         if load is not None:

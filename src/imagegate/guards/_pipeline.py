@@ -7,17 +7,14 @@ a no-op hook costs a request nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate._plan import Option
 from imagegate._result import Attempt
 from imagegate.guards._booking import Booked, Booking, GateRefusal, book
 from imagegate.guards._guard import Check, Guard
+from imagegate.guards._views import FlightView, RunView
 from imagegate.resilience.budget import ExtraKind
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
-    from imagegate._run import RequestRun
 
 __all__ = ["GuardPipeline"]
 
@@ -64,12 +61,12 @@ class GuardPipeline:
         self._release = tuple(reversed(_overriding(self.guards, "release")))
         self._land = [g.land for _, g in hooks["land"]]
 
-    def open(self, run: RequestRun) -> None:
+    def open(self, run: RunView) -> None:
         """A request starts."""
         for hook in self._open:
             hook(run)
 
-    def peek(self, option: Option, run: RequestRun) -> str | None:
+    def peek(self, option: Option, run: RunView) -> str | None:
         """The first guard's reason not to try ``option`` now, or None."""
         check = Check(option, run)
         for hook in self._peek:
@@ -78,7 +75,7 @@ class GuardPipeline:
                 return reason
         return None
 
-    def spend(self, kind: ExtraKind, run: RequestRun) -> str | None:
+    def spend(self, kind: ExtraKind, run: RunView) -> str | None:
         """Pay for a retry or a hedge; the first guard's refusal, or None."""
         for hook in self._spend:
             reason: str | None = hook(kind, run)
@@ -86,12 +83,12 @@ class GuardPipeline:
                 return reason
         return None
 
-    def launch(self, flight: Flight, hedging: Flight | None) -> None:
+    def launch(self, flight: FlightView, hedging: FlightView | None) -> None:
         """``flight`` is launched (``hedging``: the slow attempt it hedges)."""
         for hook in self._launch:
             hook(flight, hedging)
 
-    async def book(self, flight: Flight) -> Booked | GateRefusal:
+    async def book(self, flight: FlightView) -> Booked | GateRefusal:
         """Every guard's booking for ``flight`` in one round trip; what was booked (a
         result per guard, None for a guard that books nothing), or the refusal."""
         positions: list[int] = []
@@ -110,26 +107,28 @@ class GuardPipeline:
         booked.results = taken
         return booked
 
-    def passed(self, flight: Flight) -> None:
+    def passed(self, flight: FlightView) -> None:
         """``flight`` is through the gate and its wait."""
         for hook in self._passed:
             hook(flight)
 
-    async def settle(self, flight: Flight, attempt: Attempt) -> None:
+    async def settle(self, flight: FlightView, attempt: Attempt) -> None:
         """``flight``'s call ended as ``attempt`` records."""
         taken = flight.taken
         assert taken is not None
         for i, guard in self._settle:
             await guard.settle(flight, taken[i], attempt)
 
-    async def release(self, flight: Flight, attempt: Attempt | None, *, cancelled: bool) -> None:
+    async def release(
+        self, flight: FlightView, attempt: Attempt | None, *, cancelled: bool
+    ) -> None:
         """``flight`` ended without a settled call: hand back what it booked."""
         taken = flight.taken
         assert taken is not None
         for i, guard in self._release:
             await guard.release(flight, taken[i], attempt, cancelled=cancelled)
 
-    def land(self, flight: Flight) -> None:
+    def land(self, flight: FlightView) -> None:
         """``flight`` landed."""
         for hook in self._land:
             hook(flight)

@@ -7,14 +7,12 @@ the reset and the route's rate limit is blocked until then.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate._result import Attempt
 from imagegate.errors import QuotaExhausted
 from imagegate.guards._guard import Guard
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
+from imagegate.guards._views import FlightView
 
 __all__ = ["QuotaGuard"]
 
@@ -24,7 +22,7 @@ class QuotaGuard(Guard):
 
     __slots__ = ()
 
-    async def settle(self, flight: Flight, taken: Any, attempt: Attempt) -> None:
+    async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """On `QuotaExhausted`: open the route's other sizes, block its rate limit."""
         error = attempt.error
         if not isinstance(error, QuotaExhausted):

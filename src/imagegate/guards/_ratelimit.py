@@ -7,15 +7,13 @@ refused). A booking stays used once the attempt gave up after it.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from imagegate.guards._booking import Booking, GateRefusal
 from imagegate.guards._guard import Check, Guard
+from imagegate.guards._views import FlightView
 from imagegate.resilience.ratelimit import RateBooking, RateLimiter
 from imagegate.state import Step
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
 
 __all__ = ["RateLimitGuard", "rate_booking"]
 
@@ -60,7 +58,7 @@ class RateLimitGuard(Guard):
             return "rate limit or quota leaves no room before the deadline"
         return None
 
-    def book(self, flight: Flight) -> Booking[Any] | None:
+    def book(self, flight: FlightView) -> Booking[Any] | None:
         """The attempt's start on the route's quota, if the route has a rate limit."""
         run = flight.run
         limiter = run.engine.limiters[flight.option.index]

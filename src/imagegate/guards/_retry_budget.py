@@ -8,14 +8,9 @@ down its ladder) and a slow attempt is not hedged, so an outage is not amplified
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from imagegate.guards._guard import Guard
+from imagegate.guards._views import FlightView, RunView
 from imagegate.resilience.budget import ExtraKind
-
-if TYPE_CHECKING:
-    from imagegate._flight import Flight
-    from imagegate._run import RequestRun
 
 __all__ = ["RetryBudgetGuard"]
 
@@ -25,11 +20,11 @@ class RetryBudgetGuard(Guard):
 
     __slots__ = ()
 
-    def spend(self, kind: ExtraKind, run: RequestRun) -> str | None:
+    def spend(self, kind: ExtraKind, run: RunView) -> str | None:
         """Withdraw a token for a retry or a hedge; ``"retry budget"`` when none is left."""
         return None if run.engine.budget.try_withdraw(kind) else "retry budget"
 
-    def passed(self, flight: Flight) -> None:
+    def passed(self, flight: FlightView) -> None:
         """A request's first attempt deposits its share."""
         if flight.number == 1 and not flight.hedge:
             flight.run.engine.budget.deposit()
