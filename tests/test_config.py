@@ -233,13 +233,13 @@ def test_a_typo_in_keyword_arguments_is_reported_when_the_router_is_built() -> N
     with pytest.raises(ConfigurationError) as info:
         Router(
             [Route("fake", model="m"), Route("openai", model="gpt-image-1.5", backpu=True)],
-            order="fastst",  # type: ignore[arg-type]
+            order="soonst",  # type: ignore[arg-type]
         )
     assert str(info.value).splitlines()[1:] == [
         "  - routes[1].backpu is neither a route setting nor an option of 'openai'; "
         "did you mean `backup`?",
-        "  - order must be one of ladder, likely, fastest, size-then-fastest, got 'fastst'; "
-        "did you mean `fastest`?",
+        "  - order must be one of ladder, likely, soonest, size-then-soonest, got 'soonst'; "
+        "did you mean `soonest`?",
     ]
 
 

@@ -2,7 +2,7 @@
 
 A main attempt above the hedge size that has not answered after the policy's delay
 (fixed, or learned from its (route, size)) gets a hedge: with ``target="likely"`` the
-option at the hedge size most likely to answer, with ``"fastest"`` the option at or below
+option at the hedge size most likely to answer, with ``"soonest"`` the option at or below
 it expected to deliver soonest; a backup only when no primary can take it. A hedge is
 paid for like a retry (the guards' ``spend``). At most `MAX_HEDGES` per main attempt: a
 second one only when the first failed fast. With ``prefer="quality"`` a hedge that wins
@@ -78,17 +78,17 @@ class Hedging:
 
     def _target(self, main: Flight) -> Option | None:
         """``target="likely"``: the option at the hedge size most likely to answer;
-        ``"fastest"``: the option at or below it expected to deliver soonest. A
+        ``"soonest"``: the option at or below it expected to deliver soonest. A
         different model (a backup) only when no primary can take the hedge."""
         run = self._run
         engine, options = run.engine, run.cursor.options
         policy = engine.hedge
         assert policy is not None
         key: Callable[[Option], tuple[bool, float]]
-        if policy.target == "fastest":
+        if policy.target == "soonest":
             limit = size_rank(policy.size)
             candidates = [o for o in options if size_rank(o.size) <= limit and o is not main.option]
-            key = engine.fastest_key
+            key = engine.soonest_key
         else:
             candidates = [o for o in options if o.size == policy.size]
             key = lambda o: (o.route.backup, -engine.success_estimate(o.route.name, o.size))  # noqa: E731

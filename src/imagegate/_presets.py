@@ -34,15 +34,15 @@ from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 __all__ = ["PRESETS", "PRIOR_LATENCY_S", "UNSET", "OptionOrder", "Preset", "PresetName", "Unset"]
 
 PresetName = Literal["latency", "balanced", "quality"]
-OptionOrder = Literal["ladder", "likely", "fastest", "size-then-fastest"]
+OptionOrder = Literal["ladder", "likely", "soonest", "size-then-soonest"]
 """``ladder``: requested size first, then smaller, primaries before backups, routes in the
 strategy's order; ``likely``: the same ladder, but within a size the route expected to
-deliver soonest goes first; ``fastest``: every allowed option by expected time to an image
-(primaries, then backups); ``size-then-fastest``: the requested size on the primaries,
+deliver soonest goes first; ``soonest``: every allowed option by expected time to an image
+(primaries, then backups); ``size-then-soonest``: the requested size on the primaries,
 soonest first, then every other option by expected time (primaries, then backups)."""
 
 PRIOR_LATENCY_S: Final = {"1K": 20.0, "2K": 60.0, "4K": 180.0}
-"""Latency assumed for a tier before any success is seen (``fastest`` ordering)."""
+"""Latency assumed for a tier before any success is seen (``soonest`` ordering)."""
 
 
 class Unset(enum.Enum):
@@ -101,7 +101,7 @@ PRESETS: Final[dict[PresetName, Preset]] = {
         # In-flight attempts weigh a quarter: a cold burst spreads over the routes of
         # the smallest size instead of spilling onto larger, slower sizes.
         admission=AdmissionPolicy(min_success_rate=0.5, in_flight_weight=0.25),
-        order="fastest",
+        order="soonest",
     ),
     "balanced": Preset(
         name="balanced",
@@ -109,7 +109,7 @@ PRESETS: Final[dict[PresetName, Preset]] = {
         hedge=None,
         timeouts=AttemptTimeoutPolicy(fallback_share=0.35),
         admission=AdmissionPolicy(max_attempts_per_request=1.45),
-        order="size-then-fastest",
+        order="size-then-soonest",
     ),
     "quality": Preset(
         name="quality",
@@ -117,7 +117,7 @@ PRESETS: Final[dict[PresetName, Preset]] = {
         hedge=None,
         timeouts=AttemptTimeoutPolicy(fallback_share=0.37),
         admission=AdmissionPolicy(min_success_rate=0.1, max_attempts_per_request=1.9),
-        order="size-then-fastest",
+        order="size-then-soonest",
     ),
 }
 """Every preset by name."""

@@ -112,7 +112,7 @@ class Ranking:
         success = min(1.0, self._policy.upper_bound(stats, in_flight=self.in_flight[key]))
         return latency / max(0.01, success)
 
-    def fastest_key(self, option: Option) -> tuple[bool, float]:
+    def soonest_key(self, option: Option) -> tuple[bool, float]:
         """Primaries before backups, then by expected time to an image."""
         return option.route.backup, self.expected_time_s(option)
 
@@ -126,13 +126,13 @@ class Ranking:
         def soonest(o: Option) -> float:
             return draws[id(o)]
 
-        if self.order == "fastest":
+        if self.order == "soonest":
             return sorted(options, key=lambda o: (o.route.backup, soonest(o)))
-        if self.order == "size-then-fastest":
-            return self._size_then_fastest(options, soonest)
+        if self.order == "size-then-soonest":
+            return self._size_then_soonest(options, soonest)
         return self._likely(options, soonest)
 
-    def _size_then_fastest(
+    def _size_then_soonest(
         self, options: Sequence[Option], soonest: Callable[[Option], float]
     ) -> list[Option]:
         """The requested size, likeliest route first; once it is given up, whatever is

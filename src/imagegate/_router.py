@@ -103,8 +103,8 @@ class Router:
             also keeps the average upstream attempts per request near that target.
         order: How options are tried: ``"ladder"`` (requested size, then smaller, routes
             in the strategy's order), ``"likely"`` (the same, the route expected soonest
-            first within a size), ``"fastest"`` (any allowed option by expected time) or
-            ``"size-then-fastest"`` (the requested size, soonest route first, then any
+            first within a size), ``"soonest"`` (any allowed option by expected time) or
+            ``"size-then-soonest"`` (the requested size, soonest route first, then any
             option by expected time); the preset's by default.
         budget_usd: A cap on billed plus possibly billed cost; None records cost only.
         strategy: Order of primary routes: ``"priority"`` (as given, and within a size

@@ -60,9 +60,9 @@ def test_admission_validates_new_fields(field: str, value: float) -> None:
 
 
 def test_hedge_target_must_be_known() -> None:
-    """HedgePolicy(target=...) is 'likely' or 'fastest'."""
+    """HedgePolicy(target=...) is 'likely' or 'soonest'."""
     with pytest.raises(ValueError, match="target"):
-        HedgePolicy(target="soonest")  # type: ignore[arg-type]
+        HedgePolicy(target="fastest")  # type: ignore[arg-type]
 
 
 def test_router_order_is_validated() -> None:
@@ -71,7 +71,7 @@ def test_router_order_is_validated() -> None:
         Router([Route("fake", model="m")], order="random")  # type: ignore[arg-type]
 
 
-async def test_size_then_fastest_learns_the_better_route_and_falls_back_fast(
+async def test_size_then_soonest_learns_the_better_route_and_falls_back_fast(
     clock: FakeClock,
 ) -> None:
     """Within the requested size the route that delivered sooner goes first; after the
@@ -82,7 +82,7 @@ async def test_size_then_fastest_learns_the_better_route_and_falls_back_fast(
     routes = [Route(a, model="m"), Route(b, model="m")]
     # Seeded: the options after the requested size are ranked by a Thompson draw, and
     # about 2% of unseeded draws put a 2K (cold prior 60 s) ahead of a 1K (20 s).
-    async with Router(routes, clock=clock, order="size-then-fastest", hedge=None, seed=0) as router:
+    async with Router(routes, clock=clock, order="size-then-soonest", hedge=None, seed=0) as router:
         for _ in range(3):  # what earlier requests taught it
             router.engine.window("a/m", "4K").record(success=True, latency_s=90.0, now=0.0)
             router.engine.window("b/m", "4K").record(success=True, latency_s=30.0, now=0.0)
@@ -103,7 +103,7 @@ async def test_sampled_ranking_explores_then_concentrates(clock: FakeClock) -> N
         firsts = [router.engine.reorder(_options(router))[0].route.name for _ in range(400)]
         return firsts.count(route) / len(firsts)
 
-    async with Router(routes, clock=clock, order="size-then-fastest", seed=3) as router:
+    async with Router(routes, clock=clock, order="size-then-soonest", seed=3) as router:
         windows = router.engine.window("a/m", "4K"), router.engine.window("b/m", "4K")
         for latency in (37.0, 43.0, 49.0):  # a: mean 43 s over three outcomes
             windows[0].record(success=True, latency_s=latency, now=0.0)
@@ -128,12 +128,12 @@ def _options(router: Router) -> list:  # type: ignore[type-arg]
 
 
 async def test_fastest_hedge_takes_the_quickest_smaller_option(clock: FakeClock) -> None:
-    """target='fastest' hedges a slow 4K with what is expected soonest at or below the
+    """target='soonest' hedges a slow 4K with what is expected soonest at or below the
     hedge size (here 1K on the same route), and the hedge wins."""
     fake = FakeProvider(clock=clock)
     fake.script("4K", succeed(latency_s=500.0))
     fake.script("1K", succeed(latency_s=10.0))
-    hedge = HedgePolicy(size="2K", target="fastest", delay_s=60.0)
+    hedge = HedgePolicy(size="2K", target="soonest", delay_s=60.0)
     async with Router([Route(fake, model="m")], clock=clock, hedge=hedge, admission=None) as r:
         result = await r.generate("x", size="4K", deadline=600)
     assert (result.size, result.latency_s) == ("1K", 70.0)

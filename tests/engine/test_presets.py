@@ -15,7 +15,7 @@ def test_balanced_is_the_default() -> None:
     """Without a preset the router runs the balanced policies."""
     router = Router([Route("fake", model="m")])
     assert router.preset == "balanced"
-    assert router.engine.order == "size-then-fastest"
+    assert router.engine.order == "size-then-soonest"
     assert router.engine.load is not None
     assert router.engine.load.max_attempts_per_request == 1.45
     assert router.engine.hedge == PRESETS["balanced"].hedge

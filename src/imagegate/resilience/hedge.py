@@ -43,7 +43,7 @@ class HedgePolicy:
             wait ``grace_s`` for the larger attempt.
         grace_s: How long a ``"quality"`` hedge win waits for the larger image.
         target: ``"likely"`` hedges at ``size`` on the route most likely to answer;
-            ``"fastest"`` on the option at or below ``size`` expected to deliver soonest
+            ``"soonest"`` on the option at or below ``size`` expected to deliver soonest
             (mean latency over estimated success), which may be smaller.
         max_extra_load: Hedges plus retries, as a share of first attempts.
 
@@ -59,7 +59,7 @@ class HedgePolicy:
     min_samples: int = 5
     prefer: Literal["first", "quality"] = "first"
     grace_s: float = 30.0
-    target: Literal["likely", "fastest"] = "likely"
+    target: Literal["likely", "soonest"] = "likely"
     max_extra_load: float = 0.1
 
     def __post_init__(self) -> None:
@@ -73,8 +73,8 @@ class HedgePolicy:
             raise ValueError("quantile must lie strictly between 0 and 1")
         if not 0 <= self.min_delay_s <= self.max_delay_s:
             raise ValueError("min_delay_s must lie within 0 … max_delay_s")
-        if self.target not in ("likely", "fastest"):
-            raise ValueError("target must be 'likely' or 'fastest'")
+        if self.target not in ("likely", "soonest"):
+            raise ValueError("target must be 'likely' or 'soonest'")
         if self.grace_s < 0 or self.max_extra_load < 0:
             raise ValueError("grace_s and max_extra_load must not be negative")
 
