@@ -39,17 +39,17 @@ MiB = 1 << 20
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-def build(provider: str, base_url: str, **options: Any) -> Provider:
-    """The ``provider`` adapter on ``base_url`` with `KEY` (Vertex in express mode)."""
+def build(provider: str, base_url: str, *, key: str = KEY, **options: Any) -> Provider:
+    """The ``provider`` adapter on ``base_url`` with ``key`` (Vertex in express mode)."""
     if provider == "gemini":
-        return GeminiProvider(api_key=KEY, base_url=base_url, **options)
+        return GeminiProvider(api_key=key, base_url=base_url, **options)
     if provider == "vertex":
-        return VertexProvider(api_key=KEY, base_url=base_url, **options)
+        return VertexProvider(api_key=key, base_url=base_url, **options)
     if provider == "openai":
-        return OpenAIProvider(api_key=KEY, base_url=base_url, **options)
+        return OpenAIProvider(api_key=key, base_url=base_url, **options)
     if provider == "openai_compatible":
-        return OpenAICompatibleProvider(api_key=KEY, base_url=base_url, **options)
-    return FluxProvider(api_key=KEY, base_url=base_url, poll_initial_s=0.001, **options)
+        return OpenAICompatibleProvider(api_key=key, base_url=base_url, **options)
+    return FluxProvider(api_key=key, base_url=base_url, poll_initial_s=0.001, **options)
 
 
 def ask(provider: str) -> ProviderRequest:

@@ -50,15 +50,10 @@ from imagegate import (
     Router,
 )
 from imagegate.errors import ImageGateError
-from imagegate.providers.flux import FluxProvider
-from imagegate.providers.gemini import GeminiProvider
-from imagegate.providers.openai import OpenAIProvider
-from imagegate.providers.openai_compatible import OpenAICompatibleProvider
-from imagegate.providers.vertex import VertexProvider
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.testing._images import make_png
 
-from ._hostile import MODEL, MiB, flux_routes, gzip_bomb, image_answer, png_b64
+from ._hostile import MODEL, MiB, build, flux_routes, gzip_bomb, image_answer, png_b64
 from ._leaky import KEYS, duplicate_content_length
 from ._logs import RENDERERS
 from ._reach import paths_to
@@ -219,19 +214,6 @@ def _image() -> GeneratedImage:
     return GeneratedImage(make_png(1024, 1024))
 
 
-def _adapter(provider: str, base: str) -> Any:
-    key, options = ALL_KEYS[provider], {"base_url": base, "max_response_bytes": CAP}
-    if provider == "gemini":
-        return GeminiProvider(api_key=key, **options)
-    if provider == "vertex":
-        return VertexProvider(api_key=key, **options)
-    if provider == "openai":
-        return OpenAIProvider(api_key=key, **options)
-    if provider == "openai_compatible":
-        return OpenAICompatibleProvider(api_key=key, **options)
-    return FluxProvider(api_key=key, poll_initial_s=0.001, **options)
-
-
 @asynccontextmanager
 async def hostile_routes(seed: int) -> AsyncIterator[tuple[list[Route], list[Upstream]]]:
     """A route per built-in provider on its hostile server, and the leaky plugin."""
@@ -243,7 +225,8 @@ async def hostile_routes(seed: int) -> AsyncIterator[tuple[list[Route], list[Ups
             await server.start_server()
             stack.push_async_callback(server.close)
             up.base = str(server.make_url("")).rstrip("/")
-            adapter = _adapter(up.provider, up.base)
+            key = ALL_KEYS[up.provider]
+            adapter = build(up.provider, up.base, key=key, max_response_bytes=CAP)
             stack.push_async_callback(adapter.aclose)  # the router closes what it built only
             routes.append(Route(adapter, model=MODEL[up.provider]))
         routes.append(Route(LeakyPlugin(PLUGIN_KEY, seed), model="m"))
