@@ -53,7 +53,6 @@ import binascii
 import contextlib
 import gc
 import random
-import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -65,6 +64,7 @@ from imagegate._request import Size, parse_aspect_ratio, pixels_for
 from imagegate._result import GeneratedImage
 from imagegate.bench._contenders import Delivery
 from imagegate.bench._deps import import_optional, quiet_litellm
+from imagegate.bench._keeping_executor import KeepingExecutor
 from imagegate.bench._setup import BenchEnv, BenchRequest, Endpoint, RouteSpec, ladder
 from imagegate.resilience.clock import Clock
 
@@ -79,7 +79,6 @@ deadline shared by retries and fallbacks and no hedge, so without one a single h
 would use the whole request deadline."""
 
 _NUM_RETRIES: Final = 2
-_DROPPED: Final = r"coroutine '.*\.aimage_generation' was never awaited"
 _BACKUP_GROUP: Final = "img-backup"
 
 _Params = dict[str, Any]
@@ -281,7 +280,7 @@ class LiteLLMContender:
         self._env: BenchEnv | None = None
         self._host: ClockHost | None = None
         self._routers: dict[tuple[Size, str], Any] = {}
-        self._executor: ThreadPoolExecutor | None = None
+        self._executor: KeepingExecutor | None = None
         self.skipped: list[str] = []
 
     async def open(self, env: BenchEnv) -> None:
@@ -291,14 +290,12 @@ class LiteLLMContender:
         python_host = _litellm_module("router_python_host").python_host
         self._env = env
         self._host = ClockHost(python_host, env.clock, time_scale=env.time_scale)
-        # A call cancelled (at the deadline) while LiteLLM waits on its thread makes the
-        # thread's result, an OpenAI image coroutine, be dropped un-awaited: LiteLLM's
-        # doing, harmless, and not worth a warning per request in the benchmark's output.
-        warnings.filterwarnings("ignore", message=_DROPPED, category=RuntimeWarning)
         # LiteLLM 1.110 runs Gemini and Vertex image calls as *blocking* HTTP in the
         # loop's default executor (min(32, CPUs + 4) threads: 6 on a 2-core machine),
-        # which would cap it at 6 calls in flight. Give it a thread per call it can have.
-        self._executor = ThreadPoolExecutor(max_workers=max(32, 4 * env.concurrency))
+        # which would cap it at 6 calls in flight. Give it a thread per call it can have,
+        # in a pool that keeps the coroutines the threads return: one whose caller was
+        # cancelled at the deadline is closed at `aclose`, not dropped un-awaited.
+        self._executor = KeepingExecutor(max_workers=max(32, 4 * env.concurrency))
         asyncio.get_running_loop().set_default_executor(self._executor)
         # LiteLLM shuffles deployments with the global `random`; seed it for repeatability.
         random.seed(env.seed)
@@ -357,12 +354,15 @@ class LiteLLMContender:
         return 0 if self._host is None else self._host.image_calls
 
     async def aclose(self) -> None:
-        """Wait for LiteLLM's blocking calls to end, then close its HTTP clients.
+        """Wait for LiteLLM's blocking calls to end, then close what LiteLLM left open.
 
         A Gemini or Vertex call cancelled at the deadline keeps running in its thread until
         LiteLLM's own timeout; the executor is drained (in another thread) so that no
-        socket outlives the run. LiteLLM caches its clients per process, sync and async;
-        both kinds are closed and the cache emptied (a later run may be on another loop).
+        socket outlives the run, and the coroutines its threads returned to cancelled
+        callers are closed. LiteLLM caches its clients per process, sync and async; both
+        kinds are closed and the cache emptied (a later run may be on another loop), and
+        only then is what LiteLLM's threads dropped collected, so that it is collected
+        closed, here, rather than at a random later point.
         """
         self._routers.clear()
         executor, self._executor = self._executor, None
@@ -370,13 +370,7 @@ class LiteLLMContender:
             await anyio.to_thread.run_sync(executor.shutdown, True)
             for _ in range(5):  # let the loop run the callbacks of the last threads
                 await asyncio.sleep(0)
-            # What LiteLLM's threads dropped is collected here, not at a random later
-            # point. Rarely (once in many CI runs, on a loaded machine) that includes a
-            # connection LiteLLM let go of unclosed: the collector closes it, and its
-            # ResourceWarning (LiteLLM's, not ours) is not passed on.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", ResourceWarning)
-                gc.collect()
+            executor.close_unstarted()
             asyncio.get_running_loop().set_default_executor(ThreadPoolExecutor())
         if self._env is not None:
             litellm = quiet_litellm()
@@ -389,3 +383,4 @@ class LiteLLMContender:
                         close()
             cache.flush_cache()
             self._env = None
+        gc.collect()
