@@ -6,10 +6,10 @@
     the call                  under min(attempt timeout, what is left) (`_call`)
     the record                an `Attempt`; the outcome window; every guard settles
 
-A refusal at the gate skips the option (a budget refusal ends the request). An attempt
+A refusal at the gate skips the option (a budget refusal ends the request). Booking,
+settling and handing back are shielded from cancellation, but bounded: an attempt
 cancelled while it holds its bookings (a hedge loser, a caller that gave up) hands them
-back, shielded but bounded; one cancelled during its call is recorded as ``cancelled``
-and possibly billed.
+back; one cancelled during its call is recorded as ``cancelled`` and possibly billed.
 """
 
 from __future__ import annotations
@@ -133,7 +133,10 @@ class AttemptRunner:
         engine = run.engine
         remaining = run.time.remaining()
         if out_of_time(remaining):
-            await run.guards.release(flight, None, cancelled=False)
+            with anyio.CancelScope(shield=True) as releasing:
+                releasing.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+                await run.guards.release(flight, None, cancelled=False)
+            flight.taken = None
             return Landing(flight, skipped="deadline reached", out_of_time=True)
         timeout_s = run.time.attempt_timeout_s(
             option, remaining, has_fallback=lambda: run.cursor.fallback_after(option)
@@ -161,7 +164,13 @@ class AttemptRunner:
             engine.window(option.route.name, option.size).record(
                 success=response is not None, latency_s=attempt.duration_s, now=ended
             )
-        await run.guards.settle(flight, attempt)
+        # Shielded and bounded like the booking: a settlement cut half-way (a caller that
+        # gave up, a hedge that lost) would leave shared state booked that no one settles,
+        # and the handler of the cancellation must not hand back what was settled.
+        with anyio.CancelScope(shield=True) as settling:
+            settling.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+            await run.guards.settle(flight, attempt)
+        flight.taken = None
         return Landing(flight, attempt=attempt, response=response)
 
     async def _cancelled(self, flight: Flight) -> None:
