@@ -47,6 +47,7 @@ def test_fixture_names_its_source(fixture: Fixture) -> None:
     assert fixture.data["what"].strip()
     assert fixture.data["source"].strip()
     assert fixture.kind in ("success", "no_image", "blocked", "error")
+    assert fixture.data["fidelity"] in ("verbatim", "doc-example", "assembled")
     assert ("image" in fixture.expect) != ("error" in fixture.expect)
     if any("@img:" in str(a) for a in fixture.data["answers"]):
         assert "replaced by a generated image" in fixture.data["note"]
