@@ -22,9 +22,10 @@ _MARKER = {
     "no_image": "[sim:text_refusal]",
     "rate_limited": "[sim:rate_limited]",
     "overloaded": "[sim:overloaded]",
-    "bad_request": "[sim:no_such_outcome]",
+    "bad_request": "",
 }
-"""How each path is forced (an unknown outcome kind is the simulator's 400)."""
+"""How each path is forced; ``bad_request`` instead sends a value the API refuses (an
+image size of 5K, a Flux width that is not a multiple of 32, a 999x999 OpenAI size)."""
 
 MODELS = {
     "gemini": "gemini-3-pro-image-preview",
@@ -35,9 +36,13 @@ MODELS = {
 }
 
 
-def _request(sim: Simulator, provider: str, prompt: str) -> tuple[str, dict[str, str], Any]:
-    """URL, headers and JSON body as the provider's SDK sends them."""
+def _request(
+    sim: Simulator, provider: str, prompt: str, *, bad: bool
+) -> tuple[str, dict[str, str], Any]:
+    """URL, headers and JSON body as the provider's SDK sends them (``bad``: with one value
+    the API refuses)."""
     model = MODELS[provider]
+    size = "5K" if bad else "1K"
     if provider in ("gemini", "vertex"):
         where = (
             "/v1beta/models"
@@ -52,13 +57,13 @@ def _request(sim: Simulator, provider: str, prompt: str) -> tuple[str, dict[str,
             "contents": [{"parts": [{"text": prompt}], "role": "user"}],
             "generationConfig": {
                 "responseModalities": ["TEXT", "IMAGE"],
-                "imageConfig": {"aspectRatio": "1:1", "imageSize": "1K"},
+                "imageConfig": {"aspectRatio": "1:1", "imageSize": size},
             },
         }
         return f"{sim.base_url(provider)}{where}/{model}:generateContent", auth, body
     if provider == "openai":
         auth = {"authorization": f"Bearer {sim.api_key('openai')}"}
-        body = {"model": model, "prompt": prompt, "n": 1, "size": "1024x1024"}
+        body = {"model": model, "prompt": prompt, "n": 1, "size": "999x999" if bad else "1024x1024"}
         return f"{sim.base_url('openai')}/images/generations", auth, body
     if provider == "openrouter":
         auth = {"authorization": f"Bearer {sim.api_key('openai_compatible')}"}
@@ -66,11 +71,11 @@ def _request(sim: Simulator, provider: str, prompt: str) -> tuple[str, dict[str,
             "model": model,
             "messages": [{"role": "user", "content": prompt}],
             "modalities": ["image", "text"],
-            "image_config": {"aspect_ratio": "1:1", "image_size": "1K"},
+            "image_config": {"aspect_ratio": "1:1", "image_size": size},
         }
         return f"{sim.base_url('openai_compatible')}/chat/completions", auth, body
     auth = {"x-key": sim.api_key("flux")}
-    body = {"prompt": prompt, "width": 1024, "height": 768}
+    body = {"prompt": prompt, "width": 1000 if bad else 1024, "height": 768}
     return f"{sim.base_url('flux')}/v1/{model}", auth, body
 
 
@@ -89,7 +94,8 @@ async def _exchange(
 async def capture(sim: Simulator, provider: str, outcome: str) -> list[dict[str, Any]]:
     """The simulator's raw answers to one request forced to ``outcome`` (Flux: the submit
     and every poll until a terminal status)."""
-    url, headers, body = _request(sim, provider, f"a lighthouse {_MARKER[outcome]}")
+    prompt = f"a lighthouse {_MARKER[outcome]}".strip()
+    url, headers, body = _request(sim, provider, prompt, bad=outcome == "bad_request")
     context = {"model": MODELS[provider], "platform": provider}
     async with aiohttp.ClientSession() as session:
         first = await _exchange(session, "POST", url, headers, body)
