@@ -20,9 +20,10 @@ KEY = "sk-contract-5f3c9a7e1d2b4c6a8e0f"
 _PATH_PREFIX = {"openai": "/v1", "openrouter": "/api/v1"}
 
 
-def route(fixture: Fixture, base: str) -> Route:
-    """A `Route` for ``fixture``'s provider and model on the replay server at ``base``."""
-    options: dict[str, Any] = dict(fixture.data.get("options", {}))
+def route(fixture: Fixture, base: str, **extra: Any) -> Route:
+    """A `Route` for ``fixture``'s provider and model on the replay server at ``base``
+    (``extra``: more route options)."""
+    options: dict[str, Any] = {**fixture.data.get("options", {}), **extra}
     url = base + _PATH_PREFIX.get(fixture.provider, "")
     if fixture.provider == "vertex":
         options.update(project="my-proj", location="global", credentials=Credentials(token=KEY))
@@ -61,11 +62,11 @@ def check_error(fixture: Fixture, error: BaseException) -> None:
         assert expect["message_contains"] in str(error), str(error)
 
 
-def check_key_stays_home(calls: list[Call]) -> None:
-    """The key is sent in a header to the API only: never in a URL, never with a sample
+def check_key_stays_home(calls: list[Call], answers: list[dict[str, Any]]) -> None:
+    """The key is sent in a header to the API only: never in a URL, never with an image
     download (a signed URL that needs no key)."""
     for call in calls:
         assert KEY not in call.path
         assert KEY not in call.query
-        if "/results/" in call.path:
-            assert not any(KEY in v for v in call.headers.values()), call.path
+        if call.served < len(answers) and "image" in answers[call.served]:
+            assert KEY not in call.carries, call.path

@@ -2,7 +2,8 @@
 recorded answer of a fixture, and recording how it was called.
 
 Hosts in the recorded answers (BFL's ``polling_url`` on ``api.us1.bfl.ai``, the signed
-sample on ``delivery-us1.bfl.ai``) are pointed at the server itself, so a whole
+sample on ``delivery-us1.bfl.ai``, DALL·E's blob URLs) are pointed at the server itself,
+or at another replay server standing for a foreign host (``hosts_to``), so a whole
 submit → poll → download sequence is replayed with nothing leaving the machine.
 """
 
@@ -15,7 +16,11 @@ from typing import Any
 
 from aiohttp import web
 
-_RECORDED_HOSTS = ("https://api.us1.bfl.ai", "https://delivery-us1.bfl.ai")
+_RECORDED_HOSTS = (
+    "https://api.us1.bfl.ai",
+    "https://delivery-us1.bfl.ai",
+    "https://oaidalleapiprodscus.blob.core.windows.net",
+)
 
 
 @dataclass(frozen=True)
@@ -27,6 +32,13 @@ class Call:
     query: str
     headers: Mapping[str, str]
     body: bytes
+    served: int
+    """The index of the recorded answer given back."""
+
+    @property
+    def carries(self) -> str:
+        """Every header value, joined: where to look for a key."""
+        return " ".join(self.headers.values())
 
 
 class Replay:
@@ -38,9 +50,10 @@ class Replay:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
-        self._answers: list[dict[str, Any]] = []
+        self.answers: list[dict[str, Any]] = []
         self._runner: web.AppRunner | None = None
         self.url = ""
+        self.hosts_to: str | None = None
 
     async def start(self) -> None:
         """Listen on a free port of 127.0.0.1."""
@@ -60,20 +73,22 @@ class Replay:
 
     def load(self, answers: list[dict[str, Any]]) -> None:
         """Serve these answers from now on (and forget earlier calls)."""
-        self._answers = answers
+        self.answers = answers
+        self.answers = answers
         self.calls.clear()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         body = await request.read()
+        index = 0 if len(self.answers) == 1 else len(self.calls)
         self.calls.append(
-            Call(request.method, request.path, request.query_string, dict(request.headers), body)
-        )
-        index = len(self.calls) - 1
-        if len(self._answers) == 1:
-            index = 0
-        if index >= len(self._answers):
+            Call(
+                request.method, request.path, request.query_string, dict(request.headers),
+                body, index,
+            )
+        )  # fmt: skip
+        if index >= len(self.answers):
             return web.json_response({"error": "replay: no more recorded answers"}, status=599)
-        return self._respond(self._answers[index])
+        return self._respond(self.answers[index])
 
     def _respond(self, answer: Mapping[str, Any]) -> web.Response:
         headers = dict(answer.get("headers", {}))
@@ -81,5 +96,5 @@ class Replay:
             return web.Response(status=answer["status"], body=answer["image"], headers=headers)
         text = json.dumps(answer["body"])
         for host in _RECORDED_HOSTS:
-            text = text.replace(host, self.url)
+            text = text.replace(host, self.hosts_to or self.url)
         return web.Response(status=answer["status"], text=text, headers=headers)

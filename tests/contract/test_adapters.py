@@ -47,7 +47,7 @@ _DOCUMENTED_PATH = {
     "gemini": r"/v1(beta)?/models/[\w.-]+:generateContent",
     "vertex": r"/v1(beta1)?/projects/my-proj/locations/global/publishers/google/models/"
     r"[\w.-]+:generateContent",
-    "openai": r"/v1/images/generations",
+    "openai": r"/v1/images/generations|/private/.+",
     "openrouter": r"/api/v1/(chat/completions|images)",
     "flux": r"/v1/(flux[\w.-]+|get_result)|/results/.+",
 }
@@ -96,5 +96,5 @@ async def test_recorded_answer_maps_as_expected(fixture: Fixture, replay: Replay
         assert re.fullmatch(_DOCUMENTED_PATH[fixture.provider], call.path), call.path
     if "paths" in fixture.expect:
         assert [c.path for c in replay.calls] == fixture.expect["paths"]
-    check_key_stays_home(replay.calls)
-    assert any(KEY in v for c in replay.calls for v in c.headers.values())
+    check_key_stays_home(replay.calls, replay.answers)
+    assert any(KEY in c.carries for c in replay.calls)
