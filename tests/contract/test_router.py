@@ -1,0 +1,62 @@
+"""A subset of the recorded answers through `Router.generate`: one success and some
+failures per provider, so the outcome reaches the caller as the record implies (an image
+with its tier and cost, or `AllRoutesFailed` holding the mapped error and its billing)."""
+
+from __future__ import annotations
+
+import pytest
+
+from imagegate import Router
+from imagegate.errors import AllRoutesFailed
+from imagegate.resilience.retry import RetryPolicy
+
+from ._build import check_error, route
+from ._fixtures import Fixture, all_fixtures
+from ._replay import Replay
+
+SUBSET = (
+    "gemini/success_thoughts_jpeg_16x9",
+    "gemini/rate_limited_per_minute",
+    "gemini/image_safety",
+    "vertex/success_png_16x9",
+    "vertex/deadline_504",
+    "openai/success_gpt_image_high",
+    "openai/invalid_api_key_401",
+    "openrouter/chat_success_png",
+    "openrouter/text_only_stop",
+    "flux/ultra_success",
+    "flux/content_moderated",
+)
+
+_BY_ID = {f.id: f for f in all_fixtures()}
+
+
+@pytest.mark.parametrize("fixture", [_BY_ID[i] for i in SUBSET], ids=SUBSET)
+async def test_router_outcome_follows_the_record(fixture: Fixture, replay: Replay) -> None:
+    """One route, one attempt: the result or the attempt's error is what the record says."""
+    replay.load(fixture.answers)
+    asked = fixture.data["request"]
+    router = Router([route(fixture, replay.url)], retry=RetryPolicy(attempts=1), seed=1)
+    async with router:
+        if "image" in fixture.expect:
+            result = await router.generate(
+                "a lighthouse at dusk", size=asked["size"], aspect_ratio=asked["aspect_ratio"]
+            )
+            want = fixture.expect["image"]
+            assert (result.image.width, result.image.height) == (want["width"], want["height"])
+            assert result.size == fixture.expect["delivered"]
+            assert [a.billing for a in result.attempts] == ["billed"]
+            if "cost_usd" in fixture.expect:
+                assert result.cost_usd == pytest.approx(fixture.expect["cost_usd"], rel=0.05)
+            return
+        with pytest.raises(AllRoutesFailed) as caught:
+            await router.generate(
+                "a lighthouse at dusk", size=asked["size"], aspect_ratio=asked["aspect_ratio"],
+                allow_downgrade=False,
+            )  # fmt: skip
+    (attempt,) = caught.value.attempts
+    assert attempt.error is not None
+    check_error(fixture, attempt.error)
+    assert attempt.billing == fixture.expect.get("billing", attempt.error.billing)
+    if "message_contains" in fixture.expect:
+        assert fixture.expect["message_contains"] in str(caught.value)
