@@ -1,6 +1,7 @@
 """Answers in the shapes the real services send, replayed by a small server on 127.0.0.1:
-OpenAI's 429 wording, Gemini's finish reasons forwarded by an aggregator, and whether an
-answer without an image is billed. Each case names the public record it comes from."""
+OpenAI's 429 wording, Gemini's finish reasons forwarded by an aggregator, whether an
+answer without an image is billed, and BFL's 202 while a task is pending. Each case names
+the public record it comes from."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from google.genai import types
 
 from imagegate.errors import ContentBlocked, NoImageReturned, RateLimited
 from imagegate.providers._google_reasons import REASONS, verdict
+from imagegate.providers.flux import FluxProvider
 from imagegate.providers.gemini import GeminiProvider
 from imagegate.providers.openai import OpenAIProvider
 from imagegate.providers.openai_compatible import OpenAICompatibleProvider
 from imagegate.providers.vertex import VertexProvider
+from imagegate.testing._images import make_png
 
 from ._support import ask
 
@@ -219,3 +222,57 @@ async def test_gemini_billing_follows_usage(
             await adapter.aclose()
         assert isinstance(info.value, ContentBlocked | NoImageReturned)
         assert info.value.billing == billing, adapter
+
+
+# -- Black Forest Labs: a 202 while the task is pending ----------------------------
+
+
+@pytest.fixture
+async def bfl_accepting() -> AsyncIterator[tuple[str, list[int]]]:
+    """A stand-in BFL API whose polls answer 202 twice (once with the ResultResponse body
+    of bfl-openapi.json v0.0.1, status "Pending"; once with no body), then 200 Ready with
+    a sample on the same host. BFL's own client reads the status whatever the HTTP code
+    (black-forest-labs/flux, src/flux/api.py, ImageRequest.retrieve)."""
+    polls: list[int] = []
+
+    async def submit(request: web.Request) -> web.Response:
+        await request.read()
+        url = f"{request.url.origin()}/v1/get_result?id=t-202"
+        return web.json_response({"id": "t-202", "polling_url": url, "cost": 4.0})
+
+    async def result(request: web.Request) -> web.Response:
+        polls.append(len(polls))
+        pending = {"id": "t-202", "status": "Pending", "result": None, "progress": 0.4,
+                   "details": None, "preview": None}  # fmt: skip
+        if len(polls) == 1:
+            return web.json_response(pending, status=202)
+        if len(polls) == 2:
+            return web.Response(status=202)
+        sample = f"{request.url.origin()}/sample.png"
+        ready = {**pending, "status": "Ready", "progress": 1.0, "result": {"sample": sample}}
+        return web.json_response(ready)
+
+    async def sample(request: web.Request) -> web.Response:
+        return web.Response(body=make_png(1024, 1024), content_type="image/png")
+
+    app = web.Application()
+    app.router.add_post("/v1/{model}", submit)
+    app.router.add_get("/v1/get_result", result)
+    app.router.add_get("/sample.png", sample)
+    async with TestServer(app, host="127.0.0.1") as server:
+        yield str(server.make_url("")).rstrip("/"), polls
+
+
+async def test_flux_202_while_pending_keeps_polling(
+    bfl_accepting: tuple[str, list[int]],
+) -> None:
+    """A 202 poll (with or without a body) is a pending task, not an UpstreamError."""
+    base_url, polls = bfl_accepting
+    adapter = FluxProvider(api_key=KEY, base_url=base_url, poll_initial_s=0.001, poll_max_s=0.002)
+    try:
+        response = await adapter.generate(ask("a lighthouse", "flux-pro-1.1"))
+    finally:
+        await adapter.aclose()
+    assert len(polls) == 3
+    assert response.images[0].size == "1K"
+    assert response.cost_usd == 0.04
