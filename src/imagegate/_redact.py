@@ -2,8 +2,11 @@
 
 Two nets: every key an adapter is configured with is registered here and replaced
 wherever it appears verbatim, and anything shaped like a key (Google ``AIza…``, OpenAI
-``sk-…``, ``Bearer …``, ``key=…`` query parameters, key headers) is masked even when it
-was never registered.
+``sk-…``, partial keys such as ``sk-abc***xyz`` or ``sk-abc...xyz``, ``Bearer …``,
+``key=…`` query parameters, key headers) is masked even when it was never registered.
+The words around a key stay: OpenAI's "Incorrect API key provided: sk-zhj0s****CMuq. You
+can find your API key at https://platform.openai.com/account/api-keys." reads "Incorrect
+API key provided: [REDACTED]. You can find your API key at …".
 
 A value after ``Bearer`` or after a key header name (``x-goog-api-key:``, ``api_key=`` …)
 is masked unless it is a plain word: letters only and shorter than 20, the way a sentence
@@ -30,8 +33,10 @@ __all__ = ["REDACTED", "redact", "redact_event", "register_secret", "render_trac
 
 REDACTED: Final = "[REDACTED]"
 
-# Masked wherever they appear.
+# Masked wherever they appear. A partial key ("sk-zhj0s****CMuq", "sk-abc...xyz", as
+# OpenAI's wrong-key message echoes it) still shows characters of the real key: masked too.
 _PATTERNS: Final = (
+    re.compile(r"\b(?:sk-|AIza)[A-Za-z0-9_\-]*(?:\*{2,}|\.{3,}|…)[A-Za-z0-9_\-]*"),
     re.compile(r"AIza[0-9A-Za-z_\-]{20,}"),
     re.compile(r"\bsk-[A-Za-z0-9_\-]{8,}"),
     re.compile(r"(?i)([?&](?:key|api_key|apikey|token|sig)=)[^&\s'\"]+"),

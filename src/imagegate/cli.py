@@ -18,7 +18,7 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from imagegate import __version__
 from imagegate._config import describe, load_settings
@@ -30,6 +30,9 @@ from imagegate._router import Router
 from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError
 from imagegate.providers import registry
 from imagegate.resilience.clock import Clock
+
+if TYPE_CHECKING:
+    from imagegate.testing.simulator import Simulator
 
 __all__ = ["main"]
 
@@ -134,25 +137,53 @@ def _cmd_generate(args: argparse.Namespace) -> int:
 
 
 def _cmd_simulate(args: argparse.Namespace) -> int:
-    from imagegate.testing.simulator import ScenarioError, serve_forever
+    from imagegate.testing.simulator import ScenarioError
 
     try:
-        asyncio.run(
-            serve_forever(
-                scenario=args.scenario,
-                port=args.port,
-                seed=args.seed,
-                time_scale=args.time_scale,
-                host=args.host,
-                payload=args.payload,
-            )
-        )
+        asyncio.run(_simulate(args))
     except KeyboardInterrupt:
         return 0
     except (ScenarioError, OSError) as exc:
         print(f"imagegate: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+async def _simulate(args: argparse.Namespace) -> None:
+    """Serve the simulator until interrupted, having printed how to reach it."""
+    from imagegate.testing.simulator import Simulator
+
+    async with Simulator(
+        args.scenario, seed=args.seed, time_scale=args.time_scale, port=args.port,
+        host=args.host, payload=args.payload,
+    ) as sim:  # fmt: skip
+        print(_simulator_banner(sim), flush=True)
+        await asyncio.Event().wait()
+
+
+def _simulator_banner(sim: Simulator) -> str:
+    """The simulator's own description, with an ``export`` line for every key and
+    endpoint variable a provider reads that it lacks: applied to a fresh shell, the
+    exports send every provider's traffic to the simulator, Flux's included."""
+    from imagegate.testing.simulator import describe_simulator
+
+    text = describe_simulator(sim)
+    exports = {
+        "GEMINI_API_KEY": sim.api_key("gemini"),
+        "GOOGLE_GEMINI_BASE_URL": sim.base_url("gemini"),
+        "GOOGLE_VERTEX_BASE_URL": sim.base_url("vertex"),
+        "OPENAI_API_KEY": sim.api_key("openai"),
+        "OPENAI_BASE_URL": sim.base_url("openai"),
+        "OPENAI_COMPATIBLE_API_KEY": sim.api_key("openai_compatible"),
+        "OPENAI_COMPATIBLE_BASE_URL": sim.base_url("openai_compatible"),
+        "BFL_API_KEY": sim.api_key("flux"),
+        "BFL_BASE_URL": sim.base_url("flux"),
+    }
+    missing = [f"  export {k}={v}" for k, v in exports.items() if f"export {k}=" not in text]
+    lines = text.splitlines()
+    exported = [i + 1 for i, line in enumerate(lines) if line.lstrip().startswith("export ")]
+    at = max(exported, default=len(lines))
+    return "\n".join([*lines[:at], *missing, *lines[at:]])
 
 
 def _cmd_config_check(args: argparse.Namespace) -> int:

@@ -70,7 +70,8 @@ _PNG = base64.b64encode(make_png(1024, 1024)).decode()
 
 GEMINI_CASES: list[tuple[int, Any, type[ImageGateError], dict[str, Any]]] = [
     (200, _candidate("IMAGE_PROHIBITED_CONTENT"), ContentBlocked, {"stage": "output"}),
-    (200, _candidate("NO_IMAGE"), NoImageReturned, {"billing": "billed"}),
+    # No output token counted (the usage has no candidatesTokenCount): not billed.
+    (200, _candidate("NO_IMAGE"), NoImageReturned, {"billing": "not_billed"}),
     (200, _candidate("IMAGE_OTHER"), NoImageReturned, {"retryable": True}),
     (200, _candidate("MAX_TOKENS", [{"text": "Let me think"}]), NoImageReturned, {}),
     (200, {"candidates": []}, NoImageReturned, {}),

@@ -91,7 +91,9 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         "truncated": Expect(TransportError, True, "possibly_billed", None),
         "html_502": Expect(TransportError, True, "possibly_billed", 502),
         "prompt_blocked": Expect(ContentBlocked, False, "not_billed", 403, stage="prompt"),
-        "image_safety": Expect(ContentBlocked, False, "not_billed", None, stage="output"),
+        # The block's usage counts output tokens (completion_tokens): billed, as Google
+        # bills every token of an HTTP 200 (see docs/providers.md, errors and billing).
+        "image_safety": Expect(ContentBlocked, False, "billed", None, stage="output"),
         "text_refusal": Expect(NoImageReturned, True, "billed", None),
     },
     "flux": {

@@ -65,6 +65,15 @@ def test_daily_quota_reset_is_pacific_midnight(now: datetime, reset: datetime) -
         ({}, {"metadata": {"retry_after": 7}}, "", 7.0),
         ({}, {}, "Please try again in 12.5s. Visit …", 12.5),
         ({}, {}, "Please try again in 120ms.", 0.12),
+        # gpt-image-1 (receptron/mulmocast-cli issue #477)
+        ({}, {}, "please slow down and try again after 51.84 seconds.", 51.84),
+        # tokens per min (daveshap/Medical_Intake issue #9; abi/screenshot-to-code issue #76)
+        ({}, {}, "Limit: 10000 / min. Please try again in 6ms. Contact us", 0.006),
+        ({}, {}, "Used 6701, Requested 4497. Please try again in 7.188s.", 7.188),
+        # Go-style durations, as OpenAI's x-ratelimit-reset-* headers write them ("6m0s")
+        ({}, {}, "Please try again in 1m30s.", 90.0),
+        ({}, {}, "Please try again in 1m2.5s.", 62.5),
+        ({}, {}, "Please try again later.", None),
         ({"retry-after": "soon"}, {}, "", None),
         ({}, {}, "no hint at all", None),
     ],

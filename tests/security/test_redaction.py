@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import string
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -81,9 +82,18 @@ def test_ordinary_words_survive(text: str) -> None:
     assert redact(text) == text
 
 
+OPENAI_MESSAGE_REDACTED = (
+    "Incorrect API key provided: [REDACTED]. You can find your API key at "
+    "https://platform.openai.com/account/api-keys."
+)
+
+
 def test_openai_wrong_key_message_keeps_its_words() -> None:
-    """OpenAI's wrong-key message loses no word (its key is already masked by OpenAI)."""
-    assert redact(f"invalid_api_key: {OPENAI_MESSAGE}") == f"invalid_api_key: {OPENAI_MESSAGE}"
+    """OpenAI's wrong-key message loses no word; only the partial key it echoes (which
+    still shows characters of the real key) is masked."""
+    assert redact(f"invalid_api_key: {OPENAI_MESSAGE}") == (
+        f"invalid_api_key: {OPENAI_MESSAGE_REDACTED}"
+    )
     for text in (
         "api_key=missing",
         "Authorization: Bearer expired",
@@ -104,4 +114,23 @@ async def test_an_upstream_wrong_key_answer_reads_in_full() -> None:
                 error = exc
     errors = error.errors if isinstance(error, AllRoutesFailed) else (error,)
     assert isinstance(errors[0], AuthenticationError)
-    assert "invalid_api_key: Incorrect API key provided: sk-proj-****abcd." in str(errors[0])
+    assert "invalid_api_key: Incorrect API key provided: [REDACTED]. You can find" in str(errors[0])
+
+
+@pytest.mark.parametrize(
+    "partial",
+    [
+        # OpenAI's own masking in its 401 text (chatanywhere/GPT_API_free issue #81,
+        # dKosarevsky/AI-Talks issue #32, cocacola-lab/ChatIE issue #11)
+        "sk-zhj0s***************************************CMuq",
+        "sk-WRQsP***************************************xQBt",
+        "sk-5ZHQn*****************************************************************pYxy",
+        "sk-proj-****abcd",
+        "sk-abc***xyz",
+        "sk-abc...xyz",
+    ],
+)
+def test_partial_keys_are_masked_and_the_sentence_kept(partial: str) -> None:
+    """A partial key is masked; the words before and after it read unchanged."""
+    text = f"Incorrect API key provided: {partial}. You can find your API key at x."
+    assert redact(text) == "Incorrect API key provided: [REDACTED]. You can find your API key at x."

@@ -12,9 +12,13 @@ here::
     TimeoutError, aiohttp errors,      TransportError / DeadlineExceeded, billed or not
     non-JSON or truncated body           depending on whether the request was sent
     200 promptFeedback.blockReason     ContentBlocked(stage="prompt")
-    200 IMAGE_SAFETY, SAFETY …         ContentBlocked(stage="output")
-    200 STOP / NO_IMAGE / IMAGE_OTHER  NoImageReturned
+    200 IMAGE_SAFETY, SAFETY …         ContentBlocked(stage="output"), not retried
+    200 STOP / NO_IMAGE / IMAGE_OTHER  NoImageReturned, retried
         without an image part
+    200 LANGUAGE, tool-call reasons    NoImageReturned, not retried on this route
+
+The finish reasons' table is `imagegate.providers._google_reasons`; whether an answer
+without an image is billed follows its usageMetadata there (`billing_without_image`).
 """
 
 from __future__ import annotations
@@ -45,6 +49,7 @@ from imagegate.providers._gemini_models import (
     google_model,
 )
 from imagegate.providers._google_errors import map_api_error
+from imagegate.providers._google_reasons import billing_without_image, verdict
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, aiohttp_guard
 from imagegate.providers._options import positive_int
 from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
@@ -64,22 +69,7 @@ __all__ = [
 
 # -- known models: see imagegate.providers._gemini_models
 
-# -- mapping tables -----------------------------------------------------------------
-
-_OUTPUT_BLOCKED: Final = frozenset(
-    {
-        "IMAGE_SAFETY",
-        "IMAGE_PROHIBITED_CONTENT",
-        "IMAGE_RECITATION",
-        "SAFETY",
-        "PROHIBITED_CONTENT",
-        "BLOCKLIST",
-        "SPII",
-        "RECITATION",
-        "MODEL_ARMOR",
-    }
-)
-"""Finish reasons meaning a safety system withheld the generated image."""
+# -- mapping tables: finish and block reasons in imagegate.providers._google_reasons
 
 _RESPONSE_MODALITIES: Final = ("TEXT", "IMAGE")
 _TEXT_SNIPPET: Final = 200
@@ -239,7 +229,10 @@ class GoogleGenAIProvider:
         images, texts, finish = _read_candidates(candidates, route, size)
         text = " ".join(texts).strip()
         if not images:
-            raise _no_image(finish, text, candidates, route, size)
+            # A count of zero is left out of Google's JSON: usage without one counted none.
+            usage = response.usage_metadata
+            tokens = (usage.candidates_token_count or 0) if usage is not None else None
+            raise _no_image(finish, text, candidates, tokens, route, size)
         self._log.debug(
             "provider.response", route=route, size=size, images=len(images),
             width=images[0].width, height=images[0].height, finish_reason=finish,
@@ -327,16 +320,27 @@ def _image(data: bytes, mime_type: str | None, route: str, size: Size) -> Genera
 
 
 def _no_image(
-    finish: str | None, text: str, candidates: list[types.Candidate], route: str, size: Size
+    finish: str | None,
+    text: str,
+    candidates: list[types.Candidate],
+    tokens: int | None,
+    route: str,
+    size: Size,
 ) -> ImageGateError:
+    """A block (ContentBlocked) or an answer without an image (NoImageReturned), by the
+    finish reason's `verdict`, billed as `billing_without_image` decides."""
     reason = finish or ("NO_CANDIDATES" if not candidates else "UNSPECIFIED")
     message = next((c.finish_message for c in candidates if c.finish_message), None)
     said = f": {text[:_TEXT_SNIPPET]!r}" if text else (f": {message}" if message else "")
-    if reason in _OUTPUT_BLOCKED:
+    meaning = verdict(finish)
+    if meaning == "blocked":
         return ContentBlocked(
             f"generated image withheld by the safety filter ({reason}){said}",
-            stage="output", reason=reason, route=route, size=size, billing="not_billed",
+            stage="output", reason=reason, route=route, size=size,
+            billing=billing_without_image(tokens, message, default="not_billed"),
         )  # fmt: skip
     return NoImageReturned(
-        f"answered without an image (finish reason {reason}){said}", route=route, size=size
-    )
+        f"answered without an image (finish reason {reason}){said}", route=route, size=size,
+        retryable=meaning == "no_image",
+        billing=billing_without_image(tokens, message, default="billed"),
+    )  # fmt: skip

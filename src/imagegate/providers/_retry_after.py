@@ -1,8 +1,15 @@
 """The retry hint of a refused call, wherever the upstream put it.
 
 In order: the ``retry-after-ms`` header, the ``retry-after`` header (seconds or an HTTP
-date), a ``retry_after`` field of the error body (or of its ``metadata``), then "try again
-in 12s" in the message. A hint that is negative, not finite or unreadable is skipped.
+date), a ``retry_after`` field of the error body (or of its ``metadata``), then the
+message's own words, in either phrasing OpenAI uses:
+
+- "Please try again in 7.188s." / "in 6ms" / "in 1m2.5s" (a Go-style duration, as in its
+  ``x-ratelimit-reset-*`` headers);
+- "... please slow down and try again after 51.84 seconds." (gpt-image 429s).
+
+A hint that is negative, not finite or unreadable is skipped; how long a hint may make a
+request wait is capped by `imagegate.RetryPolicy` (``max_retry_after_s``).
 """
 
 from __future__ import annotations
@@ -16,7 +23,15 @@ from typing import Any, Final
 
 __all__ = ["retry_after_s"]
 
-_TRY_AGAIN: Final = re.compile(r"try again in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+_TRY_AGAIN: Final = re.compile(
+    r"try again (?:in|after) ((?:\d+(?:\.\d+)?\s*(?:ms|h|m|seconds?|secs?|s)(?![a-z])\s*)+)",
+    re.IGNORECASE,
+)
+_PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|seconds?|secs?|s)(?![a-z])", re.IGNORECASE)
+_UNIT_S: Final = {"h": 3600.0, "m": 60.0, "ms": 0.001}
+"""Seconds per unit of a duration part; any spelling of seconds is 1."""
+_MESSAGE_SCAN: Final = 2000
+"""Characters of an upstream message searched for a hint (the message is untrusted)."""
 _HEADERS: Final = (("retry-after-ms", 0.001), ("retry-after", 1.0))
 """Header names and the unit of their number, in seconds; the first usable one wins."""
 
@@ -25,7 +40,8 @@ def retry_after_s(
     headers: Mapping[str, str] | None, body: Mapping[str, Any], message: str
 ) -> float | None:
     """``retry-after-ms``, then ``retry-after`` (seconds or an HTTP date), then a
-    ``retry_after`` field, then "try again in 12s" in the message."""
+    ``retry_after`` field, then "try again in 1m2.5s" / "try again after 51.84 seconds"
+    in the message."""
     seconds = _from_headers(headers or {})
     if seconds is None:
         seconds = _from_body(body)
@@ -72,8 +88,12 @@ def _from_body(body: Mapping[str, Any]) -> float | None:
 
 
 def _from_message(message: str) -> float | None:
-    found = _TRY_AGAIN.search(message)
+    """The duration after "try again in|after" (``1m2.5s``, ``6ms``, ``51.84 seconds``)."""
+    found = _TRY_AGAIN.search(message[:_MESSAGE_SCAN])
     if found is None:
         return None
-    value_s = float(found.group(1))
-    return value_s / 1000 if found.group(2).lower() == "ms" else value_s
+    seconds = sum(
+        float(value) * _UNIT_S.get(unit.lower(), 1.0)
+        for value, unit in _PART.findall(found.group(1))
+    )
+    return seconds if math.isfinite(seconds) else None

@@ -15,7 +15,8 @@ Pro models take ``width``/``height`` (multiples of 32 within 256–1440, so ~1 M
 2 MP: 1K only); FLUX.2 takes ``width``/``height`` up to 4 MP (1K and 2K); ultra and
 kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 
-Credentials: ``api_key=`` or ``BFL_API_KEY``. Route options: ``safety_tolerance``,
+Credentials: ``api_key=`` or ``BFL_API_KEY``; endpoint: ``base_url=``, else
+``BFL_BASE_URL``, else ``https://api.bfl.ai``. Route options: ``safety_tolerance``,
 ``output_format``, ``raw`` (ultra), ``prompt_upsampling``, ``price_usd``,
 ``max_download_bytes``, ``max_response_bytes`` (API answers), ``poll_initial_s``,
 ``poll_max_s``, ``allowed_hosts``, ``download_allow`` and ``clock`` (polls sleep on it;
@@ -24,15 +25,17 @@ share the simulator's clock in tests).
 Mapping: submit 402 → QuotaExhausted; 429 → RateLimited; 401/403 → AuthenticationError;
 422/400 → InvalidRequestError; 503 → Overloaded; other 5xx → UpstreamError; HTML →
 TransportError. After submit: ``Request Moderated`` → ContentBlocked(stage="prompt"),
-``Content Moderated`` → ContentBlocked(stage="output"), ``Error`` / ``Task not found`` →
-UpstreamError, still ``Pending`` at the end of the attempt → DeadlineExceeded; all of
-them possibly billed (the task was accepted and priced at submit). An API answer larger
-than ``max_response_bytes`` or a redirect (the key is never sent on) → TransportError.
+``Content Moderated`` → ContentBlocked(stage="output"), a 202 poll → still pending,
+``Error`` / ``Task not found`` → UpstreamError, still ``Pending`` at the end of the
+attempt → DeadlineExceeded; all of them possibly billed (the task was accepted and priced
+at submit). An API answer larger than ``max_response_bytes`` or a redirect (the key is
+never sent on) → TransportError.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import SplitResult, urlsplit
@@ -80,6 +83,7 @@ from imagegate.providers._transport import transport_error
 from imagegate.resilience.clock import Clock, LoopClock
 
 __all__ = [
+    "BASE_URL_ENV_VAR",
     "DEFAULT_BASE_URL",
     "ENV_VAR",
     "FLUX_RATIOS",
@@ -89,6 +93,7 @@ __all__ = [
 ]
 
 ENV_VAR: Final = "BFL_API_KEY"
+BASE_URL_ENV_VAR: Final = "BFL_BASE_URL"
 DEFAULT_BASE_URL: Final = "https://api.bfl.ai"
 CREDIT_USD: Final = 0.01
 
@@ -97,6 +102,9 @@ CREDIT_USD: Final = 0.01
 # -- mapping tables -----------------------------------------------------------------
 
 _PENDING: Final = frozenset({"Pending", "Queued", "Processing"})
+_PENDING_202: Final[Mapping[str, Any]] = {"status": "Pending"}
+"""A 202 poll answer without a status: still pending (BFL's own client reads the status
+whatever the HTTP code: black-forest-labs/flux, src/flux/api.py, ``retrieve``)."""
 _OPTIONS: Final = (
     "allowed_hosts", "clock", "download_allow", "max_download_bytes", "max_response_bytes",
     "output_format", "poll_initial_s", "poll_max_s", "price_usd", "prompt_upsampling", "raw",
@@ -112,8 +120,8 @@ class FluxProvider:
 
     Args:
         api_key: The key; else ``BFL_API_KEY`` (or ``api_key_env``).
-        base_url: The API root; ``https://api.bfl.ai`` by default (``api.eu.bfl.ai``,
-            ``api.us.bfl.ai``, a proxy, the simulator).
+        base_url: The API root; else ``BFL_BASE_URL``, else ``https://api.bfl.ai``
+            (``api.eu.bfl.ai``, ``api.us.bfl.ai``, a proxy, the simulator).
         safety_tolerance: 0 (strict) … 6 (5 for FLUX.2); the API default is 2.
         output_format: ``jpeg`` (API default), ``png`` or ``webp``.
         raw: Ultra's less processed look.
@@ -318,6 +326,8 @@ class FluxProvider:
         payload = _json(text) if "json" in content_type else None
         if status == 404 and what == "poll":
             raise terminal_error("Task not found", None, route, size)
+        if status == 202 and what == "poll":  # accepted, not done: a pending task
+            return payload if isinstance(payload, dict) and "status" in payload else _PENDING_202
         if status != 200 or not isinstance(payload, dict):
             raise map_http(status, payload, text, headers, route, size, billing)
         return payload
@@ -372,7 +382,8 @@ class FluxProvider:
 
 def _base_url(base_url: str | None) -> SplitResult:
     """The API root, split; http(s) with a host."""
-    base = urlsplit((base_url or DEFAULT_BASE_URL).rstrip("/"))
+    base_url = base_url or os.environ.get(BASE_URL_ENV_VAR) or DEFAULT_BASE_URL
+    base = urlsplit(base_url.rstrip("/"))
     if base.scheme not in ("http", "https") or not base.hostname:
         raise ConfigurationError(f"flux: base_url must be an http(s) URL, got {base_url!r}")
     return base

@@ -17,7 +17,8 @@ Error mapping (`imagegate.providers._openai_shared.map_openai_error`, shared wit
 ``openai_compatible``)::
 
     429 rate_limit_exceeded           RateLimited      retry_after_s from retry-after-ms /
-                                                       retry-after / "try again in 12s"
+                                                       retry-after / "try again in 1m2.5s" /
+                                                       "try again after 51.84 seconds"
     429 insufficient_quota, 402,      QuotaExhausted   credits or billing cap; not retried
         billing_hard_limit_reached
     content_policy_violation,         ContentBlocked   stage from moderation_details

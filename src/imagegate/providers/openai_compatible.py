@@ -11,7 +11,11 @@ Two modes (route option ``mode``):
 
 Aggregators report errors that happen after generation started inside an HTTP 200 body
 (``{"error": {"code": 504, "message": …}}``, or on a choice); those are mapped like the
-same HTTP status would be.
+same HTTP status would be. A chat answer without an image is read by its
+``native_finish_reason`` (OpenRouter forwards Gemini's, e.g. ``IMAGE_RECITATION``, while
+its own ``finish_reason`` says ``"stop"``) through the table gemini and vertex use
+(`imagegate.providers._google_reasons`): a block is ``ContentBlocked`` and not retried,
+whatever the normalised reason says; ``content_filter`` is a block too.
 
 Credentials: ``api_key=``, else the route's ``api_key_env``, else
 ``OPENAI_COMPATIBLE_API_KEY``. Endpoint: ``base_url``, else ``OPENAI_COMPATIBLE_BASE_URL``.
@@ -42,6 +46,7 @@ from imagegate.errors import (
 )
 from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegate.providers._gemini_models import google_model
+from imagegate.providers._google_reasons import billing_without_image, output_tokens, verdict
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
 from imagegate.providers._openai_shared import (
     SDK_ERRORS,
@@ -79,9 +84,10 @@ _ALIASES: Final[Mapping[str, str]] = {
 Mode = Literal["chat", "images"]
 _MODES: Final = ("chat", "images")
 _DEFAULT_MODALITIES: Final = ("image", "text")
-_OUTPUT_BLOCKED: Final = frozenset(
-    {"content_filter", "IMAGE_SAFETY", "IMAGE_PROHIBITED_CONTENT", "SAFETY", "PROHIBITED_CONTENT"}
-)
+_FILTERED: Final = "content_filter"
+"""OpenAI's own finish reason for output withheld by a filter; Google's reasons, which
+aggregators forward as ``native_finish_reason``, are read with
+`imagegate.providers._google_reasons.verdict`."""
 _OPTIONS: Final = (
     "mode", "modalities", "price_usd", "max_download_bytes", "max_response_bytes",
     "download_allow",
@@ -261,7 +267,10 @@ class OpenAICompatibleProvider(OpenAIProvider):
         """Images from ``choices[].message.images[]`` (or image content parts)."""
         urls, texts, finish = _read_choices(payload.get("choices"), route, size)
         if not urls:
-            raise _no_image(finish, texts, route, size)
+            native = payload.get("native_finish_reason")  # some answers carry it here
+            if isinstance(native, str) and finish in (None, "stop"):
+                finish = native
+            raise _no_image(finish, texts, _output_tokens(payload.get("usage")), route, size)
         return tuple([await self._fetch(url, timeout_s, route, size) for url in urls])
 
 
@@ -302,25 +311,46 @@ def _message_texts(message: Mapping[str, Any]) -> list[str]:
     ]
 
 
-def _no_image(finish: str | None, texts: list[str], route: str, size: Size) -> ImageGateError:
-    """A safety filter's block (by finish reason), else an answer without an image."""
+def _no_image(
+    finish: str | None, texts: list[str], tokens: int | None, route: str, size: Size
+) -> ImageGateError:
+    """A block (by the finish reason's `verdict`, or ``content_filter``), else an answer
+    without an image; billed as `billing_without_image` decides."""
     said = f": {' '.join(texts)[:200]!r}" if texts else ""
-    if finish in _OUTPUT_BLOCKED:
+    meaning = "blocked" if finish == _FILTERED else verdict(finish)
+    words = " ".join(texts)
+    if meaning == "blocked":
         return ContentBlocked(
             f"image withheld by a safety filter ({finish}){said}", stage="output",
-            reason=finish, route=route, size=size, billing="not_billed",
+            reason=finish, route=route, size=size,
+            billing=billing_without_image(tokens, words, default="not_billed"),
         )  # fmt: skip
     return NoImageReturned(
-        f"answered without an image (finish reason {finish}){said}", route=route, size=size
-    )
+        f"answered without an image (finish reason {finish}){said}", route=route, size=size,
+        retryable=meaning == "no_image",
+        billing=billing_without_image(tokens, words, default="billed"),
+    )  # fmt: skip
 
 
 def _finish_reason(choice: Mapping[str, Any]) -> str | None:
+    """The upstream's own reason (``native_finish_reason``, upper-cased) when there is
+    one, else the aggregator's ``finish_reason``."""
     native = choice.get("native_finish_reason")
+    if isinstance(native, str) and native.strip():
+        return native.strip().upper()[:64]
     reason = choice.get("finish_reason")
-    if isinstance(native, str) and native.upper() in _OUTPUT_BLOCKED:
-        return native.upper()
     return reason if isinstance(reason, str) else None
+
+
+def _output_tokens(usage: object) -> int | None:
+    """Output tokens of an OpenAI-style ``usage``, thinking not counted:
+    ``completion_tokens`` less ``completion_tokens_details.reasoning_tokens``."""
+    if not isinstance(usage, Mapping):
+        return None
+    total = output_tokens(usage, "completion_tokens")
+    details = usage.get("completion_tokens_details")
+    thinking = output_tokens(details, "reasoning_tokens") if isinstance(details, Mapping) else 0
+    return None if total is None else max(0, total - (thinking or 0))
 
 
 def _image_urls(parts: object) -> list[str]:
