@@ -29,17 +29,6 @@ DEFECTS = {
         "gpt-image cost with quality unset is priced as high, not from the reported "
         "quality/usage (low ≈ $0.011)"
     ),
-    "openai/rate_limited_try_again_after": (
-        "'try again after 51.84 seconds' is not read as a retry hint (only 'try again in 12s')"
-    ),
-    **{
-        f"openrouter/native_{reason}_stop": (
-            f"native_finish_reason {reason.upper()} with finish_reason 'stop' is a retried "
-            "NoImageReturned, not ContentBlocked"
-        )
-        for reason in ("image_recitation", "recitation", "blocklist", "spii")
-    },
-    "flux/poll_202_pending": "a BFL poll answered 202 Pending becomes an UpstreamError",
 }
 """Fixture id → the adapter defect its record exposes."""
 
