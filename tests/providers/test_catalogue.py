@@ -291,3 +291,15 @@ async def test_the_date_can_come_from_a_configuration_file(
     router = Router.from_config({"today": dt.date(2026, 12, 6), "routes": [route]})
     with pytest.raises(ConfigurationError, match="gpt-image-1-mini"):
         await router.open()
+
+
+async def test_an_aggregator_route_is_judged_by_the_model_it_names() -> None:
+    """``google/gemini-3.1-flash-image`` through an aggregator: shut down on 2026-10-29."""
+    route = Route(
+        "openai_compatible",
+        model="google/gemini-3.1-flash-image",
+        api_key="k",
+        base_url="http://127.0.0.1:9/v1",
+    )
+    with pytest.raises(ConfigurationError, match=r"'gemini-nano-banana-2\.1'"):
+        await Router([route], today=dt.date(2026, 12, 6)).open()
