@@ -114,11 +114,23 @@ def test_previews_and_dated_names_find_their_own_entry() -> None:
     assert dated.id == "gpt-image-1.5"
 
 
-def test_a_model_without_a_list_price_is_estimated_at_the_platform_price(
-    gemini: GeminiProvider,
+def test_a_tier_without_a_list_price_is_estimated_at_the_platform_price(
+    tmp_path: Path, gemini: GeminiProvider
 ) -> None:
-    """Flash-Lite Image's price is not in the record: the platform default stands in."""
-    assert gemini.capabilities("gemini-3.1-flash-lite-image").price_usd == {"1K": 0.05}
+    """An entry that leaves a price out (the record lacks it) gets the platform default."""
+    use_catalogue(write(tmp_path, _NO_PRICE))
+    assert gemini.capabilities("gemini-8-image").price_usd == {"1K": 0.05}
+
+
+_NO_PRICE = """
+schema_version = 1
+[[model]]
+id = "gemini-8-image"
+family = "google"
+sizes = ["1K"]
+aspect_ratios = ["1:1"]
+notes = "price not in the record"
+"""
 
 
 # -- overriding it ------------------------------------------------------------------
