@@ -7,13 +7,19 @@ kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from imagegate._request import SIZES, Size, parse_aspect_ratio, pixels_for
 from imagegate.errors import ConfigurationError
-from imagegate.providers._catalogue import Entry, active_catalogue, shipped_catalogue
+from imagegate.providers._catalogue import (
+    Catalogue,
+    Entry,
+    active_catalogue,
+    shipped_catalogue,
+)
 
 __all__ = [
     "FLUX_RATIOS",
@@ -79,7 +85,12 @@ def flux_model(model: str) -> FluxModel:
     """The catalogue's entry for ``model`` (the longest id it starts with, so
     ``-preview`` and ``-finetuned`` variants share their model's); unknown ``flux-2*``
     names size like FLUX.2 pro, other unknown names like FLUX1.1 [pro]."""
-    catalogue = active_catalogue()
+    return _lookup(active_catalogue(), model)
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(catalogue: Catalogue, model: str) -> FluxModel:
+    # Called for every request (capabilities): one scan per catalogue and model.
     entry = catalogue.get(model, "bfl") or catalogue.get(
         "flux-2-pro" if model.startswith("flux-2") else "flux-pro-1.1", "bfl"
     )

@@ -7,12 +7,18 @@ Kept apart from `imagegate.providers._google` so that adapters which only need t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from imagegate._request import SIZES, Size
-from imagegate.providers._catalogue import Entry, active_catalogue, shipped_catalogue
+from imagegate.providers._catalogue import (
+    Catalogue,
+    Entry,
+    active_catalogue,
+    shipped_catalogue,
+)
 
 __all__ = ["EXTENDED_RATIOS", "KNOWN_MODELS", "STANDARD_RATIOS", "GoogleModel", "google_model"]
 
@@ -57,7 +63,13 @@ def _from_entry(entry: Entry, default_price_usd: float) -> GoogleModel:
 def google_model(model: str, default_price_usd: float) -> GoogleModel:
     """The catalogue's entry for ``model`` (by id, alias or the longest id it starts
     with); unknown names, and tiers the catalogue gives no price, get the platform price."""
-    entry = active_catalogue().get(model, "google")
+    return _lookup(active_catalogue(), model, default_price_usd)
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(catalogue: Catalogue, model: str, default_price_usd: float) -> GoogleModel:
+    # Called for every request (capabilities): one scan per catalogue, model and price.
+    entry = catalogue.get(model, "google")
     if entry is None:
         return GoogleModel(SIZES, STANDARD_RATIOS, dict.fromkeys(SIZES, default_price_usd))
     return _from_entry(entry, default_price_usd)

@@ -10,13 +10,20 @@ not used, so a bad body can only fall back to the estimate, never zero a cost.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from imagegate._request import Size
-from imagegate.providers._catalogue import Entry, TokenRates, active_catalogue, shipped_catalogue
+from imagegate.providers._catalogue import (
+    Catalogue,
+    Entry,
+    TokenRates,
+    active_catalogue,
+    shipped_catalogue,
+)
 
 __all__ = ["KNOWN_MODELS", "OpenAIModel", "answer_cost", "list_cost", "openai_model"]
 
@@ -100,7 +107,12 @@ def openai_model(model: str) -> OpenAIModel:
     """The family of ``model``: the catalogue's entry (longest id or alias it starts
     with), then any ``gpt-image-N`` with N ≥ 2 takes any ``WxH``; everything else is
     treated like gpt-image-1 (three fixed sizes)."""
-    catalogue = active_catalogue()
+    return _lookup(active_catalogue(), model)
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(catalogue: Catalogue, model: str) -> OpenAIModel:
+    # Called for every request (capabilities, generate): one scan per catalogue and model.
     entry = catalogue.get(model, "openai")
     if entry is None:
         version = re.match(r"gpt-image-(\d+)", model)
