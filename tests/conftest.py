@@ -34,7 +34,13 @@ PROVIDER_ENV = (
     "BFL_API_KEY",
     "BFL_BASE_URL",
     "IMAGEGATE_LOG_LEVEL",
+    "IMAGEGATE_CATALOGUE",
 )
+
+# The date routers judge model lifecycles on (docs/catalogue.md): fixed, so the suite does
+# not start failing the day a model it routes to is retired. Every model the suite routes
+# to was current then; tests of the lifecycle pass their own `today`.
+SUITE_TODAY = "2026-05-01"
 
 
 @pytest.fixture(autouse=True)
@@ -42,6 +48,7 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """No provider configuration from the machine reaches the SDKs or the adapters."""
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("IMAGEGATE_TODAY", SUITE_TODAY)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ checked by `imagegate._settings.RouterSettings`; batches run in `imagegate._batc
 from __future__ import annotations
 
 import dataclasses
+import datetime
 import os
 import random
 import uuid
@@ -29,6 +30,7 @@ from imagegate._run import Engine, RequestRun, Strategy
 from imagegate._settings import RouterSettings
 from imagegate.errors import ConfigurationError
 from imagegate.providers import registry as default_registry
+from imagegate.providers._lifecycle import check_lifecycle, resolve_today
 from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry, BreakerState
@@ -116,6 +118,9 @@ class Router:
         seed: Seeds the router's randomness (backoff jitter, weighted order, the sampled
             option ranking); None draws a fresh seed.
         registry: Where provider names are looked up (default: the shared registry).
+        today: The date model lifecycles are judged on when the router opens: a route
+            on a deprecated model warns, one on a shut-down model is refused
+            (docs/catalogue.md). None: ``IMAGEGATE_TODAY``, else the current UTC date.
 
     Raises:
         ConfigurationError: listing every argument at fault (no routes, two routes with
@@ -143,6 +148,7 @@ class Router:
         failover_on_blocked: bool = False,
         seed: int | None = None,
         registry: Registry | None = None,
+        today: datetime.date | None = None,
     ) -> None:
         # Every argument is the `RouterSettings` field of the same name, checked there
         # as the fields of a configuration file are.
@@ -165,6 +171,7 @@ class Router:
                 "failover_on_blocked": failover_on_blocked,
                 "seed": seed,
                 "registry": registry,
+                "today": today,
             }
         )
         self.preset: PresetName = settings.preset
@@ -172,6 +179,7 @@ class Router:
         self.clock: Clock = settings.clock or LoopClock()
         self.state: StateBackend = settings.state if settings.state is not None else MemoryState()
         self._registry = settings.registry or default_registry
+        self._today = settings.today
         self._owned: list[Provider] = []
         self._open = False
         self._engine = _engine(settings, clock=self.clock, state=self.state)
@@ -220,8 +228,10 @@ class Router:
         if self._open:
             return
         engine = self._engine
+        today = resolve_today(self._today)
         try:
             for route in self.routes:
+                check_lifecycle(route.name, route.provider, route.model, today=today)
                 if route.instance is not None:
                     provider = route.instance
                 else:

@@ -24,6 +24,7 @@ A policy left out takes the preset's default (`policies`); given, it wins.
 from __future__ import annotations
 
 import dataclasses
+import datetime
 from typing import Annotated, Any, Final
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
@@ -91,6 +92,7 @@ class RouterSettings(BaseModel):
     state: StateBackend | None = None
     failover_on_blocked: bool = False
     seed: int | None = None
+    today: datetime.date | None = None
 
     _route_names = field_validator("routes")(check_route_names)
 

@@ -48,14 +48,17 @@ async def test_openai_sizes(
 
 
 async def test_openai_list_prices_by_shape_and_quality(make: Any) -> None:
-    """The reported cost follows the list price of the shape and quality asked for."""
+    """The reported cost follows the list price of the shape and quality answered, or the
+    answer's token usage where the model's token rates are known (gpt-image-1-mini)."""
     high = make("openai", quality="high")
     square = await high.generate(ask("a square [sim:success]", "gpt-image-1.5"))
     wide = await high.generate(ask("a wide one [sim:success]", "gpt-image-1.5", "1K", "3:2"))
     assert (square.cost_usd, wide.cost_usd) == (0.133, 0.2)
     low = make("openai", quality="low")
     cheap = await low.generate(ask("a cheap one [sim:success]", "gpt-image-1-mini"))
-    assert cheap.cost_usd == 0.005
+    usage = cheap.metadata["usage"]
+    text, out = usage["input_tokens_details"]["text_tokens"], usage["output_tokens"]
+    assert cheap.cost_usd == pytest.approx((text * 2.0 + out * 8.0) / 1e6)  # $2 / $8 per 1M
     assert low.capabilities("gpt-image-1-mini").price_usd == {"1K": 0.005}
 
 

@@ -23,6 +23,7 @@ Adding one (for instance an imagegate preset) is one call::
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -31,6 +32,8 @@ from imagegate._result import GeneratedImage
 from imagegate._router import Router
 from imagegate.bench._setup import BenchEnv, BenchRequest
 from imagegate.errors import AllRoutesFailed
+
+_ROUTE_SET_DATE = datetime.date(2026, 5, 1)
 
 __all__ = [
     "CONTENDERS",
@@ -145,6 +148,9 @@ class ImagegateContender:
             # not per prompt (a real prompt filter refuses the prompt everywhere), and the
             # field's loops all move on after one; so imagegate does too here.
             "failover_on_blocked": True,
+            # The route set recreates the 2026 outages with the models of the time
+            # (gpt-image-1.5 was shut down on 2026-12-01): judge their lifecycle then.
+            "today": _ROUTE_SET_DATE,
         }
         if env.budget_usd is not None:
             kwargs["budget_usd"] = env.budget_usd

@@ -7,12 +7,19 @@ kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
-from imagegate._request import Size, parse_aspect_ratio, pixels_for
+from imagegate._request import SIZES, Size, parse_aspect_ratio, pixels_for
 from imagegate.errors import ConfigurationError
+from imagegate.providers._catalogue import (
+    Catalogue,
+    Entry,
+    active_catalogue,
+    shipped_catalogue,
+)
 
 __all__ = [
     "FLUX_RATIOS",
@@ -42,7 +49,7 @@ class FluxModel:
             ``pixels16`` (FLUX.2: multiples of 16, up to 4 MP) or ``ratio``
             (``aspect_ratio`` only).
         sizes: Tiers it can deliver.
-        price_usd: List price per image per tier (1 credit = $0.01).
+        price_usd: List price per image per tier (1 credit = $0.01), from the catalogue.
         max_safety: Highest ``safety_tolerance`` accepted.
     """
 
@@ -52,26 +59,22 @@ class FluxModel:
     max_safety: int = 6
 
 
-def _flux2(first_mp: float, extra_mp: float) -> FluxModel:
-    # 2K renders at 4 MP: the first megapixel plus three more.
-    return FluxModel("pixels16", ("1K", "2K"), {"1K": first_mp, "2K": first_mp + 3 * extra_mp}, 5)
+def _from_entry(entry: Entry) -> FluxModel:
+    sizes = tuple(s for s in SIZES if s in (entry.sizes or ("1K",)))
+    listed = entry.price_usd or {}
+    return FluxModel(
+        geometry=entry.geometry or "pixels32",
+        sizes=sizes,
+        price_usd={s: listed[s] for s in sizes if s in listed},
+        max_safety=6 if entry.max_safety is None else entry.max_safety,
+    )
 
 
-# Public list prices (docs.bfl.ai pricing); the longest matching prefix wins, so
-# "-preview" and "-finetuned" variants share their model's entry.
 KNOWN_MODELS: Final[Mapping[str, FluxModel]] = {
-    "flux-pro-1.1-ultra": FluxModel("ratio", ("1K", "2K"), {"1K": 0.06, "2K": 0.06}),
-    "flux-pro-1.1": FluxModel("pixels32", ("1K",), {"1K": 0.04}),
-    "flux-pro": FluxModel("pixels32", ("1K",), {"1K": 0.05}),
-    "flux-dev": FluxModel("pixels32", ("1K",), {"1K": 0.025}),
-    "flux-kontext-pro": FluxModel("ratio", ("1K",), {"1K": 0.04}),
-    "flux-kontext-max": FluxModel("ratio", ("1K",), {"1K": 0.08}),
-    "flux-2-pro": _flux2(0.03, 0.015),
-    "flux-2-max": _flux2(0.07, 0.03),
-    "flux-2-flex": _flux2(0.05, 0.05),
-    "flux-2-klein-4b": _flux2(0.014, 0.001),
-    "flux-2-klein-9b": _flux2(0.015, 0.002),
+    e.id: _from_entry(e) for e in shipped_catalogue().entries if e.family == "bfl"
 }
+"""The FLUX entries of the shipped catalogue, by id (lookups read the catalogue in use at
+call time: `flux_model`)."""
 
 _PRO_MIN, _PRO_MAX = 256, 1440
 _FLUX2_MAX_PIXELS: Final = 4_000_000
@@ -79,12 +82,21 @@ _OUTPUT_FORMATS: Final = frozenset({"jpeg", "png", "webp"})
 
 
 def flux_model(model: str) -> FluxModel:
-    """The entry for ``model``; unknown ``flux-2*`` names size like FLUX.2 pro, other
-    unknown names like FLUX1.1 [pro]."""
-    for prefix in sorted(KNOWN_MODELS, key=len, reverse=True):
-        if model.startswith(prefix):
-            return KNOWN_MODELS[prefix]
-    return KNOWN_MODELS["flux-2-pro" if model.startswith("flux-2") else "flux-pro-1.1"]
+    """The catalogue's entry for ``model`` (the longest id it starts with, so
+    ``-preview`` and ``-finetuned`` variants share their model's); unknown ``flux-2*``
+    names size like FLUX.2 pro, other unknown names like FLUX1.1 [pro]."""
+    return _lookup(active_catalogue(), model)
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(catalogue: Catalogue, model: str) -> FluxModel:
+    # Called for every request (capabilities): one scan per catalogue and model.
+    entry = catalogue.get(model, "bfl") or catalogue.get(
+        "flux-2-pro" if model.startswith("flux-2") else "flux-pro-1.1", "bfl"
+    )
+    if entry is None:  # a catalogue override without FLUX entries
+        return FluxModel("pixels32", ("1K",), {})
+    return _from_entry(entry)
 
 
 def geometry(spec: FluxModel, size: Size, aspect_ratio: str) -> dict[str, Any]:

@@ -1,4 +1,5 @@
-"""The Gemini image models: tiers, aspect ratios and list prices, per model family.
+"""The Gemini image models: tiers, aspect ratios and list prices, read from the catalogue
+(`imagegate.providers._catalogue`, docs/catalogue.md).
 
 Kept apart from `imagegate.providers._google` so that adapters which only need the table
 (``openai_compatible`` routing ``nano-banana-pro``) do not import google-genai.
@@ -6,11 +7,18 @@ Kept apart from `imagegate.providers._google` so that adapters which only need t
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Final
 
 from imagegate._request import SIZES, Size
+from imagegate.providers._catalogue import (
+    Catalogue,
+    Entry,
+    active_catalogue,
+    shipped_catalogue,
+)
 
 __all__ = ["EXTENDED_RATIOS", "KNOWN_MODELS", "STANDARD_RATIOS", "GoogleModel", "google_model"]
 
@@ -19,15 +27,16 @@ STANDARD_RATIOS: Final = frozenset(
 )
 """Aspect ratios every Gemini image model accepts."""
 EXTENDED_RATIOS: Final = STANDARD_RATIOS | {"1:4", "4:1", "1:8", "8:1"}
-"""Gemini 3.1 Flash Image adds the extreme ratios."""
+"""Gemini 3.1 Flash Image and Nano Banana 2.1 add the extreme ratios."""
 
 
 @dataclass(frozen=True, slots=True)
 class GoogleModel:
-    """What one Gemini image model family offers.
+    """What one Gemini image model offers, as imagegate requests it.
 
     Attributes:
-        sizes: Tiers it can deliver (``imageSize``).
+        sizes: Tiers it can deliver (``imageSize``); a catalogue's ``512`` tier is listed
+            there but not requested by imagegate yet.
         aspect_ratios: Ratios it accepts (``aspectRatio``).
         price_usd: Public list price per image, per tier.
         sends_image_size: False for models that reject ``imageSize`` (2.5 Flash Image).
@@ -39,26 +48,35 @@ class GoogleModel:
     sends_image_size: bool = True
 
 
-# Keyed by family prefix: "-preview" and dated variants share their family's entry.
-# Prices: Google's public list prices (image output tokens), the same on AI Studio and
-# Vertex AI; see docs/providers.md.
-KNOWN_MODELS: Final[Mapping[str, GoogleModel]] = {
-    "gemini-2.5-flash-image": GoogleModel(
-        ("1K",), STANDARD_RATIOS, {"1K": 0.039}, sends_image_size=False
-    ),
-    "gemini-3-pro-image": GoogleModel(
-        SIZES, STANDARD_RATIOS, {"1K": 0.134, "2K": 0.134, "4K": 0.24}
-    ),
-    "gemini-3.1-flash-image": GoogleModel(
-        SIZES, EXTENDED_RATIOS, {"1K": 0.067, "2K": 0.101, "4K": 0.151}
-    ),
-}
+def _from_entry(entry: Entry, default_price_usd: float) -> GoogleModel:
+    sizes = tuple(s for s in SIZES if s in (entry.sizes or SIZES))
+    listed = entry.price_usd or {}
+    prices: dict[Size, float] = {s: listed.get(s, default_price_usd) for s in sizes}
+    return GoogleModel(
+        sizes=sizes,
+        aspect_ratios=entry.aspect_ratios or STANDARD_RATIOS,
+        price_usd=prices,
+        sends_image_size=entry.sends_image_size is not False,
+    )
 
 
 def google_model(model: str, default_price_usd: float) -> GoogleModel:
-    """The table entry for ``model``; unknown names get every tier at the platform price."""
-    name = model.removeprefix("models/").rsplit("/", 1)[-1]
-    for prefix in sorted(KNOWN_MODELS, key=len, reverse=True):
-        if name.startswith(prefix):
-            return KNOWN_MODELS[prefix]
-    return GoogleModel(SIZES, STANDARD_RATIOS, dict.fromkeys(SIZES, default_price_usd))
+    """The catalogue's entry for ``model`` (by id, alias or the longest id it starts
+    with); unknown names, and tiers the catalogue gives no price, get the platform price."""
+    return _lookup(active_catalogue(), model, default_price_usd)
+
+
+@functools.lru_cache(maxsize=256)
+def _lookup(catalogue: Catalogue, model: str, default_price_usd: float) -> GoogleModel:
+    # Called for every request (capabilities): one scan per catalogue, model and price.
+    entry = catalogue.get(model, "google")
+    if entry is None:
+        return GoogleModel(SIZES, STANDARD_RATIOS, dict.fromkeys(SIZES, default_price_usd))
+    return _from_entry(entry, default_price_usd)
+
+
+KNOWN_MODELS: Final[Mapping[str, GoogleModel]] = {
+    e.id: _from_entry(e, 0.0) for e in shipped_catalogue().entries if e.family == "google"
+}
+"""The Gemini entries of the shipped catalogue, by id (lookups read the catalogue in use
+at call time: `google_model`)."""

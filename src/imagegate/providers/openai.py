@@ -37,9 +37,7 @@ Error mapping (`imagegate.providers._openai_shared.map_openai_error`, shared wit
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
 import aiohttp
@@ -62,6 +60,13 @@ from imagegate.providers._guard import (
     DEFAULT_MAX_RESPONSE_BYTES,
     DownloadPolicy,
     capped_openai_client,
+)
+from imagegate.providers._openai_models import (
+    KNOWN_MODELS,
+    OpenAIModel,
+    answer_cost,
+    list_cost,
+    openai_model,
 )
 from imagegate.providers._openai_shared import (
     DATA_URL,
@@ -91,87 +96,21 @@ ENV_VAR: Final = "OPENAI_API_KEY"
 
 # -- known models -------------------------------------------------------------------
 
-_GPT_IMAGE_SIZES: Final = ((1024, 1024), (1536, 1024), (1024, 1536))
-_DALLE3_SIZES: Final = ((1024, 1024), (1792, 1024), (1024, 1792))
-_GPT_IMAGE_QUALITIES: Final = frozenset({"low", "medium", "high", "auto"})
-_GPT_IMAGE_2_QUALITIES: Final = _GPT_IMAGE_QUALITIES | {"xhigh", "max"}
-
 FLEX_RATIOS: Final = frozenset(
     {"1:1", "2:3", "3:2", "3:4", "4:3", "4:5", "5:4", "9:16", "16:9", "21:9", "9:21",
      "1:2", "2:1", "1:3", "3:1"}
 )  # fmt: skip
 """Ratios offered by gpt-image-2 and later (any ``WxH`` between 1:3 and 3:1)."""
 
-
-@dataclass(frozen=True, slots=True)
-class OpenAIModel:
-    """How one OpenAI image model family is called and priced.
-
-    Attributes:
-        fixed_sizes: The only ``WxH`` values it accepts, or None for any ``WxH``
-            (multiples of 16, ratio within 1:3 … 3:1, at most 3840 px a side and
-            8,294,400 px in all).
-        qualities: Accepted ``quality`` values; ``default_quality`` is what the price
-            table assumes when none is configured (``auto`` is billed like ``high``).
-        max_n: Most images per call.
-        price_usd: List price per image at ~1 MP (the square size), per quality.
-        wide_price_usd: List price of the non-square fixed sizes, per quality.
-        b64_param: Whether ``response_format="b64_json"`` must be asked for (dall-e).
-    """
-
-    fixed_sizes: tuple[tuple[int, int], ...] | None
-    qualities: frozenset[str]
-    default_quality: str
-    max_n: int
-    price_usd: Mapping[str, float]
-    wide_price_usd: Mapping[str, float] | None = None
-    b64_param: bool = False
-
-    @property
-    def sizes(self) -> frozenset[Size]:
-        """Tiers reachable: fixed tables top out at ~1.6 MP (1K); ``WxH`` models reach 2K."""
-        return frozenset({"1K"} if self.fixed_sizes else {"1K", "2K"})
-
-
-def _prices(low: float, medium: float, high: float) -> dict[str, float]:
-    return {"low": low, "medium": medium, "high": high, "auto": high, "xhigh": high, "max": high}
-
-
-# Public list prices (platform.openai.com/docs/pricing); the longest matching prefix wins.
-KNOWN_MODELS: Final[Mapping[str, OpenAIModel]] = {
-    "gpt-image-1-mini": OpenAIModel(
-        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
-        _prices(0.005, 0.011, 0.036), _prices(0.006, 0.015, 0.052),
-    ),
-    "gpt-image-1.5": OpenAIModel(
-        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
-        _prices(0.009, 0.034, 0.133), _prices(0.013, 0.05, 0.2),
-    ),
-    "chatgpt-image": OpenAIModel(
-        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
-        _prices(0.009, 0.034, 0.133), _prices(0.013, 0.05, 0.2),
-    ),
-    "gpt-image-1": OpenAIModel(
-        _GPT_IMAGE_SIZES, _GPT_IMAGE_QUALITIES, "auto", 10,
-        _prices(0.011, 0.042, 0.167), _prices(0.016, 0.063, 0.25),
-    ),
-    "gpt-image-2": OpenAIModel(
-        None, _GPT_IMAGE_2_QUALITIES, "auto", 10, _prices(0.006, 0.053, 0.211)
-    ),
-    "dall-e-3": OpenAIModel(
-        _DALLE3_SIZES, frozenset({"standard", "hd"}), "standard", 1,
-        {"standard": 0.04, "hd": 0.08}, {"standard": 0.08, "hd": 0.12}, b64_param=True,
-    ),
-    "dall-e-2": OpenAIModel(
-        ((1024, 1024),), frozenset({"standard"}), "standard", 10, {"standard": 0.02},
-        b64_param=True,
-    ),
-}  # fmt: skip
+# The models, their qualities and prices: the catalogue (imagegate.providers._openai_models).
 
 _FLEX_MULTIPLE: Final = 16
 _FLEX_MAX_SIDE: Final = 3840
 _FLEX_MAX_PIXELS: Final = 8_294_400
-_QUALITIES: Final = frozenset().union(*(m.qualities for m in KNOWN_MODELS.values()))
+_QUALITIES: Final = frozenset().union(*(m.qualities for m in KNOWN_MODELS.values())) | {
+    "xhigh",
+    "max",
+}
 _CHOICES: Final[Mapping[str, frozenset[str]]] = {
     "output_format": frozenset({"png", "jpeg", "webp"}),
     "background": frozenset({"transparent", "opaque", "auto"}),
@@ -184,18 +123,6 @@ _OPTIONS: Final = (
     *_CHOICES, "organization", "project", "price_usd", "max_download_bytes", "max_response_bytes",
     "download_allow",
 )  # fmt: skip
-
-
-def openai_model(model: str) -> OpenAIModel:
-    """The family of ``model``: known prefixes, then any ``gpt-image-N`` with N ≥ 2 takes
-    any ``WxH``; everything else is treated like gpt-image-1 (three fixed sizes)."""
-    for prefix in sorted(KNOWN_MODELS, key=len, reverse=True):
-        if model.startswith(prefix):
-            return KNOWN_MODELS[prefix]
-    version = re.match(r"gpt-image-(\d+)", model)
-    if version and int(version.group(1)) >= 2:
-        return KNOWN_MODELS["gpt-image-2"]
-    return KNOWN_MODELS["gpt-image-1"]
 
 
 # -- the adapter --------------------------------------------------------------------
@@ -311,7 +238,7 @@ class OpenAIProvider:
         """
         spec = openai_model(model)
         quality = self._params.get("quality", spec.default_quality)
-        per_mp = spec.price_usd.get(quality, max(spec.price_usd.values()))
+        per_mp = spec.price_usd.get(quality, max(spec.price_usd.values(), default=0.0))
         prices: dict[Size, float] = {"1K": per_mp}
         if "2K" in spec.sizes:
             prices["2K"] = round(per_mp * 4, 4)  # billed by output tokens, ~ pixels
@@ -352,9 +279,12 @@ class OpenAIProvider:
         payload = json_body(raw.http_response, route, size)
         raise_for_body_error(payload.get("error"), route, size)
         images = await self._images(payload.get("data"), request.timeout_s, route, size)
+        estimate = list_cost(spec, quality, width, height) * len(images)
         return ProviderResponse(
             images=images,
-            cost_usd=None if self._price else _cost(spec, quality, width, height) * len(images),
+            cost_usd=None
+            if self._price
+            else answer_cost(spec, payload, images=len(images), estimate_usd=estimate),
             size_ignored=images[0].size != size,
             metadata=response_metadata(payload, raw.http_response),
         )
@@ -434,13 +364,3 @@ def _pixel_size(spec: OpenAIModel, size: Size, aspect_ratio: str) -> tuple[int, 
         width = int(width * shrink) // _FLEX_MULTIPLE * _FLEX_MULTIPLE
         height = int(height * shrink) // _FLEX_MULTIPLE * _FLEX_MULTIPLE
     return width, height
-
-
-def _cost(spec: OpenAIModel, quality: str | None, width: int, height: int) -> float:
-    """List price of one image of ``width`` × ``height`` at ``quality``."""
-    square = width == height
-    table = spec.price_usd if square or spec.wide_price_usd is None else spec.wide_price_usd
-    price = table.get(quality or spec.default_quality, max(table.values()))
-    if spec.fixed_sizes is None:
-        price *= width * height / (1024 * 1024)  # billed by output tokens, ~ pixels
-    return round(price, 6)

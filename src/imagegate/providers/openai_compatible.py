@@ -44,6 +44,7 @@ from imagegate.errors import (
     ImageGateError,
     NoImageReturned,
 )
+from imagegate.providers._catalogue import active_catalogue
 from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegate.providers._gemini_models import google_model
 from imagegate.providers._google_reasons import billing_without_image, output_tokens, verdict
@@ -70,14 +71,8 @@ DEFAULT_PRICE_USD: Final = 0.06
 """Per-image price assumed when the model is unknown and the answer has no
 ``usage.cost`` (as for an aggregator forwarding a Gemini image model)."""
 
-# -- known models -------------------------------------------------------------------
-
-# Marketing names aggregators use for the Gemini image models.
-_ALIASES: Final[Mapping[str, str]] = {
-    "nano-banana-pro": "gemini-3-pro-image",
-    "nano-banana-2": "gemini-3.1-flash-image",
-    "nano-banana": "gemini-2.5-flash-image",
-}
+# -- known models: the catalogue's Gemini entries, by id or alias (nano-banana-pro …);
+# see imagegate.providers._catalogue
 
 # -- mapping tables -----------------------------------------------------------------
 
@@ -184,12 +179,13 @@ class OpenAICompatibleProvider(OpenAIProvider):
         )
 
     def capabilities(self, model: str) -> Capabilities:
-        """Gemini models (by id or alias) keep their tiers, ratios and list prices; any
-        other model is assumed to take every tier and ratio at `DEFAULT_PRICE_USD`."""
-        name = model.rsplit("/", 1)[-1]
-        gemini = _ALIASES.get(name) or (name if "gemini" in name else None)
-        if gemini is not None:
-            spec = google_model(gemini, DEFAULT_PRICE_USD)
+        """Gemini models (by catalogue id or alias) keep their tiers, ratios and list
+        prices; any other model is assumed to take every tier and ratio at
+        `DEFAULT_PRICE_USD`."""
+        known = active_catalogue().get(model, "google") is not None
+        gemini = known or "gemini" in model.rsplit("/", 1)[-1]
+        if gemini:
+            spec = google_model(model, DEFAULT_PRICE_USD)
             sizes, ratios, prices = frozenset(spec.sizes), spec.aspect_ratios, spec.price_usd
         else:
             sizes, ratios, prices = frozenset(SIZES), None, dict.fromkeys(SIZES, DEFAULT_PRICE_USD)
