@@ -306,12 +306,27 @@ async def test_the_date_can_come_from_a_configuration_file(
 
 
 async def test_an_aggregator_route_is_judged_by_the_model_it_names() -> None:
-    """``google/gemini-3.1-flash-image`` through an aggregator: shut down on 2026-10-29."""
+    """``google/gemini-2.5-flash-image`` through an aggregator: shut down on 2026-10-02."""
+    route = Route(
+        "openai_compatible",
+        model="google/gemini-2.5-flash-image",
+        api_key="k",
+        base_url="http://127.0.0.1:9/v1",
+    )
+    with pytest.raises(ConfigurationError, match=r"2026-10-02"):
+        await Router([route], today=dt.date(2026, 12, 6)).open()
+
+
+async def test_a_deprecation_without_an_announced_shutdown_warns_and_opens() -> None:
+    """Google deprecated ``gemini-3.1-flash-image`` without announcing a shutdown date: a
+    shutdown reported only by third parties does not stop a route from opening."""
     route = Route(
         "openai_compatible",
         model="google/gemini-3.1-flash-image",
         api_key="k",
         base_url="http://127.0.0.1:9/v1",
     )
-    with pytest.raises(ConfigurationError, match=r"'gemini-nano-banana-2\.1'"):
-        await Router([route], today=dt.date(2026, 12, 6)).open()
+    router = Router([route], today=dt.date(2026, 12, 6))
+    with pytest.warns(FutureWarning, match=r"gemini-nano-banana-2\.1"):
+        await router.open()
+    await router.aclose()
