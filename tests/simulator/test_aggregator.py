@@ -198,11 +198,18 @@ async def test_answers_without_an_image_give_gemini_s_reason(
 
 
 async def test_text_only_chat_is_refused(aggregator: openai.AsyncOpenAI) -> None:
-    """Without ``modalities`` the simulated aggregator says it only makes images."""
+    """Modalities without ``image``: the simulated aggregator says it only makes images;
+    without ``modalities`` the image model still answers with an image."""
     with pytest.raises(openai.BadRequestError, match="modalities"):
         await aggregator.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "hello"}]
+            model=MODEL,
+            messages=[{"role": "user", "content": "hello"}],
+            extra_body={"modalities": ["text"]},
         )
+    response = await aggregator.chat.completions.create(
+        model=MODEL, messages=[{"role": "user", "content": "hello"}]
+    )
+    assert response.choices[0].message.model_extra["images"]
 
 
 async def test_wrong_key(sim: Simulator, make_openai: Any) -> None:

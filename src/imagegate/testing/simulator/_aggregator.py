@@ -170,12 +170,16 @@ def _images_prompt(body: dict[str, Any]) -> str:
 
 
 def _missing(model: str, prompt: str, body: dict[str, Any], *, chat: bool) -> str | None:
-    """What the request lacks: a model, a prompt, or (chat) the image modality."""
+    """What the request lacks: a model, a prompt, or (chat) image among the modalities it
+    names. Without ``modalities`` an image model still answers with an image, as LiteLLM's
+    OpenRouter image client relies on (BerriAI/litellm,
+    ``litellm/llms/openrouter/image_generation/transformation.py``, sends none)."""
     if not model:
         return "No models provided"
     if not prompt:
         return "Input required: the prompt is empty"
-    if chat and "image" not in [str(m).lower() for m in body.get("modalities") or []]:
+    modalities = body.get("modalities")
+    if chat and modalities is not None and "image" not in [str(m).lower() for m in modalities]:
         return (
             'The simulator\'s aggregator only generates images: set modalities to ["image", "text"]'
         )
