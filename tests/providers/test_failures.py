@@ -79,7 +79,8 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         "html_502": Expect(TransportError, True, "possibly_billed", 502),
         "prompt_blocked": Expect(ContentBlocked, False, "not_billed", 400, stage="prompt"),
         "image_safety": Expect(ContentBlocked, False, "not_billed", 400, stage="output"),
-        "text_refusal": Expect(NoImageReturned, True, "billed", None),
+        # gpt-image refuses with 400 moderation_blocked and no moderation_details.
+        "text_refusal": Expect(ContentBlocked, False, "not_billed", 400, stage="prompt"),
     },
     "openai_compatible": {
         # OpenRouter relays an upstream rate limit without Retry-After.
@@ -113,7 +114,21 @@ EXPECTED: dict[str, dict[str, Expect]] = {
     },
 }
 
-CASES = [(p, k) for p, kinds in EXPECTED.items() for k in kinds]
+KNOWN_DEFECTS = {
+    ("openai", "rate_limited"): "product defect: a 429 without retry headers says 'Please try "
+    "again after 51.84 seconds.', which the retry-hint parser does not read (it knows only "
+    "'try again in 12s'), so the hint is lost",
+}
+"""Cases the simulator's recorded shapes show the adapters getting wrong (strict xfail:
+fixing the adapter turns them into failures until the mark is removed)."""
+
+CASES = [
+    pytest.param(
+        p, k, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[p, k])]
+    ) if (p, k) in KNOWN_DEFECTS else pytest.param(p, k)
+    for p, kinds in EXPECTED.items()
+    for k in kinds
+]  # fmt: skip
 
 
 def _timeout(provider: str, kind: str) -> float | None:
@@ -122,7 +137,9 @@ def _timeout(provider: str, kind: str) -> float | None:
     return FLUX_DEADLINE_TIMEOUT_S if kind == "deadline" else None
 
 
-@pytest.mark.parametrize(("provider", "kind"), CASES, ids=[f"{p}-{k}" for p, k in CASES])
+@pytest.mark.parametrize(
+    ("provider", "kind"), CASES, ids=[f"{c.values[0]}-{c.values[1]}" for c in CASES]
+)
 async def test_failure_kind_is_mapped(sim: Simulator, make: Any, provider: str, kind: str) -> None:
     """Each simulated failure becomes the expected error class, flags and status."""
     expect = EXPECTED[provider][kind]
