@@ -66,7 +66,7 @@ def test_generate_without_key_names_the_env_var(
     ("route", "mime", "tier"),
     [
         ("openai/gpt-image-1.5", "image/png", "1K"),
-        ("gemini/gemini-3-pro-image", "image/png", "1K"),
+        ("gemini/gemini-3-pro-image", "image/jpeg", "1K"),  # Gemini 3 answers JPEG
         ("flux/flux-pro-1.1-ultra", "image/jpeg", "2K"),  # ultra always renders ~4 MP
     ],
 )

@@ -41,12 +41,13 @@ class Expect(NamedTuple):
     retryable: bool
     billing: str
     status: int | None
-    hint: str | None = None  # how retry_after_s is derived: "exact", "ceil" or "constant"
+    hint: str | None = None  # how retry_after_s is derived: "exact", "floor", "ceil", "constant"
     stage: str | None = None
 
 
 _GOOGLE: dict[str, Expect] = {
-    "rate_limited": Expect(RateLimited, True, "not_billed", 429, "exact"),
+    # RetryInfo.retryDelay is whole seconds, as Gemini sends it.
+    "rate_limited": Expect(RateLimited, True, "not_billed", 429, "floor"),
     "quota_exhausted": Expect(QuotaExhausted, False, "not_billed", 429),
     "overloaded": Expect(Overloaded, True, "not_billed", 503),
     "deadline": Expect(DeadlineExceeded, True, "not_billed", 504),
@@ -78,10 +79,12 @@ EXPECTED: dict[str, dict[str, Expect]] = {
         "html_502": Expect(TransportError, True, "possibly_billed", 502),
         "prompt_blocked": Expect(ContentBlocked, False, "not_billed", 400, stage="prompt"),
         "image_safety": Expect(ContentBlocked, False, "not_billed", 400, stage="output"),
-        "text_refusal": Expect(NoImageReturned, True, "billed", None),
+        # gpt-image refuses with 400 moderation_blocked and no moderation_details.
+        "text_refusal": Expect(ContentBlocked, False, "not_billed", 400, stage="prompt"),
     },
     "openai_compatible": {
-        "rate_limited": Expect(RateLimited, True, "not_billed", 429, "ceil"),
+        # OpenRouter relays an upstream rate limit without Retry-After.
+        "rate_limited": Expect(RateLimited, True, "not_billed", 429),
         "quota_exhausted": Expect(QuotaExhausted, False, "not_billed", 402),
         "overloaded": Expect(Overloaded, True, "not_billed", 503, "constant"),
         # Reached after the answer started: HTTP 200 with the 504 in the body.
@@ -113,7 +116,21 @@ EXPECTED: dict[str, dict[str, Expect]] = {
     },
 }
 
-CASES = [(p, k) for p, kinds in EXPECTED.items() for k in kinds]
+KNOWN_DEFECTS = {
+    ("openai", "rate_limited"): "product defect: a 429 without retry headers says 'Please try "
+    "again after 51.84 seconds.', which the retry-hint parser does not read (it knows only "
+    "'try again in 12s'), so the hint is lost",
+}
+"""Cases the simulator's recorded shapes show the adapters getting wrong (strict xfail:
+fixing the adapter turns them into failures until the mark is removed)."""
+
+CASES = [
+    pytest.param(
+        p, k, marks=[pytest.mark.xfail(strict=True, reason=KNOWN_DEFECTS[p, k])]
+    ) if (p, k) in KNOWN_DEFECTS else pytest.param(p, k)
+    for p, kinds in EXPECTED.items()
+    for k in kinds
+]  # fmt: skip
 
 
 def _timeout(provider: str, kind: str) -> float | None:
@@ -122,7 +139,9 @@ def _timeout(provider: str, kind: str) -> float | None:
     return FLUX_DEADLINE_TIMEOUT_S if kind == "deadline" else None
 
 
-@pytest.mark.parametrize(("provider", "kind"), CASES, ids=[f"{p}-{k}" for p, k in CASES])
+@pytest.mark.parametrize(
+    ("provider", "kind"), CASES, ids=[f"{c.values[0]}-{c.values[1]}" for c in CASES]
+)
 async def test_failure_kind_is_mapped(sim: Simulator, make: Any, provider: str, kind: str) -> None:
     """Each simulated failure becomes the expected error class, flags and status."""
     expect = EXPECTED[provider][kind]
@@ -146,6 +165,8 @@ async def test_failure_kind_is_mapped(sim: Simulator, make: Any, provider: str, 
     plan = sim.world.plan(prompt=prompt, provider=provider, model=model, size=size)
     if expect.hint == "exact":
         assert error.retry_after_s == pytest.approx(plan.retry_after_s, abs=1e-3)
+    elif expect.hint == "floor":
+        assert error.retry_after_s == math.floor(plan.retry_after_s)
     elif expect.hint == "ceil":
         assert error.retry_after_s == max(1, math.ceil(plan.retry_after_s))
     elif expect.hint == "constant":
@@ -155,8 +176,14 @@ async def test_failure_kind_is_mapped(sim: Simulator, make: Any, provider: str, 
         assert error.retry_after_s is None
 
 
-async def test_gemini_retry_delay_keeps_fractions(sim: Simulator, make: Any) -> None:
-    """RetryInfo ``retryDelay`` such as ``"12.5s"`` keeps its fraction of a second."""
+@pytest.mark.xfail(
+    strict=True,
+    reason="product defect: the adapter prefers RetryInfo's whole seconds ('10s') to the "
+    "message's exact 'Please retry in 10.158753737s.', so it retries up to 1 s early "
+    "(at once when the wait is under a second)",
+)
+async def test_gemini_retry_hint_keeps_fractions(sim: Simulator, make: Any) -> None:
+    """The retry hint keeps the fraction of a second Gemini states in its message."""
     adapter = make("gemini")
     for n in range(20):
         prompt = f"fractional retry {n} [sim:rate_limited]"

@@ -142,9 +142,9 @@ AGGREGATOR_SUCCESS = [
     ("chat", "nano-banana-pro", "2K", "1:1", (2048, 2048)),
     ("chat", "google/gemini-3-pro-image", "4K", "9:16", (3072, 5504)),
     ("chat", "google/gemini-3.1-flash-image", "2K", "21:9", (3168, 1344)),
-    # Images mode asks for WxH (the tier's pixel count split by the ratio, multiples of 16).
-    ("images", "nano-banana-pro", "1K", "4:3", (1184, 880)),
-    ("images", "google/gemini-3-pro-image", "2K", "16:9", (2736, 1536)),
+    # Images mode asks POST /images for the tier and ratio (OpenRouter's image API).
+    ("images", "nano-banana-pro", "1K", "4:3", (1200, 896)),
+    ("images", "google/gemini-3-pro-image", "2K", "16:9", (2752, 1536)),
     ("images", "google/gemini-3-pro-image", "4K", "1:1", (4096, 4096)),
 ]
 
@@ -160,7 +160,8 @@ async def test_aggregator_sizes(
     assert (image.width, image.height) == pixels
     assert image.size == size
     assert response.size_ignored is False
-    assert response.cost_usd == 0.06  # usage.cost of the answer, not a guess
+    # usage.cost of the answer (image tokens at Google's per-token price), not a guess
+    assert response.cost_usd == pytest.approx(0.24 if size == "4K" else 0.1344, abs=0.001)
 
 
 async def test_aggregator_error_inside_a_200_body(sim: Simulator, make: Any) -> None:

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import pytest
@@ -255,3 +257,33 @@ async def test_auth(
         assert response.status == 403
         assert (await response.json()) == {"detail": detail}
     assert sim.events[0].outcome == "auth_error"
+
+
+async def test_polling_and_sample_urls_name_bfl_s_hosts(http: aiohttp.ClientSession) -> None:
+    """The polling URL names the regional API host and the sample the delivery host, each
+    mapped onto the simulator's origin, with the real paths and an Azure SAS query; every
+    error body is BFL's ``{"detail": ...}``."""
+    async with Simulator("healthy", time_scale=0.0001) as sim:
+        _, task = await _submit(http, sim, "flux-pro-1.1", prompt="a tree", width=1024, height=768)
+        polling = urlsplit(task["polling_url"])
+        assert polling.path == "/flux/hosts/api.eu1.bfl.ai/v1/get_result"
+        assert parse_qs(polling.query) == {"id": [task["id"]]}
+        ready = (await _poll(http, sim, task["polling_url"]))[-1]
+        sample = urlsplit(ready["result"]["sample"])
+        assert sample.path == (
+            f"/flux/hosts/delivery-eu1.bfl.ai/results/{task['id'][:2]}/{task['id']}/sample.jpeg"
+        )
+        query = parse_qs(sample.query)
+        assert set(query) == {"se", "sp", "sv", "sr", "rsct", "sig"}
+        assert query["rsct"] == ["image/jpeg"]
+        datetime.strptime(query["se"][0], "%Y-%m-%dT%H:%M:%SZ")
+        async with http.get(ready["result"]["sample"]) as download:
+            assert download.status == 200
+        # The delivery host serves samples only; the API host does not serve them.
+        wrong = ready["result"]["sample"].replace("delivery-eu1.bfl.ai", "api.eu1.bfl.ai")
+        async with http.get(wrong) as refused:
+            assert refused.status == 404
+            assert await refused.json() == {"detail": "Not Found"}
+        async with http.post(f"{sim.base_url('flux')}/v1/flux-pro-1.1", json={}) as denied:
+            assert denied.status == 403
+            assert set(await denied.json()) == {"detail"}

@@ -32,7 +32,8 @@ async def test_two_images_a_day_then_per_minute_limit(make_gemini: GeminiFactory
                 )
             assert caught.value.code == 429
             details = caught.value.details["error"]["details"]
-            quota_ids.append(details[0]["violations"][0]["quotaId"])
+            failure = next(d for d in details if d["@type"].endswith("QuotaFailure"))
+            quota_ids.append(failure["violations"][-1]["quotaId"])
             retry = next(d for d in details if d["@type"].endswith("RetryInfo"))
             delay = float(retry["retryDelay"].removesuffix("s"))
             assert 0 < delay <= (86400 if "PerDay" in quota_ids[-1] else 60)

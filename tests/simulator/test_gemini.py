@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -64,7 +65,8 @@ async def test_success_has_the_model_s_pixel_size(
     response = await _generate(gemini, "a lighthouse", model=model, size=size, ratio=ratio)
     (image,) = _final_images(response)
     assert (image.width, image.height) == pixels
-    assert image.mime_type == "image/png"
+    # Gemini 3 image models answer JPEG; 2.5 Flash Image PNG.
+    assert image.mime_type == ("image/png" if "2.5" in model else "image/jpeg")
     (event,) = sim.events
     assert (event.provider, event.model, event.size, event.aspect_ratio) == (
         "gemini",
@@ -77,21 +79,50 @@ async def test_success_has_the_model_s_pixel_size(
     assert event.bytes_sent > len(image.data)
 
 
-async def test_gemini_3_thinks_before_the_final_image(gemini: genai.Client) -> None:
-    """Thought parts (text and an interim image) come first; the final image is signed."""
+async def test_gemini_3_signs_its_answer_without_showing_thoughts(gemini: genai.Client) -> None:
+    """Without includeThoughts: no thought parts; the narrative text and the JPEG image
+    carry the thought signature; usage counts the hidden thoughts and the service tier."""
     response = await _generate(gemini, "a lighthouse", size="2K", ratio="16:9")
-    parts = response.candidates[0].content.parts
-    assert [bool(p.thought) for p in parts] == [True, True, False]
+    candidate = response.candidates[0]
+    assert candidate.index == 0
+    parts = candidate.content.parts
+    assert [bool(p.thought) for p in parts] == [False, False]
     assert parts[0].text
-    interim = GeneratedImage(parts[1].inline_data.data)
-    assert interim.width < 2752
-    assert parts[2].thought_signature
+    assert parts[0].thought_signature
+    assert parts[1].inline_data.mime_type == "image/jpeg"
+    assert parts[1].thought_signature
     usage = response.usage_metadata
     assert usage.thoughts_token_count > 0
-    assert usage.candidates_token_count == 1120
     assert usage.candidates_tokens_details[0].modality == types.MediaModality.IMAGE
+    assert usage.candidates_tokens_details[0].token_count == 1120
     assert response.model_version == MODEL
     assert response.response_id
+    assert response.create_time is None  # the Gemini API sends none; Vertex does
+
+
+async def test_include_thoughts_shows_them_first(gemini: genai.Client) -> None:
+    """With includeThoughts, thought parts (text and an interim image) come first."""
+    config = _config("2K", "16:9")
+    config.thinking_config = types.ThinkingConfig(include_thoughts=True)
+    response = await gemini.aio.models.generate_content(
+        model=MODEL, contents="a lighthouse", config=config
+    )
+    parts = response.candidates[0].content.parts
+    assert [bool(p.thought) for p in parts] == [True, True, False, False]
+    interim = GeneratedImage(parts[1].inline_data.data)
+    assert interim.width < 2752
+
+
+async def test_image_only_modality_has_no_narrative(gemini: genai.Client) -> None:
+    """responseModalities ["IMAGE"]: the signed image is the only part."""
+    response = await gemini.aio.models.generate_content(
+        model=MODEL,
+        contents="a lighthouse",
+        config=types.GenerateContentConfig(response_modalities=["IMAGE"]),
+    )
+    (part,) = response.candidates[0].content.parts
+    assert part.inline_data is not None
+    assert part.thought_signature
 
 
 async def test_flash_image_ignores_image_size(sim: Simulator, gemini: genai.Client) -> None:
@@ -146,17 +177,21 @@ async def test_raw_rest_with_query_key_and_snake_case(
         assert response.status == 200
         payload = await response.json()
     parts = payload["candidates"][0]["content"]["parts"]
-    assert parts[-1]["inlineData"]["mimeType"] == "image/png"
+    assert parts[-1]["inlineData"]["mimeType"] == "image/jpeg"
+    assert payload["usageMetadata"]["serviceTier"] == "standard"
     assert sim.events[0].aspect_ratio == "4:3"
     assert (sim.events[0].width, sim.events[0].height) == (2400, 1792)
 
 
 async def test_stream_generate_content(gemini: genai.Client) -> None:
-    """``streamGenerateContent?alt=sse`` sends the thoughts first, then the image."""
+    """``streamGenerateContent?alt=sse`` with includeThoughts sends the thoughts first,
+    then the image."""
+    config = _config("1K", "16:9")
+    config.thinking_config = types.ThinkingConfig(include_thoughts=True)
     chunks = [
         chunk
         async for chunk in await gemini.aio.models.generate_content_stream(
-            model=MODEL, contents="a lighthouse", config=_config("1K", "16:9")
+            model=MODEL, contents="a lighthouse", config=config
         )
     ]
     assert len(chunks) == 2
@@ -167,19 +202,28 @@ async def test_stream_generate_content(gemini: genai.Client) -> None:
 
 
 async def test_rate_limited_carries_quota_failure_and_retry_info(gemini: genai.Client) -> None:
-    """429 RESOURCE_EXHAUSTED with QuotaFailure and RetryInfo.retryDelay in ``details``."""
+    """429 RESOURCE_EXHAUSTED as recorded: details Help, QuotaFailure, RetryInfo in that
+    order; retryDelay in whole seconds, the message's "Please retry in" to the nanosecond."""
     with pytest.raises(errors.ClientError) as caught:
         await _generate(gemini, "a cat [sim:rate_limited]")
     error = caught.value
     assert (error.code, error.status) == (429, "RESOURCE_EXHAUSTED")
-    details = {d["@type"].rsplit(".", 1)[1]: d for d in error.details["error"]["details"]}
-    delay = details["RetryInfo"]["retryDelay"]
-    assert delay.endswith("s")
-    assert 2 <= float(delay[:-1]) <= 60
-    violation = details["QuotaFailure"]["violations"][0]
+    details = error.details["error"]["details"]
+    assert [d["@type"].rsplit(".", 1)[1] for d in details] == [
+        "Help",
+        "QuotaFailure",
+        "RetryInfo",
+    ]
+    delay = details[2]["retryDelay"]
+    assert re.fullmatch(r"\d+s", delay)
+    said = re.search(r"Please retry in (\d+\.\d{9})s\.$", error.message)
+    assert said is not None
+    assert int(float(said[1])) == int(delay[:-1])
+    (violation,) = details[1]["violations"]  # a paid key: the one quota it hit
     assert violation["quotaId"] == "GenerateRequestsPerMinutePerProjectPerModel"
+    assert violation["quotaMetric"].endswith("generate_content_paid_tier_requests")
     assert violation["quotaDimensions"]["model"] == MODEL
-    assert "Please retry in" in error.message
+    assert f"* Quota exceeded for metric: {violation['quotaMetric']}" in error.message
 
 
 async def test_per_day_quota_names_a_per_day_quota(gemini: genai.Client) -> None:
@@ -187,15 +231,60 @@ async def test_per_day_quota_names_a_per_day_quota(gemini: genai.Client) -> None
     with pytest.raises(errors.ClientError) as caught:
         await _generate(gemini, "a cat [sim:quota_exhausted]")
     details = caught.value.details["error"]["details"]
-    assert "PerDay" in details[0]["violations"][0]["quotaId"]
+    failure = next(d for d in details if d["@type"].endswith("QuotaFailure"))
+    assert "PerDay" in failure["violations"][0]["quotaId"]
     retry = next(d for d in details if d["@type"].endswith("RetryInfo"))
     assert 3600 < float(retry["retryDelay"][:-1]) <= 86400
+
+
+async def test_free_tier_429_names_every_quota_it_broke(make_gemini: GeminiFactory) -> None:
+    """A free-tier key's 429 lists the input-token and request quotas per minute, and the
+    per-day one when that ran out, one message line each."""
+    async with Simulator("free-tier", time_scale=FAST) as sim:
+        client = make_gemini(sim)
+        with pytest.raises(errors.ClientError) as caught:
+            await _generate(client, "a cat [sim:quota_exhausted]")
+    error = caught.value
+    failure = next(d for d in error.details["error"]["details"] if "QuotaFailure" in d["@type"])
+    assert [v["quotaId"] for v in failure["violations"]] == [
+        "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+        "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
+        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+    ]
+    assert error.message.count("* Quota exceeded for metric:") == 3
+
+
+async def test_bad_field_is_named_in_a_bad_request_detail(gemini: genai.Client) -> None:
+    """400 INVALID_ARGUMENT carries BadRequest.fieldViolations naming the field."""
+    with pytest.raises(errors.ClientError) as caught:
+        await gemini.aio.models.generate_content(
+            model=MODEL,
+            contents="a cat",
+            config={"image_config": {"image_size": "8K"}},
+        )
+    (detail,) = caught.value.details["error"]["details"]
+    assert detail["@type"] == "type.googleapis.com/google.rpc.BadRequest"
+    (violation,) = detail["fieldViolations"]
+    assert violation["field"] == "generation_config.image_config.image_size"
+
+
+async def test_overloaded_says_one_of_two_things(gemini: genai.Client) -> None:
+    """503 UNAVAILABLE says "overloaded" or "Deadline expired", as real outages did."""
+    said = set()
+    for n in range(12):
+        with pytest.raises(errors.ServerError) as caught:
+            await _generate(gemini, f"a cat {n} [sim:overloaded]")
+        assert (caught.value.code, caught.value.status) == (503, "UNAVAILABLE")
+        said.add(caught.value.message)
+    assert said == {
+        "The model is overloaded. Please try again later.",
+        "Deadline expired before operation could complete.",
+    }
 
 
 @pytest.mark.parametrize(
     ("kind", "code", "status", "message"),
     [
-        ("overloaded", 503, "UNAVAILABLE", "The model is overloaded. Please try again later."),
         ("deadline", 504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."),
         ("internal", 500, "INTERNAL", "An internal error has occurred."),
         ("html_502", 502, "Bad Gateway", "<html>"),
@@ -230,20 +319,57 @@ async def test_prompt_blocked(sim: Simulator, gemini: genai.Client) -> None:
     assert (sim.events[0].outcome, sim.events[0].billed) == ("prompt_blocked", False)
 
 
-async def test_image_safety_has_no_content(gemini: genai.Client) -> None:
-    """HTTP 200, a candidate with finishReason IMAGE_SAFETY and no content."""
-    response = await _generate(gemini, "x [sim:image_safety]")
-    candidate = response.candidates[0]
-    assert candidate.finish_reason == types.FinishReason.IMAGE_SAFETY
-    assert candidate.content is None
+async def test_answers_without_an_image_as_they_really_come(gemini: genai.Client) -> None:
+    """A filtered image: IMAGE_SAFETY without content, IMAGE_PROHIBITED_CONTENT with
+    ``content: {role: model}`` and a finishMessage, or IMAGE_RECITATION. No image for
+    other reasons: a refusal in text (STOP), NO_IMAGE without content, STOP with content
+    but no parts, IMAGE_OTHER."""
+    seen: dict[str, Any] = {}
+    for n in range(24):
+        for kind in ("image_safety", "text_refusal"):
+            response = await _generate(gemini, f"x{n} [sim:{kind}]")
+            (candidate,) = response.candidates
+            assert _final_images(response) == []
+            reason = candidate.finish_reason.value
+            shape = "text" if candidate.content and candidate.content.parts else "no parts"
+            seen[reason if reason != "STOP" else f"STOP/{shape}"] = candidate
+    assert set(seen) == {
+        "IMAGE_SAFETY",
+        "IMAGE_PROHIBITED_CONTENT",
+        "IMAGE_RECITATION",
+        "STOP/text",
+        "STOP/no parts",
+        "NO_IMAGE",
+        "IMAGE_OTHER",
+    }
+    assert seen["IMAGE_SAFETY"].content is None
+    prohibited = seen["IMAGE_PROHIBITED_CONTENT"]
+    assert prohibited.content.role == "model"
+    assert prohibited.content.parts is None
+    assert seen["NO_IMAGE"].content is None
+    assert "can't create that image" in seen["STOP/text"].content.parts[0].text
 
 
-async def test_text_refusal_has_no_image(sim: Simulator, gemini: genai.Client) -> None:
-    """HTTP 200, STOP, text only: the router must treat it as no image."""
-    response = await _generate(gemini, "x [sim:text_refusal]")
-    assert response.candidates[0].finish_reason == types.FinishReason.STOP
-    assert "can't create that image" in response.text
-    assert _final_images(response) == []
+async def test_prohibited_image_says_why_in_finish_message(
+    sim: Simulator, http: aiohttp.ClientSession
+) -> None:
+    """On the wire, a withheld image's candidate carries Google's finishMessage (the
+    google-genai SDK drops it when reading Gemini API answers)."""
+    url = f"{sim.base_url('gemini')}/v1beta/models/{MODEL}:generateContent"
+    reasons = {}
+    for n in range(12):
+        body = {"contents": [{"parts": [{"text": f"x{n} [sim:image_safety]"}]}]}
+        async with http.post(url, json=body, params={"key": sim.api_key("gemini")}) as response:
+            (candidate,) = (await response.json())["candidates"]
+        reasons[candidate["finishReason"]] = candidate
+    prohibited = reasons["IMAGE_PROHIBITED_CONTENT"]
+    assert prohibited["content"] == {"role": "model"}
+    assert "Prohibited Use policy" in prohibited["finishMessage"]
+
+
+async def test_text_refusal_is_billed_and_logged(sim: Simulator, gemini: genai.Client) -> None:
+    """An answer without an image is still billed, and the event says why."""
+    await _generate(gemini, "x [sim:text_refusal]")
     assert (sim.events[0].outcome, sim.events[0].billed) == ("text_refusal", True)
 
 

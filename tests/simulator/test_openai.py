@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -32,8 +33,12 @@ async def test_gpt_image_b64_with_usage_and_headers(
     assert [(i.width, i.height) for i in images] == [(1536, 1024)] * 2
     assert images[0] != images[1]
     assert response.usage is not None
-    assert response.usage.output_tokens == 2 * 6240
+    # OpenAI's table: 1536x1024 at high quality is 6208 output tokens an image.
+    assert response.usage.output_tokens == 2 * 6208
+    assert response.usage.output_tokens_details is not None
+    assert response.usage.output_tokens_details.image_tokens == 2 * 6208
     assert (response.size, response.quality, response.output_format) == ("1536x1024", "high", "png")
+    assert response.background == "opaque"
     assert raw.headers["x-request-id"].startswith("req_")
     assert int(raw.headers["x-ratelimit-remaining-requests"]) < int(
         raw.headers["x-ratelimit-limit-requests"]
@@ -110,17 +115,29 @@ async def test_per_model_rules(
     assert sim.events[0].outcome == "invalid_request"
 
 
-async def test_rate_limited_with_retry_after(sim: Simulator, oai: openai.AsyncOpenAI) -> None:
-    """429 rate_limit_exceeded with retry-after and retry-after-ms headers."""
-    with pytest.raises(openai.RateLimitError) as caught:
-        await oai.images.generate(model="gpt-image-1", prompt="x [sim:rate_limited]")
-    error = caught.value
-    assert error.code == "rate_limit_exceeded"
-    milliseconds = int(error.response.headers["retry-after-ms"])
-    assert 2000 <= milliseconds <= 60000
-    assert int(error.response.headers["retry-after"]) * 1000 >= milliseconds
-    assert error.request_id
-    assert error.request_id.startswith("req_")
+async def test_rate_limited_in_both_phrasings(sim: Simulator, oai: openai.AsyncOpenAI) -> None:
+    """429 rate_limit_exceeded: with retry-after headers and "try again in 12s", or with
+    no retry header and "try again after 51.84 seconds"."""
+    seen = set()
+    for n in range(10):
+        with pytest.raises(openai.RateLimitError) as caught:
+            await oai.images.generate(model="gpt-image-1", prompt=f"x{n} [sim:rate_limited]")
+        error = caught.value
+        assert error.code == "rate_limit_exceeded"
+        assert error.request_id
+        assert error.request_id.startswith("req_")
+        headers = error.response.headers
+        if "retry-after-ms" in headers:
+            milliseconds = int(headers["retry-after-ms"])
+            assert 2000 <= milliseconds <= 60000
+            assert int(headers["retry-after"]) * 1000 >= milliseconds
+            assert re.search(r"Please try again in [\d.]+s\.", error.message)
+            seen.add("headers")
+        else:
+            assert "retry-after" not in headers
+            assert re.search(r"Please try again after \d+\.\d\d seconds\.", error.message)
+            seen.add("message only")
+    assert seen == {"headers", "message only"}
 
 
 async def test_insufficient_quota(oai: openai.AsyncOpenAI) -> None:
@@ -176,11 +193,43 @@ async def test_reset_is_a_connection_error(oai: openai.AsyncOpenAI) -> None:
         await oai.images.generate(model="gpt-image-1", prompt="x [sim:reset]")
 
 
-async def test_text_refusal_is_an_empty_list(sim: Simulator, oai: openai.AsyncOpenAI) -> None:
-    """HTTP 200 with no image: ``data`` is empty."""
-    response = await oai.images.generate(model="gpt-image-1", prompt="x [sim:text_refusal]")
-    assert response.data == []
-    assert sim.events[0].outcome == "text_refusal"
+async def test_refusal_is_a_400_without_details(sim: Simulator, oai: openai.AsyncOpenAI) -> None:
+    """A refusal is not an empty 200: 400 moderation_blocked with no moderation_details,
+    not billed."""
+    with pytest.raises(openai.BadRequestError) as caught:
+        await oai.images.generate(model="gpt-image-1", prompt="x [sim:text_refusal]")
+    assert caught.value.code == "moderation_blocked"
+    assert isinstance(caught.value.body, dict)
+    assert "moderation_details" not in caught.value.body
+    (event,) = sim.events
+    assert (event.outcome, event.status, event.billed) == ("text_refusal", 400, False)
+
+
+async def test_output_format_webp(oai: openai.AsyncOpenAI) -> None:
+    """``output_format="webp"`` returns WebP bytes."""
+    response = await oai.images.generate(
+        model="gpt-image-1", prompt="a fox", output_format="webp", size="1536x1024"
+    )
+    (image,) = _images(response)
+    assert (image.mime_type, image.width, image.height) == ("image/webp", 1536, 1024)
+    assert response.output_format == "webp"
+
+
+async def test_auto_quality_is_resolved(oai: openai.AsyncOpenAI) -> None:
+    """``quality: auto`` answers with the quality used, mostly medium, never "auto", and
+    the output tokens of that quality."""
+    tokens = {"low": 272, "medium": 1056, "high": 4160}
+    used = []
+    for n in range(8):
+        response = await oai.images.generate(
+            model="gpt-image-1", prompt=f"a fox {n}", size="1024x1024"
+        )
+        assert response.quality in tokens
+        assert response.usage is not None
+        assert response.usage.output_tokens == tokens[response.quality]
+        used.append(response.quality)
+    assert used.count("medium") > len(used) / 2
+    assert "high" in used
 
 
 async def test_size_ignored(oai: openai.AsyncOpenAI) -> None:

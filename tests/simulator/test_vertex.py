@@ -104,3 +104,15 @@ async def test_deadline_on_vertex(sim: Simulator, make_gemini: GeminiFactory) ->
         await _generate(client, "x [sim:deadline]")
     assert caught.value.code == 504
     assert sim.events[0].latency_s == 300
+
+
+async def test_vertex_answer_envelope(sim: Simulator, make_gemini: GeminiFactory) -> None:
+    """Vertex stamps createTime and usageMetadata.trafficType, and leaves its candidates
+    unnumbered (no ``index``), unlike the Gemini API."""
+    client = _vertex(make_gemini, sim, "global")
+    response = await _generate(client)
+    assert response.create_time is not None
+    assert response.usage_metadata.traffic_type == types.TrafficType.ON_DEMAND
+    (candidate,) = response.candidates
+    assert candidate.index is None
+    assert candidate.content.parts[-1].inline_data.mime_type == "image/jpeg"

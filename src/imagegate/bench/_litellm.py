@@ -3,7 +3,7 @@
 Configuration (the same deployments, fallbacks and retries as imagegate's route set)::
 
     model group "img-4K"  gemini/gemini-3-pro-image                (AI Studio, imageConfig 4K)
-                          openai/google/gemini-3-pro-image         (aggregator, size 4096x4096)
+                          openrouter/google/gemini-3-pro-image     (aggregator, image_config 4K)
                           vertex_ai/gemini-3-pro-image             (Vertex AI, imageConfig 4K)
     model group "img-2K"  the same three at 2K
     model group "img-1K"  the same three at 1K
@@ -21,7 +21,9 @@ Each deployment's ``model_info.id`` is ``"<provider>/<model>@<tier>"``, so the a
 ``hidden_params["model_id"]`` names the route that delivered. Against the simulator, AI
 Studio is reached with ``api_base=<sim>/gemini/v1beta`` (LiteLLM appends
 ``/models/{model}:generateContent`` without a version), the aggregator with
-``api_base=<sim>/openai_compatible/v1`` (OpenAI's images API), Vertex AI with the full
+``api_base=<sim>/openai_compatible/v1`` through LiteLLM's ``openrouter/`` provider (chat
+completions with ``image_config``, the path OpenRouter documents; it has no OpenAI-style
+``/images/generations``), Vertex AI with the full
 ``…:generateContent`` URL as ``api_base`` and the bearer token in ``extra_headers``.
 
 The router is built with ``Router.from_config(config, host=ClockHost(...))``: LiteLLM's
@@ -134,6 +136,14 @@ def _openai(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) 
     return _with_key(params, endpoint)
 
 
+def _openrouter(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
+    image_config = {"aspect_ratio": aspect_ratio, "image_size": size}
+    params: _Params = {"model": f"openrouter/{spec.model}", "image_config": image_config}
+    if endpoint.base_url:
+        params["api_base"] = endpoint.base_url
+    return _with_key(params, endpoint)
+
+
 def _flux(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
     params: _Params = {"model": f"black_forest_labs/{spec.model}", "aspect_ratio": aspect_ratio}
     return _with_key(params, endpoint)
@@ -153,7 +163,7 @@ _PARAMS: Final[Mapping[str, Callable[[RouteSpec, Endpoint, Size, str], _Params]]
     "gemini": _gemini,
     "vertex": _vertex,
     "openai": _openai,
-    "openai_compatible": _openai,
+    "openai_compatible": _openrouter,
     "flux": _flux,
 }
 """LiteLLM's ``litellm_params`` per provider it can reach."""

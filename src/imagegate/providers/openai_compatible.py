@@ -7,7 +7,14 @@ Two modes (route option ``mode``):
 - ``"chat"`` (default): ``POST {base_url}/chat/completions`` with ``modalities`` and
   ``image_config {aspect_ratio, image_size}``; images come back as data URLs in
   ``choices[].message.images[]`` and the call's price in ``usage.cost``.
-- ``"images"``: ``POST {base_url}/images/generations`` as on OpenAI.
+- ``"images"``: ``POST {base_url}/images``, OpenRouter's image API (documented at
+  https://openrouter.ai/docs/api/api-reference/images/generate-an-image; the OpenAPI spec
+  in github.com/OpenRouterTeam/typescript-sdk, ``.speakeasy/in.openapi.yaml``, path
+  ``/images``): ``{model, prompt, resolution, aspect_ratio}`` (an explicit ``size: "WxH"``
+  when the ratio is not one of the documented ones), answered with ``data[].b64_json``,
+  ``data[].media_type`` and ``usage.cost``. OpenRouter documents no
+  ``/images/generations``; a 404 from ``/images`` means the endpoint is not there (wrong
+  ``base_url`` or ``mode``) and is reported as such.
 
 Aggregators report errors that happen after generation started inside an HTTP 200 body
 (``{"error": {"code": 504, "message": …}}``, or on a choice); those are mapped like the
@@ -29,7 +36,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, Sequence
-from typing import Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
 
 import openai
 from pydantic import SecretStr
@@ -42,6 +49,7 @@ from imagegate.errors import (
     ConfigurationError,
     ContentBlocked,
     ImageGateError,
+    InvalidRequestError,
     NoImageReturned,
 )
 from imagegate.providers._catalogue import active_catalogue
@@ -49,6 +57,7 @@ from imagegate.providers._download import DEFAULT_MAX_DOWNLOAD_BYTES
 from imagegate.providers._gemini_models import google_model
 from imagegate.providers._google_reasons import billing_without_image, output_tokens, verdict
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
+from imagegate.providers._httpx import sdk_httpx
 from imagegate.providers._openai_shared import (
     SDK_ERRORS,
     json_body,
@@ -62,6 +71,9 @@ from imagegate.providers._prices import parse_price_option, reported_cost_usd
 from imagegate.providers._registry import ProviderConfig
 from imagegate.providers._scrub import scrub
 from imagegate.providers.openai import OpenAIProvider
+
+if TYPE_CHECKING:
+    from openai._types import RequestOptions  # the SDK's per-call options (a TypedDict)
 
 __all__ = ["BASE_URL_ENV_VAR", "DEFAULT_PRICE_USD", "ENV_VAR", "OpenAICompatibleProvider"]
 
@@ -83,6 +95,11 @@ _FILTERED: Final = "content_filter"
 """OpenAI's own finish reason for output withheld by a filter; Google's reasons, which
 aggregators forward as ``native_finish_reason``, are read with
 `imagegate.providers._google_reasons.verdict`."""
+# The ratios OpenRouter's image API takes by name (ImageGenerationRequest.aspect_ratio).
+_IMAGES_RATIOS: Final = frozenset((
+    "1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4", "8:1",
+    "9:16", "16:9", "9:21", "21:9",
+))  # fmt: skip
 _OPTIONS: Final = (
     "mode", "modalities", "price_usd", "max_download_bytes", "max_response_bytes",
     "download_allow",
@@ -196,7 +213,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
             aspect_ratios=ratios,
             max_n=1 if self._mode == "chat" or gemini else 10,
             price_usd={s: p for s, p in prices.items() if s in sizes},
-            supports_seed=self._mode == "chat",
+            supports_seed=True,
         )
 
     @detaching
@@ -225,16 +242,15 @@ class OpenAICompatibleProvider(OpenAIProvider):
                 )
                 http = chat.http_response
             else:
-                width, height = pixels_for(size, request.aspect_ratio, multiple=16)
-                images_raw = await self._client.images.with_raw_response.generate(
-                    model=request.model,
-                    prompt=request.prompt,
-                    n=request.n,
-                    size=f"{width}x{height}",
-                    timeout=timeout,
+                http = await self._client.post(
+                    "/images",
+                    cast_to=sdk_httpx().Response,
+                    body=_images_body(request),
+                    options=_timeout_option(request.timeout_s),
                 )
-                http = images_raw.http_response
         except SDK_ERRORS as exc:
+            if isinstance(exc, openai.NotFoundError) and self._mode == "images":
+                raise self._no_images_endpoint(exc, request.model, route, size) from scrub(exc)
             raise map_openai_error(exc, route, size) from scrub(exc)
         payload = json_body(http, route, size)
         raise_for_body_error(payload.get("error"), route, size)
@@ -257,6 +273,22 @@ class OpenAICompatibleProvider(OpenAIProvider):
 
     # -- private mapping ---------------------------------------------------------------
 
+    def _no_images_endpoint(
+        self, exc: openai.NotFoundError, model: str, route: str, size: Size
+    ) -> ImageGateError:
+        """A 404 from ``POST /images``: the model when the answer names it, else the
+        endpoint itself is not there."""
+        mapped = map_openai_error(exc, route, size)
+        if model and model in str(mapped):
+            return mapped
+        return InvalidRequestError(
+            f"POST {self._client.base_url}images answered 404: the image endpoint is not "
+            "there. Check base_url (the aggregator's API root, e.g. "
+            "https://openrouter.ai/api/v1) and mode ('images' calls POST /images, 'chat' "
+            "calls POST /chat/completions)",
+            field="base_url", route=route, size=size, status=404,
+        )  # fmt: skip
+
     async def _chat_images(
         self, payload: Mapping[str, Any], timeout_s: float | None, route: str, size: Size
     ) -> tuple[GeneratedImage, ...]:
@@ -268,6 +300,28 @@ class OpenAICompatibleProvider(OpenAIProvider):
                 finish = native
             raise _no_image(finish, texts, _output_tokens(payload.get("usage")), route, size)
         return tuple([await self._fetch(url, timeout_s, route, size) for url in urls])
+
+
+def _images_body(request: ProviderRequest) -> dict[str, Any]:
+    """The JSON body of ``POST /images``: tier and named ratio, else explicit pixels."""
+    body: dict[str, Any] = {"model": request.model, "prompt": request.prompt}
+    if request.aspect_ratio in _IMAGES_RATIOS:
+        body["resolution"] = request.size
+        body["aspect_ratio"] = request.aspect_ratio
+    else:
+        width, height = pixels_for(request.size, request.aspect_ratio, multiple=16)
+        body["size"] = f"{width}x{height}"
+    if request.n > 1:
+        body["n"] = request.n
+    if request.seed is not None:
+        body["seed"] = request.seed
+    return body
+
+
+def _timeout_option(timeout_s: float | None) -> RequestOptions:
+    """The SDK's per-call ``timeout`` option, or none (the client's default)."""
+    real = real_timeout_s(timeout_s)
+    return {} if real is None else {"timeout": real}
 
 
 def _read_choices(

@@ -5,18 +5,28 @@ Served under ``/openai_compatible/v1``:
 - ``POST /chat/completions`` with ``modalities`` containing ``"image"`` and an optional
   ``image_config`` (``aspect_ratio``, ``image_size``): the images come back as data URLs
   in ``choices[0].message.images[]``, the price in ``usage.cost``.
-- ``POST /images/generations`` (OpenAI shape) and ``POST /images`` (OpenRouter's image
-  API, with ``resolution`` and ``aspect_ratio``): ``data[].b64_json`` and ``usage.cost``.
+- ``POST /images``, OpenRouter's image API (https://openrouter.ai/docs/api/api-reference/
+  images/generate-an-image; the OpenAPI spec in OpenRouterTeam/typescript-sdk,
+  ``.speakeasy/in.openapi.yaml``, path ``/images``): ``{model, prompt}`` with
+  ``resolution`` + ``aspect_ratio`` or ``size`` (a tier, or explicit ``WxH``), answered
+  ``{created, data: [{b64_json, media_type}], usage}``. OpenRouter documents no
+  ``/images/generations``, so it is not served (404, like any unknown path).
 
-Errors use OpenRouter's ``{"error": {"code", "message", "metadata"}}``. A server deadline
-reached after the aggregator has started answering comes back as HTTP 200 with the error
-in the body, as OpenRouter does for failures after generation started.
+``usage`` is OpenRouter's (spec schema ``ImageGenerationUsage``): token counts with
+``completion_tokens_details.image_tokens``, ``cost`` derived from the tokens at Google's
+published per-token prices (https://ai.google.dev/gemini-api/docs/pricing), ``is_byok``
+and ``cost_details``. Errors use OpenRouter's ``{"error": {"code", "message",
+"metadata"}}`` (https://openrouter.ai/docs/api/reference/errors-and-debugging): an
+upstream failure says "Provider returned error" with the upstream's own text in
+``metadata.raw`` and ``provider_name``; a 429 carries no ``Retry-After``; a moderation 403
+names ``reasons``, ``flagged_input``, ``provider_name`` and ``model_slug``. A server
+deadline reached after the aggregator has started answering comes back as HTTP 200 with
+the error in the body, as OpenRouter does for failures after generation started.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Final
 
 from aiohttp import web
@@ -44,10 +54,21 @@ __all__ = ["add_aggregator_routes"]
 
 _PROVIDER: Final = "openai_compatible"
 _DEFAULT_PRICE_USD: Final = 0.06
-_TOKENS_PER_IMAGE: Final = 1290
+_UPSTREAM: Final = "Google AI Studio"
+# USD per token (input, text output, image output) and image tokens per tier, from
+# https://ai.google.dev/gemini-api/docs/pricing: Gemini 3 Pro Image $2 / $12 / $120 per
+# 1M tokens, 1120 image tokens at 1K and 2K, 2000 at 4K; 2.5 Flash Image $0.30 / $2.50 /
+# $30 per 1M, 1290 image tokens (1K only).
+_TOKEN_PRICES: Final = {
+    "gemini-3": ((2e-6, 12e-6, 120e-6), {"1K": 1120, "2K": 1120, "4K": 2000}),
+    "gemini-2.5": ((0.3e-6, 2.5e-6, 30e-6), {"1K": 1290, "2K": 1290, "4K": 1290}),
+}
+# OpenRouter's image API names these ratios (ImageGenerationRequest.aspect_ratio).
+_IMAGES_RATIOS: Final = frozenset((
+    "1:1", "1:2", "1:4", "1:8", "2:1", "2:3", "3:2", "3:4", "4:1", "4:3", "4:5", "5:4", "8:1",
+    "9:16", "16:9", "9:19.5", "19.5:9", "9:20", "20:9", "9:21", "21:9", "auto",
+))  # fmt: skip
 _REFUSAL: Final = "I'm sorry, but I can't create that image."
-_CHAT_CONTENT: Final[dict[str, str | None]] = {"image_safety": None, "text_refusal": _REFUSAL}
-"""The message text of answers without an image; others say "Here is your image."."""
 
 
 def add_aggregator_routes(app: web.Application, ctx: SimContext) -> None:
@@ -64,7 +85,6 @@ def add_aggregator_routes(app: web.Application, ctx: SimContext) -> None:
         return web.Response(status=404, body=reply.body, content_type="application/json")
 
     app.router.add_post("/openai_compatible/v1/chat/completions", chat)
-    app.router.add_post("/openai_compatible/v1/images/generations", images)
     app.router.add_post("/openai_compatible/v1/images", images)
     app.router.add_route("*", "/openai_compatible/{tail:.*}", unknown)
 
@@ -118,12 +138,20 @@ def _parse(body: dict[str, Any], *, chat: bool) -> tuple[Ask, str | None, tuple[
 
 
 def _explicit_pixels(body: dict[str, Any]) -> tuple[tuple[int, int] | None, str | None]:
-    """An images request's ``size`` as pixels (None for none or ``auto``), or the problem."""
+    """An images request's ``size`` as pixels (None for none or a tier), or the problem.
+
+    The spec: a tier ``size`` is ``resolution``; explicit pixels are authoritative, and a
+    ``resolution`` or ``aspect_ratio`` alongside them is rejected.
+    """
     size = body.get("size")
-    if not isinstance(size, str) or size == "auto":
+    if not isinstance(size, str) or size in ("512", "1K", "2K", "4K"):
         return None, None
     pixels = parse_wxh(size)
-    return pixels, None if pixels is not None else f"invalid size {size!r}"
+    if pixels is None:
+        return None, f"invalid size {size!r}: a tier (1K, 2K, 4K) or WIDTHxHEIGHT"
+    if body.get("resolution") or body.get("aspect_ratio"):
+        return None, "size in pixels conflicts with resolution or aspect_ratio"
+    return pixels, None
 
 
 def _chat_prompt(body: dict[str, Any]) -> str:
@@ -142,12 +170,16 @@ def _images_prompt(body: dict[str, Any]) -> str:
 
 
 def _missing(model: str, prompt: str, body: dict[str, Any], *, chat: bool) -> str | None:
-    """What the request lacks: a model, a prompt, or (chat) the image modality."""
+    """What the request lacks: a model, a prompt, or (chat) image among the modalities it
+    names. Without ``modalities`` an image model still answers with an image, as LiteLLM's
+    OpenRouter image client relies on (BerriAI/litellm,
+    ``litellm/llms/openrouter/image_generation/transformation.py``, sends none)."""
     if not model:
         return "No models provided"
     if not prompt:
         return "Input required: the prompt is empty"
-    if chat and "image" not in [str(m).lower() for m in body.get("modalities") or []]:
+    modalities = body.get("modalities")
+    if chat and modalities is not None and "image" not in [str(m).lower() for m in modalities]:
         return (
             'The simulator\'s aggregator only generates images: set modalities to ["image", "text"]'
         )
@@ -157,21 +189,32 @@ def _missing(model: str, prompt: str, body: dict[str, Any], *, chat: bool) -> st
 def _tiered_ask(
     body: dict[str, Any], model: str, prompt: str, n: object
 ) -> tuple[Ask | None, str | None]:
-    """The ask from a tier and ratio (``image_config``, or ``resolution`` and
-    ``aspect_ratio``), or the problem with them."""
+    """The ask from a tier and ratio (chat: ``image_config``; images: ``resolution`` or a
+    tier ``size``, and ``aspect_ratio``), or the problem with them."""
     raw_config = body.get("image_config")
     config: dict[str, Any] = raw_config if isinstance(raw_config, dict) else {}
-    size = str(config.get("image_size") or body.get("resolution") or "1K")
+    tier = body.get("resolution") or body.get("size")
+    size = str(config.get("image_size") or tier or "1K")
     ratio = str(config.get("aspect_ratio") or body.get("aspect_ratio") or "1:1")
+    if not raw_config and ratio not in _IMAGES_RATIOS:
+        return None, f"aspect_ratio must be one of {', '.join(sorted(_IMAGES_RATIOS))}"
     if size not in ("1K", "2K", "4K"):
-        return None, f"image_size must be one of 1K, 2K, 4K, got {size!r}"
+        return None, f"{model} does not support resolution {size!r}: use 1K, 2K or 4K"
     try:
-        w, h = parse_aspect_ratio(ratio)
+        w, h = parse_aspect_ratio(_whole("1:1" if ratio == "auto" else ratio))
     except ValueError as exc:
         return None, str(exc)
     if not isinstance(n, int) or not 1 <= n <= 10:
         return None, "n must be between 1 and 10"
     return Ask(_PROVIDER, model, size, f"{w}:{h}", n, prompt), None  # type: ignore[arg-type]
+
+
+def _whole(ratio: str) -> str:
+    """``"9:19.5"`` as whole numbers (``"18:39"``)."""
+    if "." not in ratio:
+        return ratio
+    width, _, height = ratio.partition(":")
+    return f"{round(float(width) * 2)}:{round(float(height) * 2)}"
 
 
 async def _handle(ctx: SimContext, request: web.Request, *, chat: bool) -> web.StreamResponse:
@@ -201,16 +244,24 @@ async def _handle(ctx: SimContext, request: web.Request, *, chat: bool) -> web.S
     )
 
 
+def _provider_error(
+    code: int, raw: str, *, status: int | None = None, headers: dict[str, str] | None = None
+) -> Reply:
+    """An upstream failure as OpenRouter relays it: its own words in ``metadata.raw``."""
+    metadata = {"raw": raw, "provider_name": _UPSTREAM, "is_byok": False}
+    return _error(code, "Provider returned error", metadata, status=status, headers=headers)
+
+
 def _render(ctx: SimContext, call: Call, *, chat: bool, pixels: tuple[int, int] | None) -> Reply:
     kind = call.kind
-    upstream = {"provider_name": "Google"}
+    model = call.ask.model
     if kind == "rate_limited":
-        delay = call.retry_after_s
-        return _error(
+        # No Retry-After: OpenRouter sends none on an upstream rate limit.
+        return _provider_error(
             429,
-            f"{call.ask.model} is temporarily rate-limited upstream. Please retry shortly.",
-            upstream,
-            headers={"Retry-After": str(max(1, math.ceil(delay)))},
+            f"{model} is temporarily rate-limited upstream. Please retry shortly, or add "
+            "your own key to accumulate your rate limits: "
+            "https://openrouter.ai/settings/integrations",
         )
     if kind == "quota_exhausted":
         return _error(
@@ -219,23 +270,38 @@ def _render(ctx: SimContext, call: Call, *, chat: bool, pixels: tuple[int, int] 
             "is on the correct account or org, and if so, purchase more.",
         )
     if kind == "overloaded":
-        raw = '{"error":{"code":503,"message":"The model is overloaded.","status":"UNAVAILABLE"}}'
-        return _error(
-            503, "Provider returned error", {**upstream, "raw": raw}, headers={"Retry-After": "5"}
+        return _provider_error(
+            503,
+            '{"error":{"code":503,"message":"The model is overloaded. Please try again later.",'
+            '"status":"UNAVAILABLE"}}',
+            headers={"Retry-After": "5"},  # the errors page: a 503 may carry Retry-After
         )
     if kind == "internal":
-        return _error(502, "Provider returned error", {**upstream, "raw": "Internal error"})
+        return _provider_error(
+            502,
+            '{"error":{"code":500,"message":"An internal error has occurred. Please retry or '
+            'report in https://developers.generativeai.google/guide/troubleshooting",'
+            '"status":"INTERNAL"}}',
+        )
     if kind == "deadline":
         # Headers went out long ago; the failure can only be told in the body.
-        return _error(
-            504, "Deadline expired before operation could complete.", upstream, status=200
+        return _provider_error(
+            504,
+            '{"error":{"code":504,"message":"Deadline expired before operation could '
+            'complete.","status":"DEADLINE_EXCEEDED"}}',
+            status=200,
         )
     if kind == "prompt_blocked":
         return _error(
             403,
-            f"{call.ask.model} requires moderation on Google. Your input was flagged for "
+            f"{model} requires moderation on {_UPSTREAM}. Your input was flagged for "
             '"sexual/minors".',
-            {"reasons": ["sexual/minors"], "flagged_input": call.ask.prompt[:100], **upstream},
+            {
+                "reasons": ["sexual/minors"],
+                "flagged_input": call.ask.prompt[:100],
+                "provider_name": _UPSTREAM,
+                "model_slug": model,
+            },
         )
     return _answer(ctx, call, chat=chat, pixels=pixels)
 
@@ -267,26 +333,60 @@ def _answer(ctx: SimContext, call: Call, *, chat: bool, pixels: tuple[int, int] 
 
 
 def _usage(call: Call, count: int) -> dict[str, Any]:
-    """Tokens and the cost of ``count`` images (a text-only answer costs a little)."""
-    price = call.profile.price_usd if call.profile.price_usd is not None else _DEFAULT_PRICE_USD
-    prompt_tokens = max(1, len(call.ask.prompt) // 4)
-    completion = _TOKENS_PER_IMAGE * count + 12
+    """OpenRouter's usage: tokens, and the cost they come to (see the module docstring);
+    a scenario's ``price_usd`` sets the per-image cost instead."""
+    ask = call.ask
+    family = "gemini-3" if "gemini-3" in ask.model or "nano-banana-pro" in ask.model else None
+    family = family or ("gemini-2.5" if "gemini-2.5" in ask.model else None)
+    (in_price, text_price, image_price), tiers = _TOKEN_PRICES[family or "gemini-3"]
+    prompt_tokens = max(1, len(ask.prompt) // 4)
+    text_tokens = 12 if count else 40
+    image_tokens = tiers[ask.size] * count
+    prompt_cost = prompt_tokens * in_price
+    completion_cost = text_tokens * text_price + image_tokens * image_price
+    if call.profile.price_usd is not None or family is None:
+        price = call.profile.price_usd if call.profile.price_usd is not None else None
+        completion_cost = (price or _DEFAULT_PRICE_USD) * count or completion_cost
+    cost = round(prompt_cost + completion_cost, 9)
     return {
         "prompt_tokens": prompt_tokens,
-        "completion_tokens": completion,
-        "total_tokens": prompt_tokens + completion,
-        "cost": round(price * count, 6) if count else 0.0002,
+        "completion_tokens": text_tokens + image_tokens,
+        "total_tokens": prompt_tokens + text_tokens + image_tokens,
+        "cost": cost,
+        "is_byok": False,
+        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "cost_details": {
+            "upstream_inference_cost": None,
+            "upstream_inference_prompt_cost": round(prompt_cost, 9),
+            "upstream_inference_completions_cost": round(completion_cost, 9),
+        },
+        "completion_tokens_details": {"reasoning_tokens": 0, "image_tokens": image_tokens},
     }
+
+
+def _finish(call: Call) -> tuple[str, str, str | None]:
+    """(finish_reason, native_finish_reason, message text) of an answer.
+
+    Without an image, Gemini says why in its own words, which OpenRouter passes on as the
+    native reason: a safety filter (IMAGE_SAFETY, IMAGE_PROHIBITED_CONTENT), a plain
+    refusal in text (STOP), or no image and no words (NO_IMAGE).
+    """
+    odd = call.planned.image_seed % 2 == 1
+    if call.kind == "image_safety":
+        return "content_filter", "IMAGE_PROHIBITED_CONTENT" if odd else "IMAGE_SAFETY", None
+    if call.kind == "text_refusal":
+        return ("stop", "NO_IMAGE", None) if odd else ("stop", "STOP", _REFUSAL)
+    return "stop", "STOP", "Here is your image."
 
 
 def _chat_payload(
     call: Call, images: list[str], created: int, usage: dict[str, Any]
 ) -> dict[str, Any]:
     """A chat completion whose message carries the images as data URLs."""
-    blocked = call.kind == "image_safety"
+    finish, native, text = _finish(call)
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": _CHAT_CONTENT.get(call.kind, "Here is your image."),
+        "content": text,
         "refusal": None,
         "reasoning": None,
     }
@@ -297,15 +397,15 @@ def _chat_payload(
         ]
     return {
         "id": f"gen-{created}-{call.token[:20]}",
-        "provider": "Google",
+        "provider": _UPSTREAM,
         "model": call.ask.model,
         "object": "chat.completion",
         "created": created,
         "choices": [
             {
                 "index": 0,
-                "finish_reason": "content_filter" if blocked else "stop",
-                "native_finish_reason": "IMAGE_SAFETY" if blocked else "STOP",
+                "finish_reason": finish,
+                "native_finish_reason": native,
                 "logprobs": None,
                 "message": message,
             }

@@ -63,6 +63,7 @@ class Reply:
     width: int | None = None
     height: int | None = None
     outcome: str | None = None  # overrides the planned kind (e.g. a size silently ignored)
+    billed: bool | None = None  # overrides the kind's billing (a refusal sent as an error)
 
 
 def json_reply(
@@ -282,6 +283,7 @@ async def _deliver(
         record.finish(kind, status=reply.status, now=ctx.clock.now(), billed=billed)
         return response
     record.bytes_sent = len(reply.body)
+    billed = billed if reply.billed is None else reply.billed and call.verdict is None
     record.finish(reply.outcome or kind, status=reply.status, now=call.now, billed=billed)
     return to_response(reply)
 

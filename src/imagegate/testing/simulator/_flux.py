@@ -10,8 +10,17 @@ Served under ``/flux``:
   valid for 10 simulated minutes from when the result is first read, or ``Request
   Moderated``, ``Content Moderated``, ``Error``; unknown ids, and tasks nobody has read
   for an hour after they finished, give ``Task not found``.
-- ``GET /delivery/{id}/sample.jpeg?se=…&sig=…``: the image (JPEG unless ``output_format``
-  asked for PNG), or Azure's 403 once expired or tampered with.
+- The real service hands out its polling URL on a regional host
+  (``https://api.eu1.bfl.ai/v1/get_result?id=…``) and the sample on a delivery host as an
+  Azure SAS URL (``https://delivery-eu1.bfl.ai/results/…/sample.jpeg?se=2025-01-09T05%3A04%3A04Z
+  &sp=r&sv=2024-11-04&sr=b&rsct=image/jpeg&sig=…``), as recorded in public client code
+  (e.g. AIProxySwift's ``BlackForestLabsDirectService.swift``). The simulator maps each of
+  those host names to a path on its own origin, ``{base}/hosts/{host}/…``: the polling
+  URL is ``{base}/hosts/api.eu1.bfl.ai/v1/get_result?id=…`` and the sample
+  ``{base}/hosts/delivery-eu1.bfl.ai/results/{xx}/{id}/sample.jpeg?se=…&sig=…`` (JPEG
+  unless ``output_format`` asked for PNG), Azure's 403 once expired or tampered with. A
+  client thus follows the service's own URLs without any name resolution, and the flux
+  adapter's rule (the key only goes to the base origin or https on bfl.ai) stays as is.
 
 Outcomes map onto this flow: 429/402/503/HTML 502/reset happen at submit; prompt_blocked
 is ``Request Moderated`` after the fast-failure latency; image_safety is ``Content
@@ -29,7 +38,9 @@ import math
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Final
+from urllib.parse import urlencode
 
 from aiohttp import web
 
@@ -59,6 +70,8 @@ from imagegate.testing.simulator._world import PlannedOutcome
 
 __all__ = ["FluxState", "add_flux_routes"]
 
+_POLL_HOST: Final = "api.eu1.bfl.ai"
+_DELIVERY_HOST: Final = "delivery-eu1.bfl.ai"
 _SUBMIT_S: Final = 0.3
 _SAMPLE_TTL_S: Final = 600.0
 _TASK_TTL_S: Final = 3600.0
@@ -149,9 +162,15 @@ def add_flux_routes(app: web.Application, ctx: SimContext) -> FluxState:
         return to_response(denied) if denied else web.json_response({"credits": 100000.0})
 
     app.router.add_get("/flux/v1/get_result", get_result)
+    app.router.add_get(f"/flux/hosts/{_POLL_HOST}/v1/get_result", get_result)
     app.router.add_get("/flux/v1/credits", credits)
     app.router.add_post("/flux/v1/{model}", submit)
-    app.router.add_get("/flux/delivery/{id}/{name}", download)
+    app.router.add_get(f"/flux/hosts/{_DELIVERY_HOST}/results/{{shard}}/{{id}}/{{name}}", download)
+
+    async def unknown(request: web.Request) -> web.StreamResponse:
+        return to_response(_detail(404, "Not Found"))  # FastAPI's answer to an unknown path
+
+    app.router.add_route("*", "/flux/{tail:.*}", unknown)
     return state
 
 
@@ -334,7 +353,7 @@ def _accepted(ctx: SimContext, task: _Task, price_usd: float | None) -> Reply:
         200,
         {
             "id": task.id,
-            "polling_url": f"{ctx.base}/flux/v1/get_result?id={task.id}",
+            "polling_url": f"{ctx.base}/flux/hosts/{_POLL_HOST}/v1/get_result?id={task.id}",
             "cost": credits_for(task.model, megapixels, price_usd),
             "input_mp": 0.0,
             "output_mp": round(megapixels, 2),
@@ -405,11 +424,22 @@ def _result(ctx: SimContext, state: FluxState, task: _Task, observed: float) -> 
     # Signed when first read, so a client that downloads at once always can, at any
     # time scale.
     expiry = math.ceil(observed + _SAMPLE_TTL_S)
-    sample = (
-        f"{ctx.base}/flux/delivery/{task.id}/sample.{task.fmt}"
-        f"?se={expiry}&sp=r&sig={state.sign(task.id, expiry)}"
-    )
     start = ctx.world.scenario.start.timestamp()
+    sas = urlencode(
+        {
+            "se": _iso(start + expiry),
+            "sp": "r",
+            "sv": "2024-11-04",
+            "sr": "b",
+            "rsct": f"image/{task.fmt}",
+            "sig": state.sign(task.id, expiry),
+        },
+        safe="/",
+    )
+    sample = (
+        f"{ctx.base}/flux/hosts/{_DELIVERY_HOST}/results/{task.id[:2]}/{task.id}/"
+        f"sample.{task.fmt}?{sas}"
+    )
     return {
         "sample": sample,
         "prompt": task.prompt,
@@ -420,12 +450,24 @@ def _result(ctx: SimContext, state: FluxState, task: _Task, observed: float) -> 
     }
 
 
+def _iso(timestamp: float) -> str:
+    """An Azure SAS expiry: ``2025-01-09T05:04:04Z``."""
+    return datetime.fromtimestamp(timestamp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _expiry(ctx: SimContext, request: web.Request) -> int:
+    """The simulated second a sample URL's ``se`` names (-1 when it names none)."""
+    try:
+        when = datetime.strptime(request.query.get("se", ""), "%Y-%m-%dT%H:%M:%SZ")
+    except ValueError:
+        return -1
+    start = ctx.world.scenario.start.timestamp()
+    return round(when.replace(tzinfo=UTC).timestamp() - start)
+
+
 async def _download(ctx: SimContext, state: FluxState, request: web.Request) -> web.StreamResponse:
     task = state.tasks.get(request.match_info["id"])
-    try:
-        expiry = int(request.query.get("se", ""))
-    except ValueError:
-        expiry = -1
+    expiry = _expiry(ctx, request)
     valid = (
         task is not None
         and hmac.compare_digest(request.query.get("sig", ""), state.sign(task.id, expiry))

@@ -15,31 +15,28 @@ only parses JSON error bodies with a JSON content type).
 
 from __future__ import annotations
 
-import base64
 import json
-import math
 import re
 from typing import Any, Final
 
 from aiohttp import web
 
-from imagegate._request import Size, parse_aspect_ratio
+from imagegate._request import parse_aspect_ratio
 from imagegate.testing.simulator._core import (
     Ask,
     Call,
     Reply,
     SimContext,
-    json_reply,
     reject,
     run_attempt,
 )
+from imagegate.testing.simulator._google_answers import AnswerOptions, render_answer
 from imagegate.testing.simulator._google_errors import (
     GOOGLE_JSON,
     check_auth,
     google_error,
     quota_error,
 )
-from imagegate.testing.simulator._media import encoded_b64, gemini_pixels, only_1k, shrunk
 
 __all__ = ["add_google_routes"]
 
@@ -52,14 +49,12 @@ _VERTEX_PATH: Final = re.compile(
 )
 _METHODS: Final = ("generateContent", "streamGenerateContent")
 _SIZES: Final = ("1K", "2K", "4K")
-_THOUGHT: Final = (
-    "**Composing the scene**\n\nI'm working out the layout and lighting the request "
-    "describes before rendering the final image."
+_OVERLOADED: Final = (
+    "The model is overloaded. Please try again later.",
+    "Deadline expired before operation could complete.",
 )
-_REFUSAL: Final = (
-    "I can't create that image. I'm not able to generate images of that kind, but I'm "
-    "happy to help with a different idea."
-)
+"""The two messages a 503 UNAVAILABLE comes with (both seen in Gemini image outages)."""
+_FIELD: Final = re.compile(r"\* GenerateContentRequest\.([\w.]+):")
 
 
 def add_google_routes(app: web.Application, ctx: SimContext) -> None:
@@ -87,7 +82,18 @@ def _camel(value: Any) -> Any:
 
 
 def _invalid(message: str) -> Reply:
-    return google_error(400, "INVALID_ARGUMENT", message)
+    """400 INVALID_ARGUMENT with the field at fault in a ``BadRequest`` detail, as Google
+    APIs report a bad field (google/rpc/error_details.proto, ``BadRequest.fieldViolations``)."""
+    field = _FIELD.search(message)
+    details = [
+        {
+            "@type": "type.googleapis.com/google.rpc.BadRequest",
+            "fieldViolations": [
+                {"field": field[1] if field else "contents", "description": message}
+            ],
+        }
+    ]
+    return google_error(400, "INVALID_ARGUMENT", message, details)
 
 
 async def _handle(ctx: SimContext, request: web.Request, provider: str) -> web.StreamResponse:
@@ -99,14 +105,19 @@ async def _handle(ctx: SimContext, request: web.Request, provider: str) -> web.S
         return web.Response(status=404, body=reply.body, headers={"Content-Type": GOOGLE_JSON})
     model = route["model"].removeprefix("models/")
     project = route["project"] if provider == "vertex" else None
-    ask = await _checked_ask(ctx, request, provider, model, project)
-    if isinstance(ask, web.Response):
-        return ask
-    stream = route["method"] == "streamGenerateContent"
+    checked = await _checked_ask(ctx, request, provider, model, project)
+    if isinstance(checked, web.Response):
+        return checked
+    ask, options = checked
+    options = AnswerOptions(
+        stream=route["method"] == "streamGenerateContent",
+        include_thoughts=options.include_thoughts,
+        text=options.text,
+    )
     version = route["version"] or "v1beta1"
 
     def render(call: Call) -> Reply:
-        return _render(ctx, call, stream=stream, version=version)
+        return _render(ctx, call, options)
 
     return await run_attempt(
         ctx,
@@ -126,8 +137,9 @@ async def _handle(ctx: SimContext, request: web.Request, provider: str) -> web.S
 
 async def _checked_ask(
     ctx: SimContext, request: web.Request, provider: str, model: str, project: str | None
-) -> Ask | web.Response:
-    """The ask, or the rejection: bad credentials first, then a body that does not parse."""
+) -> tuple[Ask, AnswerOptions] | web.Response:
+    """The ask and the answer's options, or the rejection: bad credentials first, then a
+    body that does not parse."""
     try:
         raw = await request.json(loads=json.loads)
     except ValueError:
@@ -139,12 +151,23 @@ async def _checked_ask(
             return reject(ctx, partial, "auth_error", auth_failure)
         invalid = _invalid("Invalid JSON payload received. Unexpected token.")
         return reject(ctx, partial, "invalid_request", invalid)
-    ask, problem = _parse(_camel(raw), provider, model)
+    body = _camel(raw)
+    ask, problem = _parse(body, provider, model)
     if auth_failure is not None:
         return reject(ctx, ask or partial, "auth_error", auth_failure)
     if ask is None:
         return reject(ctx, partial, "invalid_request", _invalid(problem))
-    return ask
+    return ask, _answer_options(body)
+
+
+def _answer_options(body: dict[str, Any]) -> AnswerOptions:
+    """``includeThoughts`` and whether text is among the response modalities."""
+    config = body.get("generationConfig") or {}
+    thinking = config.get("thinkingConfig") or {}
+    modalities = [str(m).upper() for m in config.get("responseModalities") or ["TEXT", "IMAGE"]]
+    return AnswerOptions(
+        include_thoughts=thinking.get("includeThoughts") is True, text="TEXT" in modalities
+    )
 
 
 def _parse(body: dict[str, Any], provider: str, model: str) -> tuple[Ask | None, str]:
@@ -202,25 +225,15 @@ def _size_problem(image_config: dict[str, Any]) -> str | None:
     )
 
 
-def _is_gemini_3(model: str) -> bool:
-    return "gemini-3" in model or "nano-banana-pro" in model or "nano-banana-2" in model
-
-
-def _tokens_per_image(model: str, size: Size) -> int:
-    if not _is_gemini_3(model):
-        return 1290
-    return 2000 if size == "4K" else 1120
-
-
-def _render(ctx: SimContext, call: Call, *, stream: bool, version: str) -> Reply:
-    ask = call.ask
+def _render(ctx: SimContext, call: Call, options: AnswerOptions) -> Reply:
     kind = call.kind
     if kind == "rate_limited":
         return quota_error(call, per_day=False)
     if kind == "quota_exhausted":
         return quota_error(call, per_day=True)
     if kind == "overloaded":
-        return google_error(503, "UNAVAILABLE", "The model is overloaded. Please try again later.")
+        message = _OVERLOADED[call.planned.image_seed % len(_OVERLOADED)]
+        return google_error(503, "UNAVAILABLE", message)
     if kind == "deadline":
         return google_error(
             504, "DEADLINE_EXCEEDED", "Deadline expired before operation could complete."
@@ -232,124 +245,4 @@ def _render(ctx: SimContext, call: Call, *, stream: bool, version: str) -> Reply
             "An internal error has occurred. Please retry or report in "
             "https://developers.generativeai.google/guide/troubleshooting",
         )
-    prompt_tokens = max(1, math.ceil(len(ask.prompt) / 4))
-    meta: dict[str, Any] = {"modelVersion": ask.model, "responseId": call.token[:22]}
-    if kind == "prompt_blocked":
-        payload = {
-            "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"},
-            "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens},
-            **meta,
-        }
-        return _ok([payload], stream)
-    if kind == "image_safety":
-        payload = {
-            "candidates": [
-                {
-                    "finishReason": "IMAGE_SAFETY",
-                    "finishMessage": "Unable to show the generated image. The image was "
-                    "filtered out because it violated Google's Generative AI Prohibited Use "
-                    "policy.",
-                    "index": 0,
-                }
-            ],
-            "usageMetadata": {"promptTokenCount": prompt_tokens, "totalTokenCount": prompt_tokens},
-            **meta,
-        }
-        return _ok([payload], stream)
-    if kind == "text_refusal":
-        text_tokens = len(_REFUSAL) // 4
-        payload = {
-            "candidates": [
-                {
-                    "content": {"role": "model", "parts": [{"text": _REFUSAL}]},
-                    "finishReason": "STOP",
-                    "index": 0,
-                }
-            ],
-            "usageMetadata": {
-                "promptTokenCount": prompt_tokens,
-                "candidatesTokenCount": text_tokens,
-                "totalTokenCount": prompt_tokens + text_tokens,
-            },
-            **meta,
-        }
-        return _ok([payload], stream)
-    return _image_answer(ctx, call, stream=stream, prompt_tokens=prompt_tokens, meta=meta)
-
-
-def _image_answer(
-    ctx: SimContext, call: Call, *, stream: bool, prompt_tokens: int, meta: dict[str, Any]
-) -> Reply:
-    ask = call.ask
-    width, height = gemini_pixels(ask.model, ask.size, ask.aspect_ratio)
-    if call.kind == "size_ignored":
-        width, height = shrunk(width, height, ask.size)
-    thinking = _is_gemini_3(ask.model)
-    thought_parts = _thought_parts(width, height, call.planned.image_seed) if thinking else []
-    candidates = [
-        _candidate(ctx, call, index, width, height, thinking=thinking) for index in range(ask.n)
-    ]
-    usage = _image_usage(ask, prompt_tokens, thinking=thinking)
-    final = {"candidates": candidates, "usageMetadata": usage, **meta}
-    chunks = [final]
-    if stream and thought_parts:
-        first = {
-            "candidates": [{"content": {"role": "model", "parts": thought_parts}, "index": 0}],
-            **meta,
-        }
-        chunks = [first, final]
-    elif thought_parts:
-        for candidate in candidates:
-            candidate["content"]["parts"][:0] = thought_parts
-    reply = _ok(chunks, stream)
-    reply.width, reply.height = width, height
-    if only_1k(ask.model) and ask.size != "1K":
-        reply.outcome = "size_ignored"  # 2.5 Flash Image renders 1K whatever imageSize says
-    return reply
-
-
-def _thought_parts(width: int, height: int, seed: int) -> list[dict[str, Any]]:
-    """Gemini 3's "thinking": a text and a draft thumbnail, both marked as thoughts."""
-    thumb = encoded_b64("png", max(16, width // 4), max(16, height // 4), seed + 7, "small")
-    return [
-        {"text": _THOUGHT, "thought": True},
-        {"inlineData": {"mimeType": "image/png", "data": thumb}, "thought": True},
-    ]
-
-
-def _candidate(
-    ctx: SimContext, call: Call, index: int, width: int, height: int, *, thinking: bool
-) -> dict[str, Any]:
-    """One candidate with its image (Gemini 3: signed; 2.5: after a line of text)."""
-    data = encoded_b64("png", width, height, (call.planned.image_seed + index) % 8, ctx.payload)
-    image: dict[str, Any] = {"inlineData": {"mimeType": "image/png", "data": data}}
-    parts: list[dict[str, Any]] = []
-    if thinking:
-        image["thoughtSignature"] = base64.b64encode(f"sim-{call.token}".encode()).decode()
-    else:
-        parts.append({"text": "Here is the image you asked for."})
-    parts.append(image)
-    return {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": index}
-
-
-def _image_usage(ask: Ask, prompt_tokens: int, *, thinking: bool) -> dict[str, Any]:
-    image_tokens = _tokens_per_image(ask.model, ask.size)
-    thoughts_tokens = 180 if thinking else 0
-    output = image_tokens * ask.n + (0 if thinking else 9 * ask.n)
-    usage: dict[str, Any] = {
-        "promptTokenCount": prompt_tokens,
-        "candidatesTokenCount": output,
-        "totalTokenCount": prompt_tokens + output + thoughts_tokens,
-        "promptTokensDetails": [{"modality": "TEXT", "tokenCount": prompt_tokens}],
-        "candidatesTokensDetails": [{"modality": "IMAGE", "tokenCount": image_tokens * ask.n}],
-    }
-    if thinking:
-        usage["thoughtsTokenCount"] = thoughts_tokens
-    return usage
-
-
-def _ok(chunks: list[dict[str, Any]], stream: bool) -> Reply:
-    if not stream:
-        return json_reply(200, chunks[0], content_type=GOOGLE_JSON)
-    body = "".join(f"data: {json.dumps(c, separators=(',', ':'))}\r\n\r\n" for c in chunks)
-    return Reply(200, body.encode(), "text/event-stream")
+    return render_answer(ctx, call, options)

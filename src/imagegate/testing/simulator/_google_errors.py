@@ -18,22 +18,33 @@ GOOGLE_JSON: Final = "application/json; charset=UTF-8"
 
 _RATE_DOCS: Final = "https://ai.google.dev/gemini-api/docs/rate-limits"
 
-_METRICS: Final = {
-    "day": (
+_FREE_MINUTE: Final = (
+    (
+        "generativelanguage.googleapis.com/generate_content_free_tier_input_token_count",
+        "GenerateContentInputTokensPerModelPerMinute-FreeTier",
+    ),
+    (
         "generativelanguage.googleapis.com/generate_content_free_tier_requests",
-        "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+        "GenerateRequestsPerMinutePerProjectPerModel-FreeTier",
     ),
-    "ipm": (
-        "generativelanguage.googleapis.com/generate_content_images",
-        "GenerateContentImagesPerMinutePerProjectPerModel",
-    ),
-    "rpm": (
-        "generativelanguage.googleapis.com/generate_content_requests",
-        "GenerateRequestsPerMinutePerProjectPerModel",
-    ),
-}
-"""The quota metric and id Gemini names in a 429, per day or per minute (images or
-requests)."""
+)
+_FREE_DAY: Final = (
+    "generativelanguage.googleapis.com/generate_content_free_tier_requests",
+    "GenerateRequestsPerDayPerProjectPerModel-FreeTier",
+)
+"""A free-tier key's 429 names every quota it broke, in this order: input tokens and
+requests per minute, then requests per day (an image model's 429 recorded in
+google-gemini/gemini-cli#8437; the message lines in continuedev/continue#9574)."""
+
+_PAID_MINUTE: Final = (
+    "generativelanguage.googleapis.com/generate_content_paid_tier_requests",
+    "GenerateRequestsPerMinutePerProjectPerModel",
+)
+_PAID_DAY: Final = (
+    "generativelanguage.googleapis.com/generate_content_paid_tier_requests",
+    "GenerateRequestsPerDayPerProjectPerModel",
+)
+"""A paid key's metric (``generate_content_paid_tier_*``, as paid-tier 429s quote it)."""
 
 _SERVICE: Final = {
     "gemini": "generativelanguage.googleapis.com",
@@ -120,14 +131,16 @@ def _unauthenticated(message: str, reason: str) -> Reply:
     )
 
 
-def _duration(seconds: float) -> str:
-    """A protobuf Duration string: ``"47s"``, ``"0.5s"``."""
-    text = f"{seconds:.3f}".rstrip("0").rstrip(".")
-    return f"{text}s"
-
-
 def quota_error(call: Call, *, per_day: bool) -> Reply:
-    """429 RESOURCE_EXHAUSTED: Gemini's with QuotaFailure + RetryInfo, Vertex's plain."""
+    """429 RESOURCE_EXHAUSTED: Gemini's with Help, QuotaFailure and RetryInfo (in that
+    order), Vertex's plain.
+
+    As recorded (continuedev/continue#11439, #9574; google-gemini/gemini-cli#8437): the
+    message lists one "* Quota exceeded for metric" line per violation and ends "Please
+    retry in 10.158753737s." (nanoseconds), while ``RetryInfo.retryDelay`` is whole
+    seconds (``"10s"``). Vertex's 429 has no details at all
+    (google-gemini/gemini-cli#14811).
+    """
     ask = call.ask
     if ask.provider == "vertex":
         return google_error(
@@ -137,17 +150,22 @@ def quota_error(call: Call, *, per_day: bool) -> Reply:
             "https://cloud.google.com/vertex-ai/generative-ai/docs/error-code-429 for more "
             "details.",
         )
-    limit = _limit(call, per_day=per_day)
-    metric, quota_id = _METRICS[_metric_name(call, per_day=per_day)]
+    broken = _violated(call, per_day=per_day)
     delay = call.retry_after_s
+    lines = "".join(
+        f"* Quota exceeded for metric: {metric}, limit: {limit}, model: {ask.model}\n"
+        for metric, _, limit in broken
+    )
     message = (
         "You exceeded your current quota, please check your plan and billing details. For "
         f"more information on this error, head to: {_RATE_DOCS}. To monitor your current "
-        "usage, head to: https://ai.dev/usage?tab=rate-limit. \n"
-        f"* Quota exceeded for metric: {metric}, limit: {limit}, model: {ask.model}\n"
-        f"Please retry in {delay:.6f}s."
+        f"usage, head to: https://ai.dev/rate-limit. \n{lines}Please retry in {delay:.9f}s."
     )
     details: list[dict[str, Any]] = [
+        {
+            "@type": "type.googleapis.com/google.rpc.Help",
+            "links": [{"description": "Learn more about Gemini API quotas", "url": _RATE_DOCS}],
+        },
         {
             "@type": "type.googleapis.com/google.rpc.QuotaFailure",
             "violations": [
@@ -157,28 +175,29 @@ def quota_error(call: Call, *, per_day: bool) -> Reply:
                     "quotaDimensions": {"location": "global", "model": ask.model},
                     "quotaValue": str(limit),
                 }
+                for metric, quota_id, limit in broken
             ],
         },
-        {
-            "@type": "type.googleapis.com/google.rpc.Help",
-            "links": [{"description": "Learn more about Gemini API quotas", "url": _RATE_DOCS}],
-        },
-        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": _duration(delay)},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": f"{int(delay)}s"},
     ]
     return google_error(429, "RESOURCE_EXHAUSTED", message, details)
 
 
-def _limit(call: Call, *, per_day: bool) -> int:
-    """The quota's value: the verdict's, else the profile's, else the free tier's."""
-    if call.verdict is not None and call.verdict.limit:
-        return call.verdict.limit
+def _violated(call: Call, *, per_day: bool) -> list[tuple[str, str, int]]:
+    """(metric, quota id, limit) of each quota the 429 names.
+
+    A free-tier profile (one with a daily quota) names the per-minute pair, and the daily
+    one when that is what ran out; a paid one names the single quota it hit.
+    """
     profile = call.profile
+    limit = call.verdict.limit if call.verdict is not None and call.verdict.limit else None
+    day_limit = limit if per_day and limit else (profile.rpd or profile.ipd or 250)
+    minute_limit = limit if not per_day and limit else (profile.rpm or profile.ipm or 20)
+    if profile.rpd is None and profile.ipd is None:  # a paid key
+        metric, quota_id = _PAID_DAY if per_day else _PAID_MINUTE
+        return [(metric, quota_id, day_limit if per_day else minute_limit)]
+    tokens, requests = _FREE_MINUTE
+    broken = [(*tokens, 250_000), (*requests, minute_limit)]
     if per_day:
-        return profile.rpd or profile.ipd or 250
-    return profile.rpm or profile.ipm or 20
-
-
-def _metric_name(call: Call, *, per_day: bool) -> str:
-    if per_day:
-        return "day"
-    return "ipm" if call.verdict is not None and call.verdict.limit_name == "ipm" else "rpm"
+        broken.append((*_FREE_DAY, day_limit))
+    return broken

@@ -6,6 +6,7 @@ import base64
 import fnmatch
 import functools
 import math
+import struct
 from typing import Final, Literal
 
 from imagegate._request import Size, parse_aspect_ratio, pixels_for, tier_for_pixels
@@ -16,12 +17,13 @@ __all__ = [
     "encoded",
     "encoded_b64",
     "gemini_pixels",
+    "make_webp",
     "ratio_of",
     "shrunk",
     "size_of_pixels",
 ]
 
-ImageFormat = Literal["png", "jpeg"]
+ImageFormat = Literal["png", "jpeg", "webp"]
 
 _MULTIPLIER: Final[dict[Size, int]] = {"1K": 1, "2K": 2, "4K": 4}
 # Gemini 2.5 Flash Image at 1K (Google's table, as OpenRouter's docs repeat it).
@@ -94,9 +96,39 @@ def shrunk(width: int, height: int, size: Size) -> tuple[int, int]:
         return max(16, width // 2), max(16, height // 2)
 
 
+def make_webp(width: int, height: int, *, seed: int = 0) -> bytes:
+    """A lossless WebP (VP8L) of one colour, a few dozen bytes whatever its size.
+
+    The bitstream (RFC 9649): the VP8L header, no transforms, no colour cache, no meta
+    prefix codes, then five "simple" prefix codes of one 8-bit symbol each (green, red,
+    blue, alpha, distance), so every pixel takes zero bits.
+    """
+    bits: list[int] = []
+
+    def put(value: int, count: int) -> None:
+        bits.extend((value >> i) & 1 for i in range(count))
+
+    put(width - 1, 14)
+    put(height - 1, 14)
+    put(0, 4)  # alpha not used, version 0
+    put(0, 3)  # no transform, no colour cache, no meta prefix codes
+    red, green, blue = (40 + 53 * seed) % 256, (90 + 31 * seed) % 256, (160 + 17 * seed) % 256
+    for symbol in (green, red, blue, 255, 0):
+        put(0b101, 3)  # simple code, one symbol, 8 bits
+        put(symbol, 8)
+    bits.extend([0] * (-len(bits) % 8))
+    body = b"\x2f" + bytes(
+        sum(bit << i for i, bit in enumerate(bits[k : k + 8])) for k in range(0, len(bits), 8)
+    )
+    chunk = b"VP8L" + struct.pack("<I", len(body)) + body + b"\0" * (len(body) % 2)
+    return b"RIFF" + struct.pack("<I", 4 + len(chunk)) + b"WEBP" + chunk
+
+
 @functools.lru_cache(maxsize=64)
 def encoded(fmt: ImageFormat, width: int, height: int, seed: int, payload: Payload) -> bytes:
-    """The image bytes (PNG or JPEG), cached."""
+    """The image bytes (PNG, JPEG or WebP), cached."""
+    if fmt == "webp":
+        return make_webp(width, height, seed=seed)
     maker = make_jpeg if fmt == "jpeg" else make_png
     return maker(width, height, seed=seed, payload=payload)
 

@@ -11,8 +11,24 @@ Served under ``/openai/v1``. Model families (by id):
   most 3840 on a side and 3840×2160 pixels, ratio within 3:1.
 
 ``url`` images are served by the simulator and expire after 60 simulated minutes.
-Every response carries ``x-request-id`` and ``x-ratelimit-*`` headers; 429s carry
-``retry-after`` and ``retry-after-ms``.
+Every response carries ``x-request-id`` and ``x-ratelimit-*`` headers.
+
+Shapes, and where they come from:
+
+- The answer (openai-python ``src/openai/types/images_response.py``, generated from
+  OpenAI's OpenAPI spec): gpt-image answers echo the ``quality``, ``background``,
+  ``output_format`` and ``size`` used (``auto`` resolved: the quality the model chose,
+  ``opaque``), and ``usage`` with ``input_tokens_details`` and ``output_tokens_details``
+  (image and text tokens).
+- Output tokens per image (https://platform.openai.com/docs/guides/image-generation,
+  "Cost and latency"): 1024x1024 low 272, medium 1056, high 4160; 1024x1536 408 / 1584 /
+  6240; 1536x1024 400 / 1568 / 6208; other sizes in proportion to their pixels.
+- ``output_format`` ``jpeg`` and ``webp`` deliver JPEG and WebP bytes.
+- A 429 comes with ``retry-after``/``retry-after-ms`` and "Please try again in 12s", or
+  with neither header and "Please try again after 51.84 seconds".
+- A refusal is never an empty 200: gpt-image answers 400 ``moderation_blocked``
+  (``moderation_details`` naming the stage when a moderation check made the call, no
+  details for a plain refusal), dall-e 400 ``content_policy_violation``.
 """
 
 from __future__ import annotations
@@ -32,14 +48,23 @@ from imagegate.testing.simulator._core import (
     reject,
     run_attempt,
 )
-from imagegate.testing.simulator._media import encoded, encoded_b64, shrunk
+from imagegate.testing.simulator._media import ImageFormat, encoded, encoded_b64, shrunk
 from imagegate.testing.simulator._openai_rules import invalid, openai_error, validate
 
 __all__ = ["add_openai_routes", "serve_file"]
 
 _URL_TTL_S: Final = 3600.0
-# Output tokens of a 1024×1024 image by quality (OpenAI's published gpt-image-1 table).
+# Output tokens of one image by quality and size (OpenAI's published gpt-image-1 table).
+_TOKENS: Final = {
+    "low": {"1024x1024": 272, "1024x1536": 408, "1536x1024": 400},
+    "medium": {"1024x1024": 1056, "1024x1536": 1584, "1536x1024": 1568},
+    "high": {"1024x1024": 4160, "1024x1536": 6240, "1536x1024": 6208},
+}
+# Above high (gpt-image-2 and later), per 1024x1024, in proportion to pixels elsewhere.
 _TOKENS_PER_MP: Final = {"low": 272, "medium": 1056, "high": 4160, "xhigh": 6240, "max": 8320}
+# What ``quality: auto`` turns out to be, by the attempt's image seed: mostly medium.
+_AUTO_QUALITY: Final = ("medium", "medium", "high", "medium", "low", "medium", "high", "medium")
+_FORMATS: Final = ("png", "jpeg", "webp")
 _FIXED_ERRORS: Final[dict[str, tuple[int, str, str, str | None]]] = {
     "quota_exhausted": (
         429,
@@ -198,71 +223,78 @@ def _render(ctx: SimContext, call: Call, options: dict[str, Any]) -> Reply:
     if fixed is not None:
         status, message, error_type, code = fixed
         return openai_error(status, message, error_type, code=code)
-    if kind in ("prompt_blocked", "image_safety"):
+    if kind in ("prompt_blocked", "image_safety", "text_refusal"):
         return _moderated(call, gpt=options["family"].startswith("gpt-image"))
-    return _images(ctx, call, options, empty=kind == "text_refusal")
+    return _images(ctx, call, options)
 
 
 def _rate_limited(call: Call) -> Reply:
+    """Both phrasings OpenAI uses, by the attempt's image seed: with ``retry-after`` and
+    "try again in 12s", or no retry header and "try again after 51.84 seconds"."""
     delay = call.retry_after_s
     limit = call.verdict.limit if call.verdict else (call.profile.ipm or 5)
+    with_headers = call.planned.image_seed % 2 == 0
+    wait = f"in {delay:.3g}s" if with_headers else f"after {delay:.2f} seconds"
+    headers = (
+        {
+            "retry-after": str(max(1, math.ceil(delay))),
+            "retry-after-ms": str(max(1, round(delay * 1000))),
+        }
+        if with_headers
+        else {}
+    )
     return openai_error(
         429,
         f"Rate limit reached for {call.ask.model} in organization org-simulator on images per "
-        f"min (IPM): Limit {limit}, Used {limit}, Requested {call.ask.n}. Please try again in "
-        f"{delay:.3g}s. Visit https://platform.openai.com/account/rate-limits to learn "
-        "more.",
+        f"min (IPM): Limit {limit}, Used {limit}, Requested {call.ask.n}. Please try again "
+        f"{wait}. Visit https://platform.openai.com/account/rate-limits to learn more.",
         "requests",
         code="rate_limit_exceeded",
-        headers={
-            "retry-after": str(max(1, math.ceil(delay))),
-            "retry-after-ms": str(max(1, round(delay * 1000))),
-        },
+        headers=headers,
     )
 
 
 def _moderated(call: Call, *, gpt: bool) -> Reply:
-    """dall-e's content policy violation, or gpt-image's moderation block (with its stage)."""
+    """dall-e's content policy violation, or gpt-image's moderation block: with the
+    stage a moderation check stopped it at, or without details for a plain refusal."""
     if not gpt:
-        return openai_error(
+        reply = openai_error(
             400,
             "Your request was rejected as a result of our safety system. Your prompt may "
             "contain text that is not allowed by our safety system.",
             "invalid_request_error",
             code="content_policy_violation",
         )
-    return openai_error(
-        400,
-        "Your request was rejected by the safety system. If you believe this is an error, "
-        f"contact us at help.openai.com and include the request ID req_{call.token}.",
-        "image_generation_user_error",
-        code="moderation_blocked",
-        extra={
-            "moderation_details": {
-                "moderation_stage": "input" if call.kind == "prompt_blocked" else "output",
-                "categories": ["other"],
-            }
-        },
-    )
+    else:
+        stage = {"prompt_blocked": "input", "image_safety": "output"}.get(call.kind)
+        details = {"moderation_stage": stage, "categories": ["other"]} if stage else None
+        reply = openai_error(
+            400,
+            "Your request was rejected by the safety system. If you believe this is an "
+            f"error, contact us at help.openai.com and include the request ID "
+            f"req_{call.token}.",
+            "image_generation_user_error",
+            code="moderation_blocked",
+            extra={"moderation_details": details} if details else None,
+        )
+    if call.kind == "text_refusal":
+        reply.billed = False  # refused before any image was made
+    return reply
 
 
-def _images(ctx: SimContext, call: Call, options: dict[str, Any], *, empty: bool) -> Reply:
+def _images(ctx: SimContext, call: Call, options: dict[str, Any]) -> Reply:
     width, height = options["width"], options["height"]
     if call.kind == "size_ignored":
         width, height = shrunk(width, height, call.ask.size)
-    items = [
-        _item(ctx, call, options, index, width, height)
-        for index in range(0 if empty else call.ask.n)
-    ]
+    items = [_item(ctx, call, options, index, width, height) for index in range(call.ask.n)]
     payload: dict[str, Any] = {
         "created": int(ctx.world.scenario.start.timestamp() + call.now),
         "data": items,
     }
     if options["family"].startswith("gpt-image"):
-        payload.update(_gpt_image_fields(call, options, width, height, empty=empty))
+        payload.update(_gpt_image_fields(call, options, width, height))
     reply = json_reply(200, payload)
-    if not empty:
-        reply.width, reply.height = width, height
+    reply.width, reply.height = width, height
     return reply
 
 
@@ -271,7 +303,7 @@ def _item(
 ) -> dict[str, Any]:
     """One ``data`` item: a stored file's ``url`` or ``b64_json`` (dall-e-3: with its
     ``revised_prompt``)."""
-    fmt = "jpeg" if options["output_format"] == "jpeg" else "png"
+    fmt: ImageFormat = options["output_format"] if options["output_format"] in _FORMATS else "png"
     image_seed = (call.planned.image_seed + index) % 8
     if options["response_format"] == "url":
         name = f"img-{call.token}-{index}.{fmt}"
@@ -289,22 +321,29 @@ def _item(
 
 
 def _gpt_image_fields(
-    call: Call, options: dict[str, Any], width: int, height: int, *, empty: bool
+    call: Call, options: dict[str, Any], width: int, height: int
 ) -> dict[str, Any]:
-    """What gpt-image answers add: the settings used, and the token usage."""
-    quality = "high" if options["quality"] == "auto" else options["quality"]
-    per_image = round(_TOKENS_PER_MP.get(quality, 4160) * width * height / 1024**2)
+    """What gpt-image answers add: the settings used (``auto`` resolved), and the usage."""
+    quality = options["quality"]
+    if quality == "auto":
+        quality = _AUTO_QUALITY[call.planned.image_seed % len(_AUTO_QUALITY)]
+    size = f"{width}x{height}"
+    per_image = _TOKENS.get(quality, {}).get(size) or round(
+        _TOKENS_PER_MP.get(quality, 4160) * width * height / 1024**2
+    )
     text_tokens = max(1, len(call.ask.prompt) // 4)
-    output = 0 if empty else per_image * call.ask.n
+    output = per_image * call.ask.n
+    background = options["background"]
     return {
-        "background": options["background"],
+        "background": "opaque" if background == "auto" else background,
         "output_format": options["output_format"],
         "quality": quality,
-        "size": f"{width}x{height}",
+        "size": size,
         "usage": {
             "total_tokens": text_tokens + output,
             "input_tokens": text_tokens,
             "output_tokens": output,
             "input_tokens_details": {"text_tokens": text_tokens, "image_tokens": 0},
+            "output_tokens_details": {"image_tokens": output, "text_tokens": 0},
         },
     }
