@@ -20,16 +20,7 @@ from ._build import KEY, check_error, check_image, check_key_stays_home, route
 from ._fixtures import Fixture, all_fixtures
 from ._replay import Replay
 
-DEFECTS = {
-    "openrouter/images_api_success": (
-        "openai_compatible mode='images' posts to /images/generations; OpenRouter documents "
-        "only POST /api/v1/images"
-    ),
-    "openai/success_quality_auto_low": (
-        "gpt-image cost with quality unset is priced as high, not from the reported "
-        "quality/usage (low ≈ $0.011)"
-    ),
-}
+DEFECTS: dict[str, str] = {}
 """Fixture id → the adapter defect its record exposes."""
 
 _DOCUMENTED_PATH = {

@@ -46,8 +46,9 @@ class Expect(NamedTuple):
 
 
 _GOOGLE: dict[str, Expect] = {
-    # RetryInfo.retryDelay is whole seconds, as Gemini sends it.
-    "rate_limited": Expect(RateLimited, True, "not_billed", 429, "floor"),
+    # RetryInfo.retryDelay is whole seconds, as Gemini sends it; the message states the
+    # exact delay, which is kept.
+    "rate_limited": Expect(RateLimited, True, "not_billed", 429, "exact"),
     "quota_exhausted": Expect(QuotaExhausted, False, "not_billed", 429),
     "overloaded": Expect(Overloaded, True, "not_billed", 503),
     "deadline": Expect(DeadlineExceeded, True, "not_billed", 504),
@@ -57,7 +58,10 @@ _GOOGLE: dict[str, Expect] = {
     "html_502": Expect(TransportError, True, "possibly_billed", 502),
     "prompt_blocked": Expect(ContentBlocked, False, "not_billed", None, stage="prompt"),
     "image_safety": Expect(ContentBlocked, False, "not_billed", None, stage="output"),
-    "text_refusal": Expect(NoImageReturned, True, "billed", None),
+    # This prompt draws an answer without text (NO_IMAGE, or STOP without parts): no output
+    # tokens counted, so not billed; one whose refusal text counts tokens is billed
+    # (test_gemini_billing_follows_usage, docs/providers.md).
+    "text_refusal": Expect(NoImageReturned, True, "not_billed", None),
 }
 
 EXPECTED: dict[str, dict[str, Expect]] = {
@@ -116,11 +120,7 @@ EXPECTED: dict[str, dict[str, Expect]] = {
     },
 }
 
-KNOWN_DEFECTS = {
-    ("openai", "rate_limited"): "product defect: a 429 without retry headers says 'Please try "
-    "again after 51.84 seconds.', which the retry-hint parser does not read (it knows only "
-    "'try again in 12s'), so the hint is lost",
-}
+KNOWN_DEFECTS: dict[tuple[str, str], str] = {}
 """Cases the simulator's recorded shapes show the adapters getting wrong (strict xfail:
 fixing the adapter turns them into failures until the mark is removed)."""
 
@@ -176,12 +176,6 @@ async def test_failure_kind_is_mapped(sim: Simulator, make: Any, provider: str, 
         assert error.retry_after_s is None
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product defect: the adapter prefers RetryInfo's whole seconds ('10s') to the "
-    "message's exact 'Please retry in 10.158753737s.', so it retries up to 1 s early "
-    "(at once when the wait is under a second)",
-)
 async def test_gemini_retry_hint_keeps_fractions(sim: Simulator, make: Any) -> None:
     """The retry hint keeps the fraction of a second Gemini states in its message."""
     adapter = make("gemini")

@@ -135,18 +135,32 @@ _RETRY_IN: Final = re.compile(r"retry in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNOREC
 
 
 def _retry_delay_s(details: list[Mapping[str, Any]], message: str) -> float | None:
-    """RetryInfo ``retryDelay`` (a proto Duration such as ``"47s"`` or ``"0.5s"``), else
-    the "Please retry in 47.17s." of the message."""
+    """The message's "Please retry in 10.158753737s." where it agrees with RetryInfo's
+    ``retryDelay`` (a proto Duration Gemini sends in whole seconds, ``"10s"``), else the
+    ``retryDelay``, else the message's figure alone.
+
+    Taking the whole seconds alone would retry up to a second early, and at once when
+    the wait is under a second; a message that disagrees with RetryInfo by a second or
+    more is not trusted over it.
+    """
+    stated = _stated_delay_s(message)
     for detail in details:
         if str(detail.get("@type", "")).endswith("RetryInfo"):
             match = _DURATION.match(str(detail.get("retryDelay", "")))
             if match:
-                return float(match.group(1))
+                delay = float(match.group(1))
+                if stated is not None and 0 <= stated - delay < 1:
+                    return stated
+                return delay
+    return stated
+
+
+def _stated_delay_s(message: str) -> float | None:
     found = _RETRY_IN.search(message)
-    if found:
-        value = float(found.group(1))
-        return value / 1000 if found.group(2).lower() == "ms" else value
-    return None
+    if found is None:
+        return None
+    value = float(found.group(1))
+    return value / 1000 if found.group(2).lower() == "ms" else value
 
 
 def _proxy_page(code: int, message: str) -> bool:
