@@ -74,7 +74,6 @@ class Replay:
     def load(self, answers: list[dict[str, Any]]) -> None:
         """Serve these answers from now on (and forget earlier calls)."""
         self.answers = answers
-        self.answers = answers
         self.calls.clear()
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -58,3 +58,41 @@ async def test_router_outcome_follows_the_record(fixture: Fixture, replay: Repla
     assert attempt.billing == fixture.expect.get("billing", billing)
     if "message_contains" in fixture.expect:
         assert fixture.expect["message_contains"] in str(caught.value)
+
+
+# Three attempts per option, backoff of hundredths of a second: retries without real waits.
+_RETRYING = RetryPolicy(attempts=3, wait_initial_s=0.01, wait_max_s=0.01)
+
+BLOCKS_THROUGH_AN_AGGREGATOR = tuple(
+    f"openrouter/native_{reason}_stop"
+    for reason in ("image_recitation", "recitation", "blocklist", "spii")
+)
+
+
+@pytest.mark.parametrize("fixture_id", BLOCKS_THROUGH_AN_AGGREGATOR)
+async def test_an_output_block_through_an_aggregator_is_not_retried(
+    fixture_id: str, replay: Replay
+) -> None:
+    """Google's block reasons behind an aggregator's ``finish_reason: "stop"`` end the
+    route at once under a retrying policy: `ContentBlocked`, one call, while a rate limit
+    on the same route is retried (the replay answers every call alike)."""
+    fixture = _BY_ID[fixture_id]
+    replay.load(fixture.answers)
+    router = Router([route(fixture, replay.url)], retry=_RETRYING, today=dt.date(2025, 11, 1))
+    async with router:
+        with pytest.raises(AllRoutesFailed) as caught:
+            await router.generate("a lighthouse at dusk", size="1K", allow_downgrade=False)
+    assert [type(a.error).__name__ for a in caught.value.attempts] == ["ContentBlocked"]
+    assert len(replay.calls) == 1
+
+
+async def test_a_rate_limit_through_an_aggregator_is_retried(replay: Replay) -> None:
+    """The contrast: the same route answering a recorded 429 is tried again."""
+    fixture = _BY_ID["openrouter/rate_limited_429"]
+    replay.load(fixture.answers)
+    router = Router([route(fixture, replay.url)], retry=_RETRYING, today=dt.date(2025, 11, 1))
+    async with router:
+        with pytest.raises(AllRoutesFailed) as caught:
+            await router.generate("a lighthouse at dusk", size="1K", allow_downgrade=False)
+    assert len(caught.value.attempts) > 1
+    assert len(replay.calls) == len(caught.value.attempts)
