@@ -17,6 +17,7 @@ from imagegate._skips import classify
 from imagegate.errors import Overloaded, QuotaExhausted
 from imagegate.resilience.breaker import BreakerPolicy
 from imagegate.testing import FakeProvider, fail, succeed
+from imagegate.testing.simulator import Simulator
 
 
 def _four_k_fails_fast(fake: FakeProvider) -> None:
@@ -204,3 +205,47 @@ async def test_one_debug_event_per_request_lists_the_skipped_options(
     assert listed[0]["skipped"] == [
         {"route": "fake/m", "size": "1K", "reason": "not_needed", "detail": ""}
     ]
+
+
+async def test_the_readme_example_steps_down_to_2k_on_the_simulator() -> None:
+    """The README's routes (Gemini, OpenAI as backup) asked for 4K on the simulator:
+    Gemini's 4K answers 504 "Deadline expired" every time, 2K and 1K answer alike; the
+    request steps down to 2K, not 1K."""
+    prompt = (
+        "a lighthouse at dusk [sim@gemini/4K:deadline~10] "
+        "[sim@gemini/2K:success~20] [sim@gemini/1K:success~20]"
+    )
+    async with Simulator("healthy", seed=0, time_scale=0.01) as sim:
+        routes = [
+            Route(
+                "gemini",
+                model="gemini-3-pro-image",
+                base_url=sim.base_url("gemini"),
+                api_key=sim.api_key("gemini"),
+            ),
+            Route(
+                "openai",
+                model="gpt-image-1.5",
+                backup=True,
+                base_url=sim.base_url("openai"),
+                api_key=sim.api_key("openai"),
+            ),
+        ]
+        async with Router(routes, clock=sim.clock, seed=0) as router:
+            result = await router.generate(prompt, size="4K", aspect_ratio="16:9", deadline=300)
+    assert (result.route, result.size, result.downgraded) == (
+        "gemini/gemini-3-pro-image",
+        "2K",
+        True,
+    )
+    *failed, won = [(a.size, a.outcome) for a in result.attempts]
+    assert won == ("2K", "success")
+    assert failed
+    assert set(failed) == {("4K", "error")}
+    reasons = {(s.route.split("/")[0], s.size): s.reason for s in result.skipped}
+    assert reasons == {
+        ("openai", "4K"): "unsupported",  # gpt-image-1.5 offers 1K only
+        ("openai", "2K"): "unsupported",
+        ("gemini", "1K"): "not_needed",
+        ("openai", "1K"): "not_needed",
+    }
