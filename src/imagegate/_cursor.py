@@ -158,7 +158,10 @@ class OptionCursor:
         """Rank the options not yet reached again, with what is known now."""
         pos, run = self._pos, self._run
         self.options[pos:] = run.engine.rank_rest(
-            self.options[pos:], remaining_s=run.time.remaining(), passed_over=self.skips.passed_over
+            self.options[pos:],
+            remaining_s=run.time.remaining(),
+            explore=run.engine.explores(run.time.elapsed(), run.request.deadline_s),
+            passed_over=self.skips.passed_over,
         )
 
     async def _retry_last(self) -> Start | None:

@@ -37,6 +37,7 @@ from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 
 __all__ = [
+    "EXPLORE_SHARE",
     "PRESETS",
     "PRIOR_LATENCY_S",
     "SIZE_SLACK",
@@ -68,6 +69,12 @@ SIZE_SLACK: Final = 1.5
 times the smaller one's expected time. A tier that takes three times as long (2K in the
 2026-01-21 outage: 40–90 s against 1K's 12–30 s) would add its whole latency to the tail
 of every request that stepped down."""
+
+EXPLORE_SHARE: Final = 0.25
+"""``size-then-soonest`` after the requested size: a tier not yet tried on a route counts
+as quick as the smaller one (so it gets measured) only for a request that has used less
+than this share of its deadline. One that already waited out the requested size's share
+(35% with ``balanced``) is late: a probe of an unknown tier would land in the tail."""
 
 
 class Unset(enum.Enum):

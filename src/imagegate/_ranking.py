@@ -11,10 +11,13 @@ options by the sampled times (`Ranking.rank`) and its routes by the routing stra
 ``size-then-soonest`` is size-aware once the requested size is given up: each next option
 is the largest tier that costs no more than the option expected soonest and is expected
 to deliver within the time left and within `SIZE_SLACK` times that option's expected
-time; a tier never tried there (no outcome, nothing in flight) is assumed as quick as
-the smaller one, so a middle tier gets measured instead of being written off by a prior
-that says larger is slower. These options are ranked again when the request reaches
-them, with the evidence and the time left of that moment::
+time. A tier never tried there (no outcome, nothing in flight) is assumed as quick as
+the smaller one by a request that has used less than `EXPLORE_SHARE` of its deadline, so
+a middle tier gets measured instead of being written off by a prior that says larger is
+slower, and the measuring is done by a request with time to spare (one that waited out
+its requested size's share would add the probe to the tail). These options are ranked
+again when the request reaches them, with the evidence and the time left of that
+moment::
 
     rest = the options after the requested size's primaries (backups after primaries)
     while rest:
@@ -22,7 +25,8 @@ them, with the evidence and the time left of that moment::
         pick    = the largest option L with  price(L) <= price(soonest)
                                              expected(L) <= time left
                                              expected(L) <= SIZE_SLACK * expected(soonest)
-                  (expected(L) = expected(soonest) while L is untried), else soonest
+                  (expected(L) = expected(soonest) while L is untried and the
+                  request explores), else soonest
         each larger option passed over keeps why (`SkipReason`), for `ImageResult.skipped`
 """
 
@@ -36,7 +40,7 @@ from dataclasses import dataclass
 from typing import Literal, NamedTuple
 
 from imagegate._plan import Option
-from imagegate._presets import PRIOR_LATENCY_S, SIZE_SLACK, OptionOrder
+from imagegate._presets import EXPLORE_SHARE, PRIOR_LATENCY_S, SIZE_SLACK, OptionOrder
 from imagegate._provider import Capabilities
 from imagegate._request import ImageRequest, Size, size_rank
 from imagegate._result import SkipReason
@@ -76,7 +80,7 @@ class _Judged(NamedTuple):
 
     draw: float  # sampled seconds to an image (route order within the step)
     expected: float  # expected seconds to an image (point estimate)
-    untried: bool  # no outcome in the window and nothing in flight
+    untried: bool  # no outcome in the window, nothing in flight, and the request explores
     price: float  # list price of one image
 
 
@@ -171,7 +175,7 @@ class Ranking:
         as ranked when the request starts (`rank`, with its rest ranked at once)."""
         ranked = self.rank(options)
         rest = ranked.options[ranked.fixed :]
-        return ranked.options[: ranked.fixed] + self.rank_rest(rest, remaining_s=None)
+        return ranked.options[: ranked.fixed] + self.rank_rest(rest, remaining_s=None, explore=True)
 
     def rank(self, options: Sequence[Option]) -> Ranked:
         """``options`` (in ladder order) in the engine's `OptionOrder`; routes within a
@@ -203,12 +207,14 @@ class Ranking:
         options: Sequence[Option],
         *,
         remaining_s: float | None,
+        explore: bool,
         passed_over: PassedOver | None = None,
     ) -> list[Option]:
         """The options after the requested size, size-aware (the module docstring):
-        primaries, then backups; ``remaining_s`` is the time left (None: no deadline).
-        Why each larger option went after the one picked goes into ``passed_over``."""
-        judged = {id(o): self._judge(o) for o in options}
+        primaries, then backups; ``remaining_s`` is the time left (None: no deadline);
+        ``explore``: whether untried tiers count as quick (`explores`). Why each larger
+        option went after the one picked goes into ``passed_over``."""
+        judged = {id(o): self._judge(o, explore) for o in options}
         notes: PassedOver = {} if passed_over is None else passed_over
         ranked: list[Option] = []
         for backup in (False, True):
@@ -220,10 +226,16 @@ class Ranking:
                 ranked.append(pick)
         return ranked
 
-    def _judge(self, option: Option) -> _Judged:
+    @staticmethod
+    def explores(elapsed_s: float, deadline_s: float | None) -> bool:
+        """Whether a request ``elapsed_s`` into its deadline may explore an untried tier
+        (it has used less than `EXPLORE_SHARE` of it; always without a deadline)."""
+        return deadline_s is None or elapsed_s < EXPLORE_SHARE * deadline_s
+
+    def _judge(self, option: Option, explore: bool) -> _Judged:
         key = (option.route.name, option.size)
         stats = self._stats(*key)
-        untried = (stats is None or stats.calls == 0) and self.in_flight[key] == 0
+        untried = explore and (stats is None or stats.calls == 0) and self.in_flight[key] == 0
         return _Judged(
             self.sampled_time_s(option),
             self.expected_time_s(option),

@@ -9,7 +9,7 @@ import logging
 import pytest
 import structlog
 
-from imagegate import Capabilities, FakeClock, Route, Router, SkippedOption
+from imagegate import Capabilities, FakeClock, RetryPolicy, Route, Router, SkippedOption
 from imagegate._plan import Option, build_plan
 from imagegate._ranking import PassedOver
 from imagegate._request import SIZES, ImageRequest
@@ -82,6 +82,24 @@ async def test_the_middle_tier_is_explored_cold_then_judged(clock: FakeClock) ->
     assert reasons["2K"][1].startswith("expected in 90 s, 1K on fake/m in")
 
 
+async def test_a_late_request_leaves_exploring_to_others(clock: FakeClock) -> None:
+    """A request that waited out 4K's share of its deadline (35%) does not probe an
+    untried 2K: judged by the cold prior (60 s against 1K's 20 s), it steps to 1K;
+    an early request (4K failed fast) explores 2K."""
+    fake = FakeProvider(clock=clock)
+    fake.script("4K", succeed(latency_s=1000.0), fail(Overloaded("busy"), latency_s=2.0))
+    fake.script("2K", *(succeed(latency_s=20.0) for _ in range(5)))
+    fake.script("1K", *(succeed(latency_s=20.0) for _ in range(5)))
+    retry_once = RetryPolicy(attempts=1)
+    async with Router([Route(fake, model="m")], clock=clock, retry=retry_once, seed=0) as router:
+        late = await router.generate("late", size="4K", deadline=600)
+        router.engine.windows.clear()  # forget what the late request measured
+        early = await router.generate("early", size="4K", deadline=600)
+    assert [(a.size, a.outcome) for a in late.attempts] == [("4K", "timeout"), ("1K", "success")]
+    assert {s.size: s.reason for s in late.skipped} == {"2K": "slower"}
+    assert early.size == "2K"
+
+
 def _options(router: Router, size: str = "4K") -> list[Option]:
     engine = router.engine
     request = ImageRequest.build(prompt="x", size=size)  # type: ignore[arg-type]
@@ -98,9 +116,9 @@ async def test_a_burst_explores_an_untried_tier_once(clock: FakeClock) -> None:
     cold prior again (2K slower than 1K): one request of a burst explores it."""
     async with Router([Route(FakeProvider(clock=clock), model="m")], clock=clock) as router:
         engine, rest = router.engine, _options(router)
-        assert _sizes(engine.rank_rest(rest, remaining_s=600.0)) == ["2K", "1K"]
+        assert _sizes(engine.rank_rest(rest, remaining_s=600.0, explore=True)) == ["2K", "1K"]
         engine.in_flight[("fake/m", "2K")] += 1
-        assert _sizes(engine.rank_rest(rest, remaining_s=600.0)) == ["1K", "2K"]
+        assert _sizes(engine.rank_rest(rest, remaining_s=600.0, explore=True)) == ["1K", "2K"]
 
 
 async def test_a_dearer_larger_tier_goes_after_the_smaller_one(clock: FakeClock) -> None:
@@ -110,7 +128,9 @@ async def test_a_dearer_larger_tier_goes_after_the_smaller_one(clock: FakeClock)
     fake = FakeProvider(clock=clock, capabilities=caps)
     async with Router([Route(fake, model="m")], clock=clock) as router:
         notes: PassedOver = {}
-        ranked = router.engine.rank_rest(_options(router), remaining_s=600.0, passed_over=notes)
+        ranked = router.engine.rank_rest(
+            _options(router), remaining_s=600.0, explore=True, passed_over=notes
+        )
     assert _sizes(ranked) == ["1K", "2K"]
     assert notes[(("fake/m", "2K"), ("fake/m", "1K"))] == (
         "larger_price",
@@ -128,9 +148,11 @@ async def test_a_larger_tier_that_would_not_fit_the_time_left_goes_after(
             for _ in range(20):
                 engine.window("fake/m", size).record(success=True, latency_s=latency, now=0.0)
         rest = _options(router)
-        assert _sizes(engine.rank_rest(rest, remaining_s=600.0)) == ["2K", "1K"]
+        assert _sizes(engine.rank_rest(rest, remaining_s=600.0, explore=True)) == ["2K", "1K"]
         notes: PassedOver = {}
-        assert _sizes(engine.rank_rest(rest, remaining_s=15.0, passed_over=notes)) == [
+        assert _sizes(
+            engine.rank_rest(rest, remaining_s=15.0, explore=True, passed_over=notes)
+        ) == [
             "1K",
             "2K",
         ]
