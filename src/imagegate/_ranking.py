@@ -184,6 +184,14 @@ class Ranking:
         rest waits for `rank_rest`, when the request gets there."""
         if self.order == "ladder" or not options:
             return Ranked(list(options), len(options))
+        if self.order == "size-then-soonest":
+            top = options[0].size
+            first = [o for o in options if o.size == top and not o.route.backup]
+            rest = [o for o in options if o.size != top or o.route.backup]
+            if self.strategy == "priority":  # another strategy orders the routes itself
+                first_draws = {id(o): self.sampled_time_s(o) for o in first}
+                first.sort(key=lambda o: first_draws[id(o)])
+            return Ranked(first + rest, len(first))
         draws = {id(o): self.sampled_time_s(o) for o in options}
 
         def soonest(o: Option) -> float:
@@ -192,13 +200,6 @@ class Ranking:
         if self.order == "soonest":
             ranked = sorted(options, key=lambda o: (o.route.backup, soonest(o)))
             return Ranked(ranked, len(ranked))
-        if self.order == "size-then-soonest":
-            top = options[0].size
-            first = [o for o in options if o.size == top and not o.route.backup]
-            rest = [o for o in options if o.size != top or o.route.backup]
-            if self.strategy == "priority":  # another strategy orders the routes itself
-                first.sort(key=soonest)
-            return Ranked(first + rest, len(first))
         likely = self._likely(options, soonest)
         return Ranked(likely, len(likely))
 
