@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from imagegate import Attempt, GeneratedImage
+from imagegate import Attempt, GeneratedImage, ImageResult, SkippedOption
 from imagegate.testing import make_png
 
 
@@ -82,3 +82,30 @@ def test_attempt_duration() -> None:
     """An attempt knows how long it took."""
     attempt = Attempt("fake/m", "1K", started=2.0, ended=7.5, outcome="success")
     assert attempt.duration_s == 5.5
+
+
+def test_skipped_option_reads_as_route_size_and_reason() -> None:
+    """A SkippedOption is frozen and prints as 'route@size: detail' (or its reason)."""
+    breaker = SkippedOption("gemini/gemini-3-pro-image", "4K", "breaker_open", "breaker open")
+    assert str(breaker) == "gemini/gemini-3-pro-image@4K: breaker open"
+    assert str(SkippedOption("a/m", "1K", "not_needed")) == "a/m@1K: not needed"
+    with pytest.raises(AttributeError):
+        breaker.reason = "quota"  # type: ignore[misc]
+
+
+def test_a_result_built_without_skips_has_none() -> None:
+    """ImageResult.skipped defaults to an empty tuple (results built by hand stay valid)."""
+    image = GeneratedImage(make_png(1024, 1024))
+    result = ImageResult(
+        images=(image,),
+        route="a/m",
+        provider="a",
+        model="m",
+        requested_size="1K",
+        size="1K",
+        downgraded=False,
+        attempts=(),
+        cost_usd=0.0,
+        latency_s=1.0,
+    )
+    assert result.skipped == ()

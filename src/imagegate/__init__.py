@@ -16,7 +16,7 @@ __version__ = "0.1.0"
 from imagegate import errors, providers
 from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
 from imagegate._request import SIZES, AspectRatio, ImageRequest, Size, pixels_for, tier_for_pixels
-from imagegate._result import Attempt, GeneratedImage, ImageResult
+from imagegate._result import Attempt, GeneratedImage, ImageResult, SkippedOption
 from imagegate._route import Route
 from imagegate._router import BatchResult, RouteHealth, Router
 from imagegate.errors import (
@@ -75,6 +75,7 @@ __all__ = [
     "Router",
     "ScaledClock",
     "Size",
+    "SkippedOption",
     "Spend",
     "__version__",
     "errors",

@@ -1,12 +1,20 @@
 """What a request hands back: the record of each attempt, then the `ImageResult` built from
-the winning one, or the `AllRoutesFailed` that carries every attempt and every skip."""
+the winning one, or the `AllRoutesFailed` that carries every attempt and every skip.
+
+Either way, every option the request did not try is listed with its reason
+(`SkippedOption`: on ``ImageResult.skipped``, and as ``"route@size: reason"`` on
+``AllRoutesFailed.skipped``), and logged once per request at debug level as
+``options.skipped``."""
 
 from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
 
 from imagegate._flight import Flight, Landing
 from imagegate._provider import ProviderResponse, plausible_cost
 from imagegate._request import ImageRequest, Size, size_rank
-from imagegate._result import Attempt, ImageResult, Outcome
+from imagegate._result import Attempt, ImageResult, Outcome, SkippedOption
 from imagegate._run_view import RunView
 from imagegate.errors import (
     AllRoutesFailed,
@@ -110,6 +118,8 @@ def build_result(run: RunView, winner: Landing) -> ImageResult:
             delivered=delivered,
         )
     attempts = tuple(sorted(run.attempts, key=lambda a: a.started))
+    skipped = run.cursor.untried(option)
+    _log_skipped(run, skipped)
     return ImageResult(
         images=response.images,
         route=option.route.name,
@@ -124,6 +134,7 @@ def build_result(run: RunView, winner: Landing) -> ImageResult:
         request_id=run.request_id,
         size_ignored=response.size_ignored or delivered != option.size,
         metadata=dict(response.metadata),
+        skipped=skipped,
     )
 
 
@@ -131,7 +142,9 @@ def build_failure(run: RunView) -> AllRoutesFailed:
     """The `AllRoutesFailed` of a request that got no image: why, every attempt, every
     skipped option."""
     attempts = sorted(run.attempts, key=lambda a: a.started)
-    skipped = run.cursor.skipped
+    untried = run.cursor.untried(None)
+    _log_skipped(run, untried)
+    skipped = [str(s) for s in untried]
     if run.cursor.blocked:
         reason = "the prompt was blocked"
     elif run.time.expired():
@@ -146,4 +159,19 @@ def build_failure(run: RunView) -> AllRoutesFailed:
         + "".join(f"; skipped {s}" for s in skipped),
         attempts=attempts,
         skipped=skipped,
+    )
+
+
+def _log_skipped(run: RunView, skipped: Sequence[SkippedOption]) -> None:
+    """One debug event listing the options the request did not try (route, size and
+    reason: nothing upstream-chosen beyond a route's name)."""
+    log = run.log
+    if not skipped or not log.is_enabled_for(logging.DEBUG):
+        return
+    log.debug(
+        "options.skipped",
+        skipped=[
+            {"route": s.route, "size": s.size, "reason": s.reason, "detail": s.detail}
+            for s in skipped
+        ],
     )

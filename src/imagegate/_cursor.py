@@ -5,7 +5,9 @@ option's guards and the retry budget allow it; a retry whose wait is longer than
 ``failover_after_s`` is put off instead while another option is left, and taken up once
 the ladder is used up. Otherwise the next option of the ladder is tried, unless it is
 unavailable now: its route rejected the request, its size's time is used up, or a guard
-says why not (the reason is kept among the skipped options)::
+says why not (the reason is kept in the request's `SkipRecord`). The options after the
+requested size are ranked again (`Ranking.rank_rest`) each time the walk reaches them,
+with the evidence and the time left of that moment::
 
     next start:   retry the last option   (due now, allowed, paid for)
                   the next option         (skipping the unavailable ones)
@@ -20,8 +22,11 @@ from collections.abc import Sequence
 
 from imagegate._flight import Landing
 from imagegate._plan import Option
+from imagegate._ranking import Ranked
 from imagegate._request import Size
+from imagegate._result import SkippedOption, SkipReason
 from imagegate._run_view import RunView
+from imagegate._skips import SkipRecord
 from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError, ProviderError
 
 __all__ = ["OptionCursor", "Start"]
@@ -35,32 +40,39 @@ class OptionCursor:
 
     Args:
         run: The request.
-        options: The options in the order to try them.
+        ranked: The options in the order to try them (the engine's `Ranked`).
         skipped: Options left out of the plan already, with their reason.
     """
 
     __slots__ = (
         "_dead_routes",
         "_deferred",
+        "_fixed",
         "_pos",
         "_retry",
         "_run",
         "_tries",
         "blocked",
         "options",
-        "skipped",
+        "skips",
     )
 
-    def __init__(self, run: RunView, options: Sequence[Option], skipped: Sequence[str]) -> None:
+    def __init__(self, run: RunView, ranked: Ranked, skipped: Sequence[SkippedOption]) -> None:
         self._run = run
-        self.options = options
-        self.skipped: list[str] = list(skipped)
+        self.options: list[Option] = ranked.options
+        self._fixed = ranked.fixed
+        self.skips = SkipRecord(skipped)
         self.blocked = False  # the prompt was refused: nothing else is tried
         self._pos = 0
         self._tries: Counter[tuple[int, Size]] = Counter()
         self._dead_routes: set[int] = set()
         self._retry: tuple[Option, int, ImageGateError] | None = None
         self._deferred: list[tuple[float, Option, int]] = []  # (due, option, number)
+
+    @property
+    def skipped(self) -> tuple[SkippedOption, ...]:
+        """The options left out or skipped so far, with their reason."""
+        return self.skips.so_far
 
     def number(self, option: Option) -> int:
         """The attempt number the next attempt at ``option`` gets."""
@@ -69,6 +81,23 @@ class OptionCursor:
     def count(self, option: Option) -> None:
         """An attempt at ``option`` is launched."""
         self._tries[(option.index, option.size)] += 1
+
+    def untried(self, winner: Option | None) -> tuple[SkippedOption, ...]:
+        """Every option the request did not try, with its reason, once it ends
+        (``winner``: the option that delivered, None when none did)."""
+        run = self._run
+        otherwise: tuple[SkipReason, str] = (
+            ("blocked", "the prompt was blocked")
+            if self.blocked
+            else ("deadline", "deadline reached")
+        )
+        return self.skips.untried(
+            self.options,
+            run.attempts,
+            winner=winner,
+            soonest_first=run.engine.order == "soonest",
+            otherwise=otherwise,
+        )
 
     def why_not(self, option: Option) -> str | None:
         """Why ``option`` cannot be tried now, or None."""
@@ -90,15 +119,19 @@ class OptionCursor:
         retry = await self._retry_last()
         if retry is not None:
             return retry
+        ranked = False
         while self._pos < len(self.options) and not self.blocked:
             if self._run.time.expired():
                 return None
+            if self._pos >= self._fixed and not ranked:
+                self._rank_rest()
+                ranked = True
             option = self.options[self._pos]
             self._pos += 1
             reason = self.why_not(option)
             if reason is None:
                 return option, self.number(option)
-            self._skip(option, reason)
+            self.skips.skip(option, reason)
         return await self._deferred_retry()
 
     def absorb(self, landing: Landing) -> None:
@@ -106,7 +139,7 @@ class OptionCursor:
         flight = landing.flight
         option = flight.option
         if landing.attempt is None:
-            self.skipped.append(f"{option.route.name}@{option.size}: {landing.skipped}")
+            self.skips.skip(option, landing.skipped or "refused at the gate")
             if landing.out_of_time:
                 self._pos = len(self.options)
             return
@@ -121,10 +154,14 @@ class OptionCursor:
         if not flight.hedge and isinstance(error, ProviderError) and error.retryable:
             self._retry = (option, flight.number, error)
 
-    def _skip(self, option: Option, reason: str) -> None:
-        self.skipped.append(f"{option.route.name}@{option.size}: {reason}")
-        self._run.log.debug(
-            "option.skipped", route=option.route.name, size=option.size, reason=reason
+    def _rank_rest(self) -> None:
+        """Rank the options not yet reached again, with what is known now."""
+        pos, run = self._pos, self._run
+        self.options[pos:] = run.engine.rank_rest(
+            self.options[pos:],
+            remaining_s=run.time.remaining(),
+            explore=run.engine.explores(run.time.elapsed(), run.request.deadline_s),
+            passed_over=self.skips.passed_over,
         )
 
     async def _retry_last(self) -> Start | None:

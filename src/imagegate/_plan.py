@@ -8,7 +8,9 @@ For a request for ``size`` with downgrading allowed down to ``min_size``::
     the same ladder on every backup route    (when allow_backup)
 
 Options the route cannot serve (a tier or ratio it does not offer, too many images) are
-left out and reported, so the router can say why an option was never tried.
+left out and reported (`SkippedOption` with reason ``"unsupported"``), so the router can
+say why an option was never tried. The engine then ranks the options
+(`imagegate._ranking`): the ladder is where ranking starts, not always the order tried.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from dataclasses import dataclass
 
 from imagegate._provider import Capabilities
 from imagegate._request import ImageRequest, Size
+from imagegate._result import SkippedOption
 from imagegate._route import Route
 
 __all__ = ["Option", "Plan", "build_plan"]
@@ -45,7 +48,7 @@ class Plan:
     """The ordered options for one request, and the ones left out with their reason."""
 
     options: tuple[Option, ...]
-    skipped: tuple[str, ...]
+    skipped: tuple[SkippedOption, ...]
 
 
 def build_plan(
@@ -64,7 +67,7 @@ def build_plan(
             of ``routes`` by default. Primaries still come before backups.
     """
     options: list[Option] = []
-    skipped: list[str] = []
+    skipped: list[SkippedOption] = []
     indexes = list(range(len(routes))) if order is None else list(order)
     tiers = (False, True) if request.allow_backup else (False,)
     for backup_tier in tiers:
@@ -76,7 +79,7 @@ def build_plan(
                 caps = capabilities[index]
                 reason = caps.unsupported_reason(size, request.aspect_ratio, request.n)
                 if reason is not None:
-                    skipped.append(f"{route.name}@{size}: {reason}")
+                    skipped.append(SkippedOption(route.name, size, "unsupported", reason))
                     continue
                 options.append(Option(index, route, size, caps))
     return Plan(tuple(options), tuple(skipped))

@@ -10,11 +10,16 @@ preset     what it does
 latency    Starts where an image is expected soonest — any allowed size, on the primary
            routes (backups stay last resort) — and steps down eagerly when an option is
            slow or unlikely. Optimises time to an image; the size asked for is a wish.
+           A size never tried counts as slower than a smaller one (1K 20 s, 2K 60 s,
+           4K 180 s), so a cold router prefers the smallest size.
 balanced   The requested size first, on the route expected to deliver it soonest, for
-           at most 35% of the deadline; then whatever is expected soonest (usually the
-           smallest size). Sizes unlikely to answer are skipped, and the requested size
-           is tried only as often as an average of 1.45 upstream attempts per request
-           allows (`LoadBudget`), the rest of the requests starting smaller.
+           at most 35% of the deadline; then the largest smaller size that costs no
+           more than the option expected soonest and is expected within the time left
+           and within 1.5× that option's time (a size never tried there is explored),
+           else whatever is expected soonest. Sizes unlikely to answer are skipped, and
+           the requested size is tried only as often as an average of 1.45 upstream
+           attempts per request allows (`LoadBudget`), the rest of the requests
+           starting smaller.
 quality    The same shape with more room for the requested size: 37% of the deadline,
            a lower admission bar (10%) and up to 1.9 attempts per request on average.
 ========== ==================================================================================
@@ -31,18 +36,45 @@ from imagegate.resilience.breaker import BreakerPolicy
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 
-__all__ = ["PRESETS", "PRIOR_LATENCY_S", "UNSET", "OptionOrder", "Preset", "PresetName", "Unset"]
+__all__ = [
+    "EXPLORE_SHARE",
+    "PRESETS",
+    "PRIOR_LATENCY_S",
+    "SIZE_SLACK",
+    "UNSET",
+    "OptionOrder",
+    "Preset",
+    "PresetName",
+    "Unset",
+]
 
 PresetName = Literal["latency", "balanced", "quality"]
 OptionOrder = Literal["ladder", "likely", "soonest", "size-then-soonest"]
 """``ladder``: requested size first, then smaller, primaries before backups, routes in the
 strategy's order; ``likely``: the same ladder, but within a size the route expected to
 deliver soonest goes first; ``soonest``: every allowed option by expected time to an image
-(primaries, then backups); ``size-then-soonest``: the requested size on the primaries,
-soonest first, then every other option by expected time (primaries, then backups)."""
+(primaries, then backups; a smaller size wins while the larger is unmeasured);
+``size-then-soonest``: the requested size on the primaries, soonest first, then, size-aware,
+the largest smaller size that costs no more than the option expected soonest and is
+expected within the time left and within `SIZE_SLACK` times its time (untried: explored),
+else that soonest option (primaries, then backups)."""
 
 PRIOR_LATENCY_S: Final = {"1K": 20.0, "2K": 60.0, "4K": 180.0}
-"""Latency assumed for a tier before any success is seen (``soonest`` ordering)."""
+"""Latency assumed for a tier before any success is seen, when options are ranked by
+expected time (``soonest``, and the route order within a size)."""
+
+SIZE_SLACK: Final = 1.5
+"""``size-then-soonest`` after the requested size: a larger size goes before a smaller one
+(no dearer, expected within the time left) only while it is expected within this many
+times the smaller one's expected time. A tier that takes three times as long (2K in the
+2026-01-21 outage: 40–90 s against 1K's 12–30 s) would add its whole latency to the tail
+of every request that stepped down."""
+
+EXPLORE_SHARE: Final = 0.25
+"""``size-then-soonest`` after the requested size: a tier not yet tried on a route counts
+as quick as the smaller one (so it gets measured) only for a request that has used less
+than this share of its deadline. One that already waited out the requested size's share
+(35% with ``balanced``) is late: a probe of an unknown tier would land in the tail."""
 
 
 class Unset(enum.Enum):

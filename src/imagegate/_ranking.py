@@ -5,8 +5,29 @@ Evidence is each (route, size)'s `OutcomeWindow` and the attempts it has in flig
 them come a success estimate (the router's `AdmissionPolicy`, or the default one when
 admission is off), the expected time to an image (mean latency over that estimate), and
 a sampled time that stays optimistic while evidence is thin. The engine orders a request's
-options by the sampled times (`Ranking.reorder`) and its routes by the routing strategy
+options by the sampled times (`Ranking.rank`) and its routes by the routing strategy
 (`Ranking.route_order`).
+
+``size-then-soonest`` is size-aware once the requested size is given up: each next option
+is the largest tier that costs no more than the option expected soonest and is expected
+to deliver within the time left and within `SIZE_SLACK` times that option's expected
+time. A tier never tried there (no outcome, nothing in flight) is assumed as quick as
+the smaller one by a request that has used less than `EXPLORE_SHARE` of its deadline, so
+a middle tier gets measured instead of being written off by a prior that says larger is
+slower, and the measuring is done by a request with time to spare (one that waited out
+its requested size's share would add the probe to the tail). These options are ranked
+again when the request reaches them, with the evidence and the time left of that
+moment::
+
+    rest = the options after the requested size's primaries (backups after primaries)
+    while rest:
+        soonest = the option with the smallest sampled time
+        pick    = the largest option L with  price(L) <= price(soonest)
+                                             expected(L) <= time left
+                                             expected(L) <= SIZE_SLACK * expected(soonest)
+                  (expected(L) = expected(soonest) while L is untried and the
+                  request explores), else soonest
+        each larger option passed over keeps why (`SkipReason`), for `ImageResult.skipped`
 """
 
 from __future__ import annotations
@@ -14,21 +35,54 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter
-from collections.abc import Callable, Sequence
-from typing import Literal
+from collections.abc import Callable, MutableMapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, NamedTuple
 
 from imagegate._plan import Option
-from imagegate._presets import PRIOR_LATENCY_S, OptionOrder
+from imagegate._presets import EXPLORE_SHARE, PRIOR_LATENCY_S, SIZE_SLACK, OptionOrder
 from imagegate._provider import Capabilities
-from imagegate._request import ImageRequest, Size
+from imagegate._request import ImageRequest, Size, size_rank
+from imagegate._result import SkipReason
 from imagegate._route import Route
 from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.clock import Clock
 from imagegate.resilience.stats import OutcomeStats, OutcomeWindow
 
-__all__ = ["Ranking", "Strategy"]
+__all__ = ["OptionKey", "PassedOver", "Ranked", "Ranking", "Strategy"]
 
 Strategy = Literal["priority", "cheapest", "fastest", "weighted"]
+
+OptionKey = tuple[str, Size]
+"""An option as ``(route name, size)``."""
+
+PassedOver = MutableMapping[tuple[OptionKey, OptionKey], tuple[SkipReason, str]]
+"""Why a larger option was ranked after the option picked instead:
+``(larger, picked) -> (reason, detail)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class Ranked:
+    """A request's options in the order to try them.
+
+    Attributes:
+        options: The options, ranked.
+        fixed: How many leading options keep their place; the rest is ranked again
+            (`Ranking.rank_rest`) when the request reaches it.
+    """
+
+    options: list[Option]
+    fixed: int
+
+
+class _Judged(NamedTuple):
+    """What the size-aware step reads of one option."""
+
+    draw: float  # sampled seconds to an image (route order within the step)
+    expected: float  # expected seconds to an image (point estimate)
+    untried: bool  # no outcome in the window, nothing in flight, and the request explores
+    price: float  # list price of one image
+
 
 # The estimates a router without admission ranks by (the policy is immutable).
 _DEFAULT_ADMISSION = AdmissionPolicy()
@@ -116,34 +170,103 @@ class Ranking:
         """Primaries before backups, then by expected time to an image."""
         return option.route.backup, self.expected_time_s(option)
 
-    def reorder(self, options: Sequence[Option]) -> Sequence[Option]:
+    def reorder(self, options: Sequence[Option]) -> list[Option]:
+        """Every option of ``options`` (in ladder order) in the engine's `OptionOrder`,
+        as ranked when the request starts (`rank`, with its rest ranked at once)."""
+        ranked = self.rank(options)
+        rest = ranked.options[ranked.fixed :]
+        return ranked.options[: ranked.fixed] + self.rank_rest(rest, remaining_s=None, explore=True)
+
+    def rank(self, options: Sequence[Option]) -> Ranked:
         """``options`` (in ladder order) in the engine's `OptionOrder`; routes within a
-        ranking are compared by one `sampled_time_s` draw each."""
+        ranking are compared by one `sampled_time_s` draw each. With
+        ``size-then-soonest`` only the requested size's primaries are ranked here; the
+        rest waits for `rank_rest`, when the request gets there."""
         if self.order == "ladder" or not options:
-            return options
+            return Ranked(list(options), len(options))
+        if self.order == "size-then-soonest":
+            top = options[0].size
+            first = [o for o in options if o.size == top and not o.route.backup]
+            rest = [o for o in options if o.size != top or o.route.backup]
+            if self.strategy == "priority":  # another strategy orders the routes itself
+                first_draws = {id(o): self.sampled_time_s(o) for o in first}
+                first.sort(key=lambda o: first_draws[id(o)])
+            return Ranked(first + rest, len(first))
         draws = {id(o): self.sampled_time_s(o) for o in options}
 
         def soonest(o: Option) -> float:
             return draws[id(o)]
 
         if self.order == "soonest":
-            return sorted(options, key=lambda o: (o.route.backup, soonest(o)))
-        if self.order == "size-then-soonest":
-            return self._size_then_soonest(options, soonest)
-        return self._likely(options, soonest)
+            ranked = sorted(options, key=lambda o: (o.route.backup, soonest(o)))
+            return Ranked(ranked, len(ranked))
+        likely = self._likely(options, soonest)
+        return Ranked(likely, len(likely))
 
-    def _size_then_soonest(
-        self, options: Sequence[Option], soonest: Callable[[Option], float]
+    def rank_rest(
+        self,
+        options: Sequence[Option],
+        *,
+        remaining_s: float | None,
+        explore: bool,
+        passed_over: PassedOver | None = None,
     ) -> list[Option]:
-        """The requested size, likeliest route first; once it is given up, whatever is
-        expected to deliver soonest."""
-        top = options[0].size
-        first = [o for o in options if o.size == top and not o.route.backup]
-        rest = [o for o in options if o.size != top or o.route.backup]
-        if self.strategy == "priority":  # another strategy orders the routes itself
-            first.sort(key=soonest)
-        rest.sort(key=lambda o: (o.route.backup, soonest(o)))
-        return first + rest
+        """The options after the requested size, size-aware (the module docstring):
+        primaries, then backups; ``remaining_s`` is the time left (None: no deadline);
+        ``explore``: whether untried tiers count as quick (`explores`). Why each larger
+        option went after the one picked goes into ``passed_over``."""
+        judged = {id(o): self._judge(o, explore) for o in options}
+        notes: PassedOver = {} if passed_over is None else passed_over
+        ranked: list[Option] = []
+        for backup in (False, True):
+            pool = [o for o in options if o.route.backup is backup]
+            pool.sort(key=lambda o: judged[id(o)].draw)
+            while pool:
+                pick = self._pick(pool, judged, remaining_s, notes)
+                pool.remove(pick)
+                ranked.append(pick)
+        return ranked
+
+    @staticmethod
+    def explores(elapsed_s: float, deadline_s: float | None) -> bool:
+        """Whether a request ``elapsed_s`` into its deadline may explore an untried tier
+        (it has used less than `EXPLORE_SHARE` of it; always without a deadline)."""
+        return deadline_s is None or elapsed_s < EXPLORE_SHARE * deadline_s
+
+    def _judge(self, option: Option, explore: bool) -> _Judged:
+        key = (option.route.name, option.size)
+        stats = self._stats(*key)
+        untried = explore and (stats is None or stats.calls == 0) and self.in_flight[key] == 0
+        return _Judged(
+            self.sampled_time_s(option),
+            self.expected_time_s(option),
+            untried,
+            option.capabilities.estimate_cost_usd(option.size),
+        )
+
+    def _pick(
+        self,
+        pool: Sequence[Option],
+        judged: dict[int, _Judged],
+        remaining_s: float | None,
+        notes: PassedOver,
+    ) -> Option:
+        """The largest option of ``pool`` worth trying before the soonest one."""
+        soonest = pool[0]
+        pick = soonest
+        passed: list[tuple[Option, tuple[SkipReason, str]]] = []
+        for option in pool[1:]:
+            if size_rank(option.size) <= size_rank(pick.size):
+                continue
+            why = _why_not_first(option, soonest, judged, remaining_s)
+            if why is None:
+                pick = option
+            else:
+                passed.append((option, why))
+        picked = (pick.route.name, pick.size)
+        for option, why in passed:
+            notes[((option.route.name, option.size), picked)] = why
+        return pick
 
     def _likely(
         self, options: Sequence[Option], soonest: Callable[[Option], float]
@@ -180,3 +303,29 @@ class Ranking:
 
             indexes.sort(key=draw, reverse=True)
         return indexes
+
+
+def _why_not_first(
+    larger: Option,
+    smaller: Option,
+    judged: dict[int, _Judged],
+    remaining_s: float | None,
+) -> tuple[SkipReason, str] | None:
+    """Why ``larger`` does not go before ``smaller`` (the option expected soonest), or
+    None when it does: no dearer, expected within the time left and within `SIZE_SLACK`
+    times ``smaller``'s expected time (an untried tier: as quick as ``smaller``)."""
+    big, small = judged[id(larger)], judged[id(smaller)]
+    if big.price > small.price + 1e-9:
+        return "larger_price", (
+            f"{larger.size} costs ${big.price:.3f} an image, "
+            f"{smaller.size} on {smaller.route.name} ${small.price:.3f}"
+        )
+    expected = small.expected if big.untried else big.expected
+    if remaining_s is not None and expected > remaining_s:
+        return "slower_than_time_left", f"expected in {expected:.0f} s, {remaining_s:.0f} s left"
+    if expected > SIZE_SLACK * small.expected:
+        return "slower", (
+            f"expected in {expected:.0f} s, {smaller.size} on {smaller.route.name} "
+            f"in {small.expected:.0f} s"
+        )
+    return None

@@ -22,11 +22,54 @@ from imagegate._request import Size, tier_for_pixels
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["Attempt", "GeneratedImage", "ImageResult", "Outcome", "sniff_mime_type"]
+__all__ = [
+    "Attempt",
+    "GeneratedImage",
+    "ImageResult",
+    "Outcome",
+    "SkipReason",
+    "SkippedOption",
+    "sniff_mime_type",
+]
 
 Outcome = Literal["success", "error", "cancelled", "timeout"]
 """How an attempt ended: an image, a mapped error, cancelled (a hedge loser, or the caller
 gave up), or our own attempt timeout."""
+
+SkipReason = Literal[
+    "unsupported",
+    "route_rejected",
+    "breaker_open",
+    "admission",
+    "load_budget",
+    "quota",
+    "shared_state",
+    "guard",
+    "deadline",
+    "slower_than_time_left",
+    "larger_price",
+    "slower",
+    "not_needed",
+    "blocked",
+]
+"""Why an option was not tried (`SkippedOption.reason`):
+
+- ``unsupported``: the route's model cannot deliver the tier, the ratio or ``n``;
+- ``route_rejected``: the route refused the request (`InvalidRequestError`) at another size;
+- ``breaker_open``: the (route, size) breaker let nothing through;
+- ``admission``: its estimated success was too low while a smaller size was allowed;
+- ``load_budget``: the attempts-per-request balance was spent, so the request stepped down;
+- ``quota``: the route's rate limit or quota left no room before the deadline;
+- ``shared_state``: shared state (Redis) did not answer in time;
+- ``guard``: a guard added to the router said no (``detail`` has its words);
+- ``deadline``: the deadline, or the time given to that size, ran out first;
+- ``slower_than_time_left``: a larger size expected to deliver only after the time left;
+- ``larger_price``: a larger size that costs more than the smaller one tried instead;
+- ``slower``: a larger size expected to deliver later than the smaller one tried instead,
+  by more than the option order allows (``latency``: any later at all);
+- ``not_needed``: an option ranked earlier delivered the image first;
+- ``blocked``: the prompt was refused, so nothing else was tried.
+"""
 
 _SIGNATURES: Final[tuple[tuple[bytes, int, str], ...]] = (
     (b"\x89PNG\r\n\x1a\n", 0, "image/png"),
@@ -190,6 +233,27 @@ class Attempt:
 
 
 @dataclass(frozen=True, slots=True)
+class SkippedOption:
+    """An option — a route at a size — that the request did not try, and why.
+
+    Attributes:
+        route: ``"provider/model"``.
+        size: The tier it would have asked for.
+        reason: Why it was not tried (`SkipReason`).
+        detail: The reason in words, with the figures behind it (``"estimated success
+            12% (at best 18%) too low"``); empty when ``reason`` says it all.
+    """
+
+    route: str
+    size: Size
+    reason: SkipReason
+    detail: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.route}@{self.size}: {self.detail or self.reason.replace('_', ' ')}"
+
+
+@dataclass(frozen=True, slots=True)
 class ImageResult:
     """The answer to one request.
 
@@ -207,6 +271,8 @@ class ImageResult:
         request_id: imagegate's id for the request (also in every log event).
         size_ignored: True when the provider returned another size than the one asked.
         metadata: Provider extras worth keeping (response id, model version …).
+        skipped: Every option of the request that was not tried, each with its reason,
+            in the order the options were ranked (options the routes cannot serve first).
     """
 
     images: tuple[GeneratedImage, ...]
@@ -222,6 +288,7 @@ class ImageResult:
     request_id: str = ""
     size_ignored: bool = False
     metadata: dict[str, Any] = field(default_factory=dict)
+    skipped: tuple[SkippedOption, ...] = ()
 
     @property
     def image(self) -> GeneratedImage:

@@ -106,8 +106,9 @@ class Router:
         order: How options are tried: ``"ladder"`` (requested size, then smaller, routes
             in the strategy's order), ``"likely"`` (the same, the route expected soonest
             first within a size), ``"soonest"`` (any allowed option by expected time) or
-            ``"size-then-soonest"`` (the requested size, soonest route first, then any
-            option by expected time); the preset's by default.
+            ``"size-then-soonest"`` (the requested size, soonest route first, then the
+            next size down when no dearer and about as soon, else any option by
+            expected time); the preset's by default.
         budget_usd: A cap on billed plus possibly billed cost; None records cost only.
         strategy: Order of primary routes: ``"priority"`` (as given, and within a size
             the preset's order ranks them by what it has seen), ``"cheapest"``

@@ -66,7 +66,7 @@ class RequestRun:
         self.log = engine.log.bind(request_id=request_id)
         self.time = TimeBudget(engine, request)
         plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
-        self.cursor = OptionCursor(self, engine.reorder(plan.options), plan.skipped)
+        self.cursor = OptionCursor(self, engine.rank(plan.options), plan.skipped)
         self.guards = engine.pipeline()
         self.hedging = Hedging(self)
         self.runner = AttemptRunner(self)

@@ -14,7 +14,7 @@ from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
 from imagegate._plan import Option
 from imagegate._request import ImageRequest
-from imagegate._result import Attempt
+from imagegate._result import Attempt, SkippedOption
 from imagegate.guards import GuardPipeline
 from imagegate.resilience.budget import ExtraKind
 
@@ -29,8 +29,11 @@ class CursorView(Protocol):
         """The options in the order to try them."""
 
     @property
-    def skipped(self) -> list[str]:
-        """The options skipped so far, with their reason."""
+    def skipped(self) -> tuple[SkippedOption, ...]:
+        """The options left out or skipped so far, with their reason."""
+
+    def untried(self, winner: Option | None) -> tuple[SkippedOption, ...]:
+        """Every option the request did not try, with its reason, once it ends."""
 
     @property
     def blocked(self) -> bool:

@@ -75,13 +75,11 @@ async def test_size_then_soonest_learns_the_better_route_and_falls_back_fast(
     clock: FakeClock,
 ) -> None:
     """Within the requested size the route that delivered sooner goes first; after the
-    requested size, the option expected soonest (1K) comes before 2K."""
+    requested size, the larger untried tier (2K, same price) is explored before 1K."""
     a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
     a.default = succeed(latency_s=90.0)
     b.default = succeed(latency_s=30.0)
     routes = [Route(a, model="m"), Route(b, model="m")]
-    # Seeded: the options after the requested size are ranked by a Thompson draw, and
-    # about 2% of unseeded draws put a 2K (cold prior 60 s) ahead of a 1K (20 s).
     async with Router(routes, clock=clock, order="size-then-soonest", hedge=None, seed=0) as router:
         for _ in range(3):  # what earlier requests taught it
             router.engine.window("a/m", "4K").record(success=True, latency_s=90.0, now=0.0)
@@ -90,7 +88,7 @@ async def test_size_then_soonest_learns_the_better_route_and_falls_back_fast(
         result = await router.generate("x", size="4K")
     assert result.route == "b/m"
     assert plan[:2] == [("b/m", "4K"), ("a/m", "4K")]
-    assert [size for _, size in plan[2:4]] == ["1K", "1K"]
+    assert [size for _, size in plan[2:]] == ["2K", "2K", "1K", "1K"]
 
 
 async def test_sampled_ranking_explores_then_concentrates(clock: FakeClock) -> None:
