@@ -275,6 +275,7 @@ def describe_simulator(sim: Simulator) -> str:
         f"  export OPENAI_COMPATIBLE_API_KEY={sim.api_key('openai_compatible')}",
         f"  export OPENAI_COMPATIBLE_BASE_URL={sim.base_url('openai_compatible')}",
         f"  export BFL_API_KEY={sim.api_key('flux')}",
+        f"  export BFL_BASE_URL={sim.base_url('flux')}",
         "",
         "Vertex: pass google.oauth2.credentials.Credentials(token="
         f"{sim.api_key('vertex')!r}) with a project and location, or use express mode "
