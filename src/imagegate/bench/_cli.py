@@ -11,10 +11,10 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from imagegate._logging import LOG_LEVEL_ENV_VAR
 from imagegate._request import SIZES
@@ -24,6 +24,7 @@ from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
 from imagegate.bench._runner import ScenarioResult, run_scenario
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
+from imagegate.bench._virtual import run_virtual
 from imagegate.errors import ImageGateError
 from imagegate.testing.simulator import ScenarioError
 
@@ -45,6 +46,8 @@ MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory")
 """What ``--measure`` can select (``all`` for every one)."""
 
 _DEFAULTS = BenchConfig()
+
+_T = TypeVar("_T")
 
 
 def _positive_int(text: str) -> int:
@@ -119,17 +122,21 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--time-scale",
         type=_positive_float,
-        default=_DEFAULTS.time_scale,
+        default=None,
         metavar="X",
-        help=f"real seconds per simulated second (default {_DEFAULTS.time_scale})",
+        help="run on the wall clock, X real seconds per simulated second (0.01: a 600 s "
+        "deadline lasts 6 s); CPU time and the machine's load then count as simulated "
+        "time. Default: virtual time, where they count zero and a seed always gives the "
+        "same figures",
     )
     load.add_argument(
         "--litellm-time-scale",
         type=_positive_float,
         default=_DEFAULTS.time_scale_floor["litellm"],
         metavar="X",
-        help="the smallest time scale LiteLLM runs at: its own CPU time per call would "
-        f"otherwise count as simulated seconds (default {_DEFAULTS.time_scale_floor['litellm']})",
+        help="with --time-scale, the smallest time scale LiteLLM runs at: its own CPU time "
+        "per call would otherwise count as simulated seconds "
+        f"(default {_DEFAULTS.time_scale_floor['litellm']})",
     )
     load.add_argument("--size", choices=SIZES, default=_DEFAULTS.size)
     load.add_argument("--aspect-ratio", default=_DEFAULTS.aspect_ratio, metavar="W:H")
@@ -205,12 +212,17 @@ def run_bench(args: argparse.Namespace) -> int:
     """Run ``imagegate bench`` with parsed arguments; returns the exit status."""
     os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
     try:
-        return asyncio.run(_bench(args))
+        return _run(_bench(args), virtual=args.time_scale is None and not args.live)
     except (MissingDependency, ScenarioError, ImageGateError) as exc:
         print(f"imagegate bench: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+
+
+def _run(main: Coroutine[Any, Any, _T], *, virtual: bool) -> _T:
+    """Run ``main`` on a virtual-time loop, or on asyncio's own."""
+    return run_virtual(main) if virtual else asyncio.run(main)
 
 
 def _console(stderr: bool = False) -> Any:
@@ -385,9 +397,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-scale",
         type=_positive_float,
-        default=DEMO_CONFIG.time_scale,
+        default=None,
         metavar="X",
-        help=f"real seconds per simulated second (default {DEMO_CONFIG.time_scale})",
+        help="run on the wall clock, X real seconds per simulated second (default: "
+        "virtual time, where a seed always gives the same figures)",
     )
 
 
@@ -404,7 +417,7 @@ def run_demo(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
     )
     try:
-        asyncio.run(run_demo_async(config))
+        _run(run_demo_async(config), virtual=config.virtual)
     except MissingDependency as exc:
         print(f"imagegate demo: {exc}", file=sys.stderr)
         return 2

@@ -25,6 +25,7 @@ every tier and the backups are used); nothing of it is measured.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import time
@@ -40,7 +41,8 @@ from imagegate.bench._field import FieldError
 from imagegate.bench._metrics import Metrics, RequestRecord, summarize, summarize_oracle
 from imagegate.bench._oracle import OracleVerdict, judge
 from imagegate.bench._setup import BenchRequest, RouteSpec, make_requests, sim_env
-from imagegate.errors import AllRoutesFailed
+from imagegate.bench._virtual import VirtualTimeLoop
+from imagegate.errors import AllRoutesFailed, ConfigurationError
 from imagegate.resilience.clock import Clock, move_on_after
 from imagegate.testing.simulator import (
     PROVIDERS,
@@ -126,7 +128,7 @@ class ContenderRun:
         events: The simulator's event log (None live).
         client_calls: Upstream calls as the contender counted them.
         notes: What the contender could not do (LiteLLM's unreachable routes …).
-        time_scale: The time scale it ran at.
+        time_scale: The time scale it ran at; None on virtual time.
     """
 
     name: str
@@ -135,7 +137,7 @@ class ContenderRun:
     events: list[SimEvent] | None
     client_calls: int
     notes: list[str] = field(default_factory=list)
-    time_scale: float = 1.0
+    time_scale: float | None = 1.0
 
 
 @dataclass(slots=True)
@@ -243,6 +245,11 @@ async def run_contender(
 ) -> ContenderRun:
     """Run one contender on a fresh simulator playing ``scenario``."""
     progress = progress or _Silent()
+    if config.virtual and not isinstance(asyncio.get_running_loop(), VirtualTimeLoop):
+        raise ConfigurationError(
+            "bench: virtual time needs the virtual-time loop (run it with run_virtual), "
+            "or give a time scale"
+        )
     contender = CONTENDERS[name].factory()
     time_scale = config.scale_for(name)
     async with Simulator(scenario, seed=config.seed, time_scale=time_scale) as sim:
@@ -276,12 +283,14 @@ async def run_contender(
         await sim.wait_idle(timeout_s=2.0)
         events = sim.events
     notes = [f"{name} could not use {s}" for s in getattr(contender, "skipped", ())]
-    if time_scale != config.time_scale:
+    if config.time_scale is not None and time_scale != config.time_scale:
         notes.append(
             f"{name} ran at time scale {time_scale:g} (its own CPU time per call would "
             f"otherwise count as simulated seconds)"
         )
-    return ContenderRun(name, records, wall, events, calls, notes, time_scale)
+    return ContenderRun(
+        name, records, wall, events, calls, notes, None if config.virtual else time_scale
+    )
 
 
 def _settle_heap() -> None:
@@ -350,7 +359,10 @@ def add_oracles(result: ScenarioResult) -> None:
 
 
 async def warm_up(config: BenchConfig, names: Sequence[str]) -> None:
-    """Run each contender not yet warmed in this process on `WARM_UP_SCENARIO`."""
+    """Run each contender not yet warmed in this process on `WARM_UP_SCENARIO` (not on
+    virtual time, where a first call's imports cost no simulated time)."""
+    if config.virtual:
+        return
     for name in names:
         if name == ORACLE or name in _warmed:
             continue
