@@ -159,6 +159,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
+    output.add_argument(
+        "--same-as",
+        type=Path,
+        metavar="PATH",
+        help="with --json: compare every figure but the wall times with an earlier run's "
+        "JSON, list what differs and exit 1 if anything does (same seed, same figures)",
+    )
     output.add_argument("--plot", type=Path, metavar="PATH", help="draw the figures as a PNG")
     output.add_argument("--quiet", action="store_true", help="no progress bars")
     live = parser.add_argument_group("live (real providers, real money)")
@@ -248,7 +255,25 @@ async def _bench(args: argparse.Namespace) -> int:
     if "memory" in measures:
         extra["memory"] = await _memory(args)
     _write_outputs(args, results, extra)
-    return 0
+    return _check_same(args)
+
+
+def _check_same(args: argparse.Namespace) -> int:
+    if args.same_as is None:
+        return 0
+    if args.json is None:
+        print("--same-as needs --json", file=sys.stderr)
+        return 2
+    from imagegate.bench._figures import differences, load_figures
+
+    found = differences(load_figures(args.same_as), load_figures(args.json))
+    if not found:
+        print(f"same figures as {args.same_as} (wall times aside)")
+        return 0
+    print(f"figures differ from {args.same_as}:")
+    for line in found:
+        print(f"  {line}")
+    return 1
 
 
 async def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:

@@ -261,6 +261,7 @@ async def run_contender(
             deadline_s=config.deadline_s,
             size=config.size,
             aspect_ratio=config.aspect_ratio,
+            virtual=config.virtual,
         )
         label = scenario if isinstance(scenario, str) else scenario.name
         progress.contender_started(label, name, len(requests))

@@ -32,12 +32,14 @@ import platform
 import selectors
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, Final, TypeVar
 
 __all__ = ["VirtualTimeLoop", "run_virtual"]
 
 _T = TypeVar("_T")
+_FileObject = Any
+"""What a selector watches: a file descriptor or an object with ``fileno()``."""
 
 _SPIN_S: Final = 0.0001
 """How long the loop naps (real seconds, releasing the GIL) while a job thread still runs."""
@@ -118,8 +120,10 @@ class _Job:
         self.error = None
 
 
-class _VirtualSelector:
-    """The loop's selector: polls without blocking, and moves virtual time instead."""
+class _VirtualSelector(selectors.BaseSelector):
+    """The loop's selector: polls without blocking, and moves virtual time instead.
+
+    Everything but `select` is the real selector's."""
 
     def __init__(self, inner: selectors.BaseSelector, loop: VirtualTimeLoop) -> None:
         self._inner = inner
@@ -142,8 +146,25 @@ class _VirtualSelector:
             loop._advance(timeout)
             return events
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
+    def register(
+        self, fileobj: _FileObject, events: int, data: Any = None
+    ) -> selectors.SelectorKey:
+        return self._inner.register(fileobj, events, data)
+
+    def unregister(self, fileobj: _FileObject) -> selectors.SelectorKey:
+        return self._inner.unregister(fileobj)
+
+    def modify(self, fileobj: _FileObject, events: int, data: Any = None) -> selectors.SelectorKey:
+        return self._inner.modify(fileobj, events, data)
+
+    def get_key(self, fileobj: _FileObject) -> selectors.SelectorKey:
+        return self._inner.get_key(fileobj)
+
+    def get_map(self) -> Mapping[_FileObject, selectors.SelectorKey]:
+        return self._inner.get_map()
+
+    def close(self) -> None:
+        self._inner.close()
 
 
 class VirtualTimeLoop(asyncio.SelectorEventLoop):
@@ -160,7 +181,8 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._jobs: list[_Job] = []
         self._job_seq = itertools.count()
         self._syscalls = _WAITING_SYSCALLS.get(platform.machine())
-        self._selector = _VirtualSelector(self._selector, self)  # type: ignore[assignment]
+        inner: selectors.BaseSelector = self._selector  # type: ignore[has-type]
+        self._selector = _VirtualSelector(inner, self)
 
     def time(self) -> float:
         """Virtual seconds since the loop was made."""
