@@ -219,7 +219,7 @@ def run_bench(args: argparse.Namespace) -> int:
     """Run ``imagegate bench`` with parsed arguments; returns the exit status."""
     os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
     try:
-        return _run(_bench(args), virtual=args.time_scale is None and not args.live)
+        return _bench(args)
     except (MissingDependency, ScenarioError, ImageGateError) as exc:
         print(f"imagegate bench: {exc}", file=sys.stderr)
         return 2
@@ -236,26 +236,33 @@ def _console(stderr: bool = False) -> Any:
     return import_optional("rich.console", purpose="imagegate bench").Console(stderr=stderr)
 
 
-async def _bench(args: argparse.Namespace) -> int:
+def _bench(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.live:
-        return await _live(args, config)
+        return asyncio.run(_live(args, config))
     results: list[ScenarioResult] = []
-    extra: dict[str, Any] = {}
     measures = args.measure
     if "contest" in measures:
-        results = await _contest(config, quiet=args.quiet)
+        # The contest on virtual time (unless a time scale is given); the measurements
+        # of real CPU time and memory below on asyncio's own loop.
+        results = _run(_contest(config, quiet=args.quiet), virtual=config.virtual)
         from imagegate.bench._report import print_results
 
         print_results(results)
+    extra = asyncio.run(_measurements(args, measures))
+    _write_outputs(args, results, extra)
+    return _check_same(args)
+
+
+async def _measurements(args: argparse.Namespace, measures: Sequence[str]) -> dict[str, Any]:
+    extra: dict[str, Any] = {}
     if "overhead" in measures:
         extra["overhead"] = await _overhead(args)
     if "throughput" in measures:
         extra["throughput"] = await _throughput(args)
     if "memory" in measures:
         extra["memory"] = await _memory(args)
-    _write_outputs(args, results, extra)
-    return _check_same(args)
+    return extra
 
 
 def _check_same(args: argparse.Namespace) -> int:
