@@ -75,6 +75,15 @@ def _contender_list(text: str) -> tuple[str, ...]:
     return names
 
 
+def _seed_list(text: str) -> tuple[int, ...]:
+    from imagegate.bench._seeds import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _measure_list(text: str) -> tuple[str, ...]:
     names = tuple(n.strip() for n in text.split(",") if n.strip())
     if names == ("all",):
@@ -119,6 +128,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         "--concurrency", type=_positive_int, default=_DEFAULTS.concurrency, metavar="C"
     )
     load.add_argument("--seed", type=int, default=_DEFAULTS.seed, metavar="S")
+    load.add_argument(
+        "--seeds",
+        type=_seed_list,
+        metavar="RANGE",
+        help="run the contest once per seed ('0-9', '1,4,7') and report each figure as "
+        "its median and range across them, with imagegate's targets per seed",
+    )
     load.add_argument(
         "--time-scale",
         type=_positive_float,
@@ -242,6 +258,8 @@ def _bench(args: argparse.Namespace) -> int:
         return asyncio.run(_live(args, config))
     results: list[ScenarioResult] = []
     measures = args.measure
+    if args.seeds and "contest" in measures:
+        return _across_seeds(args, config)
     if "contest" in measures:
         # The contest on virtual time (unless a time scale is given); the measurements
         # of real CPU time and memory below on asyncio's own loop.
@@ -249,20 +267,26 @@ def _bench(args: argparse.Namespace) -> int:
         from imagegate.bench._report import print_results
 
         print_results(results)
-    extra = asyncio.run(_measurements(args, measures))
+    from imagegate.bench._measurements import measurements
+
+    extra = asyncio.run(measurements(args, measures))
     _write_outputs(args, results, extra)
     return _check_same(args)
 
 
-async def _measurements(args: argparse.Namespace, measures: Sequence[str]) -> dict[str, Any]:
-    extra: dict[str, Any] = {}
-    if "overhead" in measures:
-        extra["overhead"] = await _overhead(args)
-    if "throughput" in measures:
-        extra["throughput"] = await _throughput(args)
-    if "memory" in measures:
-        extra["memory"] = await _memory(args)
-    return extra
+def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
+    """The contest once per seed, each on a fresh loop; the spread and verdicts."""
+    from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
+
+    per_seed: dict[int, list[ScenarioResult]] = {}
+    for seed in args.seeds:
+        seeded = replace(config, seed=seed)
+        per_seed[seed] = _run(_contest(seeded, quiet=args.quiet), virtual=config.virtual)
+    summary = summarize_seeds(per_seed)
+    print_seed_summary(summary)
+    if args.json is not None:
+        print(f"wrote {write_seeds_json(args.json, per_seed, summary)}")
+    return _check_same(args)
 
 
 def _check_same(args: argparse.Namespace) -> int:
@@ -271,16 +295,9 @@ def _check_same(args: argparse.Namespace) -> int:
     if args.json is None:
         print("--same-as needs --json", file=sys.stderr)
         return 2
-    from imagegate.bench._figures import differences, load_figures
+    from imagegate.bench._figures import report_same
 
-    found = differences(load_figures(args.same_as), load_figures(args.json))
-    if not found:
-        print(f"same figures as {args.same_as} (wall times aside)")
-        return 0
-    print(f"figures differ from {args.same_as}:")
-    for line in found:
-        print(f"  {line}")
-    return 1
+    return report_same(args.same_as, args.json)
 
 
 async def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
@@ -309,68 +326,6 @@ def _write_outputs(
             print(f"wrote {write_plot(args.plot, results)}")
         else:
             print("--plot: nothing to draw without the contest", file=sys.stderr)
-
-
-async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from imagegate.bench._overhead import null_overhead
-
-    rows = await null_overhead(requests=args.overhead_requests)
-    table = _table("router overhead with a null provider (µs per request, median of 5 rounds)")
-    for header in ("tier", "requests/round", "provider direct", "through the router", "overhead"):
-        table.add_column(header, justify="right")
-    for r in rows:
-        table.add_row(
-            r.size, f"{r.requests:,}", f"{r.direct_us:.1f}", f"{r.router_us:.1f}",
-            f"{r.overhead_us:.1f}",
-        )  # fmt: skip
-    _console().print(table)
-    return [r.to_json() for r in rows]
-
-
-async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from imagegate.bench._overhead import throughput
-
-    rows = await throughput(requests=args.throughput_requests)
-    table = _table(
-        "throughput against the zero-latency simulator (requests/s, 32 in flight, medians "
-        "of 5 rounds; ratios within each round: median (lowest–highest))"
-    )
-    for header in ("provider", "SDK", "adapter", "router", "router/adapter", "adapter/SDK"):
-        table.add_column(header, justify="right")
-    for r in rows:
-        (ra_low, ra_high), (as_low, as_high) = r.router_vs_adapter_range, r.adapter_vs_sdk_range
-        table.add_row(
-            r.provider, f"{r.sdk_rps:.0f}", f"{r.adapter_rps:.0f}", f"{r.router_rps:.0f}",
-            f"{r.router_vs_adapter:.2f} [{ra_low:.2f}–{ra_high:.2f}]",
-            f"{r.adapter_vs_sdk:.2f} [{as_low:.2f}–{as_high:.2f}]",
-        )  # fmt: skip
-    _console().print(table)
-    return [r.to_json() for r in rows]
-
-
-async def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from imagegate.bench._memory import peak_memory
-
-    rows = await peak_memory(concurrency=args.memory_concurrency)
-    table = _table(
-        f"peak RSS, {args.memory_concurrency} concurrent 4K requests with realistic payloads"
-    )
-    for header in ("client", "image", "on the wire", "RSS before", "peak", "per image", "copies"):
-        table.add_column(header, justify="right")
-    mib = 2**20
-    for r in rows:
-        table.add_row(
-            r.mode, f"{r.image_bytes / mib:.1f} MiB", f"{r.wire_bytes / mib:.1f} MiB",
-            f"{r.baseline_rss / mib:.0f} MiB", f"{r.peak_rss / mib:.0f} MiB",
-            f"{r.peak_growth_per_image / mib:.0f} MiB", f"{r.copies:.2f}",
-        )  # fmt: skip
-    _console().print(table)
-    return [r.to_json() for r in rows]
-
-
-def _table(title: str) -> Any:
-    table_module = import_optional("rich.table", purpose="imagegate bench")
-    return table_module.Table(title=title, title_justify="left")
 
 
 async def _live(args: argparse.Namespace, config: BenchConfig) -> int:

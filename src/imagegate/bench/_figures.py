@@ -16,7 +16,7 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["WALL_KEYS", "differences", "figures", "load_figures"]
+__all__ = ["WALL_KEYS", "differences", "figures", "load_figures", "report_same"]
 
 WALL_KEYS: Final = frozenset({"wall_s", "machine", "overhead", "throughput", "memory"})
 """Keys whose values are measured on the wall clock (or describe the machine): the contest
@@ -68,3 +68,15 @@ def _walk(a: Any, b: Any, path: str, found: list[str]) -> None:
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+def report_same(earlier: str | Path, later: str | Path) -> int:
+    """Print whether ``later``'s figures are ``earlier``'s; 0 if they are, else 1."""
+    found = differences(load_figures(earlier), load_figures(later))
+    if not found:
+        print(f"same figures as {earlier} (wall times aside)")
+        return 0
+    print(f"figures differ from {earlier}:")
+    for line in found:
+        print(f"  {line}")
+    return 1

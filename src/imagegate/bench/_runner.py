@@ -3,8 +3,7 @@
 For one scenario the runner builds the request list (distinct prompts, the same for
 every contender), computes both oracles from the scenario's world, then runs each
 contender in turn on a **fresh simulator** with the same scenario and seed — fresh, so
-each one starts with the same attempt counters and empty quotas — and the same
-time scale::
+each one starts with the same attempt counters and empty quotas — and the same clock::
 
     for contender in contenders:
         async with Simulator(scenario, seed=seed, time_scale=time_scale) as sim:
@@ -12,15 +11,20 @@ time scale::
             each under the request deadline on sim's clock; close it; wait until the
             simulator is idle; keep its event log
 
-Contenders run one after the other, not side by side, so they do not compete for the
-event loop (a busy loop stretches scaled time).
+The clock is virtual by default (``config.time_scale`` None): the whole run is on a
+`VirtualTimeLoop` (start it with `run_virtual`), whose time moves only when every task
+waits, so CPU time costs no simulated seconds and a seed always gives the same figures;
+the simulator then runs at time scale 1 (one virtual second per simulated second).
+Contenders run one after the other, not side by side, so that with a time scale they do
+not compete for the event loop (a busy loop stretches scaled time).
 
-**Warm-up.** The first requests a process makes pay for lazy imports, SDK clients' first
-calls and the simulator rendering each image once — about a real second, which at a time
-scale of 0.01 is 100 simulated seconds added to whichever contender runs first. So before
-the first scenario every contender runs `WARM_UP_REQUESTS` requests on a throwaway
-simulator (`WARM_UP_SCENARIO`: every call answers at once, half of them with a 503, so
-every tier and the backups are used); nothing of it is measured.
+**Warm-up** (with a time scale only). The first requests a process makes pay for lazy
+imports, SDK clients' first calls and the simulator rendering each image once — about a
+real second, which at a time scale of 0.01 is 100 simulated seconds added to whichever
+contender runs first. So before the first scenario every contender runs
+`WARM_UP_REQUESTS` requests on a throwaway simulator (`WARM_UP_SCENARIO`: every call
+answers at once, half of them with a 503, so every tier and the backups are used);
+nothing of it is measured.
 """
 
 from __future__ import annotations
