@@ -42,7 +42,10 @@ _FileObject = Any
 """What a selector watches: a file descriptor or an object with ``fileno()``."""
 
 _SPIN_S: Final = 0.0001
-"""How long the loop naps (real seconds, releasing the GIL) while a job thread still runs."""
+"""How long the loop first naps (real seconds, releasing the GIL) while a job thread still
+runs; each further nap is twice as long, up to `_MAX_SPIN_S`."""
+
+_MAX_SPIN_S: Final = 0.002
 
 _GRACE_S: Final = 0.005
 """Without ``/proc``: how long a running job may go unseen before it counts as waiting."""
@@ -67,18 +70,22 @@ def _thread_waits(tid: int, syscalls: frozenset[int]) -> bool | None:
     anything else (the GIL, a lock), None when ``/proc`` cannot tell."""
     base = f"/proc/self/task/{tid}"
     try:
-        with open(f"{base}/stat", "rb") as f:
-            before = f.read()
+        state = _state(base)
+        if state not in (b"S", b"D"):
+            return False
         with open(f"{base}/syscall", "rb") as f:
             call = f.read().split(maxsplit=1)[0]
-        with open(f"{base}/stat", "rb") as f:
-            after = f.read()
+        if _state(base) != state:  # it moved while we looked: ask again later
+            return False
     except (OSError, IndexError):
         return None
-    state = before.rpartition(b")")[2].split()[:1]
-    if state not in ([b"S"], [b"D"]) or after.rpartition(b")")[2].split()[:1] != state:
-        return False
     return call.isdigit() and int(call) in syscalls
+
+
+def _state(base: str) -> bytes:
+    """The one-letter scheduler state in ``<base>/stat`` (R running, S sleeping …)."""
+    with open(f"{base}/stat", "rb") as f:
+        return f.read().rpartition(b")")[2].split(maxsplit=1)[0]
 
 
 class _Job:
@@ -180,6 +187,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._virtual_now = 0.0
         self._jobs: list[_Job] = []
         self._job_seq = itertools.count()
+        self._last_busy: _Job | None = None
         self._syscalls = _WAITING_SYSCALLS.get(platform.machine())
         inner: selectors.BaseSelector = self._selector  # type: ignore[has-type]
         self._selector = _VirtualSelector(inner, self)
@@ -214,10 +222,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _settle(self) -> bool:
         """Wait until no job thread runs; deliver finished jobs in order. True if any was."""
         waited_since = time.perf_counter()
+        nap = _SPIN_S
         while self._jobs and self._busy(time.perf_counter() - waited_since):
             if time.perf_counter() - waited_since > _STUCK_S:
                 break  # a thread waits on something the loop cannot see (a lock)
-            time.sleep(_SPIN_S)
+            time.sleep(nap)
+            nap = min(2 * nap, _MAX_SPIN_S)
         finished = [job for job in self._jobs if job.state == _Job.FINISHED or _dropped(job)]
         if not finished:
             return False
@@ -230,11 +240,16 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return delivered
 
     def _busy(self, waited_s: float) -> bool:
+        # The job found running last time is asked first: it is likely still running.
+        last = self._last_busy
+        if last is not None and last.state == _Job.RUNNING and not self._waiting(last, waited_s):
+            return True
         running: dict[int, int] = {}
         for job in self._jobs:
             if job.state == _Job.RUNNING:
                 running[id(job.executor)] = running.get(id(job.executor), 0) + 1
-                if not self._waiting(job, waited_s):
+                if job is not last and not self._waiting(job, waited_s):
+                    self._last_busy = job
                     return True
         for job in self._jobs:
             if job.state == _Job.QUEUED and not _dropped(job):
