@@ -182,3 +182,38 @@ def test_differences_name_the_path() -> None:
     a = {"scenarios": [{"metrics": {"x": {"p95_s": 1.0, "wall_s": 3.0}}}], "machine": {}}
     b = {"scenarios": [{"metrics": {"x": {"p95_s": 2.0, "wall_s": 9.0}}}], "machine": {"n": 1}}
     assert differences(figures(a), figures(b)) == ["$.scenarios[0].metrics.x.p95_s: 1.0 != 2.0"]
+
+
+def test_parse_seeds() -> None:
+    """Ranges and lists, in order, without repeats; malformed input is refused."""
+    from imagegate.bench._seeds import parse_seeds
+
+    assert parse_seeds("0-3") == (0, 1, 2, 3)
+    assert parse_seeds("4,1,1-2") == (4, 1, 2)
+    for bad in ("3-1", "a", "1-", "0-5000"):
+        with pytest.raises(ValueError, match="seed"):
+            parse_seeds(bad)
+
+
+def test_seeds_report_median_range_and_verdicts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--seeds runs each seed and reports every figure's spread and the targets per seed."""
+    out = tmp_path / "seeds.json"
+    status = bench_main(
+        [
+            "--requests", "4", "--concurrency", "4", "--quiet", "--seeds", "0-2",
+            "--contenders", "waterfall,imagegate,oracle", "--json", str(out),
+        ]
+    )  # fmt: skip
+    assert status == 0
+    printed = capsys.readouterr().out
+    assert "over seeds 0, 1, 2" in printed
+    assert "beats waterfall on success and p95" in printed
+    document = json.loads(out.read_text())
+    assert document["config"]["seeds"] == [0, 1, 2]
+    assert set(document["per_seed"]) == {"0", "1", "2"}
+    spread = document["across_seeds"]["figures"]["outage-2026-01-21"]["imagegate"]["p95_s"]
+    assert spread["low"] <= spread["median"] <= spread["high"]
+    verdicts = document["across_seeds"]["verdicts"]["outage-2026-01-21"]
+    assert set(verdicts["beats waterfall on success and p95"]) == {"0", "1", "2"}
