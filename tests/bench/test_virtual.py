@@ -217,3 +217,16 @@ def test_seeds_report_median_range_and_verdicts(
     assert spread["low"] <= spread["median"] <= spread["high"]
     verdicts = document["across_seeds"]["verdicts"]["outage-2026-01-21"]
     assert set(verdicts["beats waterfall on success and p95"]) == {"0", "1", "2"}
+
+
+def test_demo_runs_on_virtual_time_by_default(capsys: pytest.CaptureFixture[str]) -> None:
+    """Without --time-scale the demo says its times are virtual, and two runs agree."""
+    from imagegate.bench import demo_main
+
+    outputs = []
+    for _ in range(2):
+        assert demo_main(["--requests", "4", "--concurrency", "4", "--seed", "2"]) == 0
+        out = capsys.readouterr().out
+        assert "virtual time" in out
+        outputs.append([line for line in out.splitlines() if "delivered" in line])
+    assert outputs[0] == outputs[1]
