@@ -188,6 +188,8 @@ def print_seed_summary(summary: SeedSummary, out: TextIO | None = None) -> None:
         for name, figures in contenders.items():
             table.add_row(name, *(_cell(f, figures[f]) for f in SEED_FIGURES))
         console.print(table)
+        if not summary.verdicts.get(scenario):
+            continue  # imagegate did not run: no targets to judge
         verdicts = table_module.Table(title=f"{scenario}: imagegate's targets, per seed")
         for header in ("target", "held", "failed on seeds"):
             verdicts.add_column(header)
