@@ -31,9 +31,10 @@ router core reaches outside itself only through its host, which runs every provi
 and every backoff sleep. `ClockHost` is LiteLLM's own host with one change, its sleeps
 (the backoff and any ``Retry-After``) last their seconds on the run's clock, so they last
 the same *simulated* seconds as they would in real time. On virtual time (the default)
-the host also puts the call timeout, the cooldowns and the failures-per-minute counters
-on the run's clock (see `imagegate.bench._litellm_host`), so LiteLLM's configuration
-means what it says in simulated seconds. On a scaled wall clock (``--time-scale``) the
+the host also puts the call timeout and the failures-per-minute counters on the run's
+clock (see `imagegate.bench._litellm_host`), so they mean what they say in simulated
+seconds; the cooldowns, which LiteLLM keeps on the wall clock, are configured at
+`VIRTUAL_COOLDOWN_SCALE`. On a scaled wall clock (``--time-scale``) the
 call timeout and the cooldown time are configured as their clock seconds times the time
 scale, and the failure counters stay per wall-clock minute, which at LiteLLM's time
 scale (0.02 by default, see `imagegate.bench._config.DEFAULT_TIME_SCALE_FLOOR`) spans
@@ -56,6 +57,7 @@ import base64
 import binascii
 import contextlib
 import gc
+import random
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Final
@@ -65,16 +67,23 @@ import anyio.to_thread
 
 from imagegate._request import Size, parse_aspect_ratio, pixels_for
 from imagegate._result import GeneratedImage
+from imagegate.bench._config import DEFAULT_TIME_SCALE_FLOOR
 from imagegate.bench._contenders import Delivery
 from imagegate.bench._deps import import_optional, quiet_litellm
 from imagegate.bench._keeping_executor import KeepingExecutor
-from imagegate.bench._litellm_host import ClockHost, install_clock_cooldowns, seed_litellm
+from imagegate.bench._litellm_host import ClockHost
 from imagegate.bench._setup import BenchEnv, BenchRequest, Endpoint, RouteSpec, ladder
 
 __all__ = ["CALL_TIMEOUT_S", "COOLDOWN_S", "ClockHost", "LiteLLMContender", "litellm_config"]
 
 COOLDOWN_S: Final = 5.0
 """LiteLLM's default cooldown (``DEFAULT_COOLDOWN_TIME_SECONDS``), in clock seconds."""
+
+VIRTUAL_COOLDOWN_SCALE: Final = DEFAULT_TIME_SCALE_FLOOR["litellm"]
+"""Real seconds per simulated second for LiteLLM's cooldowns on virtual time: they are kept
+by LiteLLM on the wall clock, and on virtual time the wall clock runs at the speed of the
+CPU work, about this fast for LiteLLM (its CPU time per call, ~20 ms, per simulated second
+of a busy run). An approximation, stated in docs/benchmarks.md."""
 
 CALL_TIMEOUT_S: Final = 180.0
 """LiteLLM's per-call timeout, in clock seconds: the waterfall-retry loop's. LiteLLM has no
@@ -233,7 +242,7 @@ def litellm_config(
 class LiteLLMContender:
     """LiteLLM's Router over the route set (configuration in the module docstring)."""
 
-    __slots__ = ("_env", "_executor", "_host", "_routers", "_unseed", "name", "skipped")
+    __slots__ = ("_env", "_executor", "_host", "_routers", "name", "skipped")
 
     def __init__(self) -> None:
         self.name = "litellm"
@@ -241,7 +250,6 @@ class LiteLLMContender:
         self._host: ClockHost | None = None
         self._routers: dict[tuple[Size, str], Any] = {}
         self._executor: KeepingExecutor | None = None
-        self._unseed: Callable[[], None] | None = None
         self.skipped: list[str] = []
 
     async def open(self, env: BenchEnv) -> None:
@@ -265,9 +273,9 @@ class LiteLLMContender:
         # cancelled at the deadline is closed at `aclose`, not dropped un-awaited.
         self._executor = KeepingExecutor(max_workers=max(32, 4 * env.concurrency))
         asyncio.get_running_loop().set_default_executor(self._executor)
-        # LiteLLM shuffles deployments with the global `random`: a generator of its own,
-        # seeded from the run seed, makes two runs with one seed choose alike.
-        self._unseed = seed_litellm(env.seed)
+        # LiteLLM draws its retry jitter from the global `random`: seeded from the run's
+        # seed. Its shuffle of deployments is drawn in native code and cannot be seeded.
+        random.seed(env.seed)
         self._router(env.size, env.aspect_ratio)
 
     def _router(self, size: Size, aspect_ratio: str) -> Any:
@@ -287,12 +295,12 @@ class LiteLLMContender:
             fallbacks=fallbacks,
             num_retries=_NUM_RETRIES,
             timeout=min(CALL_TIMEOUT_S, env.deadline_s) * scale,
-            cooldown_time=COOLDOWN_S * scale,
+            # On virtual time LiteLLM's cooldowns stay on the wall clock (its native store
+            # has no public clock option): real seconds at LiteLLM's nominal time scale.
+            cooldown_time=COOLDOWN_S * (VIRTUAL_COOLDOWN_SCALE if env.virtual else scale),
         )
         config = _litellm_module("router_config").build_router_config(arguments)
         router = quiet_litellm().Router.from_config(config, host=host)
-        if env.virtual:
-            install_clock_cooldowns(router, env.clock, COOLDOWN_S)
         self._routers[key] = router
         return router
 
@@ -336,9 +344,6 @@ class LiteLLMContender:
         closed, here, rather than at a random later point.
         """
         self._routers.clear()
-        unseed, self._unseed = self._unseed, None
-        if unseed is not None:
-            unseed()
         executor, self._executor = self._executor, None
         if executor is not None:
             await anyio.to_thread.run_sync(executor.shutdown, True)

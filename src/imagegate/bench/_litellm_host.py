@@ -18,25 +18,20 @@ LiteLLM's other timers on the run's clock:
   retries and falls back on like the one its HTTP client raises;
 - the routing cache (failures per minute, which decide cooldowns): an in-memory cache
   whose expiry reads the run's clock (``InMemoryCache(clock=...)``, a LiteLLM option);
-- the cooldowns: LiteLLM keeps them in a native store on the wall clock; `ClockCooldowns`
-  is the same store in Python on the run's clock, installed with LiteLLM's documented
-  rebinding of the router's cooldown cache.
+- not the cooldowns: LiteLLM keeps them in a native store on the wall clock, which no
+  public option of LiteLLM's puts on another clock. The contender configures them in real
+  seconds at LiteLLM's nominal time scale (`imagegate.bench._litellm.VIRTUAL_COOLDOWN_SCALE`).
 """
 
 from __future__ import annotations
 
-import random
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from typing import Any, Final, cast
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
 
 from imagegate.bench._deps import import_optional, quiet_litellm
 from imagegate.resilience.clock import Clock, move_on_after
 
-__all__ = ["ClockCooldowns", "ClockHost", "install_clock_cooldowns", "seed_litellm"]
-
-_RANDOM_USERS: Final = ("router_strategy.simple_shuffle", "utils")
-"""LiteLLM's modules whose ``random`` draws a router's choices: the shuffle of
-deployments, and the jitter of ``calculate_retry_after``."""
+__all__ = ["ClockHost"]
 
 
 def _litellm_module(name: str) -> Any:
@@ -136,102 +131,3 @@ def _timed(
         )
 
     return call
-
-
-class ClockCooldowns:
-    """LiteLLM's cooldown store (its ``RouterCooldowns`` protocol) in memory, on a clock.
-
-    Entries and allowed-failure counters expire after their TTL in ``clock`` seconds.
-    """
-
-    def __init__(self, clock: Clock) -> None:
-        self._clock = clock
-        self._entries: dict[str, tuple[Mapping[str, Any], float]] = {}
-        self._fails: dict[tuple[str, str | None], tuple[int, float]] = {}
-
-    @property
-    def has_redis(self) -> bool:
-        """Never: this store is local."""
-        return False
-
-    def attach_redis(self, redis: Any) -> None:
-        """Ignored: this store is local."""
-
-    def flush_local_counters(self) -> None:
-        """Forget the allowed-failure counters."""
-        self._fails.clear()
-
-    def put(self, model_id: str, value: Mapping[str, Any], ttl: float) -> None:
-        """Cool ``model_id`` down for ``ttl`` clock seconds."""
-        self._entries[model_id] = (value, self._clock.now() + ttl)
-
-    def increment_allowed_fails(self, model_id: str, suffix: str | None, ttl: float) -> int:
-        """Count one failure in a window of ``ttl`` seconds opened by the first; the count."""
-        now = self._clock.now()
-        count, expiry = self._fails.get((model_id, suffix), (0, now + ttl))
-        if expiry <= now:
-            count, expiry = 0, now + ttl
-        self._fails[(model_id, suffix)] = (count + 1, expiry)
-        return count + 1
-
-    async def async_put(self, model_id: str, value: Mapping[str, Any], ttl: float) -> None:
-        """`put`."""
-        self.put(model_id, value, ttl)
-
-    async def async_increment_allowed_fails(
-        self, model_id: str, suffix: str | None, ttl: float
-    ) -> int:
-        """`increment_allowed_fails`."""
-        return self.increment_allowed_fails(model_id, suffix, ttl)
-
-    def active(self, model_ids: Sequence[str], *, batch: Any) -> Any:
-        """`active_sync`, as an answer LiteLLM awaits without yielding."""
-        return _litellm_module("redis.stores._route").ready(self.active_sync(model_ids))
-
-    def active_sync(self, model_ids: Sequence[str]) -> tuple[tuple[str, Mapping[str, Any]], ...]:
-        """The cooldowns in force among ``model_ids``."""
-        now = self._clock.now()
-        found = ((m, self._entries.get(m)) for m in model_ids)
-        return tuple((m, e[0]) for m, e in found if e is not None and e[1] > now)
-
-    def minimum(self, model_ids: Sequence[str], default: float) -> float:
-        """The shortest cooldown time in force among ``model_ids``, else ``default``."""
-        times = [float(v.get("cooldown_time", default)) for _, v in self.active_sync(model_ids)]
-        return min(times, default=default)
-
-    def evict_local(self, model_id: str) -> None:
-        """End ``model_id``'s cooldown."""
-        self._entries.pop(model_id, None)
-
-    def snapshot(self) -> dict[str, Mapping[str, Any]]:
-        """Every cooldown in force."""
-        return dict(self.active_sync(list(self._entries)))
-
-
-def install_clock_cooldowns(router: Any, clock: Clock, cooldown_s: float) -> None:
-    """Rebind ``router``'s cooldown cache to a `ClockCooldowns` store on ``clock``."""
-    cooldown_cache = _litellm_module("router_utils.cooldown_cache")
-    router._core_cooldown_cache = cooldown_cache.CooldownCache(
-        store=ClockCooldowns(clock), default_cooldown_time=cooldown_s, clock=clock.now
-    )
-
-
-def seed_litellm(seed: int) -> Callable[[], None]:
-    """Give LiteLLM's router choices their own ``random.Random(seed)``; returns the undo.
-
-    LiteLLM draws them from the process-wide ``random``, which other code also draws from
-    (a first call's set-up, threads) in an order a run does not control, so seeding the
-    global generator does not make two runs choose alike. Each module in `_RANDOM_USERS`
-    gets a generator of its own, seeded from the run seed.
-    """
-    undo: list[tuple[Any, Any]] = []
-    for index, name in enumerate(_RANDOM_USERS):
-        module = _litellm_module(name)
-        undo.append((module, module.random))
-        module.random = random.Random(f"{seed}:{index}")
-
-    def restore() -> None:
-        for module, original in undo:
-            module.random = original
-
-    return restore
