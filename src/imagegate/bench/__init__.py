@@ -10,10 +10,10 @@ come from the simulator's own event log and its deterministic world (docs/benchm
     imagegate bench --live --yes                     # real providers, keys from the env
     imagegate demo                                   # the outage, imagegate vs waterfall
 
-From Python::
+From Python (on virtual time, the default, the run needs the virtual-time loop)::
 
-    from imagegate.bench import BenchConfig, run_scenario
-    result = await run_scenario("overload-503", BenchConfig(requests=100))
+    from imagegate.bench import BenchConfig, run_scenario, run_virtual
+    result = run_virtual(run_scenario("overload-503", BenchConfig(requests=100)))
     result.metrics["imagegate"].p95_s
 
 LiteLLM, matplotlib, rich and psutil come with ``pip install 'imagegate[bench]'`` (from a
@@ -49,6 +49,7 @@ from imagegate.bench._oracle import OracleChoice, OracleVerdict, judge
 from imagegate.bench._runner import ScenarioResult, run_scenario
 from imagegate.bench._setup import DEFAULT_ROUTES, BenchEnv, BenchRequest, Endpoint, RouteSpec
 from imagegate.bench._targets import Target, check_targets
+from imagegate.bench._virtual import VirtualTimeLoop, run_virtual
 
 __all__ = [
     "ALL_SCENARIOS",
@@ -71,6 +72,7 @@ __all__ = [
     "RouteSpec",
     "ScenarioResult",
     "Target",
+    "VirtualTimeLoop",
     "add_bench_arguments",
     "add_demo_arguments",
     "bench_main",
@@ -81,4 +83,5 @@ __all__ = [
     "run_bench",
     "run_demo",
     "run_scenario",
+    "run_virtual",
 ]

@@ -11,10 +11,10 @@ import argparse
 import asyncio
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from imagegate._logging import LOG_LEVEL_ENV_VAR
 from imagegate._request import SIZES
@@ -24,6 +24,7 @@ from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
 from imagegate.bench._runner import ScenarioResult, run_scenario
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
+from imagegate.bench._virtual import run_virtual
 from imagegate.errors import ImageGateError
 from imagegate.testing.simulator import ScenarioError
 
@@ -45,6 +46,8 @@ MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory")
 """What ``--measure`` can select (``all`` for every one)."""
 
 _DEFAULTS = BenchConfig()
+
+_T = TypeVar("_T")
 
 
 def _positive_int(text: str) -> int:
@@ -70,6 +73,15 @@ def _contender_list(text: str) -> tuple[str, ...]:
         known = ", ".join((*CONTENDERS, ORACLE))
         raise argparse.ArgumentTypeError(f"unknown contender(s) {unknown}; known: {known}, all")
     return names
+
+
+def _seed_list(text: str) -> tuple[int, ...]:
+    from imagegate.bench._seeds import parse_seeds
+
+    try:
+        return parse_seeds(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _measure_list(text: str) -> tuple[str, ...]:
@@ -117,19 +129,30 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument("--seed", type=int, default=_DEFAULTS.seed, metavar="S")
     load.add_argument(
+        "--seeds",
+        type=_seed_list,
+        metavar="RANGE",
+        help="run the contest once per seed ('0-9', '1,4,7') and report each figure as "
+        "its median and range across them, with imagegate's targets per seed",
+    )
+    load.add_argument(
         "--time-scale",
         type=_positive_float,
-        default=_DEFAULTS.time_scale,
+        default=None,
         metavar="X",
-        help=f"real seconds per simulated second (default {_DEFAULTS.time_scale})",
+        help="run on the wall clock, X real seconds per simulated second (0.01: a 600 s "
+        "deadline lasts 6 s); CPU time and the machine's load then count as simulated "
+        "time. Default: virtual time, where they count zero and a seed always gives the "
+        "same figures",
     )
     load.add_argument(
         "--litellm-time-scale",
         type=_positive_float,
         default=_DEFAULTS.time_scale_floor["litellm"],
         metavar="X",
-        help="the smallest time scale LiteLLM runs at: its own CPU time per call would "
-        f"otherwise count as simulated seconds (default {_DEFAULTS.time_scale_floor['litellm']})",
+        help="with --time-scale, the smallest time scale LiteLLM runs at: its own CPU time "
+        "per call would otherwise count as simulated seconds "
+        f"(default {_DEFAULTS.time_scale_floor['litellm']})",
     )
     load.add_argument("--size", choices=SIZES, default=_DEFAULTS.size)
     load.add_argument("--aspect-ratio", default=_DEFAULTS.aspect_ratio, metavar="W:H")
@@ -152,6 +175,13 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
+    output.add_argument(
+        "--same-as",
+        type=Path,
+        metavar="PATH",
+        help="with --json: compare every figure but the wall times with an earlier run's "
+        "JSON, list what differs and exit 1 if anything does (same seed, same figures)",
+    )
     output.add_argument("--plot", type=Path, metavar="PATH", help="draw the figures as a PNG")
     output.add_argument("--quiet", action="store_true", help="no progress bars")
     live = parser.add_argument_group("live (real providers, real money)")
@@ -205,7 +235,7 @@ def run_bench(args: argparse.Namespace) -> int:
     """Run ``imagegate bench`` with parsed arguments; returns the exit status."""
     os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
     try:
-        return asyncio.run(_bench(args))
+        return _bench(args)
     except (MissingDependency, ScenarioError, ImageGateError) as exc:
         print(f"imagegate bench: {exc}", file=sys.stderr)
         return 2
@@ -213,30 +243,61 @@ def run_bench(args: argparse.Namespace) -> int:
         return 130
 
 
+def _run(main: Coroutine[Any, Any, _T], *, virtual: bool) -> _T:
+    """Run ``main`` on a virtual-time loop, or on asyncio's own."""
+    return run_virtual(main) if virtual else asyncio.run(main)
+
+
 def _console(stderr: bool = False) -> Any:
     return import_optional("rich.console", purpose="imagegate bench").Console(stderr=stderr)
 
 
-async def _bench(args: argparse.Namespace) -> int:
+def _bench(args: argparse.Namespace) -> int:
     config = _config(args)
     if args.live:
-        return await _live(args, config)
+        return asyncio.run(_live(args, config))
     results: list[ScenarioResult] = []
-    extra: dict[str, Any] = {}
     measures = args.measure
+    if args.seeds and "contest" in measures:
+        return _across_seeds(args, config)
     if "contest" in measures:
-        results = await _contest(config, quiet=args.quiet)
+        # The contest on virtual time (unless a time scale is given); the measurements
+        # of real CPU time and memory below on asyncio's own loop.
+        results = _run(_contest(config, quiet=args.quiet), virtual=config.virtual)
         from imagegate.bench._report import print_results
 
         print_results(results)
-    if "overhead" in measures:
-        extra["overhead"] = await _overhead(args)
-    if "throughput" in measures:
-        extra["throughput"] = await _throughput(args)
-    if "memory" in measures:
-        extra["memory"] = await _memory(args)
+    from imagegate.bench._measurements import measurements
+
+    extra = asyncio.run(measurements(args, measures))
     _write_outputs(args, results, extra)
-    return 0
+    return _check_same(args)
+
+
+def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
+    """The contest once per seed, each on a fresh loop; the spread and verdicts."""
+    from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
+
+    per_seed: dict[int, list[ScenarioResult]] = {}
+    for seed in args.seeds:
+        seeded = replace(config, seed=seed)
+        per_seed[seed] = _run(_contest(seeded, quiet=args.quiet), virtual=config.virtual)
+    summary = summarize_seeds(per_seed)
+    print_seed_summary(summary)
+    if args.json is not None:
+        print(f"wrote {write_seeds_json(args.json, per_seed, summary)}")
+    return _check_same(args)
+
+
+def _check_same(args: argparse.Namespace) -> int:
+    if args.same_as is None:
+        return 0
+    if args.json is None:
+        print("--same-as needs --json", file=sys.stderr)
+        return 2
+    from imagegate.bench._figures import report_same
+
+    return report_same(args.same_as, args.json)
 
 
 async def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
@@ -265,68 +326,6 @@ def _write_outputs(
             print(f"wrote {write_plot(args.plot, results)}")
         else:
             print("--plot: nothing to draw without the contest", file=sys.stderr)
-
-
-async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from imagegate.bench._overhead import null_overhead
-
-    rows = await null_overhead(requests=args.overhead_requests)
-    table = _table("router overhead with a null provider (µs per request, median of 5 rounds)")
-    for header in ("tier", "requests/round", "provider direct", "through the router", "overhead"):
-        table.add_column(header, justify="right")
-    for r in rows:
-        table.add_row(
-            r.size, f"{r.requests:,}", f"{r.direct_us:.1f}", f"{r.router_us:.1f}",
-            f"{r.overhead_us:.1f}",
-        )  # fmt: skip
-    _console().print(table)
-    return [r.to_json() for r in rows]
-
-
-async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from imagegate.bench._overhead import throughput
-
-    rows = await throughput(requests=args.throughput_requests)
-    table = _table(
-        "throughput against the zero-latency simulator (requests/s, 32 in flight, medians "
-        "of 5 rounds; ratios within each round: median (lowest–highest))"
-    )
-    for header in ("provider", "SDK", "adapter", "router", "router/adapter", "adapter/SDK"):
-        table.add_column(header, justify="right")
-    for r in rows:
-        (ra_low, ra_high), (as_low, as_high) = r.router_vs_adapter_range, r.adapter_vs_sdk_range
-        table.add_row(
-            r.provider, f"{r.sdk_rps:.0f}", f"{r.adapter_rps:.0f}", f"{r.router_rps:.0f}",
-            f"{r.router_vs_adapter:.2f} [{ra_low:.2f}–{ra_high:.2f}]",
-            f"{r.adapter_vs_sdk:.2f} [{as_low:.2f}–{as_high:.2f}]",
-        )  # fmt: skip
-    _console().print(table)
-    return [r.to_json() for r in rows]
-
-
-async def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from imagegate.bench._memory import peak_memory
-
-    rows = await peak_memory(concurrency=args.memory_concurrency)
-    table = _table(
-        f"peak RSS, {args.memory_concurrency} concurrent 4K requests with realistic payloads"
-    )
-    for header in ("client", "image", "on the wire", "RSS before", "peak", "per image", "copies"):
-        table.add_column(header, justify="right")
-    mib = 2**20
-    for r in rows:
-        table.add_row(
-            r.mode, f"{r.image_bytes / mib:.1f} MiB", f"{r.wire_bytes / mib:.1f} MiB",
-            f"{r.baseline_rss / mib:.0f} MiB", f"{r.peak_rss / mib:.0f} MiB",
-            f"{r.peak_growth_per_image / mib:.0f} MiB", f"{r.copies:.2f}",
-        )  # fmt: skip
-    _console().print(table)
-    return [r.to_json() for r in rows]
-
-
-def _table(title: str) -> Any:
-    table_module = import_optional("rich.table", purpose="imagegate bench")
-    return table_module.Table(title=title, title_justify="left")
 
 
 async def _live(args: argparse.Namespace, config: BenchConfig) -> int:
@@ -385,9 +384,10 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--time-scale",
         type=_positive_float,
-        default=DEMO_CONFIG.time_scale,
+        default=None,
         metavar="X",
-        help=f"real seconds per simulated second (default {DEMO_CONFIG.time_scale})",
+        help="run on the wall clock, X real seconds per simulated second (default: "
+        "virtual time, where a seed always gives the same figures)",
     )
 
 
@@ -404,7 +404,7 @@ def run_demo(args: argparse.Namespace) -> int:
         time_scale=args.time_scale,
     )
     try:
-        asyncio.run(run_demo_async(config))
+        _run(run_demo_async(config), virtual=config.virtual)
     except MissingDependency as exc:
         print(f"imagegate demo: {exc}", file=sys.stderr)
         return 2

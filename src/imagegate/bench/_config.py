@@ -26,10 +26,13 @@ class BenchConfig:
         requests: Requests per contender and scenario.
         concurrency: Requests in flight at once.
         seed: The world's seed (and every contender's).
-        time_scale: Real seconds per simulated second.
-        time_scale_floor: Per contender, the smallest time scale it runs at: a client that
-            spends much CPU per call (LiteLLM: 10–30 ms) would otherwise see it stretched
-            into simulated seconds (at 0.01, 30 ms is 3 s).
+        time_scale: Real seconds per simulated second, or None (the default) for virtual
+            time: simulated time moves only when every task waits, so CPU time and the
+            machine's load cost nothing and a seed always gives the same figures (see
+            `imagegate.bench._virtual`).
+        time_scale_floor: With a time scale, per contender, the smallest one it runs at: a
+            client that spends much CPU per call (LiteLLM: 10–30 ms) would otherwise see
+            it stretched into simulated seconds (at 0.01, 30 ms is 3 s).
         contenders: Contender names, ``"oracle"`` for both oracles.
         size: The tier every request asks for.
         aspect_ratio: The ratio every request asks for.
@@ -42,7 +45,7 @@ class BenchConfig:
     requests: int = 200
     concurrency: int = 32
     seed: int = 0
-    time_scale: float = 0.01
+    time_scale: float | None = None
     time_scale_floor: Mapping[str, float] = field(
         default_factory=lambda: dict(DEFAULT_TIME_SCALE_FLOOR)
     )
@@ -60,6 +63,14 @@ class BenchConfig:
     oracle_attempts: int = DEFAULT_ORACLE_ATTEMPTS
     routes: tuple[RouteSpec, ...] = DEFAULT_ROUTES
 
+    @property
+    def virtual(self) -> bool:
+        """True on virtual time (no time scale)."""
+        return self.time_scale is None
+
     def scale_for(self, contender: str) -> float:
-        """The time scale ``contender`` runs at (``time_scale``, or its floor if larger)."""
+        """The time scale ``contender`` runs at: ``time_scale``, or its floor if larger;
+        1.0 on virtual time (one virtual second per simulated second)."""
+        if self.time_scale is None:
+            return 1.0
         return max(self.time_scale, self.time_scale_floor.get(contender, 0.0))

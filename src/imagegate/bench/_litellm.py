@@ -30,14 +30,17 @@ The router is built with ``Router.from_config(config, host=ClockHost(...))``: Li
 router core reaches outside itself only through its host, which runs every provider call
 and every backoff sleep. `ClockHost` is LiteLLM's own host with one change, its sleeps
 (the backoff and any ``Retry-After``) last their seconds on the run's clock, so they last
-the same *simulated* seconds as they would in real time. The call timeout and the cooldown
-time, which LiteLLM times by the wall clock, are configured as their clock seconds times
-the time scale. The OpenAI SDK under the ``openai/`` deployments does not retry on its
-own: LiteLLM calls it with ``max_retries=0`` for router calls, so every upstream attempt
-is one of the router's. Not scaled: LiteLLM's failure counters stay per wall-clock minute,
-which at LiteLLM's time scale (0.02 by default, see
-`imagegate.bench._config.DEFAULT_TIME_SCALE_FLOOR`) spans 3,000 simulated seconds:
-LiteLLM judges a deployment over most of a run, not the last minute.
+the same *simulated* seconds as they would in real time. On virtual time (the default)
+the host also puts the call timeout and the failures-per-minute counters on the run's
+clock (see `imagegate.bench._litellm_host`), so they mean what they say in simulated
+seconds; the cooldowns, which LiteLLM keeps on the wall clock, are configured at
+`VIRTUAL_COOLDOWN_SCALE`. On a scaled wall clock (``--time-scale``) the
+call timeout and the cooldown time are configured as their clock seconds times the time
+scale, and the failure counters stay per wall-clock minute, which at LiteLLM's time
+scale (0.02 by default, see `imagegate.bench._config.DEFAULT_TIME_SCALE_FLOOR`) spans
+3,000 simulated seconds. The OpenAI SDK under the ``openai/`` deployments does not retry
+on its own: LiteLLM calls it with ``max_retries=0`` for router calls, so every upstream
+attempt is one of the router's.
 
 What it cannot express (see docs/benchmarks.md): a per-tier attempt order across
 platforms (deployments in a group are shuffled), hedging, a deadline shared by retries
@@ -64,16 +67,23 @@ import anyio.to_thread
 
 from imagegate._request import Size, parse_aspect_ratio, pixels_for
 from imagegate._result import GeneratedImage
+from imagegate.bench._config import DEFAULT_TIME_SCALE_FLOOR
 from imagegate.bench._contenders import Delivery
 from imagegate.bench._deps import import_optional, quiet_litellm
 from imagegate.bench._keeping_executor import KeepingExecutor
+from imagegate.bench._litellm_host import ClockHost
 from imagegate.bench._setup import BenchEnv, BenchRequest, Endpoint, RouteSpec, ladder
-from imagegate.resilience.clock import Clock
 
 __all__ = ["CALL_TIMEOUT_S", "COOLDOWN_S", "ClockHost", "LiteLLMContender", "litellm_config"]
 
 COOLDOWN_S: Final = 5.0
 """LiteLLM's default cooldown (``DEFAULT_COOLDOWN_TIME_SECONDS``), in clock seconds."""
+
+VIRTUAL_COOLDOWN_SCALE: Final = DEFAULT_TIME_SCALE_FLOOR["litellm"]
+"""Real seconds per simulated second for LiteLLM's cooldowns on virtual time: they are kept
+by LiteLLM on the wall clock, and on virtual time the wall clock runs at the speed of the
+CPU work, about this fast for LiteLLM (its CPU time per call, ~20 ms, per simulated second
+of a busy run). An approximation, stated in docs/benchmarks.md."""
 
 CALL_TIMEOUT_S: Final = 180.0
 """LiteLLM's per-call timeout, in clock seconds: the waterfall-retry loop's. LiteLLM has no
@@ -229,57 +239,6 @@ def litellm_config(
     return model_list, fallbacks, skipped
 
 
-class ClockHost:
-    """LiteLLM's router host with its sleeps on the run's clock; it counts the image calls.
-
-    LiteLLM's router core reaches outside itself only through a host (LiteLLM 1.110's
-    "Core, config and host interfaces"): every provider call (``invoke``), every backoff
-    sleep (``sleep``, ``sleep_sync``), the process settings and caches. This host hands
-    everything to ``inner`` (LiteLLM's own ``python_host``) except the sleeps: a backoff
-    of ``s`` seconds (``Retry-After`` included) lasts ``s`` seconds of ``clock``, so on the
-    simulator's scaled clock it lasts ``s`` simulated seconds. Each ``aimage_generation``
-    it runs is one upstream attempt, counted in `image_calls`.
-
-    Args:
-        inner: The host everything else is delegated to.
-        clock: The run's clock.
-        time_scale: Real seconds per clock second, for ``sleep_sync`` (a blocking sleep
-            cannot wait on an async clock).
-    """
-
-    __slots__ = ("_clock", "_inner", "_time_scale", "image_calls")
-
-    def __init__(self, inner: Any, clock: Clock, *, time_scale: float) -> None:
-        self._inner = inner
-        self._clock = clock
-        self._time_scale = time_scale
-        self.image_calls = 0
-
-    async def sleep(self, seconds: float) -> None:
-        """Wait ``seconds`` of the run's clock."""
-        await self._clock.sleep(seconds)
-
-    def sleep_sync(self, seconds: float) -> None:
-        """Block for ``seconds`` clock seconds (a sync endpoint's backoff)."""
-        self._inner.sleep_sync(seconds * self._time_scale)
-
-    def invoke(self, op: str) -> Callable[..., object]:
-        """LiteLLM's endpoint ``op``, counting the image calls."""
-        if op == "aimage_generation":
-            self.image_calls += 1
-        endpoint: Callable[..., object] = self._inner.invoke(op)
-        return endpoint
-
-    def __getattr__(self, name: str) -> Any:
-        # Settings, callbacks and caches: whatever the core asks of LiteLLM's own host.
-        if name.startswith("_"):
-            raise AttributeError(name)
-        return getattr(self._inner, name)
-
-    def __repr__(self) -> str:
-        return f"ClockHost(clock={self._clock!r}, image_calls={self.image_calls})"
-
-
 class LiteLLMContender:
     """LiteLLM's Router over the route set (configuration in the module docstring)."""
 
@@ -299,7 +258,14 @@ class LiteLLMContender:
         (building one takes LiteLLM a while; others are built when first asked for)."""
         python_host = _litellm_module("router_python_host").python_host
         self._env = env
-        self._host = ClockHost(python_host, env.clock, time_scale=env.time_scale)
+        timeout_s = min(CALL_TIMEOUT_S, env.deadline_s)
+        self._host = ClockHost(
+            python_host,
+            env.clock,
+            time_scale=env.time_scale,
+            call_timeout_s=timeout_s if env.virtual else None,
+            clocked_cache=env.virtual,
+        )
         # LiteLLM 1.110 runs Gemini and Vertex image calls as *blocking* HTTP in the
         # loop's default executor (min(32, CPUs + 4) threads: 6 on a 2-core machine),
         # which would cap it at 6 calls in flight. Give it a thread per call it can have,
@@ -307,7 +273,8 @@ class LiteLLMContender:
         # cancelled at the deadline is closed at `aclose`, not dropped un-awaited.
         self._executor = KeepingExecutor(max_workers=max(32, 4 * env.concurrency))
         asyncio.get_running_loop().set_default_executor(self._executor)
-        # LiteLLM shuffles deployments with the global `random`; seed it for repeatability.
+        # LiteLLM draws its retry jitter from the global `random`: seeded from the run's
+        # seed. Its shuffle of deployments is drawn in native code and cannot be seeded.
         random.seed(env.seed)
         self._router(env.size, env.aspect_ratio)
 
@@ -328,7 +295,9 @@ class LiteLLMContender:
             fallbacks=fallbacks,
             num_retries=_NUM_RETRIES,
             timeout=min(CALL_TIMEOUT_S, env.deadline_s) * scale,
-            cooldown_time=COOLDOWN_S * scale,
+            # On virtual time LiteLLM's cooldowns stay on the wall clock (its native store
+            # has no public clock option): real seconds at LiteLLM's nominal time scale.
+            cooldown_time=COOLDOWN_S * (VIRTUAL_COOLDOWN_SCALE if env.virtual else scale),
         )
         config = _litellm_module("router_config").build_router_config(arguments)
         router = quiet_litellm().Router.from_config(config, host=host)

@@ -126,7 +126,7 @@ def _title(result: ScenarioResult) -> str:
     return (
         f"{result.scenario}: {len(result.requests)} requests for {c.size} {c.aspect_ratio}, "
         f"deadline {c.deadline_s:g} s, concurrency {c.concurrency}, seed {c.seed}, "
-        f"time scale {c.time_scale:g}"
+        + ("virtual time" if c.time_scale is None else f"time scale {c.time_scale:g}")
     )
 
 

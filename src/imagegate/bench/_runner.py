@@ -3,8 +3,7 @@
 For one scenario the runner builds the request list (distinct prompts, the same for
 every contender), computes both oracles from the scenario's world, then runs each
 contender in turn on a **fresh simulator** with the same scenario and seed — fresh, so
-each one starts with the same attempt counters and empty quotas — and the same
-time scale::
+each one starts with the same attempt counters and empty quotas — and the same clock::
 
     for contender in contenders:
         async with Simulator(scenario, seed=seed, time_scale=time_scale) as sim:
@@ -12,19 +11,25 @@ time scale::
             each under the request deadline on sim's clock; close it; wait until the
             simulator is idle; keep its event log
 
-Contenders run one after the other, not side by side, so they do not compete for the
-event loop (a busy loop stretches scaled time).
+The clock is virtual by default (``config.time_scale`` None): the whole run is on a
+`VirtualTimeLoop` (start it with `run_virtual`), whose time moves only when every task
+waits, so CPU time costs no simulated seconds and a seed always gives the same figures;
+the simulator then runs at time scale 1 (one virtual second per simulated second).
+Contenders run one after the other, not side by side, so that with a time scale they do
+not compete for the event loop (a busy loop stretches scaled time).
 
-**Warm-up.** The first requests a process makes pay for lazy imports, SDK clients' first
-calls and the simulator rendering each image once — about a real second, which at a time
-scale of 0.01 is 100 simulated seconds added to whichever contender runs first. So before
-the first scenario every contender runs `WARM_UP_REQUESTS` requests on a throwaway
-simulator (`WARM_UP_SCENARIO`: every call answers at once, half of them with a 503, so
-every tier and the backups are used); nothing of it is measured.
+**Warm-up** (with a time scale only). The first requests a process makes pay for lazy
+imports, SDK clients' first calls and the simulator rendering each image once — about a
+real second, which at a time scale of 0.01 is 100 simulated seconds added to whichever
+contender runs first. So before the first scenario every contender runs
+`WARM_UP_REQUESTS` requests on a throwaway simulator (`WARM_UP_SCENARIO`: every call
+answers at once, half of them with a 503, so every tier and the backups are used);
+nothing of it is measured.
 """
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import math
 import time
@@ -40,7 +45,8 @@ from imagegate.bench._field import FieldError
 from imagegate.bench._metrics import Metrics, RequestRecord, summarize, summarize_oracle
 from imagegate.bench._oracle import OracleVerdict, judge
 from imagegate.bench._setup import BenchRequest, RouteSpec, make_requests, sim_env
-from imagegate.errors import AllRoutesFailed
+from imagegate.bench._virtual import VirtualTimeLoop
+from imagegate.errors import AllRoutesFailed, ConfigurationError
 from imagegate.resilience.clock import Clock, move_on_after
 from imagegate.testing.simulator import (
     PROVIDERS,
@@ -126,7 +132,7 @@ class ContenderRun:
         events: The simulator's event log (None live).
         client_calls: Upstream calls as the contender counted them.
         notes: What the contender could not do (LiteLLM's unreachable routes …).
-        time_scale: The time scale it ran at.
+        time_scale: The time scale it ran at; None on virtual time.
     """
 
     name: str
@@ -135,7 +141,7 @@ class ContenderRun:
     events: list[SimEvent] | None
     client_calls: int
     notes: list[str] = field(default_factory=list)
-    time_scale: float = 1.0
+    time_scale: float | None = 1.0
 
 
 @dataclass(slots=True)
@@ -243,6 +249,11 @@ async def run_contender(
 ) -> ContenderRun:
     """Run one contender on a fresh simulator playing ``scenario``."""
     progress = progress or _Silent()
+    if config.virtual and not isinstance(asyncio.get_running_loop(), VirtualTimeLoop):
+        raise ConfigurationError(
+            "bench: virtual time needs the virtual-time loop (run it with run_virtual), "
+            "or give a time scale"
+        )
     contender = CONTENDERS[name].factory()
     time_scale = config.scale_for(name)
     async with Simulator(scenario, seed=config.seed, time_scale=time_scale) as sim:
@@ -254,6 +265,7 @@ async def run_contender(
             deadline_s=config.deadline_s,
             size=config.size,
             aspect_ratio=config.aspect_ratio,
+            virtual=config.virtual,
         )
         label = scenario if isinstance(scenario, str) else scenario.name
         progress.contender_started(label, name, len(requests))
@@ -276,12 +288,14 @@ async def run_contender(
         await sim.wait_idle(timeout_s=2.0)
         events = sim.events
     notes = [f"{name} could not use {s}" for s in getattr(contender, "skipped", ())]
-    if time_scale != config.time_scale:
+    if config.time_scale is not None and time_scale != config.time_scale:
         notes.append(
             f"{name} ran at time scale {time_scale:g} (its own CPU time per call would "
             f"otherwise count as simulated seconds)"
         )
-    return ContenderRun(name, records, wall, events, calls, notes, time_scale)
+    return ContenderRun(
+        name, records, wall, events, calls, notes, None if config.virtual else time_scale
+    )
 
 
 def _settle_heap() -> None:
@@ -350,7 +364,10 @@ def add_oracles(result: ScenarioResult) -> None:
 
 
 async def warm_up(config: BenchConfig, names: Sequence[str]) -> None:
-    """Run each contender not yet warmed in this process on `WARM_UP_SCENARIO`."""
+    """Run each contender not yet warmed in this process on `WARM_UP_SCENARIO` (not on
+    virtual time, where a first call's imports cost no simulated time)."""
+    if config.virtual:
+        return
     for name in names:
         if name == ORACLE or name in _warmed:
             continue

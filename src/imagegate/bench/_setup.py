@@ -199,6 +199,8 @@ class BenchEnv:
         deadline_s: The deadline of every request (clock seconds).
         size: The tier the run's requests ask for (clients may prepare for it).
         aspect_ratio: The ratio they ask for.
+        virtual: The clock is virtual (simulated time passes only while every task
+            waits): a library's own real-time timers stand for no simulated time.
     """
 
     clock: Clock
@@ -212,6 +214,7 @@ class BenchEnv:
     deadline_s: float = DEFAULT_DEADLINE_S
     size: Size = "4K"
     aspect_ratio: str = "1:1"
+    virtual: bool = False
 
     def endpoint(self, provider: str) -> Endpoint:
         """The endpoint of ``provider``.
@@ -273,6 +276,7 @@ def sim_env(
     deadline_s: float = DEFAULT_DEADLINE_S,
     size: Size = "4K",
     aspect_ratio: str = "1:1",
+    virtual: bool = False,
 ) -> BenchEnv:
     """A `BenchEnv` pointing every route at a running simulator, on its clock."""
     endpoints = {}
@@ -295,6 +299,7 @@ def sim_env(
         deadline_s=deadline_s,
         size=size,
         aspect_ratio=aspect_ratio,
+        virtual=virtual,
     )
 
 

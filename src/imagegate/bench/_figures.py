@@ -1,0 +1,82 @@
+"""Same seed, same figures: compare two ``imagegate bench --json`` documents.
+
+On virtual time a run's figures depend only on its seed, its configuration and the
+versions it ran (see `imagegate.bench._virtual`); only the wall times (``wall_s``, and
+the ``machine`` block, which says where and when it ran) vary. `figures` drops those,
+and `differences` lists every other value that is not the same in both documents,
+by its path in the JSON::
+
+    imagegate bench --seed 7 --json A.json
+    imagegate bench --seed 7 --json B.json --same-as A.json    # exit 1 if they differ
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Final
+
+__all__ = ["WALL_KEYS", "differences", "figures", "load_figures", "report_same"]
+
+WALL_KEYS: Final = frozenset({"wall_s", "machine", "overhead", "throughput", "memory"})
+"""Keys whose values are measured on the wall clock (or describe the machine): the contest
+runs on virtual time, but the overhead, throughput and memory measurements do not."""
+
+_SHOWN: Final = 20
+"""At most this many differences are listed."""
+
+
+def figures(document: Any) -> Any:
+    """``document`` without the values in `WALL_KEYS`, at any depth."""
+    if isinstance(document, dict):
+        return {k: figures(v) for k, v in document.items() if k not in WALL_KEYS}
+    if isinstance(document, list):
+        return [figures(v) for v in document]
+    return document
+
+
+def load_figures(path: str | Path) -> Any:
+    """The figures of the JSON document at ``path``."""
+    return figures(json.loads(Path(path).read_text(encoding="utf-8")))
+
+
+def differences(a: Any, b: Any, path: str = "$") -> list[str]:
+    """Every place where ``a`` and ``b`` differ, as ``"path: a != b"`` (at most `_SHOWN`)."""
+    found: list[str] = []
+    _walk(a, b, path, found)
+    return found[:_SHOWN]
+
+
+def _walk(a: Any, b: Any, path: str, found: list[str]) -> None:
+    if len(found) >= _SHOWN:
+        return
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in sorted(set(a) | set(b)):
+            if key not in a or key not in b:
+                found.append(f"{path}.{key}: only in {'the first' if key in a else 'the second'}")
+            else:
+                _walk(a[key], b[key], f"{path}.{key}", found)
+        return
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b, strict=True)):
+            _walk(x, y, f"{path}[{index}]", found)
+        return
+    if a != b:
+        found.append(f"{path}: {_short(a)} != {_short(b)}")
+
+
+def _short(value: Any) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def report_same(earlier: str | Path, later: str | Path) -> int:
+    """Print whether ``later``'s figures are ``earlier``'s; 0 if they are, else 1."""
+    found = differences(load_figures(earlier), load_figures(later))
+    if not found:
+        print(f"same figures as {earlier} (wall times aside)")
+        return 0
+    print(f"figures differ from {earlier}:")
+    for line in found:
+        print(f"  {line}")
+    return 1

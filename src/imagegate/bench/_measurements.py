@@ -1,0 +1,94 @@
+"""``imagegate bench --measure overhead,throughput,memory``: real-time measurements.
+
+These measure the client's own CPU time and memory, in real time, on asyncio's own loop
+(the contest's virtual time leaves CPU time out on purpose). Each prints its table and
+returns its rows as JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import Any
+
+from imagegate.bench._deps import import_optional
+
+__all__ = ["measurements"]
+
+
+def _console() -> Any:
+    return import_optional("rich.console", purpose="imagegate bench").Console()
+
+
+async def measurements(args: argparse.Namespace, measures: Sequence[str]) -> dict[str, Any]:
+    """Run the measurements named in ``measures``; their rows by name."""
+    extra: dict[str, Any] = {}
+    if "overhead" in measures:
+        extra["overhead"] = await _overhead(args)
+    if "throughput" in measures:
+        extra["throughput"] = await _throughput(args)
+    if "memory" in measures:
+        extra["memory"] = await _memory(args)
+    return extra
+
+
+async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._overhead import null_overhead
+
+    rows = await null_overhead(requests=args.overhead_requests)
+    table = _table("router overhead with a null provider (µs per request, median of 5 rounds)")
+    for header in ("tier", "requests/round", "provider direct", "through the router", "overhead"):
+        table.add_column(header, justify="right")
+    for r in rows:
+        table.add_row(
+            r.size, f"{r.requests:,}", f"{r.direct_us:.1f}", f"{r.router_us:.1f}",
+            f"{r.overhead_us:.1f}",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._overhead import throughput
+
+    rows = await throughput(requests=args.throughput_requests)
+    table = _table(
+        "throughput against the zero-latency simulator (requests/s, 32 in flight, medians "
+        "of 5 rounds; ratios within each round: median (lowest–highest))"
+    )
+    for header in ("provider", "SDK", "adapter", "router", "router/adapter", "adapter/SDK"):
+        table.add_column(header, justify="right")
+    for r in rows:
+        (ra_low, ra_high), (as_low, as_high) = r.router_vs_adapter_range, r.adapter_vs_sdk_range
+        table.add_row(
+            r.provider, f"{r.sdk_rps:.0f}", f"{r.adapter_rps:.0f}", f"{r.router_rps:.0f}",
+            f"{r.router_vs_adapter:.2f} [{ra_low:.2f}–{ra_high:.2f}]",
+            f"{r.adapter_vs_sdk:.2f} [{as_low:.2f}–{as_high:.2f}]",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+async def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._memory import peak_memory
+
+    rows = await peak_memory(concurrency=args.memory_concurrency)
+    table = _table(
+        f"peak RSS, {args.memory_concurrency} concurrent 4K requests with realistic payloads"
+    )
+    for header in ("client", "image", "on the wire", "RSS before", "peak", "per image", "copies"):
+        table.add_column(header, justify="right")
+    mib = 2**20
+    for r in rows:
+        table.add_row(
+            r.mode, f"{r.image_bytes / mib:.1f} MiB", f"{r.wire_bytes / mib:.1f} MiB",
+            f"{r.baseline_rss / mib:.0f} MiB", f"{r.peak_rss / mib:.0f} MiB",
+            f"{r.peak_growth_per_image / mib:.0f} MiB", f"{r.copies:.2f}",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+def _table(title: str) -> Any:
+    table_module = import_optional("rich.table", purpose="imagegate bench")
+    return table_module.Table(title=title, title_justify="left")
