@@ -35,7 +35,7 @@ import math
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Final, Protocol, cast
+from typing import Final, Protocol
 
 import anyio
 
@@ -254,8 +254,6 @@ async def run_contender(
             "bench: virtual time needs the virtual-time loop (run it with run_virtual), "
             "or give a time scale"
         )
-    if config.virtual:
-        cast(VirtualTimeLoop, asyncio.get_running_loop()).start_fresh()
     contender = CONTENDERS[name].factory()
     time_scale = config.scale_for(name)
     async with Simulator(scenario, seed=config.seed, time_scale=time_scale) as sim:

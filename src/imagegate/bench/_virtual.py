@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
-import math
 import platform
 import selectors
 import threading
@@ -196,16 +195,6 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def time(self) -> float:
         """Virtual seconds since the loop was made."""
         return self._virtual_now
-
-    def start_fresh(self, step: float = 2.0**20) -> None:
-        """Move the clock on to the next multiple of ``step`` seconds (a power of two).
-
-        Float arithmetic on times depends on their magnitude: a run that starts where an
-        earlier, nondeterministic run (LiteLLM's) happened to leave the clock would round
-        its durations differently in the last digits. Each contender starts on a boundary
-        that does not depend on what ran before it.
-        """
-        self._virtual_now = (math.floor(self._virtual_now / step) + 1) * step
 
     def _advance(self, timeout: float) -> None:
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
