@@ -35,6 +35,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
+from imagegate.providers._retry_after import DURATION, stated_delay_s
 
 __all__ = ["map_api_error", "next_quota_reset"]
 
@@ -131,7 +132,7 @@ def _per_day_quota(details: list[Mapping[str, Any]]) -> bool:
 
 
 _DURATION: Final = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*s\s*$")
-_RETRY_IN: Final = re.compile(r"retry in (\d+(?:\.\d+)?)\s*(ms|s)\b", re.IGNORECASE)
+_RETRY_IN: Final = re.compile(r"retry in " + DURATION, re.IGNORECASE)
 
 
 def _retry_delay_s(details: list[Mapping[str, Any]], message: str) -> float | None:
@@ -143,7 +144,7 @@ def _retry_delay_s(details: list[Mapping[str, Any]], message: str) -> float | No
     the wait is under a second; a message that disagrees with RetryInfo by a second or
     more is not trusted over it.
     """
-    stated = _stated_delay_s(message)
+    stated = stated_delay_s(_RETRY_IN, message)
     for detail in details:
         if str(detail.get("@type", "")).endswith("RetryInfo"):
             match = _DURATION.match(str(detail.get("retryDelay", "")))
@@ -153,14 +154,6 @@ def _retry_delay_s(details: list[Mapping[str, Any]], message: str) -> float | No
                     return stated
                 return delay
     return stated
-
-
-def _stated_delay_s(message: str) -> float | None:
-    found = _RETRY_IN.search(message)
-    if found is None:
-        return None
-    value = float(found.group(1))
-    return value / 1000 if found.group(2).lower() == "ms" else value
 
 
 def _proxy_page(code: int, message: str) -> bool:

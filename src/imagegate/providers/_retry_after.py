@@ -21,12 +21,11 @@ import time
 from collections.abc import Mapping
 from typing import Any, Final
 
-__all__ = ["retry_after_s"]
+__all__ = ["DURATION", "retry_after_s", "stated_delay_s"]
 
-_TRY_AGAIN: Final = re.compile(
-    r"try again (?:in|after) ((?:\d+(?:\.\d+)?\s*(?:ms|h|m|seconds?|secs?|s)(?![a-z])\s*)+)",
-    re.IGNORECASE,
-)
+DURATION: Final = r"((?:\d+(?:\.\d+)?\s*(?:ms|h|m|seconds?|secs?|s)(?![a-z])\s*)+)"
+"""A duration as messages state it (``1m2.5s``, ``6ms``, ``51.84 seconds``), one group."""
+_TRY_AGAIN: Final = re.compile(r"try again (?:in|after) " + DURATION, re.IGNORECASE)
 _PART: Final = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|h|m|seconds?|secs?|s)(?![a-z])", re.IGNORECASE)
 _UNIT_S: Final = {"h": 3600.0, "m": 60.0, "ms": 0.001}
 """Seconds per unit of a duration part; any spelling of seconds is 1."""
@@ -89,7 +88,13 @@ def _from_body(body: Mapping[str, Any]) -> float | None:
 
 def _from_message(message: str) -> float | None:
     """The duration after "try again in|after" (``1m2.5s``, ``6ms``, ``51.84 seconds``)."""
-    found = _TRY_AGAIN.search(message[:_MESSAGE_SCAN])
+    return stated_delay_s(_TRY_AGAIN, message)
+
+
+def stated_delay_s(phrase: re.Pattern[str], message: str) -> float | None:
+    """The `DURATION` that ``phrase`` (which ends with it) finds in the start of an
+    untrusted ``message``, in seconds; None without one, or for one too large for a float."""
+    found = phrase.search(message[:_MESSAGE_SCAN])
     if found is None:
         return None
     seconds = sum(
