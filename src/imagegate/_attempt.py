@@ -34,6 +34,13 @@ __all__ = ["AttemptRunner"]
 _CLEANUP_BOUND_S = 5.0
 
 
+def _bounded_shield() -> anyio.CancelScope:
+    """A scope that outside cancellation does not reach, for bookkeeping that must not be
+    cut half-way; bounded, so a shared state backend that hangs cannot keep a cancelled
+    request alive."""
+    return anyio.CancelScope(shield=True, deadline=anyio.current_time() + _CLEANUP_BOUND_S)
+
+
 class AttemptRunner:
     """Launches the attempts of one request and runs each to its landing.
 
@@ -95,8 +102,7 @@ class AttemptRunner:
         except anyio.get_cancelled_exc_class():
             # Shielded so the bookkeeping survives the cancellation, but bounded: a shared
             # state backend that hangs must not keep a cancelled request alive.
-            with anyio.CancelScope(shield=True) as cleanup:
-                cleanup.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+            with _bounded_shield():
                 await self._cancelled(flight)
             raise
         finally:
@@ -112,8 +118,7 @@ class AttemptRunner:
         # this request would never learn of, and so never hand back. Bounded like the
         # cleanup; a pending cancellation lands at the next checkpoint, once what was
         # booked is held in the flight for the handler to return.
-        with anyio.CancelScope(shield=True) as booking:
-            booking.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+        with _bounded_shield():
             booked = await run.guards.book(flight)
         if booked is None:
             return Landing(flight, skipped="shared state did not answer in time")
@@ -133,8 +138,7 @@ class AttemptRunner:
         engine = run.engine
         remaining = run.time.remaining()
         if out_of_time(remaining):
-            with anyio.CancelScope(shield=True) as releasing:
-                releasing.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+            with _bounded_shield():
                 await run.guards.release(flight, None, cancelled=False)
             flight.taken = None
             return Landing(flight, skipped="deadline reached", out_of_time=True)
@@ -167,8 +171,7 @@ class AttemptRunner:
         # Shielded and bounded like the booking: a settlement cut half-way (a caller that
         # gave up, a hedge that lost) would leave shared state booked that no one settles,
         # and the handler of the cancellation must not hand back what was settled.
-        with anyio.CancelScope(shield=True) as settling:
-            settling.deadline = anyio.current_time() + _CLEANUP_BOUND_S
+        with _bounded_shield():
             await run.guards.settle(flight, attempt)
         flight.taken = None
         return Landing(flight, attempt=attempt, response=response)
