@@ -1,23 +1,36 @@
 """When a slow attempt gets a hedge, and on which option (the router's `HedgePolicy`).
 
 A main attempt above the hedge size that has not answered after the policy's delay
-(fixed, or learned from its (route, size)) gets a hedge: with ``target="likely"`` the
-option at the hedge size most likely to answer, with ``"soonest"`` the option at or below
-it expected to deliver soonest; a backup only when no primary can take it. A hedge is
-paid for like a retry (the guards' ``spend``). At most `MAX_HEDGES` per main attempt: a
-second one only when the first failed fast. With ``prefer="quality"`` a hedge that wins
-waits ``grace_s`` for the larger main attempt.
+(fixed, or learned from its (route, size)) gets a *smaller* hedge: with
+``target="likely"`` the option at the hedge size most likely to answer, with
+``"soonest"`` the option at or below it expected to deliver soonest; a backup only when no
+primary can take it. With ``race_quantile``, a main attempt at or below the hedge size
+gets a *same-size* hedge once past that quantile of its (route, size) latencies: the
+option at its size expected soonest, another route before the ones already in flight. With
+``race_share``, that share of requests opens with two attempts at the same size::
+
+    main attempt             hedge                      after
+    above policy.size        smaller (likely/soonest)   delay_for(window)
+    at or below it           same size, another route   delay_for(window, race_quantile)
+    a request's first        same size, from the start  race_share of requests
+
+A hedge is paid for like a retry (the guards' ``spend``); a same-size one must also fit in
+the load budget, when the router has one. At most `MAX_HEDGES` per main attempt and
+``max_in_flight`` attempts at once; a further hedge waits one more delay after the last
+one started (one that failed fast is replaced at once). With ``prefer="quality"`` a
+smaller hedge that wins waits ``grace_s`` for the larger main attempt.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from imagegate._cursor import Start
 from imagegate._flight import Flight
 from imagegate._plan import Option
 from imagegate._request import size_rank
 from imagegate._run_view import RunView
+from imagegate.resilience.hedge import HedgePolicy
 
 __all__ = ["MAX_HEDGES", "Hedging"]
 
@@ -36,54 +49,116 @@ class Hedging:
     def __init__(self, run: RunView) -> None:
         self._run = run
 
-    def wait_s(self, main: Flight, hedge: Flight | None) -> float | None:
-        """Seconds until ``main`` is due a hedge; None when it gets none (no policy, a
-        hedge in flight, hedged enough, a hedge itself, or not above the hedge size)."""
+    def wait_s(self, flying: Sequence[Flight]) -> float | None:
+        """Seconds until the main attempt (``flying[0]``, the others its hedges) is due a
+        hedge; None when it gets none (no policy, ``max_in_flight`` reached, hedged
+        enough, a hedge itself, or no hedge applies to its size)."""
+        main = flying[0]
+        policy = self._run.engine.hedge
+        if (
+            policy is None
+            or len(flying) >= policy.max_in_flight
+            or main.hedges >= MAX_HEDGES
+            or main.hedge
+        ):
+            return None
+        delay = self._delay_s(main, policy)
+        if delay is None:
+            return None
+        since = max(f.launched for f in flying)
+        return max(0.0, since + delay - self._run.engine.clock.now())
+
+    def fire(self, main: Flight, flying: Sequence[Flight]) -> Start | None:
+        """The hedge of ``main`` to start now, paid for; None (logged) when no option
+        can take it or the guards refuse to pay for it."""
+        main.hedges += 1
+        policy = self._run.engine.hedge
+        assert policy is not None
+        if policy.races(main.option.size):
+            return self._paid(main, self._same_size(main, flying), "hedge.fired")
+        return self._paid(main, self._smaller(main, policy), "hedge.fired")
+
+    def opening(self, main: Flight) -> Start | None:
+        """A second attempt at ``main``'s size to start with it (the request's first),
+        for ``race_share`` of requests, paid for; None otherwise."""
         run = self._run
         policy = run.engine.hedge
         if (
             policy is None
-            or hedge is not None
-            or main.hedges >= MAX_HEDGES
-            or main.hedge
-            or not policy.applies_to(main.option.size)
-            or policy.size not in run.request.sizes_allowed
+            or policy.race_share <= 0
+            or main.extra
+            or run.engine.rng.random() >= policy.race_share
         ):
             return None
-        now = run.engine.clock.now()
-        window = run.engine.windows.get((main.option.route.name, main.option.size))
-        delay = policy.delay_for(window, now)
-        return max(0.0, main.launched + delay - now)
-
-    def fire(self, main: Flight) -> Start | None:
-        """The hedge of ``main`` to start now, paid for; None (logged) when no option
-        can take it or the guards refuse to pay for it."""
         main.hedges += 1
-        run = self._run
-        target = self._target(main)
-        where = {"route": main.option.route.name, "size": main.option.size}
-        reason = "no option can take it" if target is None else run.spend("hedge")
-        if target is None or reason is not None:
-            run.log.info("hedge.skipped", **where, reason=reason)
-            return None
-        run.log.info("hedge.fired", **where, hedge_route=target.route.name, hedge_size=target.size)
-        return target, run.cursor.number(target)
+        return self._paid(main, self._same_size(main, (main,)), "race.opened")
 
-    def grace_s(self) -> float:
-        """How long a winning hedge waits for the larger main attempt (0: not at all)."""
+    def grace_s(self, winner: Flight, main: Flight) -> float:
+        """How long a winning hedge smaller than the main attempt waits for it (0: not
+        at all)."""
         policy = self._run.engine.hedge
-        if policy is None or policy.prefer != "quality" or policy.grace_s <= 0:
+        if (
+            policy is None
+            or policy.prefer != "quality"
+            or policy.grace_s <= 0
+            or size_rank(winner.option.size) >= size_rank(main.option.size)
+        ):
             return 0.0
         return policy.grace_s
 
-    def _target(self, main: Flight) -> Option | None:
+    def _delay_s(self, main: Flight, policy: HedgePolicy) -> float | None:
+        """How long ``main`` runs before its hedge is due; None when none applies."""
+        run, size = self._run, main.option.size
+        window = run.engine.windows.get((main.option.route.name, size))
+        now = run.engine.clock.now()
+        if policy.races(size):
+            return policy.delay_for(window, now, quantile=policy.race_quantile)
+        if policy.applies_to(size) and policy.size in run.request.sizes_allowed:
+            return policy.delay_for(window, now)
+        return None
+
+    def _paid(self, main: Flight, target: Option | None, event: str) -> Start | None:
+        """``target`` as the hedge's start once the guards (and, for a same-size race,
+        the load budget) pay for it; None, logged, otherwise."""
+        run = self._run
+        where = {"route": main.option.route.name, "size": main.option.size}
+        reason = "no option can take it" if target is None else self._refusal(main, target)
+        if target is None or reason is not None:
+            run.log.info("hedge.skipped", **where, reason=reason)
+            return None
+        run.log.info(event, **where, hedge_route=target.route.name, hedge_size=target.size)
+        return target, run.cursor.number(target)
+
+    def _refusal(self, main: Flight, target: Option) -> str | None:
+        """Why the hedge at ``target`` is not paid for, or None once it is."""
+        load = self._run.engine.load
+        if target.size == main.option.size and load is not None and not load.affords(1.0):
+            return "load budget spent"
+        return self._run.spend("hedge")
+
+    def _same_size(self, main: Flight, flying: Sequence[Flight]) -> Option | None:
+        """The option at ``main``'s size expected soonest: a route not in flight first,
+        primaries before backups."""
+        run = self._run
+        engine = run.engine
+        busy = {id(f.option) for f in flying}
+        candidates = [
+            o
+            for o in run.cursor.options
+            if o.size == main.option.size and run.cursor.why_not(o) is None
+        ]
+
+        def key(o: Option) -> tuple[bool, bool, float]:
+            return (id(o) in busy, *engine.soonest_key(o))
+
+        return min(candidates, key=key, default=None)
+
+    def _smaller(self, main: Flight, policy: HedgePolicy) -> Option | None:
         """``target="likely"``: the option at the hedge size most likely to answer;
         ``"soonest"``: the option at or below it expected to deliver soonest. A
         different model (a backup) only when no primary can take the hedge."""
         run = self._run
         engine, options = run.engine, run.cursor.options
-        policy = engine.hedge
-        assert policy is not None
         key: Callable[[Option], tuple[bool, float]]
         if policy.target == "soonest":
             limit = size_rank(policy.size)

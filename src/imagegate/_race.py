@@ -1,15 +1,19 @@
 """The hedged race: a request's attempts in flight, and what happens when one lands.
 
-At most two attempts fly at once — the *main* one and, when the main one is slow, a
-*hedge* — and the race reacts to whichever lands first::
+The race holds the *main* attempt and, while it is slow, its *hedges* — a smaller image,
+or the same size on another route — at most ``HedgePolicy.max_in_flight`` at once, and
+reacts to whichever lands first::
 
     loop:
-        no main in flight?   promote the hedge, or start the next option (the cursor)
-        wait for a landing, or for the main attempt's hedge timer (`_hedging`)
+        nothing in flight?   start the next option (the cursor), and maybe a same-size
+                             attempt with it (`_hedging`: ``race_share``)
+        wait for a landing, or for the main attempt's next hedge timer (`_hedging`)
         timer fired          start its hedge
         a stop               end the request with it (the budget cap)
-        an image             the winner (a hedge win may wait a grace for the main one)
-        anything else        the cursor learns from it; that slot is free again
+        an image             the winner (a smaller hedge's win may wait a grace for the
+                             main one)
+        anything else        the cursor learns from it; it leaves the race, and when it
+                             was the main attempt its oldest hedge becomes the main one
 
 Every attempt runs in the race's task group; whatever is still flying when the race ends
 is cancelled (and records itself as cancelled, possibly billed).
@@ -66,29 +70,24 @@ class HedgedRace:
 
     async def _race(self) -> Landing | None:
         cursor, hedging = self._cursor, self._hedging
-        main: Flight | None = None
-        hedge: Flight | None = None
+        flying: list[Flight] = []  # the main attempt first, then its hedges
         while True:
-            if main is None:
-                main, hedge = hedge, None
-            if main is None:
+            if not flying:
                 start = await cursor.next_start()
                 if start is None:
                     return None
-                main = self._start(start)
-            landing = await self._landing(hedging.wait_s(main, hedge))
+                flying.append(self._start(start))
+                flying.extend(self._open(flying[0]))
+            landing = await self._landing(hedging.wait_s(flying))
             if landing is None:  # the hedge timer fired
-                hedge = self._hedge(main)
+                flying.extend(self._hedge(flying))
             elif landing.stop is not None:
                 return landing
             elif landing.response is not None:
-                return await self._grace(landing, main) if landing.flight is hedge else landing
-            elif landing.flight is main:
-                cursor.absorb(landing)
-                main = None
+                return await self._grace(landing, flying[0])
             else:
                 cursor.absorb(landing)
-                hedge = None
+                flying.remove(landing.flight)
 
     def _start(self, start: Start, hedging: Flight | None = None) -> Flight:
         """Launch an attempt at ``start`` in the race's task group."""
@@ -96,10 +95,16 @@ class HedgedRace:
         self._tg.start_soon(self._runner.fly, flight, self._send)
         return flight
 
-    def _hedge(self, main: Flight) -> Flight | None:
-        """Start ``main``'s hedge, if it gets one."""
-        start = self._hedging.fire(main)
-        return None if start is None else self._start(start, hedging=main)
+    def _hedge(self, flying: list[Flight]) -> list[Flight]:
+        """Start the main attempt's hedge, if it gets one."""
+        main = flying[0]
+        start = self._hedging.fire(main, flying)
+        return [] if start is None else [self._start(start, hedging=main)]
+
+    def _open(self, main: Flight) -> list[Flight]:
+        """Start a same-size attempt alongside the request's first, if it gets one."""
+        start = self._hedging.opening(main)
+        return [] if start is None else [self._start(start, hedging=main)]
 
     async def _landing(self, timeout_s: float | None) -> Landing | None:
         """The next landing, or None when ``timeout_s`` passes first."""
@@ -107,12 +112,12 @@ class HedgedRace:
             return await self._receive.receive()
         return None
 
-    async def _grace(self, hedge_win: Landing, main: Flight) -> Landing:
+    async def _grace(self, win: Landing, main: Flight) -> Landing:
         """prefer="quality": give the larger main attempt a grace to land too."""
-        grace_s = self._hedging.grace_s()
+        grace_s = self._hedging.grace_s(win.flight, main)
         if grace_s <= 0:
-            return hedge_win
+            return win
         late = await self._landing(grace_s)
         if late is not None and late.flight is main and late.response is not None:
             return late
-        return hedge_win
+        return win
