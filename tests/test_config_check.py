@@ -65,7 +65,9 @@ def test_a_good_file_prints_what_the_router_would_run_with(
     )
     assert resolved["retry"]["attempts"] == 2
     assert resolved["breaker"]["failure_rate"] == PRESETS["quality"].breaker.failure_rate
-    assert resolved["hedge"] is None
+    quality_hedge = PRESETS["quality"].hedge
+    assert quality_hedge is not None
+    assert resolved["hedge"]["race_share"] == quality_hedge.race_share
     assert resolved["timeouts"]["fallback_share"] == 0.37
     gemini, aggregator = resolved["routes"]
     assert (gemini["name"], gemini["api_key_env"], gemini["rate_limit"]["rpm"]) == (

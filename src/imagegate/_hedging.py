@@ -137,10 +137,13 @@ class Hedging:
         return self._run.spend("hedge")
 
     def _same_size(self, main: Flight, flying: Sequence[Flight]) -> Option | None:
-        """The option at ``main``'s size expected soonest: a route not in flight first,
-        primaries before backups."""
+        """The option at ``main``'s size expected soonest, as one Thompson draw of each
+        (`Ranking.sampled_time_s`: a route barely measured still gets raced), of equals
+        one not in flight; primaries before backups unless ``race_backups``."""
         run = self._run
         engine = run.engine
+        assert engine.hedge is not None
+        backups_last = not engine.hedge.race_backups
         busy = {id(f.option) for f in flying}
         candidates = [
             o
@@ -148,8 +151,8 @@ class Hedging:
             if o.size == main.option.size and run.cursor.why_not(o) is None
         ]
 
-        def key(o: Option) -> tuple[bool, bool, float]:
-            return (id(o) in busy, *engine.soonest_key(o))
+        def key(o: Option) -> tuple[bool, float, bool]:
+            return backups_last and o.route.backup, engine.sampled_time_s(o), id(o) in busy
 
         return min(candidates, key=key, default=None)
 

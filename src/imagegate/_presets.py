@@ -127,7 +127,10 @@ PRESETS: Final[dict[PresetName, Preset]] = {
             max_delay_s=60.0,
             cold_delay_s=30.0,
             min_samples=3,
-            max_extra_load=0.5,
+            max_extra_load=1.0,
+            race_quantile=0.5,
+            race_share=0.6,
+            race_backups=True,
         ),
         timeouts=AttemptTimeoutPolicy(factor=1.5, min_samples=10, fallback_share=0.25),
         # In-flight attempts weigh a quarter: a cold burst spreads over the routes of
@@ -146,7 +149,7 @@ PRESETS: Final[dict[PresetName, Preset]] = {
     "quality": Preset(
         name="quality",
         breaker=_ROUTE_AROUND_BROKEN,
-        hedge=None,
+        hedge=HedgePolicy(size="4K", race_quantile=0.5, race_share=1.0, max_extra_load=1.0),
         timeouts=AttemptTimeoutPolicy(fallback_share=0.37),
         admission=AdmissionPolicy(min_success_rate=0.1, max_attempts_per_request=1.9),
         order="size-then-soonest",

@@ -58,7 +58,7 @@ async def test_latency_starts_where_an_image_comes_soonest(clock: FakeClock) -> 
     """latency tries the smallest size first on a cold router, and the learned fastest
     route later; the balanced ladder starts at the requested size."""
     fake = FakeProvider(clock=clock)
-    fake.script("1K", succeed(latency_s=20.0))
+    fake.default = succeed(latency_s=20.0)  # a same-size race gets the same answer
     # Seeded: the cold ranking is a Thompson draw around each size's prior latency, and
     # just under 1% of unseeded draws put 2K (rarely 4K) ahead of 1K.
     async with Router([Route(fake, model="m")], clock=clock, preset="latency", seed=0) as router:

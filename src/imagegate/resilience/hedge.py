@@ -64,6 +64,8 @@ class HedgePolicy:
             latencies (cold: ``cold_delay_s``; clamped like the delay); None: off.
         race_share: The share of requests that race two attempts at the same size from
             the start (0: none).
+        race_backups: Whether a same-size race goes to the option expected soonest
+            even when it is a backup (else backups only when no primary can take it).
         max_in_flight: The most attempts one request has in flight at once (at least 2).
 
     Hedging is off with ``hedge=None`` (``hedge = false`` in a configuration file).
@@ -82,6 +84,7 @@ class HedgePolicy:
     max_extra_load: float = 0.1
     race_quantile: float | None = None
     race_share: float = 0.0
+    race_backups: bool = False
     max_in_flight: int = 2
 
     def __post_init__(self) -> None:
