@@ -75,8 +75,8 @@ class Hedging:
         policy = self._run.engine.hedge
         assert policy is not None
         if policy.races(main.option.size):
-            return self._paid(main, self._same_size(main, flying), "hedge.fired")
-        return self._paid(main, self._smaller(main, policy), "hedge.fired")
+            return self._paid(main, self._same_size(main, flying), "hedge.fired", race=True)
+        return self._paid(main, self._smaller(main, policy), "hedge.fired", race=False)
 
     def opening(self, main: Flight) -> Start | None:
         """A second attempt at ``main``'s size to start with it (the request's first),
@@ -91,7 +91,7 @@ class Hedging:
         ):
             return None
         main.hedges += 1
-        return self._paid(main, self._same_size(main, (main,)), "race.opened")
+        return self._paid(main, self._same_size(main, (main,)), "race.opened", race=True)
 
     def grace_s(self, winner: Flight, main: Flight) -> float:
         """How long a winning hedge smaller than the main attempt waits for it (0: not
@@ -117,38 +117,42 @@ class Hedging:
             return policy.delay_for(window, now)
         return None
 
-    def _paid(self, main: Flight, target: Option | None, event: str) -> Start | None:
-        """``target`` as the hedge's start once the guards (and, for a same-size race,
-        the load budget) pay for it; None, logged, otherwise."""
+    def _paid(self, main: Flight, target: Option | None, event: str, *, race: bool) -> Start | None:
+        """``target`` as the hedge's start once the guards (and, for a race, the load
+        budget) pay for it; None, logged, otherwise."""
         run = self._run
         where = {"route": main.option.route.name, "size": main.option.size}
-        reason = "no option can take it" if target is None else self._refusal(main, target)
+        reason = "no option can take it" if target is None else self._refusal(race)
         if target is None or reason is not None:
             run.log.info("hedge.skipped", **where, reason=reason)
             return None
         run.log.info(event, **where, hedge_route=target.route.name, hedge_size=target.size)
         return target, run.cursor.number(target)
 
-    def _refusal(self, main: Flight, target: Option) -> str | None:
-        """Why the hedge at ``target`` is not paid for, or None once it is."""
+    def _refusal(self, race: bool) -> str | None:
+        """Why the hedge (``race``: a same-size race) is not paid for, or None once it is."""
         load = self._run.engine.load
-        if target.size == main.option.size and load is not None and not load.affords(1.0):
+        if race and load is not None and not load.affords(1.0):
             return "load budget spent"
         return self._run.spend("hedge")
 
     def _same_size(self, main: Flight, flying: Sequence[Flight]) -> Option | None:
-        """The option at ``main``'s size expected soonest, as one Thompson draw of each
-        (`Ranking.sampled_time_s`: a route barely measured still gets raced), of equals
-        one not in flight; primaries before backups unless ``race_backups``."""
+        """The option at ``main``'s size (``target="soonest"``: at or below it) expected
+        soonest, as one Thompson draw of each (`Ranking.sampled_time_s`: a route barely
+        measured still gets raced), of equals one not in flight; primaries before
+        backups unless ``race_backups``."""
         run = self._run
-        engine = run.engine
-        assert engine.hedge is not None
-        backups_last = not engine.hedge.race_backups
+        engine, policy = run.engine, run.engine.hedge
+        assert policy is not None
+        backups_last = not policy.race_backups
         busy = {id(f.option) for f in flying}
+        rank = size_rank(main.option.size)
+        smaller_too = policy.target == "soonest"
         candidates = [
             o
             for o in run.cursor.options
-            if o.size == main.option.size and run.cursor.why_not(o) is None
+            if (size_rank(o.size) == rank or (smaller_too and size_rank(o.size) < rank))
+            and run.cursor.why_not(o) is None
         ]
 
         def key(o: Option) -> tuple[bool, float, bool]:

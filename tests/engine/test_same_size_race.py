@@ -170,3 +170,20 @@ async def test_race_to_a_backup_only_with_race_backups(clock: FakeClock) -> None
             result = await router.generate("x")
         picked.append(result.route)
     assert picked == ["b/m", "c/m"]
+
+
+async def test_with_target_soonest_a_race_may_go_to_a_smaller_size(clock: FakeClock) -> None:
+    """``target="soonest"`` races a slow 2K attempt with whatever at or below 2K is
+    expected soonest: here the other route's 1K."""
+    a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
+    hedge = HedgePolicy(size="4K", target="soonest", race_quantile=0.5, delay_s=30.0)
+    routes = [Route(a, model="m"), Route(b, model="m")]
+    async with _router(routes, clock, hedge=hedge) as router:
+        _teach(router, "a/m", "2K", 60.0)
+        _teach(router, "b/m", "2K", 60.0)
+        _teach(router, "b/m", "1K", 5.0)
+        a.script("2K", succeed(latency_s=500.0))
+        b.script("1K", succeed(latency_s=5.0))
+        result = await router.generate("x", size="2K")
+    assert (result.route, result.size, result.latency_s) == ("b/m", "1K", 35.0)
+    assert result.attempts[-1].hedge

@@ -16,11 +16,12 @@ same retry-and-hedge budget as retries, so a hedge never amplifies an outage bey
 ``max_extra_load``.
 
 An attempt no smaller hedge applies to (at or below ``size``) may be raced at its own
-size instead, with ``race_quantile`` set: once it is past that quantile (p75: 0.75) of its
-(route, size) window, a second attempt at the same size starts on another route (the one
-expected soonest; the same route when no other can take it). With ``race_share``, that
-share of requests races two attempts at the same size from the start. Both are paid for
-like hedges and also need the load budget (`LoadBudget.affords`) when the router has one::
+size instead, with ``race_quantile`` set: once it is past that quantile (p75: 0.75) of
+its (route, size) window, a second attempt at the same size starts on the option expected
+soonest (another route, or the same one; with ``target="soonest"`` a smaller size too).
+With ``race_share``, that share of requests races two attempts from the start. Both are
+paid for like hedges and also need the load budget (`LoadBudget.affords`) when the router
+has one::
 
     t=0        4K on vertex ─────────────────────────────X cancelled (possibly billed)
     t=p75                      4K on gemini ──────────✓ wins
@@ -57,7 +58,8 @@ class HedgePolicy:
         grace_s: How long a ``"quality"`` hedge win waits for the larger image.
         target: ``"likely"`` hedges at ``size`` on the route most likely to answer;
             ``"soonest"`` on the option at or below ``size`` expected to deliver soonest
-            (mean latency over estimated success), which may be smaller.
+            (mean latency over estimated success), which may be smaller. With
+            ``"soonest"`` a race may also go to a size below the raced attempt's.
         max_extra_load: Hedges plus retries, as a share of first attempts.
         race_quantile: Same-size racing: an attempt at or below ``size`` gets a second
             attempt at its own size once past this quantile of its (route, size)
