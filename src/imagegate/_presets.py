@@ -11,7 +11,9 @@ latency    Starts where an image is expected soonest — any allowed size, on th
            routes (backups stay last resort) — and steps down eagerly when an option is
            slow or unlikely. Optimises time to an image; the size asked for is a wish.
            A size never tried counts as slower than a smaller one (1K 20 s, 2K 60 s,
-           4K 180 s), so a cold router prefers the smallest size.
+           4K 180 s), so a cold router prefers the smallest size. Races: 60% of
+           requests open with a second attempt, and an attempt past the p50 of its
+           option gets one, on whatever at or below its size is expected soonest.
 balanced   The requested size first, on the route expected to deliver it soonest, for
            at most 35% of the deadline; then the largest smaller size that costs no
            more than the option expected soonest and is expected within the time left
@@ -21,7 +23,9 @@ balanced   The requested size first, on the route expected to deliver it soonest
            attempts per request allows (`LoadBudget`), the rest of the requests
            starting smaller.
 quality    The same shape with more room for the requested size: 37% of the deadline,
-           a lower admission bar (10%) and up to 1.9 attempts per request on average.
+           a lower admission bar (10%) and up to 1.9 attempts per request on average;
+           every request opens with two attempts at the requested size while that
+           budget affords one more.
 ========== ==================================================================================
 """
 
