@@ -19,6 +19,8 @@ from imagegate.bench import bench_main
 from imagegate.bench._figures import differences, figures
 from imagegate.bench._virtual import VirtualTimeLoop, run_virtual
 
+from .conftest import needs
+
 
 def test_sleeping_jumps_to_the_next_timer() -> None:
     """Ten simulated minutes of sleeping take no real time, and timers keep their order."""
@@ -38,6 +40,28 @@ def test_sleeping_jumps_to_the_next_timer() -> None:
     assert run_virtual(main()) == 610.0
     assert fired == [("later", 2.5), ("slept", 600.0)]
     assert time.perf_counter() - started < 5
+
+
+def test_a_duration_does_not_depend_on_where_the_clock_stood() -> None:
+    """The same sleeps measure the same durations, to the last bit, whether the clock stood
+    at 0 or at an odd time an earlier run left it at (the clock stops on exact ticks)."""
+
+    async def durations(start: float) -> list[float]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(start)
+        measured = []
+        for delay in (0.1, 12.345678901, 1 / 3, 599.99):
+            before = loop.time()
+            await asyncio.sleep(delay)
+            measured.append(loop.time() - before)
+        return measured
+
+    at_zero = run_virtual(durations(0))
+    assert run_virtual(durations(1000.3)) == at_zero
+    assert run_virtual(durations(86_399.123_456_7)) == at_zero
+    assert all(
+        abs(d - e) < 1e-6 for d, e in zip(at_zero, (0.1, 12.345678901, 1 / 3, 599.99), strict=True)
+    )
 
 
 def test_work_in_a_thread_costs_no_simulated_time() -> None:
@@ -182,6 +206,50 @@ def test_differences_name_the_path() -> None:
     a = {"scenarios": [{"metrics": {"x": {"p95_s": 1.0, "wall_s": 3.0}}}], "machine": {}}
     b = {"scenarios": [{"metrics": {"x": {"p95_s": 2.0, "wall_s": 9.0}}}], "machine": {"n": 1}}
     assert differences(figures(a), figures(b)) == ["$.scenarios[0].metrics.x.p95_s: 1.0 != 2.0"]
+
+
+def test_litellm_rows_and_the_targets_against_it_are_not_compared() -> None:
+    """LiteLLM's figures are not fixed by a seed: they and the target that quotes them are
+    left out, everything else is compared."""
+    a = {
+        "metrics": {"litellm": {"p95_s": 1.0}, "imagegate": {"p95_s": 5.0}},
+        "targets": [
+            {"name": "beats litellm on success and p95", "value": "x", "met": True},
+            {"name": "beats waterfall on success and p95", "value": "y", "met": True},
+        ],
+    }
+    b = {
+        "metrics": {"litellm": {"p95_s": 2.0}, "imagegate": {"p95_s": 6.0}},
+        "targets": [
+            {"name": "beats litellm on success and p95", "value": "z", "met": False},
+            {"name": "beats waterfall on success and p95", "value": "y", "met": True},
+        ],
+    }
+    assert differences(figures(a), figures(b)) == ["$.metrics.imagegate.p95_s: 5.0 != 6.0"]
+
+
+@needs("litellm")
+def test_the_others_figures_do_not_depend_on_litellm_running_before_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same contenders give the same figures whether LiteLLM ran first on the same
+    clock or not at all; --same-as says LiteLLM was left out."""
+    alone, after = tmp_path / "alone.json", tmp_path / "after.json"
+    common = ["--requests", "8", "--concurrency", "4", "--quiet", "--seed", "5"]
+    assert bench_main([*common, "--contenders", "waterfall,imagegate", "--json", str(alone)]) == 0
+    assert (
+        bench_main([*common, "--contenders", "litellm,waterfall,imagegate", "--json", str(after)])
+        == 0
+    )
+    a, b = (json.loads(p.read_text())["scenarios"][0] for p in (alone, after))
+    for key in ("metrics", "records"):
+        for name in ("waterfall", "imagegate"):
+            assert figures(a[key][name]) == figures(b[key][name]), (key, name)
+    assert "litellm" in b["metrics"]
+    capsys.readouterr()
+    again = [*common, "--contenders", "litellm,waterfall,imagegate", "--json"]
+    assert bench_main([*again, str(tmp_path / "again.json"), "--same-as", str(after)]) == 0
+    assert "litellm (no seed fixes its figures) aside" in capsys.readouterr().out
 
 
 def test_parse_seeds() -> None:
