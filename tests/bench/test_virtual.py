@@ -287,6 +287,23 @@ def test_seeds_report_median_range_and_verdicts(
     assert set(verdicts["beats waterfall on success and p95"]) == {"0", "1", "2"}
 
 
+def test_seeds_in_worker_processes_give_the_same_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--jobs 2 runs the seeds in two processes at once, with the figures of one at a time;
+    on a wall clock it is refused (the runs would slow each other)."""
+    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    common = [
+        "--requests", "4", "--concurrency", "4", "--quiet", "--seeds", "0-2",
+        "--contenders", "waterfall,imagegate,oracle", "--json",
+    ]  # fmt: skip
+    assert bench_main([*common, str(one)]) == 0
+    assert bench_main([*common, str(two), "--jobs", "2", "--same-as", str(one)]) == 0
+    assert "same figures as" in capsys.readouterr().out
+    assert bench_main([*common, str(two), "--jobs", "2", "--time-scale", "0.01"]) == 2
+    assert "--jobs needs virtual time" in capsys.readouterr().err
+
+
 def test_demo_runs_on_virtual_time_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     """Without --time-scale the demo says its times are virtual, and two runs agree."""
     from imagegate.bench import demo_main

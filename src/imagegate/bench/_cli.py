@@ -37,6 +37,7 @@ __all__ = [
     "demo_main",
     "run_bench",
     "run_demo",
+    "seed_contest",
 ]
 
 ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
@@ -134,6 +135,14 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RANGE",
         help="run the contest once per seed ('0-9', '1,4,7') and report each figure as "
         "its median and range across them, with imagegate's targets per seed",
+    )
+    load.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=1,
+        metavar="J",
+        help="with --seeds, run up to J seeds at once in worker processes (virtual time "
+        "only: the figures are the same as one at a time)",
     )
     load.add_argument(
         "--time-scale",
@@ -276,17 +285,34 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
     """The contest once per seed, each on a fresh loop; the spread and verdicts."""
-    from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
+    from imagegate.bench._seeds import (
+        in_processes,
+        print_seed_summary,
+        summarize_seeds,
+        write_seeds_json,
+    )
 
-    per_seed: dict[int, list[ScenarioResult]] = {}
-    for seed in args.seeds:
-        seeded = replace(config, seed=seed)
-        per_seed[seed] = _run(_contest(seeded, quiet=args.quiet), virtual=config.virtual)
+    if args.jobs > 1 and not config.virtual:
+        print("--jobs needs virtual time (no --time-scale)", file=sys.stderr)
+        return 2
+    configs = [replace(config, seed=seed) for seed in args.seeds]
+    if args.jobs > 1:
+        per_seed = dict(
+            zip(args.seeds, in_processes(seed_contest, configs, args.jobs), strict=True)
+        )
+    else:
+        per_seed = {c.seed: _run(_contest(c, quiet=args.quiet), virtual=c.virtual) for c in configs}
     summary = summarize_seeds(per_seed)
     print_seed_summary(summary)
     if args.json is not None:
         print(f"wrote {write_seeds_json(args.json, per_seed, summary)}")
     return _check_same(args)
+
+
+def seed_contest(config: BenchConfig) -> list[ScenarioResult]:
+    """One seed's contest, quietly, on its own loop (what a ``--jobs`` worker runs)."""
+    os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
+    return _run(_contest(config, quiet=True), virtual=config.virtual)
 
 
 def _check_same(args: argparse.Namespace) -> int:
