@@ -287,21 +287,34 @@ def test_seeds_report_median_range_and_verdicts(
     assert set(verdicts["beats waterfall on success and p95"]) == {"0", "1", "2"}
 
 
-def test_seeds_in_worker_processes_give_the_same_figures(
+def test_contenders_in_worker_processes_give_the_same_figures(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """--jobs 2 runs the seeds in two processes at once, with the figures of one at a time;
-    on a wall clock it is refused (the runs would slow each other)."""
-    one, two = tmp_path / "one.json", tmp_path / "two.json"
+    """--jobs 2 runs the contenders (of one seed, or of several) in two processes at once,
+    with the figures of one run in this process."""
     common = [
-        "--requests", "4", "--concurrency", "4", "--quiet", "--seeds", "0-2",
+        "--requests", "4", "--concurrency", "4", "--quiet",
         "--contenders", "waterfall,imagegate,oracle", "--json",
     ]  # fmt: skip
-    assert bench_main([*common, str(one)]) == 0
-    assert bench_main([*common, str(two), "--jobs", "2", "--same-as", str(one)]) == 0
-    assert "same figures as" in capsys.readouterr().out
-    assert bench_main([*common, str(two), "--jobs", "2", "--time-scale", "0.01"]) == 2
+    for seeds in (["--seed", "3"], ["--seeds", "0-2"]):
+        one, two = tmp_path / "one.json", tmp_path / "two.json"
+        assert bench_main([*common, str(one), *seeds]) == 0
+        assert bench_main([*common, str(two), *seeds, "--jobs", "2", "--same-as", str(one)]) == 0
+        assert "same figures as" in capsys.readouterr().out
+        assert json.loads(one.read_text())["config"] == json.loads(two.read_text())["config"]
+
+
+def test_jobs_are_refused_on_a_wall_clock_and_when_malformed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several runs at once on a wall clock would slow each other: refused, as is a
+    malformed IMAGEGATE_BENCH_JOBS."""
+    argv = ["--requests", "2", "--quiet", "--contenders", "waterfall"]
+    assert bench_main([*argv, "--jobs", "2", "--time-scale", "0.01"]) == 2
     assert "--jobs needs virtual time" in capsys.readouterr().err
+    monkeypatch.setenv("IMAGEGATE_BENCH_JOBS", "many")
+    assert bench_main(argv) == 2
+    assert "IMAGEGATE_BENCH_JOBS must be a whole number" in capsys.readouterr().err
 
 
 def test_demo_runs_on_virtual_time_by_default(capsys: pytest.CaptureFixture[str]) -> None:

@@ -22,6 +22,7 @@ from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
+from imagegate.bench._parallel import in_workers, jobs_for, run_contests
 from imagegate.bench._runner import ScenarioResult, run_scenario
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
 from imagegate.bench._virtual import run_virtual
@@ -37,7 +38,6 @@ __all__ = [
     "demo_main",
     "run_bench",
     "run_demo",
-    "seed_contest",
 ]
 
 ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
@@ -139,10 +139,11 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument(
         "--jobs",
         type=_positive_int,
-        default=1,
+        default=None,
         metavar="J",
-        help="with --seeds, run up to J seeds at once in worker processes (virtual time "
-        "only: the figures are the same as one at a time)",
+        help="contender runs at once, each in a worker process (virtual time only; the "
+        "figures are those of one at a time). Default: $IMAGEGATE_BENCH_JOBS, else the "
+        "CPUs, at most 4",
     )
     load.add_argument(
         "--time-scale",
@@ -272,7 +273,11 @@ def _bench(args: argparse.Namespace) -> int:
     if "contest" in measures:
         # The contest on virtual time (unless a time scale is given); the measurements
         # of real CPU time and memory below on asyncio's own loop.
-        results = _run(_contest(config, quiet=args.quiet), virtual=config.virtual)
+        jobs = jobs_for(args.jobs, virtual=config.virtual)
+        if jobs > 1:
+            results = in_workers([config], jobs, args.quiet)[0]
+        else:
+            results = _contest(config, quiet=args.quiet)
         from imagegate.bench._report import print_results
 
         print_results(results)
@@ -285,34 +290,19 @@ def _bench(args: argparse.Namespace) -> int:
 
 def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
     """The contest once per seed, each on a fresh loop; the spread and verdicts."""
-    from imagegate.bench._seeds import (
-        in_processes,
-        print_seed_summary,
-        summarize_seeds,
-        write_seeds_json,
-    )
+    from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
 
-    if args.jobs > 1 and not config.virtual:
-        print("--jobs needs virtual time (no --time-scale)", file=sys.stderr)
-        return 2
     configs = [replace(config, seed=seed) for seed in args.seeds]
-    if args.jobs > 1:
-        per_seed = dict(
-            zip(args.seeds, in_processes(seed_contest, configs, args.jobs), strict=True)
-        )
+    jobs = jobs_for(args.jobs, virtual=config.virtual)
+    if jobs > 1:
+        per_seed = dict(zip(args.seeds, in_workers(configs, jobs, args.quiet), strict=True))
     else:
-        per_seed = {c.seed: _run(_contest(c, quiet=args.quiet), virtual=c.virtual) for c in configs}
+        per_seed = {c.seed: _contest(c, quiet=args.quiet) for c in configs}
     summary = summarize_seeds(per_seed)
     print_seed_summary(summary)
     if args.json is not None:
         print(f"wrote {write_seeds_json(args.json, per_seed, summary)}")
     return _check_same(args)
-
-
-def seed_contest(config: BenchConfig) -> list[ScenarioResult]:
-    """One seed's contest, quietly, on its own loop (what a ``--jobs`` worker runs)."""
-    os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
-    return _run(_contest(config, quiet=True), virtual=config.virtual)
 
 
 def _check_same(args: argparse.Namespace) -> int:
@@ -326,18 +316,25 @@ def _check_same(args: argparse.Namespace) -> int:
     return report_same(args.same_as, args.json)
 
 
-async def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
-    results = []
+def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
+    """The contest of one config: on virtual time each contender's run on a clock of its
+    own (`imagegate.bench._parallel`); on a wall clock, on asyncio's loop."""
     if quiet:
-        for scenario in config.scenarios:
-            results.append(await run_scenario(scenario, config))
-        return results
+        return _contest_with(config, None)
     from imagegate.bench._progress import BarProgress
 
     with BarProgress(_console(stderr=True)) as progress:
-        for scenario in config.scenarios:
-            results.append(await run_scenario(scenario, config, progress))
-    return results
+        return _contest_with(config, progress)
+
+
+def _contest_with(config: BenchConfig, progress: Any) -> list[ScenarioResult]:
+    if config.virtual:
+        return run_contests([config], 1, progress=progress)[0]
+
+    async def main() -> list[ScenarioResult]:
+        return [await run_scenario(s, config, progress) for s in config.scenarios]
+
+    return asyncio.run(main())
 
 
 def _write_outputs(

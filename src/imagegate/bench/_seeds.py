@@ -12,11 +12,9 @@ from __future__ import annotations
 
 import json
 import math
-import multiprocessing
 import os
 import statistics
-from collections.abc import Callable, Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TextIO
@@ -31,7 +29,6 @@ __all__ = [
     "SEED_FIGURES",
     "FigureSpread",
     "SeedSummary",
-    "in_processes",
     "parse_seeds",
     "print_seed_summary",
     "summarize_seeds",
@@ -49,18 +46,6 @@ SEED_FIGURES: Final = (
 """The figures summarized across seeds (attributes of `Metrics`)."""
 
 _MAX_SEEDS: Final = 1000
-
-
-def in_processes(
-    run: Callable[[Any], list[ScenarioResult]], configs: Iterable[Any], jobs: int
-) -> list[list[ScenarioResult]]:
-    """``run(config)`` for each config, up to ``jobs`` at once in fresh worker processes
-    (spawned, not forked: nothing of this process's loop, threads or clients is copied);
-    the results in the order of ``configs``. On virtual time a seed's figures do not
-    depend on what else runs on the machine, so they are those of one run at a time."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-        return list(pool.map(run, configs))
 
 
 def parse_seeds(text: str) -> tuple[int, ...]:
