@@ -248,11 +248,13 @@ def _print_outcome(
     print_plain_results(result, out=out)
     console.print()
     for line in frontier_lines(result.metrics, size=result.config.size):
-        console.print(line, style="bold")
-    console.print(_chart(result, plot))
+        console.print(line, style="bold", markup=False)
+    # Never wrapped: a path or a command is copied whole.
+    console.print(_chart(result, plot), soft_wrap=True, markup=False)
     console.print(
         "Every contender on four scenarios: imagegate bench --scenario all --contenders all",
         style="dim",
+        soft_wrap=True,
     )
 
 

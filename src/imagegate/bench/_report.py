@@ -245,12 +245,12 @@ def print_plain_results(result: ScenarioResult, out: TextIO | None = None) -> No
     console.print(table)
     _print_legend(console, legend(c, compact=False), result)
     for note in result.notes:
-        console.print(f"  note: {note}", style="yellow")
+        console.print(f"  note: {note}", style="yellow", markup=False)
 
 
 def _print_legend(console: Any, lines: Sequence[str], result: ScenarioResult) -> None:
     for line in lines:
-        console.print(f"  {line}", style="dim")
+        console.print(f"  {line}", style="dim", markup=False)
     floor = result.cost_floor_usd
     if floor is not None:
         console.print(
@@ -276,7 +276,7 @@ def _print_scenario(
                 style="dim",
             )
     for note in result.notes:
-        console.print(f"  note: {note}", style="yellow")
+        console.print(f"  note: {note}", style="yellow", markup=False)
     console.print()
 
 
