@@ -67,8 +67,8 @@ _APART: Final = frozenset({"litellm"})
 """Contenders run in a process of their own (see `imagegate.bench._apart`)."""
 
 _CAST: Final = (
-    "The field: waterfall = AI Studio, 4K → 2K → 1K, 120 s timeouts (the client code the "
-    "write-ups recommend); waterfall-retry = the same with 3 tries per size; backoff = 5 "
+    "The field: waterfall = AI Studio, 4K → 2K → 1K, 120 s timeouts (the client code "
+    "people run today); waterfall-retry = the same with 3 tries per size; backoff = 5 "
     "tries at 4K; litellm = LiteLLM's Router, one group per size, falling back down them.\n"
     "imagegate, one Router per preset: latency (the first image that can come), balanced "
     "(the default: the size asked for while it can still come in time), quality (more room "
