@@ -92,7 +92,10 @@ class Apart:
             self.stop()
 
     def stop(self) -> None:
-        """End the child if it still runs (the demo was interrupted); idempotent."""
+        """End the child if it still runs (the demo was interrupted); idempotent. Call it
+        on the event loop's thread."""
+        if not self._done.done():
+            self._done.cancel()  # nobody will wait for it
         if self._process.poll() is None:
             self._process.terminate()
             try:
