@@ -206,3 +206,16 @@ def test_a_contender_that_cannot_run_apart_is_reported() -> None:
 
     with pytest.raises(ApartFailed, match="no-such-contender could not run: KeyError"):
         run_virtual(apart())
+
+
+def test_demo_without_litellm_leaves_it_out_and_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LiteLLM not installed: no row for it, one note with the install command."""
+    monkeypatch.setitem(sys.modules, "litellm", None)  # as if it were not installed
+    argv = ["--requests", "2", "--contenders", "waterfall,litellm,imagegate-latency"]
+    assert demo_main([*argv, "--plot", str(tmp_path / "c.png")]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "note: LiteLLM's Router is left out, as it is not installed: pip install" in out
+    assert "imagegate[bench]" in out
+    assert "│ litellm" not in out

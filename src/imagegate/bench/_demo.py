@@ -29,6 +29,7 @@ from typing import Any, Final, TextIO
 
 import anyio
 
+from imagegate._extras import install_hint
 from imagegate.bench._apart import Apart, ApartFailed
 from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import ORACLE
@@ -81,7 +82,7 @@ def _contenders(config: BenchConfig) -> tuple[BenchConfig, list[str]]:
     if "litellm" not in config.contenders or importlib.util.find_spec("litellm") is not None:
         return config, []
     kept = tuple(name for name in config.contenders if name != "litellm")
-    note = "LiteLLM's Router is left out: it is not installed (pip install 'imagegate[bench]')"
+    note = f"LiteLLM's Router is left out, as it is not installed: {install_hint('bench')}"
     return replace(config, contenders=kept), [note]
 
 
