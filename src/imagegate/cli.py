@@ -4,7 +4,7 @@
     imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
     imagegate simulate --scenario outage-2026-01-21 --port 8080
     imagegate config check imagegate.toml     the configuration a file resolves to, or its mistakes
-    imagegate demo                            the outage, imagegate vs the waterfall client
+    imagegate demo                            the outage: imagegate's presets vs the field
     imagegate bench --scenario all --requests 200 --json out.json
 
 Tables use rich when it is installed (the ``cli`` extra) and plain text otherwise.
@@ -367,7 +367,8 @@ def _parser() -> argparse.ArgumentParser:
 
 _DELEGATED = {
     "bench": "benchmark imagegate against the field's retry loops, LiteLLM and the oracles",
-    "demo": "the 2026-01-21 outage on the embedded simulator: imagegate vs the waterfall",
+    "demo": "the 2026-01-21 outage on the embedded simulator: imagegate's three presets vs "
+    "the field's clients, in plain words, with the speed-vs-size chart",
 }
 
 
