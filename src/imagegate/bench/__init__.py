@@ -9,7 +9,7 @@ come from the simulator's own event log and its deterministic world (docs/benchm
     imagegate bench --scenario all --requests 200 --plot out.png
     imagegate bench --measure overhead,throughput,memory
     imagegate bench --live --yes                     # real providers, keys from the env
-    imagegate demo                                   # the outage, imagegate vs waterfall
+    imagegate demo                                   # the outage: presets vs the field
 
 From Python, with the figures the command line gives (virtual time, each contender on a
 clock of its own; ``jobs`` worker processes at once)::

@@ -412,6 +412,21 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on the wall clock, X real seconds per simulated second (default: "
         "virtual time, where a seed always gives the same figures)",
     )
+    parser.add_argument(
+        "--contenders",
+        type=_contender_list,
+        default=DEMO_CONFIG.contenders,
+        metavar="LIST",
+        help=f"comma-separated, or 'all' (default: {','.join(DEMO_CONFIG.contenders)}; "
+        "litellm only when it is installed)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="save the speed-vs-size chart there (default: a new imagegate-demo-*.png in "
+        "the temporary directory; needs matplotlib)",
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -425,9 +440,10 @@ def run_demo(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         seed=args.seed,
         time_scale=args.time_scale,
+        contenders=args.contenders,
     )
     try:
-        _run(run_demo_async(config), virtual=config.virtual)
+        _run(run_demo_async(config, plot=args.plot), virtual=config.virtual)
     except MissingDependency as exc:
         print(f"imagegate demo: {exc}", file=sys.stderr)
         return 2
@@ -440,8 +456,9 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
     """``imagegate demo`` as a standalone entry point; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="imagegate demo",
-        description="The 2026-01-21 outage on the embedded simulator: imagegate against the "
-        "field's size waterfall, with a live scoreboard. No keys needed.",
+        description="The 2026-01-21 outage on the embedded simulator: imagegate's three "
+        "presets against the field's clients, with a live scoreboard, a table in plain "
+        "words and the speed-vs-size chart. No keys needed.",
     )
     add_demo_arguments(parser)
     return run_demo(parser.parse_args(argv))
