@@ -323,7 +323,17 @@ def test_demo_runs_on_virtual_time_by_default(capsys: pytest.CaptureFixture[str]
 
     outputs = []
     for _ in range(2):
-        assert demo_main(["--requests", "4", "--concurrency", "4", "--seed", "2"]) == 0
+        argv = [
+            "--requests",
+            "4",
+            "--concurrency",
+            "4",
+            "--seed",
+            "2",
+            "--contenders",
+            "waterfall,imagegate",
+        ]
+        assert demo_main(argv) == 0
         out = capsys.readouterr().out
         assert "virtual time" in out
         outputs.append([line for line in out.splitlines() if "delivered" in line])

@@ -22,8 +22,8 @@ from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
-from imagegate.bench._parallel import in_workers, jobs_for, run_contests
-from imagegate.bench._runner import ScenarioResult, run_scenario
+from imagegate.bench._parallel import contest, in_workers, jobs_for
+from imagegate.bench._runner import ScenarioResult
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
 from imagegate.bench._virtual import run_virtual
 from imagegate.errors import ImageGateError
@@ -277,7 +277,7 @@ def _bench(args: argparse.Namespace) -> int:
         if jobs > 1:
             results = in_workers([config], jobs, args.quiet)[0]
         else:
-            results = _contest(config, quiet=args.quiet)
+            results = contest(config, quiet=args.quiet)
         from imagegate.bench._report import print_results
 
         print_results(results)
@@ -297,7 +297,7 @@ def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
     if jobs > 1:
         per_seed = dict(zip(args.seeds, in_workers(configs, jobs, args.quiet), strict=True))
     else:
-        per_seed = {c.seed: _contest(c, quiet=args.quiet) for c in configs}
+        per_seed = {c.seed: contest(c, quiet=args.quiet) for c in configs}
     summary = summarize_seeds(per_seed)
     print_seed_summary(summary)
     if args.json is not None:
@@ -314,27 +314,6 @@ def _check_same(args: argparse.Namespace) -> int:
     from imagegate.bench._figures import report_same
 
     return report_same(args.same_as, args.json)
-
-
-def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
-    """The contest of one config: on virtual time each contender's run on a clock of its
-    own (`imagegate.bench._parallel`); on a wall clock, on asyncio's loop."""
-    if quiet:
-        return _contest_with(config, None)
-    from imagegate.bench._progress import BarProgress
-
-    with BarProgress(_console(stderr=True)) as progress:
-        return _contest_with(config, progress)
-
-
-def _contest_with(config: BenchConfig, progress: Any) -> list[ScenarioResult]:
-    if config.virtual:
-        return run_contests([config], 1, progress=progress)[0]
-
-    async def main() -> list[ScenarioResult]:
-        return [await run_scenario(s, config, progress) for s in config.scenarios]
-
-    return asyncio.run(main())
 
 
 def _write_outputs(

@@ -16,6 +16,7 @@ contenders in the order asked, then the oracles.
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import os
 import sys
@@ -26,6 +27,7 @@ from typing import Final
 
 from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import ORACLE
+from imagegate.bench._deps import import_optional
 from imagegate.bench._runner import (
     ContenderRun,
     Progress,
@@ -35,11 +37,12 @@ from imagegate.bench._runner import (
     new_result,
     requests_for,
     run_contender,
+    run_scenario,
 )
 from imagegate.bench._virtual import run_virtual
 from imagegate.errors import ConfigurationError
 
-__all__ = ["JOBS_ENV_VAR", "Job", "in_workers", "jobs_for", "run_contests", "run_job"]
+__all__ = ["JOBS_ENV_VAR", "Job", "contest", "in_workers", "jobs_for", "run_contests", "run_job"]
 
 JOBS_ENV_VAR: Final = "IMAGEGATE_BENCH_JOBS"
 """The default number of contender runs at once (``--jobs``), when set."""
@@ -164,3 +167,26 @@ def in_workers(
             )
 
     return run_contests(configs, jobs, done)
+
+
+def contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
+    """The contest of one config in this process, with live progress bars unless
+    ``quiet``: on virtual time each contender's run on a clock of its own; on a wall
+    clock, one after the other on asyncio's loop."""
+    if quiet:
+        return _contest_with(config, None)
+    from imagegate.bench._progress import BarProgress
+
+    console = import_optional("rich.console", purpose="imagegate bench").Console(stderr=True)
+    with BarProgress(console) as progress:
+        return _contest_with(config, progress)
+
+
+def _contest_with(config: BenchConfig, progress: Progress | None) -> list[ScenarioResult]:
+    if config.virtual:
+        return run_contests([config], 1, progress=progress)[0]
+
+    async def main() -> list[ScenarioResult]:
+        return [await run_scenario(s, config, progress) for s in config.scenarios]
+
+    return asyncio.run(main())
