@@ -14,6 +14,8 @@ back; one cancelled during its call is recorded as ``cancelled`` and possibly bi
 
 from __future__ import annotations
 
+import asyncio
+
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
@@ -38,7 +40,8 @@ def _bounded_shield() -> anyio.CancelScope:
     """A scope that outside cancellation does not reach, for bookkeeping that must not be
     cut half-way; bounded, so a shared state backend that hangs cannot keep a cancelled
     request alive."""
-    return anyio.CancelScope(shield=True, deadline=anyio.current_time() + _CLEANUP_BOUND_S)
+    now = asyncio.get_running_loop().time()  # anyio's clock on asyncio, read directly
+    return anyio.CancelScope(shield=True, deadline=now + _CLEANUP_BOUND_S)
 
 
 class AttemptRunner:
@@ -77,13 +80,16 @@ class AttemptRunner:
 
     async def fly(self, flight: Flight, send: MemoryObjectSendStream[Landing]) -> None:
         """Run ``flight`` and send its landing."""
+        await send.send(await self.land(flight))
+
+    async def land(self, flight: Flight) -> Landing:
+        """Run ``flight`` to its landing."""
         run = self._run
         try:
-            landing = await self._attempt(flight)
+            return await self._attempt(flight)
         finally:
             run.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
             run.guards.land(flight)
-        await send.send(landing)
 
     async def _attempt(self, flight: Flight) -> Landing:
         engine = self._run.engine
