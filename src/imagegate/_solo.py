@@ -19,8 +19,6 @@ race ends (through the attempt's own cancel scope, so its shielded bookkeeping h
 
 from __future__ import annotations
 
-import asyncio
-
 import anyio
 
 from imagegate._attempt import AttemptRunner
@@ -28,7 +26,7 @@ from imagegate._cursor import OptionCursor
 from imagegate._flight import Landing
 from imagegate._hedging import Hedging
 from imagegate._race import Adopted, HedgedRace
-from imagegate.resilience.clock import Clock
+from imagegate.resilience.clock import Clock, wait_task
 
 __all__ = ["run_solo"]
 
@@ -60,20 +58,10 @@ async def run_solo(
 async def _until_hedge(adopted: Adopted, wait_s: float, clock: Clock) -> Landing | None:
     """``adopted``'s landing, or None when ``wait_s`` of clock time passes first (the
     flight is then still in the air)."""
-    task = adopted.task
-    scale = getattr(clock, "scale", None)
-    timer: asyncio.Task[None] | None = None
     try:
-        if isinstance(scale, float):  # the loop's own timer keeps this clock's time
-            await asyncio.wait((task,), timeout=wait_s * scale)
-        else:
-            timer = asyncio.get_running_loop().create_task(clock.sleep(wait_s))
-            await asyncio.wait((task, timer), return_when=asyncio.FIRST_COMPLETED)
+        done = await wait_task(clock, adopted.task, wait_s)
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
             await adopted.stop()
         raise
-    finally:
-        if timer is not None and not timer.done():
-            timer.cancel()
-    return adopted.landing() if task.done() else None
+    return adopted.landing() if done else None
