@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 import os
 import random
 import uuid
@@ -184,6 +185,10 @@ class Router:
         self._owned: list[Provider] = []
         self._open = False
         self._engine = _engine(settings, clock=self.clock, state=self.state)
+        # Request ids: a random prefix per router, then a count (unique, and no uuid4 per
+        # request): 16 hex digits for the first 4 billion requests.
+        self._id_prefix = uuid.uuid4().hex[:8]
+        self._ids = itertools.count(1)
 
     @classmethod
     def from_config(
@@ -306,7 +311,8 @@ class Router:
         """Run an already validated `ImageRequest` (what `generate` does after validating)."""
         if not self._open:
             raise ConfigurationError("use the router inside 'async with router:' (or await open())")
-        return await RequestRun(self._engine, request, uuid.uuid4().hex[:16]).execute()
+        request_id = f"{self._id_prefix}{next(self._ids):08x}"
+        return await RequestRun(self._engine, request, request_id).execute()
 
     def generate_many(
         self,
@@ -402,7 +408,9 @@ def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> E
         strategy=settings.strategy,
         attempt_timeout_s=settings.attempt_timeout_s,
         failover_on_blocked=settings.failover_on_blocked,
-        log=get_logger("imagegate.router"),
+        # Bound now (the configuration is read when the logger is created): a lazy
+        # proxy would build a logger again at every call.
+        log=get_logger("imagegate.router").bind(),
         rng=rng,
         load=LoadBudget(load) if load is not None else None,
     )

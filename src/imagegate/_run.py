@@ -29,6 +29,7 @@ from imagegate._cursor import OptionCursor
 from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
 from imagegate._hedging import Hedging
+from imagegate._logging import RequestLog
 from imagegate._plan import Option, build_plan
 from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
@@ -65,7 +66,7 @@ class RequestRun:
         self.engine = engine
         self.request = request
         self.request_id = request_id
-        self.log = engine.log.bind(request_id=request_id)
+        self.log = RequestLog(engine.log, request_id)
         self.time = TimeBudget(engine, request)
         plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
         self.cursor = OptionCursor(self, engine.rank(plan.options), plan.skipped)
