@@ -34,13 +34,15 @@ def get_logger(name: str = "imagegate", **initial_values: Any) -> Any:
     the logger is created, so create loggers after configuring structlog.
     """
     config = structlog.get_config()
+    # Bound at once, as the docstring promises: a lazy proxy would build the logger
+    # again at every call, even for an event below the level (a few µs each).
     return structlog.wrap_logger(
         None,
         processors=[redact_event, *config["processors"]],
         wrapper_class=structlog.make_filtering_bound_logger(_level()),
         logger_factory_args=(name,),
         **initial_values,
-    )
+    ).bind()
 
 
 class RequestLog:

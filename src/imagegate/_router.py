@@ -408,9 +408,8 @@ def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> E
         strategy=settings.strategy,
         attempt_timeout_s=settings.attempt_timeout_s,
         failover_on_blocked=settings.failover_on_blocked,
-        # Bound now (the configuration is read when the logger is created): a lazy
-        # proxy would build a logger again at every call.
-        log=get_logger("imagegate.router").bind(),
+        log=get_logger("imagegate.router"),
         rng=rng,
         load=LoadBudget(load) if load is not None else None,
+        state=state,
     )
