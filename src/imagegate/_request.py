@@ -9,7 +9,7 @@ parameters; the tier an image was *delivered* at is computed from its decoded pi
 from __future__ import annotations
 
 import math
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Annotated, Final, Literal, get_args
 
 from pydantic import (
@@ -85,6 +85,7 @@ def parse_aspect_ratio(value: str) -> tuple[int, int]:
     return w, h
 
 
+@lru_cache(maxsize=256)  # a handful of ratios are asked for again and again
 def _check_aspect_ratio(value: str) -> str:
     w, h = parse_aspect_ratio(value)
     return f"{w}:{h}"

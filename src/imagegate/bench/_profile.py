@@ -156,8 +156,10 @@ def _group_of(path: str, name: str) -> str:
 
 
 def _short(name: str) -> str:
-    """``get_running_loop`` for ``<built-in method _asyncio.get_running_loop>``."""
-    if name.startswith("<") and name.endswith(">") and " " in name:
-        name = name[1:-1].split(" ")[-1] if "method" in name else name
-        name = name.rsplit(".", 1)[-1].strip("'")
+    """``get_running_loop`` for ``<built-in method _asyncio.get_running_loop>``,
+    ``validate_python`` for ``<method 'validate_python' of '…' objects>``."""
+    if name.startswith("<method '"):
+        return name.split("'")[1]
+    if name.startswith("<built-in method "):
+        return name.removeprefix("<built-in method ").rstrip(">").rsplit(".", 1)[-1]
     return name
