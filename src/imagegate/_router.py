@@ -83,6 +83,10 @@ class Router:
     Use as an async context manager: entering builds every route's provider, leaving
     closes the ones it built.
 
+    Every request is bounded in time: its deadline, shared by every attempt, retry,
+    fallback and hedge, is 600 seconds (`DEFAULT_DEADLINE_S`) unless ``generate``'s
+    ``deadline`` says otherwise (None lifts it).
+
     Args:
         routes: The routes, primaries in priority order; ``backup=True`` ones go last.
         clock: Where time comes from (default: the event loop's clock).
