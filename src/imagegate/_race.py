@@ -97,12 +97,18 @@ class HedgedRace:
         """The landing that ends the request — an image, or a stop — or None when every
         option is used up. ``adopted``: a main attempt already flying, taken over."""
         send, receive = anyio.create_memory_object_stream[Landing](max_buffer_size=4)
-        async with send, receive, anyio.create_task_group() as tg:
-            self._tg, self._send, self._receive = tg, send, receive
-            if adopted is not None:
-                tg.start_soon(self._forward, adopted)
-            end = await self._race(None if adopted is None else adopted.flight)
-            tg.cancel_scope.cancel()
+        try:
+            async with send, receive, anyio.create_task_group() as tg:
+                self._tg, self._send, self._receive = tg, send, receive
+                if adopted is not None:
+                    tg.start_soon(self._forward, adopted)
+                end = await self._race(None if adopted is None else adopted.flight)
+                tg.cancel_scope.cancel()
+        finally:
+            if adopted is not None and not adopted.task.done():
+                # The race ended before its forwarder ever ran (cancelled at once).
+                with anyio.CancelScope(shield=True):
+                    await adopted.stop()
         return end
 
     async def _forward(self, adopted: Adopted) -> None:
