@@ -43,7 +43,7 @@ __all__ = [
 ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
 """What ``--scenario all`` runs, in this order."""
 
-MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory")
+MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory", "profile")
 """What ``--measure`` can select (``all`` for every one)."""
 
 _DEFAULTS = BenchConfig()
@@ -121,7 +121,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="contest (the contenders on the scenarios), overhead (null-provider µs per "
         "request), throughput (router vs adapter vs SDK), memory (peak RSS with 32 4K "
-        "requests); comma-separated or 'all' (default: contest)",
+        "requests), profile (where a request's µs go, by module); comma-separated or 'all' "
+        "(default: contest)",
     )
     load = parser.add_argument_group("load")
     load.add_argument("--requests", type=_positive_int, default=_DEFAULTS.requests, metavar="N")
@@ -182,6 +183,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument("--overhead-requests", type=_positive_int, default=20_000, metavar="N")
     load.add_argument("--throughput-requests", type=_positive_int, default=2_000, metavar="N")
+    load.add_argument("--profile-requests", type=_positive_int, default=5_000, metavar="N")
     load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
