@@ -49,6 +49,9 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("IMAGEGATE_TODAY", SUITE_TODAY)
+    # Benchmarks in the suite run their contenders in this process (the tests that run
+    # them in worker processes say --jobs), so a small run pays for no process start.
+    monkeypatch.setenv("IMAGEGATE_BENCH_JOBS", "1")
 
 
 @pytest.fixture

@@ -112,3 +112,47 @@ def test_simulate_serves_and_prints_base_urls() -> None:
     finally:
         proc.terminate()
         proc.communicate(timeout=10)
+
+
+def test_generate_prints_each_attempt_and_a_downgrade(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """On the simulator, every attempt is printed as it starts and ends; the result line
+    says the time is simulated and that the 4K asked for failed, with how."""
+    prompt = "a lighthouse [sim@gemini/4K:overloaded] [sim:success~20]"
+    argv = ["generate", prompt, "--route", "gemini/gemini-3-pro-image", "--size", "4K"]
+    out = tmp_path / "image.png"
+    status = main([*argv, "--simulate", "healthy", "--time-scale", "0.001", "--out", str(out)])
+    assert status == 0
+    captured = capsys.readouterr()
+    progress = captured.err.splitlines()
+    assert "times are simulated seconds" in progress[0]
+    started = [line for line in progress if "→" in line]
+    ended = [line for line in progress if "←" in line]
+    assert "gemini/gemini-3-pro-image 4K: attempt 1 starts" in started[0]
+    assert "4K: failed, Overloaded (HTTP 503)" in ended[0]
+    assert len(started) == len(ended)
+    assert "delivered 2K" in ended[-1]
+    result = captured.out.strip()
+    assert "(2K) via gemini/gemini-3-pro-image in " in result
+    assert "simulated s (" in result
+    assert "downgraded from the 4K asked for (4K: failed, Overloaded (HTTP 503)" in result
+
+
+def test_generate_at_the_size_asked_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An image at the size asked for is no downgrade; one attempt, one start, one end
+    (times on a scaled clock move with the machine's load, so none is asserted)."""
+    argv = ["generate", "a cat [sim:success~30]", "--route", "gemini/gemini-3-pro-image"]
+    out = tmp_path / "image.png"
+    status = main([*argv, "--size", "2K", "--simulate", "healthy", "--time-scale", "0.001",
+                   "--out", str(out)])  # fmt: skip
+    assert status == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip().endswith("at the 2K asked for")
+    assert " simulated s (" in captured.out
+    lines = [line for line in captured.err.splitlines() if "gemini/gemini-3-pro-image 2K" in line]
+    assert len(lines) == 2
+    assert lines[0].endswith("attempt 1 starts")
+    assert "delivered 2K after " in lines[1]

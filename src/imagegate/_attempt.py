@@ -14,6 +14,10 @@ back; one cancelled during its call is recorded as ``cancelled`` and possibly bi
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from contextlib import AbstractContextManager
+
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
@@ -38,7 +42,17 @@ def _bounded_shield() -> anyio.CancelScope:
     """A scope that outside cancellation does not reach, for bookkeeping that must not be
     cut half-way; bounded, so a shared state backend that hangs cannot keep a cancelled
     request alive."""
-    return anyio.CancelScope(shield=True, deadline=anyio.current_time() + _CLEANUP_BOUND_S)
+    now = asyncio.get_running_loop().time()  # anyio's clock on asyncio, read directly
+    return anyio.CancelScope(shield=True, deadline=now + _CLEANUP_BOUND_S)
+
+
+_NO_SHIELD = contextlib.nullcontext()
+
+
+def _bookkeeping(run: RunView) -> AbstractContextManager[object]:
+    """`_bounded_shield` for bookkeeping that may wait; nothing when the guards never
+    wait (`GuardPipeline.local`): without a checkpoint no cancellation can land."""
+    return _NO_SHIELD if run.guards.local else _bounded_shield()
 
 
 class AttemptRunner:
@@ -77,13 +91,16 @@ class AttemptRunner:
 
     async def fly(self, flight: Flight, send: MemoryObjectSendStream[Landing]) -> None:
         """Run ``flight`` and send its landing."""
+        await send.send(await self.land(flight))
+
+    async def land(self, flight: Flight) -> Landing:
+        """Run ``flight`` to its landing."""
         run = self._run
         try:
-            landing = await self._attempt(flight)
+            return await self._attempt(flight)
         finally:
             run.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
             run.guards.land(flight)
-        await send.send(landing)
 
     async def _attempt(self, flight: Flight) -> Landing:
         engine = self._run.engine
@@ -118,7 +135,7 @@ class AttemptRunner:
         # this request would never learn of, and so never hand back. Bounded like the
         # cleanup; a pending cancellation lands at the next checkpoint, once what was
         # booked is held in the flight for the handler to return.
-        with _bounded_shield():
+        with _bookkeeping(run):
             booked = await run.guards.book(flight)
         if booked is None:
             return Landing(flight, skipped="shared state did not answer in time")
@@ -171,7 +188,7 @@ class AttemptRunner:
         # Shielded and bounded like the booking: a settlement cut half-way (a caller that
         # gave up, a hedge that lost) would leave shared state booked that no one settles,
         # and the handler of the cancellation must not hand back what was settled.
-        with _bounded_shield():
+        with _bookkeeping(run):
             await run.guards.settle(flight, attempt)
         flight.taken = None
         return Landing(flight, attempt=attempt, response=response)

@@ -29,7 +29,7 @@ from imagegate.errors import (
     ProviderError,
     UpstreamError,
 )
-from imagegate.resilience.clock import move_on_after
+from imagegate.resilience.clock import wait_task
 
 __all__ = ["ABANDON_GRACE_S", "call_adapter"]
 
@@ -58,15 +58,14 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
     run.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
     task = asyncio.get_running_loop().create_task(_invoke(flight, call))
     try:
-        async with move_on_after(run.engine.clock, timeout_s) as scope:
-            await asyncio.wait((task,))
+        done = await wait_task(run.engine.clock, task, timeout_s)
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
             flight.abandoned = await _stop_call(flight, task)
         raise
     response: ProviderResponse | None = None
     error: ImageGateError | None = None
-    if scope.cancelled_caught:
+    if not done:
         flight.abandoned = await _stop_call(flight, task)
         error = DeadlineExceeded(
             f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
@@ -127,9 +126,7 @@ async def _stop_call(flight: Flight, task: asyncio.Task[Any]) -> bool:
     engine = flight.run.engine
     # Held from now on, however this wait ends: the loop keeps only weak references.
     engine.abandon(task)
-    async with move_on_after(engine.clock, ABANDON_GRACE_S):
-        await asyncio.wait((task,))
-    if task.done():
+    if await wait_task(engine.clock, task, ABANDON_GRACE_S):
         return False
     option: Option = flight.option
     flight.run.log.warning(

@@ -27,6 +27,7 @@ from imagegate.resilience.ratelimit import RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.stats import OutcomeWindow
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
+from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["Engine"]
 
@@ -36,7 +37,8 @@ class Engine(Ranking):
     """Everything a run needs from its router: providers, policies and shared state.
 
     ``guards`` are asked after the built-in ones (`imagegate.guards.BUILTIN_GUARDS`), so
-    a new per-attempt policy is a new `Guard`, not an edit of the run.
+    a new per-attempt policy is a new `Guard`, not an edit of the run. ``state`` is where
+    the breakers, rate limits and ledger keep their records (None: not known here).
     """
 
     routes: tuple[Route, ...]
@@ -60,6 +62,7 @@ class Engine(Ranking):
     rng: random.Random
     load: LoadBudget | None = None
     guards: tuple[Guard, ...] = ()
+    state: StateBackend | None = None
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
     abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -69,10 +72,14 @@ class Engine(Ranking):
 
     def pipeline(self) -> GuardPipeline:
         """The guards every attempt passes: the built-in ones, then ``guards`` (built
-        again only when ``guards`` is replaced)."""
+        again only when ``guards`` is replaced); `GuardPipeline.local` when they are
+        only the built-in ones on a plain `MemoryState`."""
         cached = self._pipeline
         if cached is None or cached[0] is not self.guards:
-            cached = self._pipeline = (self.guards, GuardPipeline((*BUILTIN_GUARDS, *self.guards)))
+            # Only the built-in guards on a plain MemoryState: no hook ever waits.
+            local = not self.guards and type(self.state) is MemoryState
+            pipeline = GuardPipeline((*BUILTIN_GUARDS, *self.guards), local=local)
+            cached = self._pipeline = (self.guards, pipeline)
         return cached[1]
 
     def abandon(self, task: asyncio.Task[Any]) -> None:

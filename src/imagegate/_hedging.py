@@ -44,15 +44,17 @@ class Hedging:
         run: The request.
     """
 
-    __slots__ = ("_run",)
+    __slots__ = ("_opening", "_run")
 
     def __init__(self, run: RunView) -> None:
         self._run = run
+        self._opening: bool | None = None  # whether the request opens with two, once drawn
 
     def wait_s(self, flying: Sequence[Flight]) -> float | None:
         """Seconds until the main attempt (``flying[0]``, the others its hedges) is due a
-        hedge; None when it gets none (no policy, ``max_in_flight`` reached, hedged
-        enough, a hedge itself, or no hedge applies to its size)."""
+        hedge — 0 for a request's first attempt that opens a race (``race_share``); None
+        when it gets none (no policy, ``max_in_flight`` reached, hedged enough, a hedge
+        itself, or no hedge applies to its size)."""
         main = flying[0]
         policy = self._run.engine.hedge
         if (
@@ -62,6 +64,8 @@ class Hedging:
             or main.hedge
         ):
             return None
+        if self._opens(main, policy):
+            return 0.0
         delay = self._delay_s(main, policy)
         if delay is None:
             return None
@@ -71,27 +75,25 @@ class Hedging:
     def fire(self, main: Flight, flying: Sequence[Flight]) -> Start | None:
         """The hedge of ``main`` to start now, paid for; None (logged) when no option
         can take it or the guards refuse to pay for it."""
-        main.hedges += 1
         policy = self._run.engine.hedge
         assert policy is not None
+        opens = self._opens(main, policy)
+        main.hedges += 1
+        if opens:
+            return self._paid(main, self._same_size(main, flying), "race.opened", race=True)
         if policy.races(main.option.size):
             return self._paid(main, self._same_size(main, flying), "hedge.fired", race=True)
         return self._paid(main, self._smaller(main, policy), "hedge.fired", race=False)
 
-    def opening(self, main: Flight) -> Start | None:
-        """A second attempt at ``main``'s size to start with it (the request's first),
-        for ``race_share`` of requests, paid for; None otherwise."""
-        run = self._run
-        policy = run.engine.hedge
-        if (
-            policy is None
-            or policy.race_share <= 0
-            or main.extra
-            or run.engine.rng.random() >= policy.race_share
-        ):
-            return None
-        main.hedges += 1
-        return self._paid(main, self._same_size(main, (main,)), "race.opened", race=True)
+    def _opens(self, main: Flight, policy: HedgePolicy) -> bool:
+        """Whether ``main`` is the request's first attempt, not hedged yet, and the
+        request is one of the ``race_share`` that open with two (drawn once, from the
+        router's seeded random source)."""
+        if main.extra or main.hedges > 0 or policy.race_share <= 0:
+            return False
+        if self._opening is None:
+            self._opening = self._run.engine.rng.random() < policy.race_share
+        return self._opening
 
     def grace_s(self, winner: Flight, main: Flight) -> float:
         """How long a winning hedge smaller than the main attempt waits for it (0: not

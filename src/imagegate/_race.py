@@ -5,9 +5,9 @@ or the same size on another route — at most ``HedgePolicy.max_in_flight`` at o
 reacts to whichever lands first::
 
     loop:
-        nothing in flight?   start the next option (the cursor), and maybe a same-size
-                             attempt with it (`_hedging`: ``race_share``)
-        wait for a landing, or for the main attempt's next hedge timer (`_hedging`)
+        nothing in flight?   start the next option (the cursor)
+        wait for a landing, or for the main attempt's next hedge timer (`_hedging`; due
+                             at once for a request that opens with two, ``race_share``)
         timer fired          start its hedge
         a stop               end the request with it (the budget cap)
         an image             the winner (a smaller hedge's win may wait a grace for the
@@ -15,11 +15,14 @@ reacts to whichever lands first::
         anything else        the cursor learns from it; it leaves the race, and when it
                              was the main attempt its oldest hedge becomes the main one
 
-Every attempt runs in the race's task group; whatever is still flying when the race ends
-is cancelled (and records itself as cancelled, possibly billed).
+Every attempt runs in the race's task group (a main attempt that was flying before the
+race was built, `Adopted`, is waited for there); whatever is still flying when the race
+ends is cancelled (and records itself as cancelled, possibly billed).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 import anyio
 from anyio.abc import TaskGroup
@@ -31,7 +34,43 @@ from imagegate._flight import Flight, Landing
 from imagegate._hedging import Hedging
 from imagegate.resilience.clock import Clock, move_on_after
 
-__all__ = ["HedgedRace"]
+__all__ = ["Adopted", "HedgedRace"]
+
+
+class Adopted:
+    """An attempt flying in a task of its own before any race was built (`imagegate._solo`),
+    for a race to take over.
+
+    Args:
+        flight: The attempt, launched.
+        runner: What runs it.
+    """
+
+    __slots__ = ("_scope", "flight", "task")
+
+    def __init__(self, flight: Flight, runner: AttemptRunner) -> None:
+        self.flight = flight
+        self._scope = anyio.CancelScope()
+        self.task = asyncio.get_running_loop().create_task(self._fly(runner))
+
+    async def _fly(self, runner: AttemptRunner) -> Landing | None:
+        with self._scope:
+            return await runner.land(self.flight)
+        return None  # cancelled by `stop`
+
+    def landing(self) -> Landing | None:
+        """Its landing, once its task is done (None when it was stopped)."""
+        return self.task.result()
+
+    async def stop(self) -> None:
+        """Cancel it through its own cancel scope, so its shielded bookkeeping holds, and
+        wait until it has recorded itself."""
+        self._scope.cancel()
+        await asyncio.wait((self.task,))
+
+    def __repr__(self) -> str:
+        state = "landed" if self.task.done() else "flying"
+        return f"Adopted({self.flight.option.route.name}@{self.flight.option.size}, {state})"
 
 
 class HedgedRace:
@@ -58,26 +97,46 @@ class HedgedRace:
         self._runner = runner
         self._clock = clock
 
-    async def run(self) -> Landing | None:
+    async def run(self, adopted: Adopted | None = None) -> Landing | None:
         """The landing that ends the request — an image, or a stop — or None when every
-        option is used up."""
+        option is used up. ``adopted``: a main attempt already flying, taken over."""
         send, receive = anyio.create_memory_object_stream[Landing](max_buffer_size=4)
-        async with send, receive, anyio.create_task_group() as tg:
-            self._tg, self._send, self._receive = tg, send, receive
-            end = await self._race()
-            tg.cancel_scope.cancel()
+        try:
+            async with send, receive, anyio.create_task_group() as tg:
+                self._tg, self._send, self._receive = tg, send, receive
+                if adopted is not None:
+                    tg.start_soon(self._forward, adopted)
+                end = await self._race(None if adopted is None else adopted.flight)
+                tg.cancel_scope.cancel()
+        finally:
+            if adopted is not None and not adopted.task.done():
+                # The race ended before its forwarder ever ran (cancelled at once).
+                with anyio.CancelScope(shield=True):
+                    await adopted.stop()
         return end
 
-    async def _race(self) -> Landing | None:
+    async def _forward(self, adopted: Adopted) -> None:
+        """Send ``adopted``'s landing like one of the race's own; stop it when the race
+        ends first."""
+        try:
+            await asyncio.wait((adopted.task,))
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await adopted.stop()
+            raise
+        landing = adopted.landing()
+        if landing is not None:
+            await self._send.send(landing)
+
+    async def _race(self, main: Flight | None = None) -> Landing | None:
         cursor, hedging = self._cursor, self._hedging
-        flying: list[Flight] = []  # the main attempt first, then its hedges
+        flying: list[Flight] = [] if main is None else [main]  # the main one, its hedges
         while True:
             if not flying:
                 start = await cursor.next_start()
                 if start is None:
                     return None
                 flying.append(self._start(start))
-                flying.extend(self._open(flying[0]))
             landing = await self._landing(hedging.wait_s(flying))
             if landing is None:  # the hedge timer fired
                 flying.extend(self._hedge(flying))
@@ -99,11 +158,6 @@ class HedgedRace:
         """Start the main attempt's hedge, if it gets one."""
         main = flying[0]
         start = self._hedging.fire(main, flying)
-        return [] if start is None else [self._start(start, hedging=main)]
-
-    def _open(self, main: Flight) -> list[Flight]:
-        """Start a same-size attempt alongside the request's first, if it gets one."""
-        start = self._hedging.opening(main)
         return [] if start is None else [self._start(start, hedging=main)]
 
     async def _landing(self, timeout_s: float | None) -> Landing | None:

@@ -9,6 +9,7 @@ parameters; the tier an image was *delivered* at is computed from its decoded pi
 from __future__ import annotations
 
 import math
+from functools import cached_property, lru_cache
 from typing import Annotated, Final, Literal, get_args
 
 from pydantic import (
@@ -40,12 +41,12 @@ Size = Literal["1K", "2K", "4K"]
 """A size tier: ``1K`` ≈ 1 MP, ``2K`` ≈ 4 MP, ``4K`` ≈ 16 MP."""
 
 SIZES: Final[tuple[Size, ...]] = get_args(Size)
+"""All size tiers, smallest first."""
 
 DEFAULT_DEADLINE_S: Final = 600.0
 """Seconds a request may take when no deadline is given: the server-side deadline
 Gemini applies to 4K, so no upstream (a trickling body, a task left pending) can hold a
 request longer than the slowest provider legitimately would."""
-"""All size tiers, smallest first."""
 
 _TIER_EDGE: Final[dict[Size, int]] = {"1K": 1024, "2K": 2048, "4K": 4096}
 _TIER_PIXELS: Final[dict[Size, int]] = {s: e * e for s, e in _TIER_EDGE.items()}
@@ -84,6 +85,7 @@ def parse_aspect_ratio(value: str) -> tuple[int, int]:
     return w, h
 
 
+@lru_cache(maxsize=256)  # a handful of ratios are asked for again and again
 def _check_aspect_ratio(value: str) -> str:
     w, h = parse_aspect_ratio(value)
     return f"{w}:{h}"
@@ -177,7 +179,7 @@ class ImageRequest(BaseModel):
             raise ValueError(f"min_size {self.min_size} is larger than size {self.size}")
         return self
 
-    @property
+    @cached_property
     def sizes_allowed(self) -> tuple[Size, ...]:
         """Tiers this request accepts, largest first: the requested one, then smaller
         ones down to ``min_size`` when downgrading is allowed."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import itertools
 import os
 import random
 import uuid
@@ -20,7 +21,7 @@ import anyio
 
 from imagegate._batch import BatchResult, run_many
 from imagegate._config import load_settings, validate_settings
-from imagegate._logging import get_logger
+from imagegate._logging import get_bound_logger
 from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
 from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
@@ -81,6 +82,10 @@ class Router:
 
     Use as an async context manager: entering builds every route's provider, leaving
     closes the ones it built.
+
+    Every request is bounded in time: its deadline, shared by every attempt, retry,
+    fallback and hedge, is 600 seconds (`DEFAULT_DEADLINE_S`) unless ``generate``'s
+    ``deadline`` says otherwise (None lifts it).
 
     Args:
         routes: The routes, primaries in priority order; ``backup=True`` ones go last.
@@ -184,6 +189,10 @@ class Router:
         self._owned: list[Provider] = []
         self._open = False
         self._engine = _engine(settings, clock=self.clock, state=self.state)
+        # Request ids: a random prefix per router, then a count (unique, and no uuid4 per
+        # request): 16 hex digits for the first 4 billion requests.
+        self._id_prefix = uuid.uuid4().hex[:8]
+        self._ids = itertools.count(1)
 
     @classmethod
     def from_config(
@@ -306,7 +315,8 @@ class Router:
         """Run an already validated `ImageRequest` (what `generate` does after validating)."""
         if not self._open:
             raise ConfigurationError("use the router inside 'async with router:' (or await open())")
-        return await RequestRun(self._engine, request, uuid.uuid4().hex[:16]).execute()
+        request_id = f"{self._id_prefix}{next(self._ids):08x}"
+        return await RequestRun(self._engine, request, request_id).execute()
 
     def generate_many(
         self,
@@ -402,7 +412,8 @@ def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> E
         strategy=settings.strategy,
         attempt_timeout_s=settings.attempt_timeout_s,
         failover_on_blocked=settings.failover_on_blocked,
-        log=get_logger("imagegate.router"),
+        log=get_bound_logger("imagegate.router"),
         rng=rng,
         load=LoadBudget(load) if load is not None else None,
+        state=state,
     )

@@ -4,7 +4,9 @@ A request's life, and the module that owns each part of it::
 
     RequestRun(engine, request)
       plan             the ladder of options, ranked                 _plan, _ranking
-      execute          the hedged race, until an image or nothing    _race
+      execute          one attempt at a time, until an image         _solo
+                       or nothing; the hedged race once a hedge       _race
+                       is due
         next start     retry, next rung or deferred retry; why not   _cursor
           why not      route rejected, size's time used up, guards   _deadline, guards
         hedge          when a slow attempt gets one, and where       _hedging
@@ -27,11 +29,12 @@ from imagegate._cursor import OptionCursor
 from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
 from imagegate._hedging import Hedging
+from imagegate._logging import RequestLog
 from imagegate._plan import Option, build_plan
-from imagegate._race import HedgedRace
 from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, ImageResult
+from imagegate._solo import run_solo
 from imagegate.resilience.budget import ExtraKind
 
 __all__ = ["Engine", "RequestRun", "Strategy"]
@@ -63,7 +66,7 @@ class RequestRun:
         self.engine = engine
         self.request = request
         self.request_id = request_id
-        self.log = engine.log.bind(request_id=request_id)
+        self.log = RequestLog(engine.log, request_id)
         self.time = TimeBudget(engine, request)
         plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
         self.cursor = OptionCursor(self, engine.rank(plan.options), plan.skipped)
@@ -75,8 +78,7 @@ class RequestRun:
 
     async def execute(self) -> ImageResult:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
-        race = HedgedRace(self.cursor, self.hedging, self.runner, self.engine.clock)
-        end = await race.run()
+        end = await run_solo(self.cursor, self.hedging, self.runner, self.engine.clock)
         if end is None:
             raise build_failure(self)
         if end.stop is not None:

@@ -4,10 +4,14 @@
     imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
     imagegate simulate --scenario outage-2026-01-21 --port 8080
     imagegate config check imagegate.toml     the configuration a file resolves to, or its mistakes
-    imagegate demo                            the outage, imagegate vs the waterfall client
+    imagegate demo                            the outage: imagegate's presets vs the field
     imagegate bench --scenario all --requests 200 --json out.json
 
 Tables use rich when it is installed (the ``cli`` extra) and plain text otherwise.
+``generate`` prints each attempt as it starts and ends (on standard error, through a
+guard added to the router's engine, the public way to watch attempts), then one result
+line that says whether the time was simulated and whether the image came smaller than
+asked, and why.
 """
 
 from __future__ import annotations
@@ -23,11 +27,12 @@ from typing import TYPE_CHECKING, TextIO
 from imagegate import __version__
 from imagegate._config import describe, load_settings
 from imagegate._redact import redact
-from imagegate._request import DEFAULT_DEADLINE_S, SIZES
-from imagegate._result import ImageResult
+from imagegate._request import DEFAULT_DEADLINE_S, SIZES, size_rank
+from imagegate._result import Attempt, ImageResult
 from imagegate._route import Route
 from imagegate._router import Router
-from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError
+from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError, ProviderError
+from imagegate.guards import FlightView, Guard, RunView
 from imagegate.providers import registry
 from imagegate.resilience.clock import Clock
 
@@ -79,6 +84,7 @@ async def _generate(args: argparse.Namespace) -> int:
     if args.simulate is None:
         route = Route(provider, model=model, base_url=args.base_url)
         result = await _generate_on(route, args, clock=None)
+        took = f"{result.latency_s:.1f} s"
     else:
         from imagegate.testing.simulator import PROVIDERS, Simulator
 
@@ -91,7 +97,14 @@ async def _generate(args: argparse.Namespace) -> int:
                 base_url=sim.base_url(provider),
                 api_key=sim.api_key(provider),
             )
+            print(
+                f"{args.simulate} on the embedded simulator: times are simulated seconds "
+                f"(1 simulated s = {args.time_scale:g} real s)",
+                file=sys.stderr,
+            )
             result = await _generate_on(route, args, clock=sim.clock)
+        real = result.latency_s * args.time_scale
+        took = f"{result.latency_s:.1f} simulated s ({real:.1f} s of real time)"
     image = result.image
     out = Path(args.out)
     if out.suffix.lower() not in _SUFFIXES.get(image.mime_type, ()):
@@ -99,7 +112,8 @@ async def _generate(args: argparse.Namespace) -> int:
     path = image.save(out)
     print(
         f"{path}: {image.width}x{image.height} {image.mime_type} ({result.size}) via {result.route}"
-        f" in {result.latency_s:.1f} s, {len(result.attempts)} attempt(s), ${result.cost_usd:.4f}"
+        f" in {took}, {len(result.attempts)} attempt(s), ${result.cost_usd:.4f}; "
+        f"{_downgrade(result)}"
     )
     return 0
 
@@ -113,6 +127,7 @@ _SUFFIXES = {
 
 async def _generate_on(route: Route, args: argparse.Namespace, clock: Clock | None) -> ImageResult:
     async with Router([route], clock=clock) as router:
+        router.engine.guards = (*router.engine.guards, _AttemptLog(sys.stderr))
         return await router.generate(
             args.prompt,
             size=args.size,
@@ -120,6 +135,91 @@ async def _generate_on(route: Route, args: argparse.Namespace, clock: Clock | No
             deadline=args.deadline,
             allow_downgrade=not args.no_downgrade,
         )
+
+
+class _AttemptLog(Guard):
+    """Prints every attempt of a router's requests as it starts and as it ends: when (clock
+    seconds since its request started), where, which size, and how it ended. A guard that
+    never refuses anything, added to ``router.engine.guards``.
+
+    Args:
+        out: Where to print.
+    """
+
+    __slots__ = ("_out", "_started")
+
+    def __init__(self, out: TextIO) -> None:
+        self._out = out
+        self._started = 0.0
+
+    def open(self, run: RunView) -> None:
+        """A request starts: times count from now."""
+        self._started = run.engine.clock.now()
+
+    def passed(self, flight: FlightView) -> None:
+        """The attempt's call is next."""
+        hedge = ", a hedge" if flight.hedge else ""
+        now = flight.run.engine.clock.now()
+        self._say(now, "→", flight, f"attempt {flight.number}{hedge} starts")
+
+    async def settle(self, flight: FlightView, taken: object, attempt: Attempt) -> None:
+        """The call ended."""
+        self._say(
+            attempt.ended, "←", flight, f"{_outcome(attempt)} after {attempt.duration_s:.1f} s"
+        )
+
+    async def release(
+        self, flight: FlightView, taken: object, attempt: Attempt | None, *, cancelled: bool
+    ) -> None:
+        """The attempt ended without a settled call."""
+        now = flight.run.engine.clock.now()
+        if attempt is not None:
+            self._say(now, "←", flight, f"cancelled after {attempt.duration_s:.1f} s")
+        elif not cancelled:
+            self._say(now, "←", flight, "not started: the deadline came first")
+
+    def _say(self, when: float, arrow: str, flight: FlightView, what: str) -> None:
+        option = flight.option
+        print(
+            f"  [{when - self._started:7.1f} s] {arrow} {option.route.name} {option.size}: {what}",
+            file=self._out,
+            flush=True,
+        )
+
+
+def _outcome(attempt: Attempt) -> str:
+    """How an attempt ended, in a few words (an upstream's own text cut short)."""
+    if attempt.outcome == "success":
+        return f"delivered {attempt.delivered_size or 'an image'}"
+    if attempt.outcome == "timeout":
+        return "timed out"
+    if attempt.outcome == "cancelled":
+        return "cancelled"
+    error = attempt.error
+    if error is None:
+        return "failed"
+    status = f" (HTTP {error.status})" if isinstance(error, ProviderError) and error.status else ""
+    return f"failed, {type(error).__name__}{status}: {error.message[:80]}"
+
+
+def _downgrade(result: ImageResult) -> str:
+    """Whether the image came at the size asked for, and if not what became of the
+    larger sizes (their attempts' outcomes, or why they were skipped)."""
+    if not result.downgraded or result.size is None:
+        return f"at the {result.requested_size} asked for"
+    reasons = []
+    for size in reversed(SIZES):
+        if not size_rank(result.size) < size_rank(size) <= size_rank(result.requested_size):
+            continue
+        tried = [_outcome(a) for a in result.attempts if a.size == size]
+        skipped = [k.detail or k.reason.replace("_", " ") for k in result.skipped if k.size == size]
+        why = (
+            ", ".join(tried)
+            if tried
+            else f"not tried ({skipped[0] if skipped else 'no reason given'})"
+        )
+        reasons.append(f"{size}: {why}")
+    return f"downgraded from the {result.requested_size} asked for ({'; '.join(reasons)})"
 
 
 def _cmd_generate(args: argparse.Namespace) -> int:
@@ -267,7 +367,8 @@ def _parser() -> argparse.ArgumentParser:
 
 _DELEGATED = {
     "bench": "benchmark imagegate against the field's retry loops, LiteLLM and the oracles",
-    "demo": "the 2026-01-21 outage on the embedded simulator: imagegate vs the waterfall",
+    "demo": "the 2026-01-21 outage on the embedded simulator: imagegate's three presets vs "
+    "the field's clients, in plain words, with the speed-vs-size chart",
 }
 
 

@@ -70,9 +70,12 @@ def test_overhead_and_throughput_run(capsys: pytest.CaptureFixture[str]) -> None
     assert "router/adapter" in out
 
 
-def test_demo_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    """The demo plays a few requests and ends with the comparison sentence."""
-    assert demo_main(["--requests", "4", "--concurrency", "4", "--time-scale", "0.001"]) == 0
-    out = capsys.readouterr().out
-    assert "imagegate delivered" in out
-    assert "waterfall delivered" in out
+def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The demo plays a few requests on a scaled clock and ends with the closing lines."""
+    contenders = "waterfall,imagegate-latency,imagegate-balanced,imagegate-quality,oracle"
+    argv = ["--requests", "4", "--concurrency", "4", "--time-scale", "0.001"]
+    assert demo_main([*argv, "--contenders", contenders, "--plot", str(tmp_path / "c.png")]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # as read, not as wrapped
+    assert "1 simulated second = 1 ms of real time here" in out
+    assert "imagegate delivered an image in time to" in out
+    assert "; the waterfall to " in out

@@ -19,6 +19,8 @@ from imagegate.bench import bench_main
 from imagegate.bench._figures import differences, figures
 from imagegate.bench._virtual import VirtualTimeLoop, run_virtual
 
+from .conftest import needs
+
 
 def test_sleeping_jumps_to_the_next_timer() -> None:
     """Ten simulated minutes of sleeping take no real time, and timers keep their order."""
@@ -38,6 +40,28 @@ def test_sleeping_jumps_to_the_next_timer() -> None:
     assert run_virtual(main()) == 610.0
     assert fired == [("later", 2.5), ("slept", 600.0)]
     assert time.perf_counter() - started < 5
+
+
+def test_a_duration_does_not_depend_on_where_the_clock_stood() -> None:
+    """The same sleeps measure the same durations, to the last bit, whether the clock stood
+    at 0 or at an odd time an earlier run left it at (the clock stops on exact ticks)."""
+
+    async def durations(start: float) -> list[float]:
+        loop = asyncio.get_running_loop()
+        await asyncio.sleep(start)
+        measured = []
+        for delay in (0.1, 12.345678901, 1 / 3, 599.99):
+            before = loop.time()
+            await asyncio.sleep(delay)
+            measured.append(loop.time() - before)
+        return measured
+
+    at_zero = run_virtual(durations(0))
+    assert run_virtual(durations(1000.3)) == at_zero
+    assert run_virtual(durations(86_399.123_456_7)) == at_zero
+    assert all(
+        abs(d - e) < 1e-6 for d, e in zip(at_zero, (0.1, 12.345678901, 1 / 3, 599.99), strict=True)
+    )
 
 
 def test_work_in_a_thread_costs_no_simulated_time() -> None:
@@ -184,6 +208,50 @@ def test_differences_name_the_path() -> None:
     assert differences(figures(a), figures(b)) == ["$.scenarios[0].metrics.x.p95_s: 1.0 != 2.0"]
 
 
+def test_litellm_rows_and_the_targets_against_it_are_not_compared() -> None:
+    """LiteLLM's figures are not fixed by a seed: they and the target that quotes them are
+    left out, everything else is compared."""
+    a = {
+        "metrics": {"litellm": {"p95_s": 1.0}, "imagegate": {"p95_s": 5.0}},
+        "targets": [
+            {"name": "beats litellm on success and p95", "value": "x", "met": True},
+            {"name": "beats waterfall on success and p95", "value": "y", "met": True},
+        ],
+    }
+    b = {
+        "metrics": {"litellm": {"p95_s": 2.0}, "imagegate": {"p95_s": 6.0}},
+        "targets": [
+            {"name": "beats litellm on success and p95", "value": "z", "met": False},
+            {"name": "beats waterfall on success and p95", "value": "y", "met": True},
+        ],
+    }
+    assert differences(figures(a), figures(b)) == ["$.metrics.imagegate.p95_s: 5.0 != 6.0"]
+
+
+@needs("litellm")
+def test_the_others_figures_do_not_depend_on_litellm_running_before_them(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The same contenders give the same figures whether LiteLLM ran first on the same
+    clock or not at all; --same-as says LiteLLM was left out."""
+    alone, after = tmp_path / "alone.json", tmp_path / "after.json"
+    common = ["--requests", "8", "--concurrency", "4", "--quiet", "--seed", "5"]
+    assert bench_main([*common, "--contenders", "waterfall,imagegate", "--json", str(alone)]) == 0
+    assert (
+        bench_main([*common, "--contenders", "litellm,waterfall,imagegate", "--json", str(after)])
+        == 0
+    )
+    a, b = (json.loads(p.read_text())["scenarios"][0] for p in (alone, after))
+    for key in ("metrics", "records"):
+        for name in ("waterfall", "imagegate"):
+            assert figures(a[key][name]) == figures(b[key][name]), (key, name)
+    assert "litellm" in b["metrics"]
+    capsys.readouterr()
+    again = [*common, "--contenders", "litellm,waterfall,imagegate", "--json"]
+    assert bench_main([*again, str(tmp_path / "again.json"), "--same-as", str(after)]) == 0
+    assert "litellm (no seed fixes its figures) aside" in capsys.readouterr().out
+
+
 def test_parse_seeds() -> None:
     """Ranges and lists, in order, without repeats; malformed input is refused."""
     from imagegate.bench._seeds import parse_seeds
@@ -219,13 +287,53 @@ def test_seeds_report_median_range_and_verdicts(
     assert set(verdicts["beats waterfall on success and p95"]) == {"0", "1", "2"}
 
 
+def test_contenders_in_worker_processes_give_the_same_figures(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--jobs 2 runs the contenders (of one seed, or of several) in two processes at once,
+    with the figures of one run in this process."""
+    common = [
+        "--requests", "4", "--concurrency", "4", "--quiet",
+        "--contenders", "waterfall,imagegate,oracle", "--json",
+    ]  # fmt: skip
+    for seeds in (["--seed", "3"], ["--seeds", "0-2"]):
+        one, two = tmp_path / "one.json", tmp_path / "two.json"
+        assert bench_main([*common, str(one), *seeds]) == 0
+        assert bench_main([*common, str(two), *seeds, "--jobs", "2", "--same-as", str(one)]) == 0
+        assert "same figures as" in capsys.readouterr().out
+        assert json.loads(one.read_text())["config"] == json.loads(two.read_text())["config"]
+
+
+def test_jobs_are_refused_on_a_wall_clock_and_when_malformed(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Several runs at once on a wall clock would slow each other: refused, as is a
+    malformed IMAGEGATE_BENCH_JOBS."""
+    argv = ["--requests", "2", "--quiet", "--contenders", "waterfall"]
+    assert bench_main([*argv, "--jobs", "2", "--time-scale", "0.01"]) == 2
+    assert "--jobs needs virtual time" in capsys.readouterr().err
+    monkeypatch.setenv("IMAGEGATE_BENCH_JOBS", "many")
+    assert bench_main(argv) == 2
+    assert "IMAGEGATE_BENCH_JOBS must be a whole number" in capsys.readouterr().err
+
+
 def test_demo_runs_on_virtual_time_by_default(capsys: pytest.CaptureFixture[str]) -> None:
     """Without --time-scale the demo says its times are virtual, and two runs agree."""
     from imagegate.bench import demo_main
 
     outputs = []
     for _ in range(2):
-        assert demo_main(["--requests", "4", "--concurrency", "4", "--seed", "2"]) == 0
+        argv = [
+            "--requests",
+            "4",
+            "--concurrency",
+            "4",
+            "--seed",
+            "2",
+            "--contenders",
+            "waterfall,imagegate",
+        ]
+        assert demo_main(argv) == 0
         out = capsys.readouterr().out
         assert "virtual time" in out
         outputs.append([line for line in out.splitlines() if "delivered" in line])

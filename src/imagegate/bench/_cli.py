@@ -22,7 +22,8 @@ from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
-from imagegate.bench._runner import ScenarioResult, run_scenario
+from imagegate.bench._parallel import contest, in_workers, jobs_for
+from imagegate.bench._runner import ScenarioResult
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
 from imagegate.bench._virtual import run_virtual
 from imagegate.errors import ImageGateError
@@ -42,7 +43,7 @@ __all__ = [
 ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
 """What ``--scenario all`` runs, in this order."""
 
-MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory")
+MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory", "profile")
 """What ``--measure`` can select (``all`` for every one)."""
 
 _DEFAULTS = BenchConfig()
@@ -120,7 +121,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="contest (the contenders on the scenarios), overhead (null-provider µs per "
         "request), throughput (router vs adapter vs SDK), memory (peak RSS with 32 4K "
-        "requests); comma-separated or 'all' (default: contest)",
+        "requests), profile (where a request's µs go, by module); comma-separated or 'all' "
+        "(default: contest)",
     )
     load = parser.add_argument_group("load")
     load.add_argument("--requests", type=_positive_int, default=_DEFAULTS.requests, metavar="N")
@@ -134,6 +136,15 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="RANGE",
         help="run the contest once per seed ('0-9', '1,4,7') and report each figure as "
         "its median and range across them, with imagegate's targets per seed",
+    )
+    load.add_argument(
+        "--jobs",
+        type=_positive_int,
+        default=None,
+        metavar="J",
+        help="contender runs at once, each in a worker process (virtual time only; the "
+        "figures are those of one at a time). Default: $IMAGEGATE_BENCH_JOBS, else the "
+        "CPUs, at most 4",
     )
     load.add_argument(
         "--time-scale",
@@ -172,6 +183,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     )
     load.add_argument("--overhead-requests", type=_positive_int, default=20_000, metavar="N")
     load.add_argument("--throughput-requests", type=_positive_int, default=2_000, metavar="N")
+    load.add_argument("--profile-requests", type=_positive_int, default=5_000, metavar="N")
     load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
@@ -263,7 +275,11 @@ def _bench(args: argparse.Namespace) -> int:
     if "contest" in measures:
         # The contest on virtual time (unless a time scale is given); the measurements
         # of real CPU time and memory below on asyncio's own loop.
-        results = _run(_contest(config, quiet=args.quiet), virtual=config.virtual)
+        jobs = jobs_for(args.jobs, virtual=config.virtual)
+        if jobs > 1:
+            results = in_workers([config], jobs, args.quiet)[0]
+        else:
+            results = contest(config, quiet=args.quiet)
         from imagegate.bench._report import print_results
 
         print_results(results)
@@ -278,10 +294,12 @@ def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
     """The contest once per seed, each on a fresh loop; the spread and verdicts."""
     from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
 
-    per_seed: dict[int, list[ScenarioResult]] = {}
-    for seed in args.seeds:
-        seeded = replace(config, seed=seed)
-        per_seed[seed] = _run(_contest(seeded, quiet=args.quiet), virtual=config.virtual)
+    configs = [replace(config, seed=seed) for seed in args.seeds]
+    jobs = jobs_for(args.jobs, virtual=config.virtual)
+    if jobs > 1:
+        per_seed = dict(zip(args.seeds, in_workers(configs, jobs, args.quiet), strict=True))
+    else:
+        per_seed = {c.seed: contest(c, quiet=args.quiet) for c in configs}
     summary = summarize_seeds(per_seed)
     print_seed_summary(summary)
     if args.json is not None:
@@ -298,20 +316,6 @@ def _check_same(args: argparse.Namespace) -> int:
     from imagegate.bench._figures import report_same
 
     return report_same(args.same_as, args.json)
-
-
-async def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
-    results = []
-    if quiet:
-        for scenario in config.scenarios:
-            results.append(await run_scenario(scenario, config))
-        return results
-    from imagegate.bench._progress import BarProgress
-
-    with BarProgress(_console(stderr=True)) as progress:
-        for scenario in config.scenarios:
-            results.append(await run_scenario(scenario, config, progress))
-    return results
 
 
 def _write_outputs(
@@ -389,6 +393,21 @@ def add_demo_arguments(parser: argparse.ArgumentParser) -> None:
         help="run on the wall clock, X real seconds per simulated second (default: "
         "virtual time, where a seed always gives the same figures)",
     )
+    parser.add_argument(
+        "--contenders",
+        type=_contender_list,
+        default=DEMO_CONFIG.contenders,
+        metavar="LIST",
+        help=f"comma-separated, or 'all' (default: {','.join(DEMO_CONFIG.contenders)}; "
+        "litellm only when it is installed)",
+    )
+    parser.add_argument(
+        "--plot",
+        type=Path,
+        metavar="PATH",
+        help="save the speed-vs-size chart there (default: a new imagegate-demo-*.png in "
+        "the temporary directory; needs matplotlib)",
+    )
 
 
 def run_demo(args: argparse.Namespace) -> int:
@@ -402,9 +421,10 @@ def run_demo(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         seed=args.seed,
         time_scale=args.time_scale,
+        contenders=args.contenders,
     )
     try:
-        _run(run_demo_async(config), virtual=config.virtual)
+        _run(run_demo_async(config, plot=args.plot), virtual=config.virtual)
     except MissingDependency as exc:
         print(f"imagegate demo: {exc}", file=sys.stderr)
         return 2
@@ -417,8 +437,9 @@ def demo_main(argv: Sequence[str] | None = None) -> int:
     """``imagegate demo`` as a standalone entry point; returns the exit status."""
     parser = argparse.ArgumentParser(
         prog="imagegate demo",
-        description="The 2026-01-21 outage on the embedded simulator: imagegate against the "
-        "field's size waterfall, with a live scoreboard. No keys needed.",
+        description="The 2026-01-21 outage on the embedded simulator: imagegate's three "
+        "presets against the field's clients, with a live scoreboard, a table in plain "
+        "words and the speed-vs-size chart. No keys needed.",
     )
     add_demo_arguments(parser)
     return run_demo(parser.parse_args(argv))

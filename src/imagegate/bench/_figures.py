@@ -8,6 +8,12 @@ by its path in the JSON::
 
     imagegate bench --seed 7 --json A.json
     imagegate bench --seed 7 --json B.json --same-as A.json    # exit 1 if they differ
+
+One contender is left out: LiteLLM (`UNSEEDED`). Its Router shuffles deployments in
+native code that takes no seed, and keeps its cooldowns in a native store on the wall
+clock; no public option of LiteLLM's puts either on the run's seed or clock, so its
+figures vary from run to run (within the spread ``--seeds`` shows). The other contenders'
+figures do not depend on it: they are the same whether LiteLLM ran before them or not.
 """
 
 from __future__ import annotations
@@ -16,23 +22,39 @@ import json
 from pathlib import Path
 from typing import Any, Final
 
-__all__ = ["WALL_KEYS", "differences", "figures", "load_figures", "report_same"]
+__all__ = ["UNSEEDED", "WALL_KEYS", "differences", "figures", "load_figures", "report_same"]
 
 WALL_KEYS: Final = frozenset({"wall_s", "machine", "overhead", "throughput", "memory"})
 """Keys whose values are measured on the wall clock (or describe the machine): the contest
 runs on virtual time, but the overhead, throughput and memory measurements do not."""
+
+UNSEEDED: Final = frozenset({"litellm"})
+"""Contenders whose figures a seed does not fix (see the module docstring): their rows, and
+the targets that compare against them, are not compared."""
 
 _SHOWN: Final = 20
 """At most this many differences are listed."""
 
 
 def figures(document: Any) -> Any:
-    """``document`` without the values in `WALL_KEYS`, at any depth."""
+    """``document`` without the values in `WALL_KEYS` and those of the `UNSEEDED`
+    contenders, at any depth."""
     if isinstance(document, dict):
-        return {k: figures(v) for k, v in document.items() if k not in WALL_KEYS}
+        return {
+            k: figures(v)
+            for k, v in document.items()
+            if k not in WALL_KEYS and k not in UNSEEDED and not _about_unseeded(v)
+        }
     if isinstance(document, list):
-        return [figures(v) for v in document]
+        return [figures(v) for v in document if not _about_unseeded(v)]
     return document
+
+
+def _about_unseeded(value: Any) -> bool:
+    """A target that compares against an `UNSEEDED` contender (``"beats litellm on …"``)."""
+    if not isinstance(value, dict) or not isinstance(value.get("name"), str):
+        return False
+    return any(f" {name} " in f" {value['name']} " for name in UNSEEDED)
 
 
 def load_figures(path: str | Path) -> Any:
@@ -65,6 +87,13 @@ def _walk(a: Any, b: Any, path: str, found: list[str]) -> None:
         found.append(f"{path}: {_short(a)} != {_short(b)}")
 
 
+def _contenders(path: str | Path) -> set[str]:
+    document = json.loads(Path(path).read_text(encoding="utf-8"))
+    config = document.get("config") if isinstance(document, dict) else None
+    names = config.get("contenders") if isinstance(config, dict) else None
+    return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
+
+
 def _short(value: Any) -> str:
     text = json.dumps(value, ensure_ascii=False)
     return text if len(text) <= 80 else text[:77] + "..."
@@ -73,8 +102,10 @@ def _short(value: Any) -> str:
 def report_same(earlier: str | Path, later: str | Path) -> int:
     """Print whether ``later``'s figures are ``earlier``'s; 0 if they are, else 1."""
     found = differences(load_figures(earlier), load_figures(later))
+    left_out = ", ".join(sorted(UNSEEDED & _contenders(later)))
+    aside = "wall times" + (f" and {left_out} (no seed fixes its figures)" if left_out else "")
     if not found:
-        print(f"same figures as {earlier} (wall times aside)")
+        print(f"same figures as {earlier} ({aside} aside)")
         return 0
     print(f"figures differ from {earlier}:")
     for line in found:

@@ -1,4 +1,4 @@
-"""``imagegate bench --measure overhead,throughput,memory``: real-time measurements.
+"""``imagegate bench --measure overhead,throughput,memory,profile``: real-time measurements.
 
 These measure the client's own CPU time and memory, in real time, on asyncio's own loop
 (the contest's virtual time leaves CPU time out on purpose). Each prints its table and
@@ -29,6 +29,8 @@ async def measurements(args: argparse.Namespace, measures: Sequence[str]) -> dic
         extra["throughput"] = await _throughput(args)
     if "memory" in measures:
         extra["memory"] = await _memory(args)
+    if "profile" in measures:
+        extra["profile"] = await _profile(args)
     return extra
 
 
@@ -87,6 +89,39 @@ async def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
         )  # fmt: skip
     _console().print(table)
     return [r.to_json() for r in rows]
+
+
+async def _profile(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._profile import profile_overhead
+
+    rows = []
+    for size in ("1K", "4K"):
+        result = await profile_overhead(requests=args.profile_requests, size=size)
+        table = _table(
+            f"where a single-attempt {size} request's µs go: {result.us_per_request:.1f} µs "
+            f"per request (null provider, {result.requests:,} requests; cProfile's own time "
+            "per group, scaled to the unprofiled figure)"
+        )
+        for header in ("group", "µs/request", "calls/request", "costliest functions (µs)"):
+            table.add_column(header, justify="left" if header.startswith(("g", "c")) else "right")
+        for g in result.groups[:_PROFILE_ROWS]:
+            top = ", ".join(f"{name} {us:.1f}" for name, us in g.top)
+            table.add_row(
+                g.name.removeprefix("imagegate."),
+                f"{g.us_per_request:.1f}",
+                f"{g.calls_per_request:.1f}",
+                top,
+            )
+        rest = result.groups[_PROFILE_ROWS:]
+        if rest:
+            us = sum(g.us_per_request for g in rest)
+            table.add_row(f"({len(rest)} more)", f"{us:.1f}", "", "")
+        _console().print(table)
+        rows.append(result.to_json())
+    return rows
+
+
+_PROFILE_ROWS = 30
 
 
 def _table(title: str) -> Any:

@@ -46,7 +46,7 @@ from imagegate.testing._images import make_png
 
 __all__ = ["NullProvider", "OverheadResult", "ThroughputResult", "null_overhead", "throughput"]
 
-_MODELS: Final = {"gemini": "gemini-3-pro-image", "openai": "gpt-image-1.5"}
+_MODELS: Final = {"gemini": "gemini-3-pro-image", "openai": "gpt-image-2.6-sunburst"}
 
 
 class NullProvider:

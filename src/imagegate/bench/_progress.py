@@ -2,7 +2,8 @@
 
 Both implement the runner's `Progress` protocol with rich. `Scoreboard` keeps, per
 contender, what the requests that have ended so far delivered and how fast, and renders
-it as a table that the demo refreshes several times a second.
+it as a narrow table (one line per contender, under 80 columns for seven of them) that
+the demo redraws several times a second.
 """
 
 from __future__ import annotations
@@ -74,17 +75,32 @@ class _Tally:
     latencies: list[float] = field(default_factory=list)
     sizes: Counter[str] = field(default_factory=Counter)
     finished: bool = False
+    note: str = ""
+
+
+_BAR_WIDTH = 8
 
 
 class Scoreboard:
-    """Per contender: requests ended, delivered, failed, tiers, p50/p95 so far."""
+    """Per contender: requests ended, images delivered, their sizes, and by when half
+    and 95% of the requests ended so far had one (a failure counts as never).
 
-    def __init__(self) -> None:
+    Args:
+        sizes: The tiers to count, largest first (the one asked for first).
+    """
+
+    def __init__(self, sizes: tuple[str, ...] = ("4K", "2K", "1K")) -> None:
         self._tallies: dict[str, _Tally] = {}
+        self._sizes = sizes
 
     def contender_started(self, scenario: str, contender: str, total: int) -> None:
-        """Start a row."""
+        """Start a row (again, if it was only announced)."""
         self._tallies[contender] = _Tally(total=total)
+
+    def announce(self, contender: str, total: int, note: str) -> None:
+        """Show a row for a contender that runs elsewhere, with ``note`` for its progress
+        until its requests are counted."""
+        self._tallies[contender] = _Tally(total=total, note=note)
 
     def request_done(self, scenario: str, contender: str, record: RequestRecord) -> None:
         """Count one request."""
@@ -96,26 +112,31 @@ class Scoreboard:
 
     def contender_done(self, scenario: str, contender: str, metrics: Metrics) -> None:
         """Mark the row finished."""
+        self.finish(contender)
+
+    def finish(self, contender: str) -> None:
+        """Mark the row finished."""
         self._tallies[contender].finished = True
 
     def render(self, title: str) -> Any:
         """The scoreboard as a rich table."""
         table_module = import_optional("rich.table", purpose="the demo display", extra="cli")
-        table = table_module.Table(title=title, title_justify="left", min_width=100)
-        for header in ("client", "progress", "delivered", "failed", "4K / 2K / 1K", "p50", "p95"):
-            table.add_column(header, justify="left" if header == "client" else "right")
+        box_module = import_optional("rich.box", purpose="the demo display", extra="cli")
+        table = table_module.Table(title=title, title_justify="left", box=box_module.SIMPLE)
+        table.add_column("client", no_wrap=True)
+        table.add_column("requests\nended", no_wrap=True)
+        for header in ("images", "/".join(self._sizes), "half\nwithin", "95%\nwithin"):
+            table.add_column(header, justify="right", no_wrap=True)
         for name, t in self._tallies.items():
             ok = sum(1 for x in t.latencies if math.isfinite(x))
-            bar_width = 12
-            filled = round(bar_width * t.done / t.total) if t.total else 0
-            bar = "█" * filled + "·" * (bar_width - filled)
-            sizes = " / ".join(str(t.sizes.get(s, 0)) for s in ("4K", "2K", "1K"))
+            filled = round(_BAR_WIDTH * t.done / t.total) if t.total else 0
+            bar = "█" * filled + "·" * (_BAR_WIDTH - filled)
+            progress = t.note if t.note and not t.done else f"{bar} {t.done}/{t.total}"
             table.add_row(
                 name + (" ✓" if t.finished else ""),
-                f"{bar} {t.done}/{t.total}",
+                progress,
                 str(ok),
-                str(t.done - ok),
-                sizes,
+                "/".join(str(t.sizes.get(s, 0)) for s in self._sizes),
                 _fmt(t.latencies, 50),
                 _fmt(t.latencies, 95),
             )
@@ -126,4 +147,4 @@ def _fmt(latencies: list[float], q: float) -> str:
     if not latencies:
         return "—"
     value = percentile(latencies, q)
-    return "∞" if math.isinf(value) else f"{value:.0f} s"
+    return "never" if math.isinf(value) else f"{value:.0f} s"

@@ -1,12 +1,14 @@
-"""Output: the terminal table (rich), the JSON file and the PNG plot.
+"""Output: the terminal tables (rich), their legend in plain words, and the JSON file.
 
-The JSON file holds everything needed to redraw the plots or recompute a figure without
+The JSON file holds everything needed to redraw the charts or recompute a figure without
 running again: the machine, the configuration, per scenario every contender's figures,
 the targets, the notes, and one record per request and contender
-(``[index, ok, latency_s, size, error kind]``). The plot has one row per scenario: the latency
-CDF of every contender (failures never arrive, so a curve tops out at its success rate),
-success and cost bars, and the speed-vs-size chart (p95 against the share delivered at
-the requested size) with both oracles.
+(``[index, ok, latency_s, size, error kind]``). The charts are drawn by
+`imagegate.bench._plot` (``write_plot`` is importable from here too).
+
+``imagegate bench`` prints compact column headers (``success``, ``at size``, ``p95 s`` …)
+with a legend in plain words under each table; ``imagegate demo`` prints the plain words
+as the headers themselves (`print_plain_results`).
 """
 
 from __future__ import annotations
@@ -20,18 +22,23 @@ from collections.abc import Sequence
 from dataclasses import asdict
 from importlib import metadata
 from pathlib import Path
-from typing import Any, Final, TextIO
+from typing import Any, TextIO
 
 from imagegate.bench._config import BenchConfig
 from imagegate.bench._deps import import_optional
 from imagegate.bench._metrics import Metrics
-from imagegate.bench._runner import LATENCY_ORACLE, QUALITY_ORACLE, ScenarioResult
+from imagegate.bench._plot import ORACLE_CHOICE, write_plot
+from imagegate.bench._runner import ScenarioResult
 from imagegate.bench._targets import Target, check_targets
 
-__all__ = ["machine_info", "print_results", "write_json", "write_plot"]
-
-_ORACLE_CHOICE: Final = {LATENCY_ORACLE: "latency", QUALITY_ORACLE: "quality"}
-"""Which choice of each request's `OracleVerdict` an oracle's records come from."""
+__all__ = [
+    "legend",
+    "machine_info",
+    "print_plain_results",
+    "print_results",
+    "write_json",
+    "write_plot",
+]
 
 
 def machine_info() -> dict[str, Any]:
@@ -121,6 +128,79 @@ _HEADERS = (
 )
 
 
+def _plain_headers(size: str) -> tuple[str, ...]:
+    return (
+        "client",
+        "delivered in time",
+        f"got the {size} asked for",
+        "half had an image within",
+        "95% had an image within",
+        "upstream calls per request",
+        "cost per image",
+        "cost per image incl. calls that may have been billed",
+    )
+
+
+def _plain_row(m: Metrics) -> list[str]:
+    def within(value: float) -> str:
+        return "never" if math.isinf(value) else f"{value:,.0f} s"
+
+    def usd(value: float | None) -> str:
+        return "—" if value is None else f"${value:.3f}"
+
+    calls = m.attempts_per_request
+    return [
+        m.contender,
+        f"{m.success_rate:.0%}",
+        f"{m.at_size:.0%}",
+        within(m.p50_s),
+        within(m.p95_s),
+        "—" if calls is None else f"{calls:.2f}",
+        usd(m.cost_per_image_usd),
+        usd(m.cost_per_image_upper_usd),
+    ]
+
+
+def legend(config: BenchConfig, *, compact: bool) -> list[str]:
+    """What each column means, in words a newcomer knows, one short line each: for the
+    compact headers of ``imagegate bench`` (``compact``) or the plain headers of
+    ``imagegate demo``."""
+    size, deadline = config.size, f"{config.deadline_s:g} s"
+    oracles = [
+        "oracle: the fastest any client could have been, knowing in advance how every call "
+        "would end",
+        f"oracle-quality: the most {size} images any client could have got in time, known "
+        "the same way",
+    ]
+    if compact:
+        return [
+            f"success: delivered in time (an image before the {deadline} deadline)",
+            f"at size: got the {size} asked for (read from the image's own pixels)",
+            "p50 / p95 / p99 s: simulated seconds by which half / 95% / 99% of all requests "
+            "had an image (∞: more got none)",
+            "attempts/req: upstream calls per request, retries and backups included",
+            "$/image: what the providers billed, divided by the images delivered",
+            "$/image ≤: the same including calls that may have been billed (the client "
+            "stopped waiting, the connection broke)",
+            "wall s: real seconds the run took",
+            *oracles,
+        ]
+    return [
+        f"delivered in time: got an image before the {deadline} deadline",
+        f"got the {size} asked for: the image really is {size} (read from its own pixels); "
+        "the others got a smaller one, or none",
+        "half / 95% had an image within: simulated seconds by which half / 95% of all "
+        "requests had one (never: more got none)",
+        "upstream calls per request: calls the providers received, retries and backups "
+        "included, divided by the requests",
+        "cost per image: what the providers billed, divided by the images delivered",
+        "cost per image incl. calls that may have been billed: adds the calls a client "
+        "cannot know were free",
+        "  (it stopped waiting, or the connection broke before the answer)",
+        *oracles,
+    ]
+
+
 def _title(result: ScenarioResult) -> str:
     c = result.config
     return (
@@ -133,8 +213,8 @@ def _title(result: ScenarioResult) -> str:
 def print_results(
     results: Sequence[ScenarioResult], out: TextIO | None = None, *, targets: bool = True
 ) -> None:
-    """Print every scenario's table, the targets (unless ``targets`` is False) and the
-    notes (rich)."""
+    """Print every scenario's table with its legend, the targets (unless ``targets`` is
+    False) and the notes (rich)."""
     rich_console = import_optional("rich.console", purpose="the results table")
     rich_table = import_optional("rich.table", purpose="the results table")
     console = rich_console.Console(file=out or sys.stdout, width=132)
@@ -142,31 +222,61 @@ def print_results(
         _print_scenario(console, rich_table, result, targets=targets)
 
 
+def print_plain_results(result: ScenarioResult, out: TextIO | None = None) -> None:
+    """Print one scenario's table with plain words as its headers, the legend and the
+    notes (rich), as ``imagegate demo`` shows them."""
+    rich_console = import_optional("rich.console", purpose="the results table", extra="cli")
+    rich_table = import_optional("rich.table", purpose="the results table", extra="cli")
+    console = rich_console.Console(file=out or sys.stdout, width=120)
+    c = result.config
+    table = rich_table.Table(
+        title=f"{result.scenario}: {len(result.requests)} requests for {c.size} "
+        f"{c.aspect_ratio}, each with {c.deadline_s:g} s to deliver, {c.concurrency} at a "
+        f"time, seed {c.seed}",
+        title_justify="left",
+    )
+    for header in _plain_headers(c.size):
+        if header == "client":
+            table.add_column(header, no_wrap=True, min_width=len("imagegate-balanced"))
+        else:
+            table.add_column(header, justify="right")
+    for name, m in result.metrics.items():
+        table.add_row(*_plain_row(m), style="dim" if name.startswith("oracle") else None)
+    console.print(table)
+    _print_legend(console, legend(c, compact=False), result)
+    for note in result.notes:
+        console.print(f"  note: {note}", style="yellow", markup=False)
+
+
+def _print_legend(console: Any, lines: Sequence[str], result: ScenarioResult) -> None:
+    for line in lines:
+        console.print(f"  {line}", style="dim", markup=False)
+    floor = result.cost_floor_usd
+    if floor is not None:
+        console.print(
+            f"  the cheapest image any route could have delivered: ${floor:.3f}", style="dim"
+        )
+
+
 def _print_scenario(
     console: Any, rich_table: Any, result: ScenarioResult, *, targets: bool
 ) -> None:
     """One scenario: its figures, the targets, the abandoned attempts and the notes."""
     console.print(_figures_table(rich_table, result))
-    console.print(
-        "  latencies in simulated seconds to the image over all requests (∞: more than "
-        "100−q % got none); $/image: billed ÷ delivered, ≤: plus possibly billed",
-        style="dim",
-    )
+    _print_legend(console, legend(result.config, compact=True), result)
     floor = result.cost_floor_usd
-    if floor is not None:
-        console.print(f"  cheapest image any route could deliver: ${floor:.3f}", style="dim")
     checked = check_targets(result.metrics, cost_floor_usd=floor) if targets else []
     if checked:
         console.print(_targets_table(rich_table, checked))
     for m in result.metrics.values():
         if m.abandoned:
             console.print(
-                f"  {m.contender}: hung up on {m.abandoned} attempt(s) that would have "
-                f"delivered in time; {m.rescuable} failed request(s) had one",
+                f"  {m.contender}: stopped waiting for {m.abandoned} upstream call(s) that "
+                f"would have delivered in time; {m.rescuable} failed request(s) had one",
                 style="dim",
             )
     for note in result.notes:
-        console.print(f"  note: {note}", style="yellow")
+        console.print(f"  note: {note}", style="yellow", markup=False)
     console.print()
 
 
@@ -239,7 +349,7 @@ def _records_json(result: ScenarioResult) -> dict[str, list[list[Any]]]:
         ]
         for name, run in result.runs.items()
     }
-    for name, pick in _ORACLE_CHOICE.items():
+    for name, pick in ORACLE_CHOICE.items():
         if name in result.metrics:
             choices = [getattr(v, pick) for v in result.verdicts]
             records[name] = [
@@ -273,99 +383,3 @@ def write_json(
         encoding="utf-8",
     )
     return target
-
-
-def write_plot(path: str | os.PathLike[str], results: Sequence[ScenarioResult]) -> Path:
-    """Draw the PNG (see the module docstring) and return its path."""
-    matplotlib = import_optional("matplotlib", purpose="--plot")
-    matplotlib.use("Agg")
-    plt = import_optional("matplotlib.pyplot", purpose="--plot")
-    rows = max(1, len(results))
-    figure, axes = plt.subplots(rows, 4, figsize=(20, 4.2 * rows), squeeze=False)
-    for row, result in zip(axes, results, strict=False):
-        _plot_scenario(row, result)
-    figure.tight_layout()
-    target = Path(path)
-    figure.savefig(target, dpi=72)
-    plt.close(figure)
-    return target
-
-
-def _plot_scenario(axes: Any, result: ScenarioResult) -> None:
-    cdf, success, cost, frontier = axes
-    colours = {name: f"C{i % 10}" for i, name in enumerate(result.metrics)}
-    _plot_cdf(cdf, result, colours)
-    _plot_success(success, result, colours)
-    _plot_cost(cost, result, colours)
-    _plot_frontier(frontier, result, colours)
-
-
-def _plot_cdf(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
-    deadline = result.config.deadline_s
-    for name, colour in colours.items():
-        latencies = _latencies(result, name)
-        if not latencies:
-            continue
-        style = "--" if name.startswith("oracle") else "-"
-        axis.step(*_cdf(latencies, deadline), style, label=name, color=colour)
-    axis.set_title(f"{result.scenario}: time to image (CDF)")
-    axis.set_xlabel("simulated seconds")
-    axis.set_ylabel("share of requests")
-    axis.set_xlim(0, deadline)
-    axis.set_ylim(0, 1.02)
-    axis.legend(fontsize=7, loc="lower right")
-
-
-def _cdf(latencies: Sequence[float], deadline: float) -> tuple[list[float], list[float]]:
-    """The steps of the share of requests served by each time, from 0 to the deadline
-    (a failure, ``inf``, never arrives)."""
-    ordered = sorted(latencies)
-    xs = [x for x in ordered if math.isfinite(x)]
-    ys = [(i + 1) / len(ordered) for i in range(len(xs))]
-    return [0.0, *xs, deadline], [0.0, *ys, ys[-1] if ys else 0.0]
-
-
-def _plot_success(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
-    names = list(colours)
-    rates = [result.metrics[n].success_rate * 100 for n in names]
-    axis.bar(names, rates, color=list(colours.values()))
-    axis.set_title("success within the deadline (%)")
-    axis.set_ylim(0, 105)
-    axis.tick_params(axis="x", labelrotation=35, labelsize=8)
-
-
-def _plot_cost(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
-    names = list(colours)
-    costs = [result.metrics[n].cost_per_image_upper_usd or 0.0 for n in names]
-    billed = [result.metrics[n].cost_per_image_usd or 0.0 for n in names]
-    axis.bar(names, costs, color="lightgrey", label="billed + possibly billed")
-    axis.bar(names, billed, color=list(colours.values()), label="billed")
-    axis.set_yscale("log")
-    axis.set_title("cost per delivered image (USD, log scale)")
-    axis.legend(fontsize=7)
-    axis.tick_params(axis="x", labelrotation=35, labelsize=8)
-
-
-def _plot_frontier(axis: Any, result: ScenarioResult, colours: dict[str, str]) -> None:
-    deadline = result.config.deadline_s
-    for name, colour in colours.items():
-        m = result.metrics[name]
-        p95 = m.p95_s if math.isfinite(m.p95_s) else deadline
-        marker = "*" if name.startswith("oracle") else "o"
-        axis.scatter([m.at_size * 100], [p95], marker=marker, s=80, color=colour)
-        axis.annotate(name, (m.at_size * 100, p95), fontsize=7, xytext=(4, 4),
-                      textcoords="offset points")  # fmt: skip
-    axis.set_title("speed vs size (p95 at the deadline = ∞)")
-    axis.set_xlabel(f"% delivered at the requested size ({result.config.size})")
-    axis.set_ylabel("p95 (simulated s)")
-    axis.set_xlim(-5, 105)
-    axis.set_ylim(0, deadline * 1.05)
-
-
-def _latencies(result: ScenarioResult, name: str) -> list[float]:
-    if name in result.runs:
-        return [r.latency_s if r.ok else math.inf for r in result.runs[name].records]
-    pick = _ORACLE_CHOICE.get(name)
-    if pick is None:
-        return []
-    return [getattr(v, pick).latency_s for v in result.verdicts]

@@ -68,7 +68,9 @@ __all__ = [
     "add_oracles",
     "add_run",
     "drive",
+    "finish_result",
     "is_finite",
+    "new_result",
     "oracle_verdicts",
     "requests_for",
     "run_contender",
@@ -387,21 +389,32 @@ async def run_scenario(
 ) -> ScenarioResult:
     """Run every contender of ``config`` on ``scenario`` and compute all figures."""
     progress = progress or _Silent()
-    loaded = load_scenario(scenario)
     await warm_up(config, config.contenders)
-    requests = requests_for(config)
-    verdicts = oracle_verdicts(config, scenario, requests)
-    result = ScenarioResult(
-        loaded.name, loaded.description.strip(), config, requests, {}, {}, verdicts
-    )
+    result = new_result(scenario, config)
     for name in config.contenders:
         if name == ORACLE:
             continue
-        run = await run_contender(name, scenario, requests, config, progress)
+        run = await run_contender(name, scenario, result.requests, config, progress)
         progress.contender_done(scenario, name, add_run(result, run))
-    if ORACLE in config.contenders:
+    return finish_result(result)
+
+
+def new_result(scenario: str, config: BenchConfig) -> ScenarioResult:
+    """An empty result for ``scenario``: its requests and their oracle verdicts."""
+    loaded = load_scenario(scenario)
+    requests = requests_for(config)
+    verdicts = oracle_verdicts(config, scenario, requests)
+    return ScenarioResult(
+        loaded.name, loaded.description.strip(), config, requests, {}, {}, verdicts
+    )
+
+
+def finish_result(result: ScenarioResult) -> ScenarioResult:
+    """``result`` with the oracles' figures (when asked for) and the scenario's notes,
+    once every contender's run is in."""
+    if ORACLE in result.config.contenders:
         add_oracles(result)
-    if any(_has_quota(p) for p in loaded.profiles):
+    if any(_has_quota(p) for p in load_scenario(result.scenario).profiles):
         result.notes.append(
             "this scenario has quotas, which the oracles ignore: their bound is loose here"
         )

@@ -5,7 +5,8 @@ time a seed always gives the same figures, so the spread across seeds is the spr
 the worlds, not of the machine. For each scenario and contender, `summarize_seeds` gives
 each figure's median, lowest and highest value over the seeds; and for each of
 imagegate's targets (the ones ``check_targets`` judges, "beats waterfall on success and
-p95" among them) the seeds where it held and the ones where it failed.
+p95" among them) and each preset's (``check_preset_targets``: "imagegate-latency: p95 ≤
+2× oracle p95" …) the seeds where it held and the ones where it failed.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from imagegate.bench._deps import import_optional
 from imagegate.bench._metrics import Metrics
 from imagegate.bench._report import results_json
 from imagegate.bench._runner import ScenarioResult
-from imagegate.bench._targets import check_targets
+from imagegate.bench._targets import check_preset_targets, check_targets
 
 __all__ = [
     "SEED_FIGURES",
@@ -142,7 +143,10 @@ def summarize_seeds(per_seed: Mapping[int, Sequence[ScenarioResult]]) -> SeedSum
                     values.setdefault((result.scenario, name, figure), []).append(
                         _value(metrics, figure)
                     )
-            targets = check_targets(result.metrics, cost_floor_usd=result.cost_floor_usd)
+            targets = [
+                *check_targets(result.metrics, cost_floor_usd=result.cost_floor_usd),
+                *check_preset_targets(result.metrics),
+            ]
             held = summary.verdicts.setdefault(result.scenario, {})
             for target in targets:
                 held.setdefault(target.name, {})[seed] = target.met

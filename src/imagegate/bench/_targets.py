@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from imagegate.bench._metrics import Metrics
 
-__all__ = ["PEERS", "Target", "check_targets"]
+__all__ = ["PEERS", "PRESET_CONTENDERS", "Target", "check_preset_targets", "check_targets"]
 
 PEERS: Final = frozenset({"waterfall", "waterfall-retry", "backoff", "litellm"})
 """The contenders the targets call peers: the field's client code and LiteLLM's Router."""
@@ -183,3 +183,59 @@ def _sanity(me: Metrics) -> list[Target]:
             me.oracle_violations == 0,
         )
     ]
+
+
+PRESET_CONTENDERS: Final = ("imagegate-latency", "imagegate-balanced", "imagegate-quality")
+"""The contenders that run one preset each (docs/presets.md)."""
+
+
+def check_preset_targets(metrics: dict[str, Metrics]) -> list[Target]:
+    """Each preset that ran against the targets of its own (docs/presets.md), named after
+    it, and against every peer that ran::
+
+        imagegate-latency    p95 ≤ 2× the latency oracle's p95
+        imagegate-balanced   ≤ 1.5 attempts per request, ≥ 25% at the requested size
+        imagegate-quality    ≥ 50% of the quality oracle's share at the requested size,
+                             p95 ≤ 1.25× the quality oracle's p95
+        each of them         beats every peer on success and p95
+    """
+    latency, quality = metrics.get("oracle"), metrics.get("oracle-quality")
+    targets: list[Target] = []
+    for name in PRESET_CONTENDERS:
+        me = metrics.get(name)
+        if me is None:
+            continue
+        own: list[Target] = []
+        if name == "imagegate-latency" and latency is not None:
+            own.append(_within(me.p95_s, 2.0, latency.p95_s, "p95 ≤ 2× oracle p95"))
+        if name == "imagegate-balanced":
+            apr = me.attempts_per_request
+            own.append(
+                Target(
+                    "attempts per request ≤ 1.5",
+                    "n/a" if apr is None else f"{apr:.2f}",
+                    "1.5",
+                    None if apr is None else apr <= 1.5,
+                )
+            )
+            own.append(Target("≥ 25% at size", f"{me.at_size:.1%}", "25.0%", me.at_size >= 0.25))
+        if name == "imagegate-quality" and quality is not None:
+            half = 0.5 * quality.at_size
+            own.append(
+                Target("≥ 50% of oracle-quality at size", f"{me.at_size:.1%}", f"{half:.1%}",
+                       me.at_size >= half)
+            )  # fmt: skip
+            own.append(_within(me.p95_s, 1.25, quality.p95_s, "p95 ≤ 1.25× oracle-quality p95"))
+        for target in (*own, *_peers(me, metrics)):
+            targets.append(Target(f"{name}: {target.name}", target.value, target.limit, target.met))
+    return targets
+
+
+def _within(value: float, factor: float, reference: float, name: str) -> Target:
+    bound = factor * reference
+    return Target(
+        name,
+        _s(value) + _ratio(value, reference),
+        _s(bound),
+        None if math.isinf(bound) else value <= bound,
+    )

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import itertools
+import math
 import platform
 import selectors
 import threading
@@ -46,6 +47,14 @@ _SPIN_S: Final = 0.0001
 runs; each further nap is twice as long, up to `_MAX_SPIN_S`."""
 
 _MAX_SPIN_S: Final = 0.002
+
+_TICKS: Final = 2**20
+"""The virtual clock stops only on multiples of 1/`_TICKS` seconds (about a microsecond).
+
+Every time the clock shows is then exact in binary, and so is every difference of two of
+them: a duration comes out the same wherever on the clock it happened, so a run's figures
+do not depend on where an earlier run (LiteLLM's, whose own timers are not on this clock)
+left the clock. Exact up to 2**53 / `_TICKS` seconds (about 272 years)."""
 
 _GRACE_S: Final = 0.005
 """Without ``/proc``: how long a running job may go unseen before it counts as waiting."""
@@ -193,13 +202,13 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._selector = _VirtualSelector(inner, self)
 
     def time(self) -> float:
-        """Virtual seconds since the loop was made."""
+        """Virtual seconds since the loop was made (a multiple of 1/`_TICKS`)."""
         return self._virtual_now
 
     def _advance(self, timeout: float) -> None:
         scheduled: list[asyncio.TimerHandle] = self._scheduled  # type: ignore[attr-defined]
         target = scheduled[0].when() if scheduled else self._virtual_now + timeout
-        self._virtual_now = max(self._virtual_now, target)
+        self._virtual_now = max(self._virtual_now, math.ceil(target * _TICKS) / _TICKS)
 
     def run_in_executor(  # type: ignore[override]
         self, executor: concurrent.futures.Executor | None, func: Callable[..., _T], *args: Any

@@ -30,6 +30,9 @@ class GuardPipeline:
 
     Args:
         guards: The guards, in the order they are asked.
+        local: Whether no hook ever waits: every guard keeps its state in this process
+            (the built-in guards on a `MemoryState`), so the gate and the settlement
+            need no shield from cancellation, having no point where one could land.
     """
 
     __slots__ = (
@@ -43,10 +46,12 @@ class GuardPipeline:
         "_settle",
         "_spend",
         "guards",
+        "local",
     )
 
-    def __init__(self, guards: Sequence[Guard]) -> None:
+    def __init__(self, guards: Sequence[Guard], *, local: bool = False) -> None:
         self.guards = tuple(guards)
+        self.local = local
         hooks = {
             hook: _overriding(self.guards, hook)
             for hook in ("open", "peek", "spend", "launch", "book", "passed", "settle", "land")

@@ -221,10 +221,18 @@ class BreakerReport:
         if record.state != "closed" or self.outcome == "neutral":
             return record, moved  # a call that started before the breaker opened
         failed = self.outcome == "failure"
-        record = replace(
-            record,
-            buckets=_add(record.buckets, policy, now, failed, slow),
-            consecutive=record.consecutive + 1 if failed else 0,
+        # Built field by field, not with `replace`: every call that ends goes through
+        # here, and `replace` costs several times a plain construction.
+        record = BreakerRecord(
+            record.state,
+            record.open_until,
+            record.level,
+            record.reason,
+            _add(record.buckets, policy, now, failed, slow),
+            record.consecutive + 1 if failed else 0,
+            record.probes,
+            record.probe_successes,
+            record.opened_total,
         )
         trip = _trip_reason(record, policy, now)
         if trip is None:

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import anyio
 
@@ -37,6 +37,7 @@ __all__ = [
     "ScaledClock",
     "fail_after",
     "move_on_after",
+    "wait_task",
 ]
 
 
@@ -66,7 +67,7 @@ class ClockStatistics:
 
 
 class LoopClock:
-    """The running event loop's clock (``anyio.current_time``), in real seconds."""
+    """The running event loop's clock (``loop.time()``), in real seconds."""
 
     __slots__ = ()
 
@@ -76,9 +77,11 @@ class LoopClock:
     def now(self) -> float:
         """The event loop's monotonic time (``time.monotonic`` outside a running loop,
         which is the base asyncio's loop clock uses, so routers can be built anywhere)."""
+        # The loop's own clock, read directly: ``anyio.current_time`` first asks which
+        # async library runs, and a request reads the clock a dozen times.
         try:
-            return anyio.current_time()
-        except RuntimeError:  # anyio's NoEventLoopError: not inside a running loop
+            return asyncio.get_running_loop().time()
+        except RuntimeError:  # not inside a running loop
             return time.monotonic()
 
     async def sleep(self, seconds: float) -> None:
@@ -260,6 +263,29 @@ async def move_on_after(clock: Clock, seconds: float | None) -> AsyncIterator[an
             watchdog.cancel()
             with anyio.CancelScope(shield=True):
                 await asyncio.gather(watchdog, return_exceptions=True)
+
+
+async def wait_task(clock: Clock, task: asyncio.Task[Any], seconds: float | None) -> bool:
+    """Wait until ``task`` is done or ``seconds`` of ``clock`` time pass (None: no limit);
+    whether it is done. The task is left running either way.
+
+    A plain wait with a loop timer where `move_on_after` builds a cancel scope: clocks
+    with a ``scale`` use the loop's own timer, others (the fake clock) a timer task that
+    sleeps on the clock and is cancelled once the wait ends.
+    """
+    if seconds is None:
+        await asyncio.wait((task,))
+        return True
+    scale = getattr(clock, "scale", None)
+    if isinstance(scale, float):
+        await asyncio.wait((task,), timeout=max(0.0, seconds) * scale)
+        return task.done()
+    timer = asyncio.get_running_loop().create_task(clock.sleep(seconds))
+    try:
+        await asyncio.wait((task, timer), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        timer.cancel()
+    return task.done()
 
 
 async def _cancel_after(clock: Clock, seconds: float, scope: anyio.CancelScope) -> None:

@@ -57,7 +57,16 @@ class OutcomeWindow:
         max_samples: At most this many outcomes are kept.
     """
 
-    __slots__ = ("_ewma", "_ok_sorted", "_ok_sq", "_ok_sum", "_samples", "max_samples", "window_s")
+    __slots__ = (
+        "_ewma",
+        "_ok_sorted",
+        "_ok_sq",
+        "_ok_sum",
+        "_samples",
+        "_snapshot",
+        "max_samples",
+        "window_s",
+    )
 
     _ALPHA: Final = 0.2
 
@@ -75,8 +84,12 @@ class OutcomeWindow:
         self._ok_sum = 0.0  # running sums of the success latencies (mean, deviation)
         self._ok_sq = 0.0
         self._ewma: float | None = None
+        # The last `statistics` and until when it holds: a request reads them several
+        # times (ranking, admission, timeouts, hedging) while nothing changes.
+        self._snapshot: tuple[OutcomeStats, float] | None = None
 
     def _drop_oldest(self) -> None:
+        self._snapshot = None
         _, ok, latency = self._samples.popleft()
         if ok:
             del self._ok_sorted[bisect.bisect_left(self._ok_sorted, latency)]
@@ -88,6 +101,7 @@ class OutcomeWindow:
 
     def record(self, *, success: bool, latency_s: float, now: float) -> None:
         """Add one outcome that ended at clock time ``now``."""
+        self._snapshot = None
         if len(self._samples) >= self.max_samples:
             self._drop_oldest()
         self._samples.append((now, success, latency_s))
@@ -117,8 +131,18 @@ class OutcomeWindow:
         return latencies[max(1, math.ceil(q * len(latencies))) - 1]
 
     def statistics(self, now: float) -> OutcomeStats:
-        """Everything at once."""
+        """Everything at once (computed again only once an outcome came or went)."""
+        snapshot = self._snapshot
+        if snapshot is not None and now <= snapshot[1]:
+            return snapshot[0]
         self._expire(now)
+        stats = self._compute()
+        # Holds until the oldest outcome leaves the window (or another one comes).
+        until = self._samples[0][0] + self.window_s if self._samples else math.inf
+        self._snapshot = (stats, until)
+        return stats
+
+    def _compute(self) -> OutcomeStats:
         latencies, calls = self._ok_sorted, len(self._samples)
 
         def pick(q: float) -> float | None:

@@ -134,7 +134,11 @@ async def apply_steps(steps: Sequence[Step[Any]], *, now: float) -> list[Any]:
     first = steps[0].backend
     raw: list[Any]
     if all(step.backend is first for step in steps):
-        raw = await first.apply_many([(step.key, step.op) for step in steps], now=now)
+        ops = [(step.key, step.op) for step in steps]
+        if type(first) is MemoryState:  # in this process: no round trip to make
+            raw = first.apply_now(ops, now=now)
+        else:
+            raw = await first.apply_many(ops, now=now)
     else:
         raw = [None] * len(steps)
         groups: dict[int, list[int]] = {}

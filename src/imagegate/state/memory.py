@@ -49,7 +49,13 @@ class MemoryState:
         self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
     ) -> list[Any]:
         """Apply each ``(key, op)`` in turn, without awaiting, and return the results."""
-        return [self._apply(key, op, now) for key, op in ops]
+        return self.apply_now(ops, now=now)
+
+    def apply_now(self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float) -> list[Any]:
+        """`apply_many` as a plain call: nothing here waits, so the gate applies its
+        steps directly instead of through a round trip's coroutine."""
+        apply = self._apply
+        return [apply(key, op, now) for key, op in ops]
 
     def _apply(self, key: str, op: Operation[S, R], now: float) -> R:
         state = cast("S | None", self._records.get(key))
