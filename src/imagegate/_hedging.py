@@ -5,17 +5,18 @@ A main attempt above the hedge size that has not answered after the policy's del
 ``target="likely"`` the option at the hedge size most likely to answer, with
 ``"soonest"`` the option at or below it expected to deliver soonest; a backup only when no
 primary can take it. With ``race_quantile``, a main attempt at or below the hedge size
-gets a *same-size* hedge once past that quantile of its (route, size) latencies: the
-option at its size expected soonest, another route before the ones already in flight. With
-``race_share``, that share of requests opens with two attempts at the same size::
+gets a *same-size* race once past that quantile of its (route, size) latencies: the option
+at its size (``target="soonest"``: at or below it) expected soonest, by one Thompson draw
+each, of equals one not in flight. With ``race_share``, that share of requests opens with
+two attempts: the first attempt's race is due at once::
 
     main attempt             hedge                      after
     above policy.size        smaller (likely/soonest)   delay_for(window)
-    at or below it           same size, another route   delay_for(window, race_quantile)
-    a request's first        same size, from the start  race_share of requests
+    at or below it           same size (a race)         delay_for(window, race_quantile)
+    a request's first        same size (a race)         0 s, for race_share of requests
 
-A hedge is paid for like a retry (the guards' ``spend``); a same-size one must also fit in
-the load budget, when the router has one. At most `MAX_HEDGES` per main attempt and
+A hedge is paid for like a retry (the guards' ``spend``); a race must also fit in the load
+budget, when the router has one. At most `MAX_HEDGES` per main attempt and
 ``max_in_flight`` attempts at once; a further hedge waits one more delay after the last
 one started (one that failed fast is replaced at once). With ``prefer="quality"`` a
 smaller hedge that wins waits ``grace_s`` for the larger main attempt.
