@@ -8,10 +8,11 @@ means all three of:
 - no callback is ready to run;
 - no socket is ready (a non-blocking ``select`` finds nothing);
 - every executor job (``loop.run_in_executor``, which is how LiteLLM runs its blocking
-  Gemini and Vertex calls) is either done or blocked in a socket wait. On Linux the loop
-  reads each job thread's state and current system call from ``/proc``; elsewhere it
-  gives a running job `_GRACE_S` real seconds before it counts as waiting (correct, but
-  not load-proof).
+  Gemini and Vertex calls) is either done, blocked in a socket wait, or asleep on a lock
+  for more than `_LOCKED_S` (it waits on the loop or another thread, not on the GIL).
+  On Linux the loop reads each job thread's state and current system call from
+  ``/proc``; elsewhere it gives a running job `_GRACE_S` real seconds before it counts as
+  waiting (correct, but not load-proof).
 
 So CPU time, garbage-collection pauses and the load of the machine cost zero simulated
 seconds: a run lasts as long as its CPU work, not as long as its simulated minutes, and
@@ -72,6 +73,20 @@ _WAITING_SYSCALLS: Final[dict[str, frozenset[int]]] = {
     # recvmsg accept4 epoll_pwait2
     "aarch64": frozenset({22, 72, 73, 63, 64, 65, 203, 202, 206, 207, 211, 212, 242, 441}),
 }
+
+
+# The system call a thread sleeps in when it waits on a lock or a condition (futex).
+_LOCK_SYSCALLS: Final[dict[str, frozenset[int]]] = {
+    "x86_64": frozenset({202}),
+    "aarch64": frozenset({98}),
+}
+
+_LOCKED_S: Final = 0.05
+"""A job thread asleep on a lock this long (real seconds, while the loop naps) counts as
+waiting: it is not after the GIL, which a waiting thread gets within the interpreter's
+switch interval (5 ms), but on something another thread or the loop must do first — LiteLLM
+threads block this way on work they handed to the loop. Without this rule the loop held
+the clock for `_STUCK_S` each time, and one run of LiteLLM took minutes instead of one."""
 
 
 def _thread_waits(tid: int, syscalls: frozenset[int]) -> bool | None:
@@ -198,6 +213,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._job_seq = itertools.count()
         self._last_busy: _Job | None = None
         self._syscalls = _WAITING_SYSCALLS.get(platform.machine())
+        self._locks = _LOCK_SYSCALLS.get(platform.machine())
         inner: selectors.BaseSelector = self._selector  # type: ignore[has-type]
         self._selector = _VirtualSelector(inner, self)
 
@@ -269,7 +285,11 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
 
     def _waiting(self, job: _Job, waited_s: float) -> bool:
         waits = None if self._syscalls is None else _thread_waits(job.tid, self._syscalls)
-        return waited_s > _GRACE_S if waits is None else waits
+        if waits is None:
+            return waited_s > _GRACE_S
+        if waits or waited_s <= _LOCKED_S or self._locks is None:
+            return waits
+        return bool(_thread_waits(job.tid, self._locks))
 
 
 def _dropped(job: _Job) -> bool:
