@@ -15,6 +15,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from imagegate.bench._seeds import format_figure
+
 _FIGURES = (
     ("success_rate", "success"),
     ("at_size", "at {size}"),
@@ -25,18 +27,9 @@ _FIGURES = (
 )
 
 
-def _format(figure: str, value: float | None) -> str:
-    if value is None or not math.isfinite(value):
-        return "∞" if figure.endswith("_s") else "—"
-    if figure in ("success_rate", "at_size"):
-        return f"{value:.1%}"
-    if figure == "cost_per_image_usd":
-        return f"{value:.3f}"
-    return f"{value:.2f}" if figure == "attempts_per_request" else f"{value:.0f}"
-
-
 def _cell(figure: str, spread: dict[str, float | None]) -> str:
-    median, low, high = (_format(figure, spread[k]) for k in ("median", "low", "high"))
+    values = (spread[k] for k in ("median", "low", "high"))
+    median, low, high = (format_figure(figure, math.inf if v is None else v) for v in values)
     return median if low == high else f"{median} [{low}–{high}]"
 
 

@@ -30,6 +30,7 @@ __all__ = [
     "SEED_FIGURES",
     "FigureSpread",
     "SeedSummary",
+    "format_figure",
     "parse_seeds",
     "print_seed_summary",
     "summarize_seeds",
@@ -156,7 +157,8 @@ def summarize_seeds(per_seed: Mapping[int, Sequence[ScenarioResult]]) -> SeedSum
     return summary
 
 
-def _format(figure: str, value: float) -> str:
+def format_figure(figure: str, value: float) -> str:
+    """``value`` of ``figure`` as the tables show it (∞ for a time never reached)."""
     if not math.isfinite(value):
         return "∞" if figure.endswith("_s") else "—"
     if figure in ("success_rate", "at_size"):
@@ -168,9 +170,9 @@ def _format(figure: str, value: float) -> str:
 
 def _cell(figure: str, spread: FigureSpread) -> str:
     if spread.low == spread.high:
-        return _format(figure, spread.median)
-    low, high = _format(figure, spread.low), _format(figure, spread.high)
-    return f"{_format(figure, spread.median)} [{low}–{high}]"
+        return format_figure(figure, spread.median)
+    low, high = format_figure(figure, spread.low), format_figure(figure, spread.high)
+    return f"{format_figure(figure, spread.median)} [{low}–{high}]"
 
 
 _HEADERS: Final = ("contender", "success", "at size", "p50 s", "p95 s", "attempts/req", "$/image")
