@@ -338,3 +338,24 @@ def test_demo_runs_on_virtual_time_by_default(capsys: pytest.CaptureFixture[str]
         assert "virtual time" in out
         outputs.append([line for line in out.splitlines() if "delivered" in line])
     assert outputs[0] == outputs[1]
+
+
+def test_a_contender_registered_outside_imagegate_runs_in_this_process_by_default(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A worker process starts from a fresh import, where only imagegate's contenders
+    exist: with one registered elsewhere the default is one run at a time, here; asked
+    for explicitly, --jobs is honoured."""
+    from imagegate.bench import CONTENDERS, ImagegateContender, register_contender
+    from imagegate.bench._parallel import jobs_for
+
+    monkeypatch.delenv("IMAGEGATE_BENCH_JOBS")
+    monkeypatch.setattr("os.cpu_count", lambda: 8)
+    builtin = (*CONTENDERS, "oracle")
+    try:
+        register_contender("mine", lambda: ImagegateContender("mine"), "test")
+        assert jobs_for(None, virtual=True, contenders=builtin) == 4
+        assert jobs_for(None, virtual=True, contenders=("waterfall", "mine")) == 1
+        assert jobs_for(3, virtual=True, contenders=("mine",)) == 3
+    finally:
+        CONTENDERS.pop("mine", None)

@@ -275,7 +275,7 @@ def _bench(args: argparse.Namespace) -> int:
     if "contest" in measures:
         # The contest on virtual time (unless a time scale is given); the measurements
         # of real CPU time and memory below on asyncio's own loop.
-        jobs = jobs_for(args.jobs, virtual=config.virtual)
+        jobs = jobs_for(args.jobs, virtual=config.virtual, contenders=config.contenders)
         if jobs > 1:
             results = in_workers([config], jobs, args.quiet)[0]
         else:
@@ -295,7 +295,7 @@ def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
     from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
 
     configs = [replace(config, seed=seed) for seed in args.seeds]
-    jobs = jobs_for(args.jobs, virtual=config.virtual)
+    jobs = jobs_for(args.jobs, virtual=config.virtual, contenders=config.contenders)
     if jobs > 1:
         per_seed = dict(zip(args.seeds, in_workers(configs, jobs, args.quiet), strict=True))
     else:

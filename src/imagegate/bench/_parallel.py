@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from imagegate.bench._config import BenchConfig
-from imagegate.bench._contenders import ORACLE
+from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import import_optional
 from imagegate.bench._runner import (
     ContenderRun,
@@ -130,9 +130,11 @@ def _in_pool(
     return runs
 
 
-def jobs_for(requested: int | None, *, virtual: bool) -> int:
+def jobs_for(requested: int | None, *, virtual: bool, contenders: Sequence[str] = ()) -> int:
     """How many contender runs go at once: ``requested``, else `JOBS_ENV_VAR`, else the
-    CPUs (at most 4); 1 on a wall clock, where parallel runs would slow each other.
+    CPUs (at most 4); 1 on a wall clock, where parallel runs would slow each other, and by
+    default 1 when a contender was registered outside imagegate (a worker process starts
+    from a fresh import, where only imagegate's own contenders are registered).
 
     Raises:
         ConfigurationError: more than one asked for on a wall clock, or a malformed
@@ -142,7 +144,7 @@ def jobs_for(requested: int | None, *, virtual: bool) -> int:
         if requested > 1 and not virtual:
             raise ConfigurationError("--jobs needs virtual time (no --time-scale)")
         return requested
-    if not virtual:
+    if not virtual or not all(_builtin(name) for name in contenders):
         return 1
     text = os.environ.get(JOBS_ENV_VAR)
     if text is None:
@@ -190,3 +192,12 @@ def _contest_with(config: BenchConfig, progress: Progress | None) -> list[Scenar
         return [await run_scenario(s, config, progress) for s in config.scenarios]
 
     return asyncio.run(main())
+
+
+def _builtin(name: str) -> bool:
+    """Whether contender ``name`` is one of imagegate's own (or an oracle)."""
+    info = CONTENDERS.get(name)
+    if info is None:
+        return True
+    factory = getattr(info.factory, "func", info.factory)  # a functools.partial's own
+    return str(getattr(factory, "__module__", "")).startswith("imagegate.")
