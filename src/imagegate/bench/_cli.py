@@ -22,7 +22,7 @@ from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import MissingDependency, import_optional
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
-from imagegate.bench._parallel import contest, in_workers, jobs_for
+from imagegate.bench._parallel import contests
 from imagegate.bench._runner import ScenarioResult
 from imagegate.bench._setup import DEFAULT_DEADLINE_S
 from imagegate.bench._virtual import run_virtual
@@ -275,11 +275,7 @@ def _bench(args: argparse.Namespace) -> int:
     if "contest" in measures:
         # The contest on virtual time (unless a time scale is given); the measurements
         # of real CPU time and memory below on asyncio's own loop.
-        jobs = jobs_for(args.jobs, virtual=config.virtual, contenders=config.contenders)
-        if jobs > 1:
-            results = in_workers([config], jobs, args.quiet)[0]
-        else:
-            results = contest(config, quiet=args.quiet)
+        [results] = contests([config], args.jobs, quiet=args.quiet)
         from imagegate.bench._report import print_results
 
         print_results(results)
@@ -295,11 +291,7 @@ def _across_seeds(args: argparse.Namespace, config: BenchConfig) -> int:
     from imagegate.bench._seeds import print_seed_summary, summarize_seeds, write_seeds_json
 
     configs = [replace(config, seed=seed) for seed in args.seeds]
-    jobs = jobs_for(args.jobs, virtual=config.virtual, contenders=config.contenders)
-    if jobs > 1:
-        per_seed = dict(zip(args.seeds, in_workers(configs, jobs, args.quiet), strict=True))
-    else:
-        per_seed = {c.seed: contest(c, quiet=args.quiet) for c in configs}
+    per_seed = dict(zip(args.seeds, contests(configs, args.jobs, quiet=args.quiet), strict=True))
     summary = summarize_seeds(per_seed)
     print_seed_summary(summary)
     if args.json is not None:

@@ -5,7 +5,8 @@ Each (seed, scenario, contender) runs on a fresh virtual-time loop whose clock s
 0, as the simulated world does: a contender's figures then depend only on its seed, its
 scenario and its configuration — not on the machine's load, and not on how long an
 earlier run (LiteLLM's, which no seed fixes) left a shared clock running, which
-time-bucketed state (rate windows, quotas) would otherwise see. So each run can go in
+clock-aligned state would otherwise see (breaker windows, aiohttp's timeouts rounded up
+to whole seconds of the clock). So each run can go in
 any process, at the same time as others, and give the figures it gives alone.
 `run_contests` runs them one after the other here (``jobs=1``, with live progress), or up
 to ``jobs`` at once in fresh worker processes (spawned, not forked: nothing of this
@@ -42,7 +43,7 @@ from imagegate.bench._runner import (
 from imagegate.bench._virtual import run_virtual
 from imagegate.errors import ConfigurationError
 
-__all__ = ["JOBS_ENV_VAR", "Job", "contest", "in_workers", "jobs_for", "run_contests", "run_job"]
+__all__ = ["JOBS_ENV_VAR", "Job", "contests", "jobs_for", "run_contests", "run_job"]
 
 JOBS_ENV_VAR: Final = "IMAGEGATE_BENCH_JOBS"
 """The default number of contender runs at once (``--jobs``), when set."""
@@ -85,7 +86,7 @@ def run_contests(
     runs at once; for each config, its results in scenario order. ``done`` hears of
     each run as it ends; ``progress`` of each request (with ``jobs=1`` only)."""
     if not all(c.virtual for c in configs):
-        raise ConfigurationError("runs in worker processes need virtual time")
+        raise ConfigurationError("a clock per contender needs virtual time (no time scale)")
     results = [
         [new_result(scenario, config) for scenario in config.scenarios] for config in configs
     ]
@@ -154,10 +155,21 @@ def jobs_for(requested: int | None, *, virtual: bool, contenders: Sequence[str] 
     return int(text)
 
 
-def in_workers(
-    configs: Sequence[BenchConfig], jobs: int, quiet: bool
+def contests(
+    configs: Sequence[BenchConfig], requested_jobs: int | None, *, quiet: bool
 ) -> list[list[ScenarioResult]]:
-    """`run_contests`, printing a line to stderr as each run ends (unless ``quiet``)."""
+    """Each config's contest, its results in scenario order: `run_contests` in worker
+    processes when `jobs_for` gives more than one (a line on stderr as each run ends,
+    unless ``quiet``), else one config after the other here, with live progress bars
+    unless ``quiet``.
+
+    Raises:
+        ConfigurationError: as `jobs_for`.
+    """
+    contenders = tuple({n for c in configs for n in c.contenders})
+    jobs = jobs_for(requested_jobs, virtual=all(c.virtual for c in configs), contenders=contenders)
+    if jobs == 1:
+        return [_contest(config, quiet=quiet) for config in configs]
 
     def done(job: Job, run: ContenderRun) -> None:
         if not quiet:
@@ -171,10 +183,10 @@ def in_workers(
     return run_contests(configs, jobs, done)
 
 
-def contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
-    """The contest of one config in this process, with live progress bars unless
-    ``quiet``: on virtual time each contender's run on a clock of its own; on a wall
-    clock, one after the other on asyncio's loop."""
+def _contest(config: BenchConfig, *, quiet: bool) -> list[ScenarioResult]:
+    """One config's contest in this process, with live progress bars unless ``quiet``:
+    on virtual time each contender's run on a clock of its own; on a wall clock, one
+    after the other on asyncio's loop."""
     if quiet:
         return _contest_with(config, None)
     from imagegate.bench._progress import BarProgress
