@@ -59,7 +59,11 @@ def _about_unseeded(value: Any) -> bool:
 
 def load_figures(path: str | Path) -> Any:
     """The figures of the JSON document at ``path``."""
-    return figures(json.loads(Path(path).read_text(encoding="utf-8")))
+    return figures(_load(path))
+
+
+def _load(path: str | Path) -> Any:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
 
 
 def differences(a: Any, b: Any, path: str = "$") -> list[str]:
@@ -87,8 +91,7 @@ def _walk(a: Any, b: Any, path: str, found: list[str]) -> None:
         found.append(f"{path}: {_short(a)} != {_short(b)}")
 
 
-def _contenders(path: str | Path) -> set[str]:
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
+def _contenders(document: Any) -> set[str]:
     config = document.get("config") if isinstance(document, dict) else None
     names = config.get("contenders") if isinstance(config, dict) else None
     return {n for n in names if isinstance(n, str)} if isinstance(names, list) else set()
@@ -101,8 +104,9 @@ def _short(value: Any) -> str:
 
 def report_same(earlier: str | Path, later: str | Path) -> int:
     """Print whether ``later``'s figures are ``earlier``'s; 0 if they are, else 1."""
-    found = differences(load_figures(earlier), load_figures(later))
-    left_out = ", ".join(sorted(UNSEEDED & _contenders(later)))
+    document = _load(later)
+    found = differences(load_figures(earlier), figures(document))
+    left_out = ", ".join(sorted(UNSEEDED & _contenders(document)))
     aside = "wall times" + (f" and {left_out} (no seed fixes its figures)" if left_out else "")
     if not found:
         print(f"same figures as {earlier} ({aside} aside)")
