@@ -62,7 +62,8 @@ _GRACE_S: Final = 0.005
 
 _STUCK_S: Final = 2.0
 """After this long (real seconds) waiting for job threads to go quiet, the loop goes on:
-a safety valve against a thread that waits on something it cannot see (a lock)."""
+a safety valve against a thread whose wait it cannot classify (a system call it does
+not know, or a lock for less than `_LOCKED_S` again and again)."""
 
 # System calls a thread makes when it waits for a socket, per machine architecture.
 _WAITING_SYSCALLS: Final[dict[str, frozenset[int]]] = {
@@ -89,21 +90,21 @@ threads block this way on work they handed to the loop. Without this rule the lo
 the clock for `_STUCK_S` each time, and one run of LiteLLM took minutes instead of one."""
 
 
-def _thread_waits(tid: int, syscalls: frozenset[int]) -> bool | None:
-    """True when thread ``tid`` sleeps in a socket wait, False when it runs or waits on
-    anything else (the GIL, a lock), None when ``/proc`` cannot tell."""
+def _asleep_in(tid: int) -> int | None:
+    """The system call thread ``tid`` sleeps in; -1 when it runs (or moved while we
+    looked: ask again later), None when ``/proc`` cannot tell."""
     base = f"/proc/self/task/{tid}"
     try:
         state = _state(base)
         if state not in (b"S", b"D"):
-            return False
+            return -1
         with open(f"{base}/syscall", "rb") as f:
             call = f.read().split(maxsplit=1)[0]
-        if _state(base) != state:  # it moved while we looked: ask again later
-            return False
+        if _state(base) != state:
+            return -1
     except (OSError, IndexError):
         return None
-    return call.isdigit() and int(call) in syscalls
+    return int(call) if call.isdigit() else -1
 
 
 def _state(base: str) -> bytes:
@@ -284,12 +285,14 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         return False
 
     def _waiting(self, job: _Job, waited_s: float) -> bool:
-        waits = None if self._syscalls is None else _thread_waits(job.tid, self._syscalls)
-        if waits is None:
+        """Whether ``job``'s thread waits: in a socket wait, or on a lock for longer than
+        `_LOCKED_S`; without ``/proc``, once unseen for `_GRACE_S`."""
+        call = None if self._syscalls is None else _asleep_in(job.tid)
+        if call is None:
             return waited_s > _GRACE_S
-        if waits or waited_s <= _LOCKED_S or self._locks is None:
-            return waits
-        return bool(_thread_waits(job.tid, self._locks))
+        if self._syscalls is not None and call in self._syscalls:
+            return True
+        return waited_s > _LOCKED_S and self._locks is not None and call in self._locks
 
 
 def _dropped(job: _Job) -> bool:
