@@ -102,30 +102,22 @@ def _success(me: Metrics) -> Target:
 
 def _p95(me: Metrics, oracles: dict[str, Metrics]) -> list[Target]:
     """p95 against each oracle's (not judged when the oracle's own p95 is ∞)."""
-    targets = []
-    for name, oracle in oracles.items():
-        bound = _P95_FACTOR * oracle.p95_s
-        targets.append(
-            Target(
-                f"p95 ≤ 1.5× {name} p95",
-                _s(me.p95_s) + _ratio(me.p95_s, oracle.p95_s),
-                _s(bound),
-                None if math.isinf(bound) else me.p95_s <= bound,
-            )
-        )
-    return targets
+    return [
+        _within(me.p95_s, _P95_FACTOR, oracle.p95_s, f"p95 ≤ 1.5× {name} p95")
+        for name, oracle in oracles.items()
+    ]
 
 
-def _attempts(me: Metrics) -> list[Target]:
-    """Attempts per request, when they are known."""
+def _attempts(me: Metrics, bound: float = _ATTEMPTS) -> list[Target]:
+    """Attempts per request at most ``bound``, when they are known."""
     if me.attempts_per_request is None:
         return []
     return [
         Target(
-            "attempts per request ≤ 1.3",
+            f"attempts per request ≤ {bound}",
             f"{me.attempts_per_request:.2f}",
-            f"{_ATTEMPTS}",
-            me.attempts_per_request <= _ATTEMPTS,
+            f"{bound}",
+            me.attempts_per_request <= bound,
         )
     ]
 
@@ -209,15 +201,7 @@ def check_preset_targets(metrics: dict[str, Metrics]) -> list[Target]:
         if name == "imagegate-latency" and latency is not None:
             own.append(_within(me.p95_s, 2.0, latency.p95_s, "p95 ≤ 2× oracle p95"))
         if name == "imagegate-balanced":
-            apr = me.attempts_per_request
-            own.append(
-                Target(
-                    "attempts per request ≤ 1.5",
-                    "n/a" if apr is None else f"{apr:.2f}",
-                    "1.5",
-                    None if apr is None else apr <= 1.5,
-                )
-            )
+            own.extend(_attempts(me, 1.5))
             own.append(Target("≥ 25% at size", f"{me.at_size:.1%}", "25.0%", me.at_size >= 0.25))
         if name == "imagegate-quality" and quality is not None:
             half = 0.5 * quality.at_size
