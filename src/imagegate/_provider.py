@@ -50,6 +50,10 @@ class ProviderRequest:
             (the router also enforces it). None means no limit.
         request_id: The router's id for the whole request, for logs.
         options: Route options meant for the provider (``quality``, ``output_format`` …).
+        images: Input images to edit or take as references, in the caller's order
+            (empty for plain generation); validated at the boundary, shared by every
+            attempt of the request (never copied per attempt).
+        mask: The edit mask, for models whose `Capabilities.supports_mask` is true.
     """
 
     prompt: str
@@ -61,6 +65,8 @@ class ProviderRequest:
     timeout_s: float | None = None
     request_id: str = ""
     options: Mapping[str, Any] = field(default_factory=dict)
+    images: tuple[GeneratedImage, ...] = ()
+    mask: GeneratedImage | None = None
 
 
 _METADATA_ITEMS: Final = 32
@@ -148,6 +154,14 @@ class Capabilities:
         price_usd: List price per image, per tier; a missing tier means "unknown".
         async_job: True for submit-and-poll APIs (Flux).
         supports_seed: Whether ``seed`` is honoured.
+        max_input_images: Most input images (edits, references) a call may carry; 0
+            for a model that only generates from text.
+        supports_mask: Whether an edit mask is accepted.
+        input_mime_types: Formats accepted for input images and masks.
+        max_input_image_bytes: Largest input image (or mask) accepted, in bytes; None
+            when the provider publishes no limit.
+        input_image_price_usd: What one input image adds to the price of a call, where
+            the provider bills inputs (input image tokens); 0.0 when not billed or unknown.
     """
 
     sizes: frozenset[Size] = frozenset(SIZES)
@@ -156,6 +170,11 @@ class Capabilities:
     price_usd: Mapping[Size, float] = field(default_factory=dict)
     async_job: bool = False
     supports_seed: bool = False
+    max_input_images: int = 0
+    supports_mask: bool = False
+    input_mime_types: frozenset[str] = frozenset({"image/png", "image/jpeg", "image/webp"})
+    max_input_image_bytes: int | None = None
+    input_image_price_usd: float = 0.0
 
     def unsupported_reason(self, size: Size, aspect_ratio: str, n: int = 1) -> str | None:
         """Why this model cannot serve the request, or None when it can."""
