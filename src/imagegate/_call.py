@@ -76,14 +76,6 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
         )
     else:
         response, error = task.result()
-    run.log.debug(
-        "attempt.end",
-        route=route.name,
-        size=size,
-        ok=response is not None,
-        error=type(error).__name__ if error else None,
-        abandoned=flight.abandoned,
-    )
     return response, error
 
 

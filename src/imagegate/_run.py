@@ -28,6 +28,7 @@ from imagegate._attempt import AttemptRunner
 from imagegate._cursor import OptionCursor
 from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
+from imagegate._events import log_request_end
 from imagegate._hedging import Hedging
 from imagegate._logging import RequestLog
 from imagegate._plan import Option, build_plan
@@ -80,10 +81,14 @@ class RequestRun:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
         end = await run_solo(self.cursor, self.hedging, self.runner, self.engine.clock)
         if end is None:
-            raise build_failure(self)
+            failure = build_failure(self)
+            log_request_end(self.log, failure)
+            raise failure
         if end.stop is not None:
             raise end.stop
-        return build_result(self, end)
+        result = build_result(self, end)
+        log_request_end(self.log, result)
+        return result
 
     def peek(self, option: Option) -> str | None:
         """Why a guard says ``option`` cannot be tried now, or None."""

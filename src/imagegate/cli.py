@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from imagegate import __version__
 from imagegate._config import describe, load_settings
+from imagegate._logging import configure_cli_logging
 from imagegate._redact import redact
 from imagegate._request import DEFAULT_DEADLINE_S, SIZES, size_rank
 from imagegate._result import Attempt, ImageResult
@@ -302,6 +303,14 @@ def _parser() -> argparse.ArgumentParser:
         prog="imagegate", description="Resilient image generation across providers."
     )
     parser.add_argument("--version", action="version", version=f"imagegate {__version__}")
+    parser.add_argument(
+        "-v",
+        "--verbose",
+        action="count",
+        default=0,
+        help="log to stderr at info level (-vv: debug); without it, IMAGEGATE_LOG_LEVEL or warning",
+    )
+    parser.add_argument("--log-json", action="store_true", help="log as JSON lines")
     commands = parser.add_subparsers(dest="command", required=True)
 
     providers = commands.add_parser("providers", help="list providers and their plugins")
@@ -381,6 +390,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run = bench_main if argv[0] == "bench" else demo_main
         return run(argv[1:])
     args = _parser().parse_args(argv)
+    configure_cli_logging(args.verbose, json_lines=args.log_json)
     status: int = args.func(args)
     return status
 

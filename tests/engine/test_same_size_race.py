@@ -8,8 +8,8 @@ import random
 from typing import Any
 
 import pytest
-import structlog
 
+from _logcapture import captured_events
 from imagegate import FakeClock, Route, Router
 from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.hedge import HedgePolicy
@@ -128,14 +128,13 @@ async def test_same_size_races_never_spend_beyond_the_load_budget(
 ) -> None:
     """With a budget of one attempt per request on average, same-size races draw only on
     the initial balance: once it is spent, requests run one attempt."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", "info")
     a, b = FakeProvider("a", clock=clock), FakeProvider("b", clock=clock)
     for fake, latency_s in ((a, 10.0), (b, 20.0)):
         fake.default = succeed(latency_s=latency_s)
     hedge = HedgePolicy(size="4K", race_share=1.0, max_extra_load=1.0)
     admission = AdmissionPolicy(max_attempts_per_request=1.0)
     routes = [Route(a, model="m"), Route(b, model="m")]
-    with structlog.testing.capture_logs() as events:
+    with captured_events("info") as events:
         async with _router(routes, clock, hedge=hedge, admission=admission) as router:
             load = router.engine.load
             assert load is not None

@@ -7,8 +7,8 @@ from __future__ import annotations
 import logging
 
 import pytest
-import structlog
 
+from _logcapture import captured_events
 from imagegate import Capabilities, FakeClock, RetryPolicy, Route, Router, SkippedOption
 from imagegate._plan import Option, build_plan
 from imagegate._ranking import PassedOver
@@ -214,10 +214,9 @@ async def test_one_debug_event_per_request_lists_the_skipped_options(
 ) -> None:
     """At debug level each request logs `options.skipped` once, with route, size and
     reason of every option it did not try."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", "debug")
     fake = FakeProvider(clock=clock)
     _four_k_fails_fast(fake)
-    with structlog.testing.capture_logs() as events:
+    with captured_events() as events:
         async with Router([Route(fake, model="m")], clock=clock, seed=0) as router:
             result = await router.generate("p", size="4K")
     listed = [e for e in events if e["event"] == "options.skipped"]

@@ -9,8 +9,8 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from structlog.testing import capture_logs
 
+from _logcapture import captured_events
 from imagegate import Route, Router
 from imagegate.errors import ConfigurationError
 from imagegate.providers import _catalogue, _lifecycle
@@ -246,7 +246,7 @@ async def test_a_shut_down_model_fails_to_open_naming_date_and_successor() -> No
 async def test_a_deprecated_model_warns_once_with_date_and_successor() -> None:
     """gpt-image-1.5 after its notice: a FutureWarning and a log event, the first time."""
     today = dt.date(2026, 7, 1)
-    with capture_logs() as logs, pytest.warns(ModelDeprecatedWarning, match="2026-12-01"):
+    with captured_events() as logs, pytest.warns(ModelDeprecatedWarning, match="2026-12-01"):
         async with Router([openai_route("gpt-image-1.5")], today=today):
             pass
     assert [e["event"] for e in logs if e["log_level"] == "warning"] == ["model.deprecated"]

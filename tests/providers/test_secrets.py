@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
+from _logcapture import captured_events
 from imagegate.errors import AuthenticationError, ImageGateError
 from imagegate.testing.simulator import Simulator
 
@@ -30,13 +30,12 @@ async def test_keys_never_leak(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Debug logs, reprs, errors and tracebacks carry neither accepted nor rejected keys."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", "debug")
     caplog.set_level(logging.DEBUG)
     good = sim.api_key(provider)
     bad = f"rejected-{provider}-key-5f3a9c"
     timeout = None if provider == "flux" else 30.0  # Flux: simulated seconds, no limit
     texts: list[str] = []
-    with structlog.testing.capture_logs() as events:
+    with captured_events() as events:
         adapters = [make(provider), make(provider, api_key=bad)]
         texts += [repr(a) for a in adapters] + [str(a) for a in adapters]
         for kind in KINDS:
@@ -90,10 +89,9 @@ async def test_echoed_keys_are_masked(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """A key an upstream echoes back is masked in our error, its traceback and the logs."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", "debug")
     caplog.set_level(logging.DEBUG)
     key = f"echoed-{provider}-key-7d41e0"
-    with structlog.testing.capture_logs() as events:
+    with captured_events() as events:
         adapter = make(provider, api_key=key, base_url=echo_server)
         with pytest.raises(AuthenticationError) as info:
             await adapter.generate(ask("echo", DEFAULT_MODEL[provider], timeout_s=None))

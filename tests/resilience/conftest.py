@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-import structlog
 
+from _logcapture import captured_events
 from imagegate.resilience.clock import FakeClock
 
 # 2026-01-21 10:00 UTC is 02:00 in Los Angeles (PST, UTC-8): 22 h before the daily reset.
@@ -28,7 +28,6 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[MutableMapping[str, Any]]]:
-    """Every structlog event at debug level or above, for loggers created inside the test."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", "debug")
-    with structlog.testing.capture_logs() as captured:
+    """Every imagegate event at debug level or above."""
+    with captured_events() as captured:
         yield captured

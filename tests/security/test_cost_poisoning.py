@@ -11,12 +11,12 @@ from typing import Any
 
 import anyio
 import pytest
-import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from _logcapture import captured_events
 from imagegate import FakeClock, Route, Router
 from imagegate.errors import BudgetExceeded, ImageGateError
 from imagegate.resilience.ledger import CostLedger
@@ -39,7 +39,7 @@ Serve = Callable[..., str]
 @pytest.fixture
 def logs() -> Any:
     """Captured log events."""
-    with structlog.testing.capture_logs() as captured:
+    with captured_events() as captured:
         yield captured
 
 

@@ -11,7 +11,7 @@ from imagegate import Capabilities, ProviderRequest, ProviderResponse, Route, Ro
 from imagegate.errors import ImageGateError
 
 from ._leaky import KEYS, duplicate_content_length, hostile_server, route_to
-from ._logs import EXPLAINED, RENDERERS, Configure, restore_logging  # noqa: F401 (a fixture)
+from ._logs import EXPLAINED, RENDERERS, Configure, restore_logging, set_level  # noqa: F401 (a fixture)
 
 PLUGIN_KEY = "sk-proj-PluginTest0123456789abcdefghijklmnopq"
 
@@ -49,12 +49,10 @@ async def _fail_and_capture(configure: Configure, routes: list[Route]) -> str:
 @pytest.mark.parametrize("level", ["warning", "debug"])
 @pytest.mark.parametrize("renderer", RENDERERS)
 @pytest.mark.usefixtures("restore_logging")
-async def test_malformed_transport_failure_logs_no_key(
-    renderer: str, level: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_malformed_transport_failure_logs_no_key(renderer: str, level: str) -> None:
     """A duplicate Content-Length (aiohttp refuses the answer; the openai adapter maps it to
     a TransportError) logs no key, whatever the renderer and the level."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", level)
+    set_level(level)
     async with hostile_server(duplicate_content_length) as base_url:
         text = await _fail_and_capture(RENDERERS[renderer], [route_to("openai", base_url)])
     if level == "debug":

@@ -12,9 +12,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import structlog
 from aiohttp import web
 
+from _logcapture import captured_events
 from imagegate import Route, Router
 from imagegate.providers import OVERRIDES_ENV_VAR, PLUGINS_ENV_VAR, Registry
 from imagegate.testing import make_png
@@ -105,7 +105,7 @@ def takeover(takeover_site: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_builtin_name_is_kept_and_every_builtin_loads(takeover: Path) -> None:
     """ "openai" stays imagegate's; flux and openai_compatible are there; the plugin's own loads."""
-    with structlog.testing.capture_logs() as logs:
+    with captured_events() as logs:
         registry = Registry()
         infos = {info.name: info for info in registry.available()}
     assert set(infos) >= BUILTINS | {"acme_images"}
@@ -166,7 +166,7 @@ def test_override_by_env_var_names_the_plugin(
 ) -> None:
     """IMAGEGATE_PROVIDER_OVERRIDES=openai=<plugin> lets that plugin replace "openai"."""
     monkeypatch.setenv(OVERRIDES_ENV_VAR, f"openai={named}")
-    with structlog.testing.capture_logs() as logs:
+    with captured_events() as logs:
         registry = Registry()
         names = {info.name for info in registry.available()}
     assert registry.get("openai").distribution == DISTRIBUTION

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
-import structlog
 
+from _logcapture import captured_events
 from imagegate.resilience.breaker import BreakerAcquire, BreakerPolicy
 from imagegate.resilience.ledger import LedgerReserve, LedgerSettle, LedgerState
 from imagegate.resilience.ratelimit import RateLimit, RateReserve
@@ -24,7 +24,7 @@ BREAKER = "breaker:gemini/m:1K"
 @pytest.fixture
 def logs() -> Any:
     """Captured log events."""
-    with structlog.testing.capture_logs() as captured:
+    with captured_events() as captured:
         yield captured
 
 

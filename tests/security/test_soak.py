@@ -31,13 +31,12 @@ import os
 import random
 import resource
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import structlog
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 
@@ -55,7 +54,7 @@ from imagegate.testing._images import make_png
 
 from ._hostile import MODEL, MiB, build, flux_routes, gzip_bomb, image_answer, png_b64
 from ._leaky import KEYS, duplicate_content_length
-from ._logs import RENDERERS
+from ._logs import RENDERERS, restore_logging, set_level  # noqa: F401 (a fixture)
 from ._reach import paths_to
 
 REQUESTS = int(os.environ.get("IMAGEGATE_SOAK_REQUESTS", "400"))
@@ -289,25 +288,15 @@ async def soak(requests: int, seed: int) -> dict[str, Any]:
 
 
 SETUPS = [
-    ("warning", "console_rich"),
-    ("debug", "console_rich"),
-    ("warning", "json_dict_tracebacks"),
-    ("debug", "json_dict_tracebacks"),
+    ("warning", "structlog_console_rich"),
+    ("debug", "structlog_console_rich"),
+    ("warning", "structlog_json_dict_tracebacks"),
+    ("debug", "structlog_json_dict_tracebacks"),
 ]
 
 
-@pytest.fixture
-def structlog_restored() -> Iterator[None]:
-    """structlog's configuration put back after the test. The root logger is left as it is:
-    at its default level, pytest keeps no record of the servers' access log (10,000
-    requests' worth would be most of the memory growth measured)."""
-    config = structlog.get_config()
-    yield
-    structlog.configure(**config)
-
-
 @pytest.mark.parametrize(("level", "renderer"), SETUPS)
-@pytest.mark.usefixtures("structlog_restored")
+@pytest.mark.usefixtures("restore_logging")
 async def test_soak_loses_nothing_leaks_nothing_grows_not(
     level: str,
     renderer: str,
@@ -316,7 +305,7 @@ async def test_soak_loses_nothing_leaks_nothing_grows_not(
     tmp_path: Path,
 ) -> None:
     """See the module docstring."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", level)
+    set_level(level)
     path = tmp_path / "soak.log"
     with path.open("w", encoding="utf-8") as out:  # on disk: the log's size is not the RSS's
         RENDERERS[renderer](out)  # type: ignore[arg-type]

@@ -16,13 +16,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import sys
-from collections.abc import MutableMapping
 from contextlib import aclosing
 from typing import Any
-
-import structlog
 
 # The protocol owns the real stdout; everything else printed goes to stderr.
 _PROTOCOL = os.fdopen(os.dup(1), "w", buffering=1)
@@ -31,17 +29,18 @@ sys.stdout = sys.stderr
 _EVENTS: list[str] = []
 
 
-def _remember(_: Any, method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
-    _EVENTS.append(f"{method}:{event.get('event')}")
-    return event
+class _Remember(logging.StreamHandler):  # type: ignore[type-arg]
+    """Writes imagegate's records to stderr and remembers ``level:event`` of each."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        _EVENTS.append(f"{record.levelname.lower()}:{getattr(record, 'imagegate_event', None)}")
+        super().emit(record)
 
 
-structlog.configure(
-    processors=[_remember, structlog.processors.KeyValueRenderer()],
-    logger_factory=structlog.PrintLoggerFactory(sys.stderr),
-)
+logging.getLogger("imagegate").addHandler(_Remember(sys.stderr))
+logging.getLogger("imagegate").setLevel(logging.INFO)
 
-from imagegate import Route, Router  # noqa: E402 - after the logging set-up
+from imagegate import Route, Router  # noqa: E402
 from imagegate.resilience.breaker import BreakerPolicy  # noqa: E402
 from imagegate.resilience.clock import ScaledClock  # noqa: E402
 from imagegate.resilience.hedge import HedgePolicy  # noqa: E402

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-import structlog
 from redis.crc import key_slot
 
+from _logcapture import captured_events
 from imagegate.resilience.breaker import BreakerAcquire, BreakerPolicy, BreakerReport
 from imagegate.resilience.ledger import LedgerReserve, LedgerSettle, LedgerState
 from imagegate.resilience.ratelimit import RateExhaust, RateLimit, RateReserve
@@ -34,9 +34,8 @@ class Timer:
 
 @pytest.fixture
 def logs(monkeypatch: pytest.MonkeyPatch) -> Any:
-    """Every structlog event of loggers created inside the test."""
-    monkeypatch.setenv("IMAGEGATE_LOG_LEVEL", "info")
-    with structlog.testing.capture_logs() as captured:
+    """Every imagegate event at info level or above."""
+    with captured_events("info") as captured:
         yield captured
 
 

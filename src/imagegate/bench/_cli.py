@@ -16,7 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from imagegate._logging import LOG_LEVEL_ENV_VAR
+from imagegate._logging import LOG_LEVEL_ENV_VAR, configure_cli_logging
 from imagegate._request import SIZES
 from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
@@ -246,6 +246,7 @@ def _config(args: argparse.Namespace) -> BenchConfig:
 def run_bench(args: argparse.Namespace) -> int:
     """Run ``imagegate bench`` with parsed arguments; returns the exit status."""
     os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
+    configure_cli_logging()
     try:
         return _bench(args)
     except (MissingDependency, ScenarioError, ImageGateError) as exc:
@@ -407,6 +408,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from imagegate.bench._demo import DEMO_CONFIG, run_demo_async
 
     os.environ.setdefault(LOG_LEVEL_ENV_VAR, "error")
+    configure_cli_logging()
     config = replace(
         DEMO_CONFIG,
         requests=args.requests,
