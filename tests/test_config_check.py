@@ -101,3 +101,29 @@ def test_a_missing_file_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert capsys.readouterr().err.strip() == (
         f"imagegate: config file not found: {tmp_path / 'nope.toml'}"
     )
+
+
+def test_status_prints_the_health_of_the_router_a_file_builds(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``imagegate status --config FILE``: one row per route and size, as a table or as
+    JSON; a quota shows what it allows; no key anywhere (nothing is sent upstream)."""
+    monkeypatch.setenv("GEMINI_API_KEY", "AIzaSyA-status-test-key-0123456789ab")
+    monkeypatch.setenv("OPENAI_COMPATIBLE_API_KEY", "sk-status-test-key-0123456789")
+    path = tmp_path / "imagegate.toml"
+    path.write_text(GOOD, encoding="utf-8")
+    assert main(["status", "--config", str(path), "--json"]) == 0
+    out, err = capsys.readouterr()
+    rows = json.loads(out)
+    gemini = [r for r in rows if r["route"] == "gemini/gemini-3-pro-image"]
+    assert [r["size"] for r in gemini] == ["1K", "2K", "4K"]
+    assert gemini[0]["breaker"] == "closed"
+    assert gemini[0]["calls"] == 0
+    assert gemini[0]["quota"]["requests_now"] >= 1
+    assert main(["status", "--config", str(path)]) == 0
+    table, _ = capsys.readouterr()
+    assert "gemini/gemini-3-pro-image" in table
+    assert "closed" in table
+    assert "status-test-key" not in out + err + table
+    assert main(["status", "--config", str(tmp_path / "nope.toml")]) == 1
+    assert "config file not found" in capsys.readouterr().err

@@ -11,26 +11,14 @@ so a JSON formatter writes them as they are.
 from __future__ import annotations
 
 import logging
-from typing import Any, Final
+from typing import Any
 
 from imagegate._logging import RequestLog
+from imagegate._numbers import ms, usd
 from imagegate._result import Attempt, ImageResult
 from imagegate.errors import AllRoutesFailed, ImageGateError, ProviderError
 
-__all__ = ["log_attempt_end", "log_request_end", "ms", "usd"]
-
-_USD_DIGITS: Final = 6  # 1/10000 of a cent
-_S_DIGITS: Final = 3
-
-
-def usd(amount: float) -> float:
-    """``amount`` dollars rounded to 1/10000 of a cent, without float noise (-0.0 → 0.0)."""
-    return round(amount, _USD_DIGITS) + 0.0
-
-
-def ms(seconds: float) -> float:
-    """``seconds`` rounded to the millisecond."""
-    return round(seconds, _S_DIGITS) + 0.0
+__all__ = ["log_attempt_end", "log_request_end"]
 
 
 def _error_fields(error: ImageGateError | None) -> dict[str, Any]:

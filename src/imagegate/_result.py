@@ -17,6 +17,7 @@ import imagesize
 from imagegate._errors import Billing, ImageGateError
 from imagegate._extras import install_hint
 from imagegate._integrity import incompleteness
+from imagegate._numbers import ms, usd
 from imagegate._request import Size, tier_for_pixels
 
 if TYPE_CHECKING:
@@ -173,6 +174,16 @@ class GeneratedImage:
             ) from exc
         return Image.open(io.BytesIO(self.data))
 
+    def to_dict(self) -> dict[str, Any]:
+        """Type, pixels, tier and byte count, JSON-ready (not the bytes: `save` them)."""
+        return {
+            "mime_type": self.mime_type,
+            "width": self.width,
+            "height": self.height,
+            "size": self.size,
+            "bytes": len(self.data),
+        }
+
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, GeneratedImage):
             return NotImplemented
@@ -231,6 +242,33 @@ class Attempt:
         """How long the call took, in clock seconds."""
         return self.ended - self.started
 
+    def to_dict(self) -> dict[str, Any]:
+        """The attempt as JSON-ready values: times to the millisecond, cost to 1/10000 of
+        a cent, the error as its class, HTTP status and (redacted) message."""
+        error = self.error
+        return {
+            "route": self.route,
+            "size": self.size,
+            "started": ms(self.started),
+            "ended": ms(self.ended),
+            "duration_s": ms(self.duration_s),
+            "outcome": self.outcome,
+            "error": None
+            if error is None
+            else {
+                "type": type(error).__name__,
+                "status": getattr(error, "status", None),
+                "message": error.message,
+            },
+            "billing": self.billing,
+            "cost_usd": usd(self.cost_usd),
+            "hedge": self.hedge,
+            "delivered_size": self.delivered_size,
+            "number": self.number,
+            "cost_rejected": self.cost_rejected,
+            "abandoned": self.abandoned,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class SkippedOption:
@@ -251,6 +289,15 @@ class SkippedOption:
 
     def __str__(self) -> str:
         return f"{self.route}@{self.size}: {self.detail or self.reason.replace('_', ' ')}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """Route, size, reason and detail, JSON-ready."""
+        return {
+            "route": self.route,
+            "size": self.size,
+            "reason": self.reason,
+            "detail": self.detail,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -294,3 +341,24 @@ class ImageResult:
     def image(self) -> GeneratedImage:
         """The first image."""
         return self.images[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The result as JSON-ready values (``json.dumps`` takes it as it is): every field,
+        images as their `GeneratedImage.to_dict` (not their bytes), attempts and skipped
+        options as theirs, money to 1/10000 of a cent and times to the millisecond."""
+        return {
+            "request_id": self.request_id,
+            "route": self.route,
+            "provider": self.provider,
+            "model": self.model,
+            "requested_size": self.requested_size,
+            "size": self.size,
+            "downgraded": self.downgraded,
+            "size_ignored": self.size_ignored,
+            "cost_usd": usd(self.cost_usd),
+            "latency_s": ms(self.latency_s),
+            "images": [image.to_dict() for image in self.images],
+            "attempts": [attempt.to_dict() for attempt in self.attempts],
+            "skipped": [option.to_dict() for option in self.skipped],
+            "metadata": dict(self.metadata),
+        }

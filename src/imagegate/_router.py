@@ -12,7 +12,7 @@ import itertools
 import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
@@ -22,6 +22,7 @@ import anyio
 from imagegate._batch import BatchResult, run_many
 from imagegate._config import load_settings, validate_settings
 from imagegate._logging import get_bound_logger
+from imagegate._numbers import ms, ratio
 from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
 from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
@@ -75,6 +76,20 @@ class RouteHealth:
     p95_s: float | None
     quota: QuotaLeft | None
     state_degraded: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``json.dumps`` takes it as it is), the quota as its own dict."""
+        return {
+            "route": self.route,
+            "size": self.size,
+            "breaker": self.breaker,
+            "calls": self.calls,
+            "success_rate": self.success_rate,
+            "p50_s": self.p50_s,
+            "p95_s": self.p95_s,
+            "quota": None if self.quota is None else self.quota.to_dict(),
+            "state_degraded": self.state_degraded,
+        }
 
 
 class Router:
@@ -358,9 +373,9 @@ class Router:
                         size=size,
                         breaker=engine.breakers.get(route.name, size).state,
                         calls=stats.calls,
-                        success_rate=stats.success_rate,
-                        p50_s=stats.p50_s,
-                        p95_s=stats.p95_s,
+                        success_rate=_maybe(ratio, stats.success_rate),
+                        p50_s=_maybe(ms, stats.p50_s),
+                        p95_s=_maybe(ms, stats.p95_s),
                         quota=quota,
                         state_degraded=degraded,
                     )
@@ -374,6 +389,10 @@ class Router:
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
+
+
+def _maybe(rounding: Callable[[float], float], value: float | None) -> float | None:
+    return None if value is None else rounding(value)
 
 
 def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> Engine:

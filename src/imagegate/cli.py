@@ -32,6 +32,7 @@ from imagegate._request import DEFAULT_DEADLINE_S, SIZES, size_rank
 from imagegate._result import Attempt, ImageResult
 from imagegate._route import Route
 from imagegate._router import Router
+from imagegate._status import add_status_command, print_table
 from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError, ProviderError
 from imagegate.guards import FlightView, Guard, RunView
 from imagegate.providers import registry
@@ -43,30 +44,11 @@ if TYPE_CHECKING:
 __all__ = ["main"]
 
 
-def _table(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]], out: TextIO) -> None:
-    try:
-        from rich.console import Console
-        from rich.table import Table
-    except ImportError:
-        widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
-        print(title, file=out)
-        for row in (headers, *rows):
-            cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
-            print("  ".join(cells).rstrip(), file=out)
-        return
-    table = Table(title=title)
-    for header in headers:
-        table.add_column(header)
-    for row in rows:
-        table.add_row(*row)
-    Console(file=out, width=120).print(table)
-
-
 def _cmd_providers(args: argparse.Namespace) -> int:
     infos = registry.available()
     rows = [(i.name, i.distribution, i.version, i.description) for i in infos]
     headers = ("provider", "distribution", "version", "description")
-    _table("imagegate providers", headers, rows, sys.stdout)
+    print_table("imagegate providers", headers, rows, sys.stdout)
     errors = registry.errors()
     for error in errors:
         print(f"error: {error}", file=sys.stderr)
@@ -366,6 +348,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     check.add_argument("file", type=Path, help="a TOML file, as Router.from_config reads")
     check.set_defaults(func=_cmd_config_check)
+    add_status_command(commands)
 
     # The benchmark's own parsers live in imagegate.bench, imported only when used.
     for name, text in _DELEGATED.items():

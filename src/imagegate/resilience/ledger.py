@@ -31,10 +31,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from types import MappingProxyType
 from typing import Any
 
 from imagegate._logging import get_bound_logger
+from imagegate._numbers import usd
 from imagegate.errors import Billing, BudgetExceeded
 from imagegate.resilience._ledger_codec import LedgerCodec
 from imagegate.resilience._ledger_ops import (
@@ -80,7 +80,16 @@ class RouteSpend:
     @property
     def total_usd(self) -> float:
         """Billed plus possibly billed."""
-        return self.billed_usd + self.possibly_billed_usd
+        return usd(self.billed_usd + self.possibly_billed_usd)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: billed, possibly billed, total (dollars) and attempts."""
+        return {
+            "billed_usd": self.billed_usd,
+            "possibly_billed_usd": self.possibly_billed_usd,
+            "total_usd": self.total_usd,
+            "attempts": self.attempts,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,14 +113,27 @@ class Spend:
     @property
     def total_usd(self) -> float:
         """Billed plus possibly billed (what `ImageResult.cost_usd` sums per request)."""
-        return self.billed_usd + self.possibly_billed_usd
+        return usd(self.billed_usd + self.possibly_billed_usd)
 
     @property
     def remaining_usd(self) -> float | None:
         """What may still be reserved under the cap (None without a cap)."""
         if self.limit_usd is None:
             return None
-        return max(0.0, self.limit_usd - self.total_usd - self.reserved_usd)
+        return usd(max(0.0, self.limit_usd - self.total_usd - self.reserved_usd))
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready (``json.dumps`` takes it as it is): every figure in dollars, rounded
+        to 1/10000 of a cent, and each route's `RouteSpend.to_dict`."""
+        return {
+            "billed_usd": self.billed_usd,
+            "possibly_billed_usd": self.possibly_billed_usd,
+            "total_usd": self.total_usd,
+            "reserved_usd": self.reserved_usd,
+            "limit_usd": self.limit_usd,
+            "remaining_usd": self.remaining_usd,
+            "by_route": {route: spend.to_dict() for route, spend in self.by_route.items()},
+        }
 
 
 class Reservation:
@@ -310,15 +332,15 @@ class CostLedger:
         record = self._backend.peek(self._state_key)
         state = record if isinstance(record, LedgerState) else LedgerState()
         by_route = {
-            route: RouteSpend(billed, possibly, attempts)
+            route: RouteSpend(usd(billed), usd(possibly), attempts)
             for route, billed, possibly, attempts in state.by_route
         }
         return Spend(
-            billed_usd=state.billed_usd,
-            possibly_billed_usd=state.possibly_billed_usd,
-            reserved_usd=state.reserved_usd,
+            billed_usd=usd(state.billed_usd),
+            possibly_billed_usd=usd(state.possibly_billed_usd),
+            reserved_usd=usd(state.reserved_usd),
             limit_usd=self.limit_usd,
-            by_route=MappingProxyType(by_route),
+            by_route=by_route,  # a plain dict: `dataclasses.asdict` copies it, a proxy it cannot
         )
 
     def __repr__(self) -> str:

@@ -55,7 +55,9 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
+from imagegate._numbers import ms
 from imagegate.resilience._ratelimit_codec import RateLimitCodec
 from imagegate.resilience._ratelimit_ops import (
     RateExhaust,
@@ -137,6 +139,19 @@ class QuotaLeft:
     blocked_for_s: float
     daily_reset_in_s: float
     exhausted: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, waits rounded to the millisecond."""
+        wait = self.next_start_in_s
+        return {
+            "requests_now": self.requests_now,
+            "images_now": self.images_now,
+            "requests_today": self.requests_today,
+            "next_start_in_s": None if wait is None else ms(wait),
+            "blocked_for_s": ms(self.blocked_for_s),
+            "daily_reset_in_s": ms(self.daily_reset_in_s),
+            "exhausted": self.exhausted,
+        }
 
 
 @dataclass(frozen=True, slots=True)
