@@ -25,7 +25,7 @@ from imagegate._answer import cancelled_attempt, check_response, record
 from imagegate._call import call_adapter
 from imagegate._cursor import Start
 from imagegate._deadline import out_of_time
-from imagegate._events import log_attempt_end
+from imagegate._events import attempt_ended
 from imagegate._flight import Flight, Landing
 from imagegate._provider import MAX_REPORTED_COST_PER_IMAGE_USD
 from imagegate._run_view import RunView
@@ -182,7 +182,7 @@ class AttemptRunner:
                 max_per_image_usd=MAX_REPORTED_COST_PER_IMAGE_USD,
             )
         run.attempts.append(attempt)
-        log_attempt_end(run.log, attempt)
+        attempt_ended(run, option.route, attempt)
         if _is_evidence(error):
             engine.window(option.route.name, option.size).record(
                 success=response is not None, latency_s=attempt.duration_s, now=ended
@@ -204,7 +204,7 @@ class AttemptRunner:
         if flight.called_at is not None:
             attempt = cancelled_attempt(flight, run.engine.clock.now())
             run.attempts.append(attempt)
-            log_attempt_end(run.log, attempt)
+            attempt_ended(run, flight.option.route, attempt)
         await run.guards.release(flight, attempt, cancelled=True)
 
 

@@ -1,4 +1,4 @@
-"""The events that end an attempt and a request, as the logs carry them.
+"""The events that end an attempt and a request, as the logs (and OpenTelemetry) carry them.
 
 ``attempt.end`` (debug) is what an operator reads about one upstream call: route, size,
 outcome, duration, HTTP status, error class and its redacted message, billing and cost.
@@ -13,12 +13,15 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from imagegate import _otel
 from imagegate._logging import RequestLog
 from imagegate._numbers import ms, usd
 from imagegate._result import Attempt, ImageResult
+from imagegate._route import Route
+from imagegate._run_view import RunView
 from imagegate.errors import AllRoutesFailed, ImageGateError, ProviderError
 
-__all__ = ["log_attempt_end", "log_request_end"]
+__all__ = ["attempt_ended", "log_request_end"]
 
 
 def _error_fields(error: ImageGateError | None) -> dict[str, Any]:
@@ -28,8 +31,12 @@ def _error_fields(error: ImageGateError | None) -> dict[str, Any]:
     return {"error": type(error).__name__, "status": status, "message": error.message}
 
 
-def log_attempt_end(log: RequestLog, attempt: Attempt) -> None:
-    """Log ``attempt.end`` for a recorded attempt (module docstring)."""
+def attempt_ended(run: RunView, route: Route, attempt: Attempt) -> None:
+    """Report a recorded attempt: ``attempt.end`` in the log, and to OpenTelemetry."""
+    telemetry = _otel.telemetry
+    if telemetry is not None:
+        telemetry.attempt(run.trace, route, attempt)
+    log = run.log
     if not log.is_enabled_for(logging.DEBUG):
         return
     log.debug(

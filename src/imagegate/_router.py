@@ -12,20 +12,20 @@ import itertools
 import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import anyio
 
+from imagegate import _otel
 from imagegate._batch import BatchResult, run_many
 from imagegate._config import load_settings, validate_settings
+from imagegate._health import RouteHealth, route_health
 from imagegate._logging import get_bound_logger
-from imagegate._numbers import ms, ratio
 from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
-from imagegate._request import DEFAULT_DEADLINE_S, SIZES, ImageRequest, Size
+from imagegate._request import DEFAULT_DEADLINE_S, ImageRequest, Size
 from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
@@ -35,61 +35,19 @@ from imagegate.providers import registry as default_registry
 from imagegate.providers._lifecycle import check_lifecycle, resolve_today
 from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
-from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry, BreakerState
+from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry
 from imagegate.resilience.budget import RetryBudget
 from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.resilience.dispatcher import Dispatcher
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ledger import CostLedger, Spend
 from imagegate.resilience.load import LoadBudget
-from imagegate.resilience.ratelimit import QuotaLeft, RateLimiter
+from imagegate.resilience.ratelimit import RateLimiter
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
-
-
-@dataclass(frozen=True, slots=True)
-class RouteHealth:
-    """How one (route, size) is doing, from the router's own recent evidence.
-
-    Attributes:
-        route: The route name.
-        size: The tier.
-        breaker: ``"closed"``, ``"open"`` or ``"half_open"``.
-        calls: Attempts in the outcome window.
-        success_rate: Share of them that delivered; None without calls.
-        p50_s: Median latency of successes; None without successes.
-        p95_s: 95th percentile latency of successes.
-        quota: What the route's rate limit allows now; None without one.
-        state_degraded: True while the shared state backend (e.g. `RedisState`) is
-            unreachable and this process decides on local state instead.
-    """
-
-    route: str
-    size: Size
-    breaker: BreakerState
-    calls: int
-    success_rate: float | None
-    p50_s: float | None
-    p95_s: float | None
-    quota: QuotaLeft | None
-    state_degraded: bool = False
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (``json.dumps`` takes it as it is), the quota as its own dict."""
-        return {
-            "route": self.route,
-            "size": self.size,
-            "breaker": self.breaker,
-            "calls": self.calls,
-            "success_rate": self.success_rate,
-            "p50_s": self.p50_s,
-            "p95_s": self.p95_s,
-            "quota": None if self.quota is None else self.quota.to_dict(),
-            "state_degraded": self.state_degraded,
-        }
 
 
 class Router:
@@ -269,6 +227,8 @@ class Router:
             await self.aclose()
             raise
         self._open = True
+        if _otel.telemetry is not None:
+            _otel.telemetry.watch(self)
 
     async def aclose(self) -> None:
         """Close the providers this router built. Safe to call twice."""
@@ -278,6 +238,8 @@ class Router:
         self._engine.providers.clear()
         self._engine.capabilities.clear()
         self._open = False
+        if _otel.telemetry is not None:
+            _otel.telemetry.unwatch(self)
         with anyio.CancelScope(shield=True):
             for provider in owned:
                 await provider.aclose()
@@ -355,32 +317,8 @@ class Router:
 
     def health(self) -> list[RouteHealth]:
         """Per (route, size) the route can serve: breaker, success rate, latency, quota."""
-        engine = self._engine
-        now = self.clock.now()
         degraded = bool(getattr(self.state, "degraded", False))
-        report = []
-        for index, route in enumerate(self.routes):
-            sizes = engine.capabilities[index].sizes if self._open else frozenset(SIZES)
-            limiter = engine.limiters[index]
-            quota = limiter.quota_left() if limiter is not None else None
-            for size in SIZES:
-                if size not in sizes:
-                    continue
-                stats = engine.window(route.name, size).statistics(now)
-                report.append(
-                    RouteHealth(
-                        route=route.name,
-                        size=size,
-                        breaker=engine.breakers.get(route.name, size).state,
-                        calls=stats.calls,
-                        success_rate=_maybe(ratio, stats.success_rate),
-                        p50_s=_maybe(ms, stats.p50_s),
-                        p95_s=_maybe(ms, stats.p95_s),
-                        quota=quota,
-                        state_degraded=degraded,
-                    )
-                )
-        return report
+        return route_health(self._engine, self.routes, opened=self._open, degraded=degraded)
 
     def spend(self) -> Spend:
         """What requests through this router cost: billed, possibly billed, by route."""
@@ -389,10 +327,6 @@ class Router:
     def __repr__(self) -> str:
         state = "open" if self._open else "closed"
         return f"Router({state}, routes=[{', '.join(r.name for r in self.routes)}])"
-
-
-def _maybe(rounding: Callable[[float], float], value: float | None) -> float | None:
-    return None if value is None else rounding(value)
 
 
 def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> Engine:

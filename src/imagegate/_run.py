@@ -23,6 +23,7 @@ they need (the race), so none of them imports this module back.
 
 from __future__ import annotations
 
+from imagegate import _otel
 from imagegate._answer import build_failure, build_result
 from imagegate._attempt import AttemptRunner
 from imagegate._cursor import OptionCursor
@@ -31,6 +32,7 @@ from imagegate._engine import Engine
 from imagegate._events import log_request_end
 from imagegate._hedging import Hedging
 from imagegate._logging import RequestLog
+from imagegate._otel import RequestTrace
 from imagegate._plan import Option, build_plan
 from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
@@ -61,6 +63,7 @@ class RequestRun:
         "request_id",
         "runner",
         "time",
+        "trace",
     )
 
     def __init__(self, engine: Engine, request: ImageRequest, request_id: str) -> None:
@@ -75,10 +78,17 @@ class RequestRun:
         self.hedging = Hedging(self)
         self.runner = AttemptRunner(self)
         self.attempts: list[Attempt] = []
+        self.trace: RequestTrace | None = None
         self.guards.open(self)
 
     async def execute(self) -> ImageResult:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
+        telemetry = _otel.telemetry
+        if telemetry is None:
+            return await self._execute()
+        return await telemetry.run(self, self._execute)
+
+    async def _execute(self) -> ImageResult:
         end = await run_solo(self.cursor, self.hedging, self.runner, self.engine.clock)
         if end is None:
             failure = build_failure(self)

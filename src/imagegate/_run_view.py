@@ -12,6 +12,7 @@ from typing import Any, Protocol
 
 from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
+from imagegate._otel import RequestTrace
 from imagegate._plan import Option
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, SkippedOption
@@ -86,6 +87,10 @@ class RunView(Protocol):
     @property
     def attempts(self) -> list[Attempt]:
         """The record of every attempt made so far."""
+
+    @property
+    def trace(self) -> RequestTrace | None:
+        """The request's telemetry span, while OpenTelemetry traces it."""
 
     def peek(self, option: Option) -> str | None:
         """Why a guard says ``option`` cannot be tried now, or None."""

@@ -2,10 +2,12 @@
 
 **Null-provider overhead.** A provider that returns a prebuilt image at once (no clock
 sleep, no I/O) is called ``requests`` times directly, then through a `Router` with its
-default policies, one request after the other; the difference per request is the
-router's own cost (request validation, the ladder, breaker, dispatcher, retry budget,
-ledger, outcome window, the result record, and for 4K the hedge timer). Rounds alternate
-and the median round is kept.
+default policies, one request after the other, timed in CPU time of this process
+(`time.process_time_ns`: other processes on the machine do not count); the difference
+per request is the router's own cost (request validation, the ladder, breaker,
+dispatcher, retry budget, ledger, outcome window, the result record, and for 4K the
+hedge timer). Rounds alternate and the median round is kept. Each round also runs the
+router with imagegate's OpenTelemetry hooks off, for what they cost unconfigured.
 
 **Throughput.** Against a zero-latency simulator (a `Scenario` built in code, running in a
 child process so the client process is the only one measured), ``concurrency`` workers
@@ -34,6 +36,7 @@ from typing import Any, Final
 import anyio
 from pydantic import SecretStr
 
+from imagegate import _otel
 from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate._request import SIZES, Size, pixels_for
 from imagegate._result import GeneratedImage
@@ -83,6 +86,9 @@ class OverheadResult:
         direct_us: Median microseconds per direct ``provider.generate`` call.
         router_us: Median microseconds per ``router.generate`` call.
         overhead_us: ``router_us - direct_us``: the router's own cost per request.
+        telemetry_us: What imagegate's OpenTelemetry hooks add per request while no
+            provider is configured: the median round's ``router_us`` minus the same
+            round without the hooks (0 without ``opentelemetry-api``).
     """
 
     size: Size
@@ -90,6 +96,7 @@ class OverheadResult:
     direct_us: float
     router_us: float
     overhead_us: float
+    telemetry_us: float = 0.0
 
     def to_json(self) -> dict[str, Any]:
         """A JSON-safe dict."""
@@ -106,20 +113,31 @@ async def null_overhead(
         for size in sizes:
             direct: list[float] = []
             routed: list[float] = []
+            hooks: list[float] = []
             for _ in range(rounds):
-                started = time.perf_counter_ns()
+                started = time.process_time_ns()
                 for i in range(requests):
                     await provider.generate(
                         ProviderRequest(prompt=f"p{i}", model="null", size=size)
                     )
-                direct.append((time.perf_counter_ns() - started) / requests / 1000)
-                started = time.perf_counter_ns()
-                for i in range(requests):
-                    await router.generate(f"p{i}", size=size)
-                routed.append((time.perf_counter_ns() - started) / requests / 1000)
+                direct.append((time.process_time_ns() - started) / requests / 1000)
+                routed.append(await _routed_us(router, size, requests))
+                telemetry, _otel.telemetry = _otel.telemetry, None
+                try:
+                    hooks.append(routed[-1] - await _routed_us(router, size, requests))
+                finally:
+                    _otel.telemetry = telemetry
             d, r = statistics.median(direct), statistics.median(routed)
-            results.append(OverheadResult(size, requests, d, r, r - d))
+            hooked = hooks[routed.index(r)] if r in routed else statistics.median(hooks)
+            results.append(OverheadResult(size, requests, d, r, r - d, hooked))
     return results
+
+
+async def _routed_us(router: Router, size: Size, requests: int) -> float:
+    started = time.process_time_ns()
+    for i in range(requests):
+        await router.generate(f"p{i}", size=size)
+    return (time.process_time_ns() - started) / requests / 1000
 
 
 @dataclass(frozen=True, slots=True)
