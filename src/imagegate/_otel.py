@@ -183,7 +183,7 @@ class Telemetry:
             skipped = [str(s) for s in result.skipped] if result is not None else []
             if isinstance(error, AllRoutesFailed):
                 skipped = list(error.skipped)
-            self.end(traced, size, run.engine.clock.now(), result, error, skipped)
+            self.end(traced, size, run.time.elapsed(), result, error, skipped)
 
     def start(
         self, request_id: str, requested_size: str, clock_start: float
@@ -248,7 +248,7 @@ class Telemetry:
         self,
         request: RequestTrace | None,
         requested_size: str,
-        clock_end: float,
+        elapsed_s: float,
         result: ImageResult | None,
         error: BaseException | None,
         skipped: Sequence[str],
@@ -260,9 +260,9 @@ class Telemetry:
             counted["imagegate.size"] = result.size or "below 1K"
             counted["imagegate.route"] = result.route
         self._requests.add(1, counted)
+        self._request_s.record(elapsed_s, counted)
         if request is None:
             return
-        self._request_s.record((request.at(clock_end) - request.wall_start_ns) / 1e9, counted)
         span = request.span
         ended: dict[str, Any] = {"imagegate.outcome": outcome, "imagegate.skipped": len(skipped)}
         if skipped:
@@ -283,7 +283,7 @@ class Telemetry:
         else:
             span.set_attribute("error.type", type(error).__name__ if error else "unknown")
             span.set_status(StatusCode.ERROR, str(error) if error else None)
-        span.end(end_time=request.at(clock_end))
+        span.end(end_time=request.wall_start_ns + int(elapsed_s * 1e9))
 
     def _breakers(self, _options: Any) -> Iterable[Any]:
         for router in list(self._routers):
