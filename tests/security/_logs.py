@@ -1,7 +1,8 @@
 """Logging set-ups an application may have, for the tests that read what imagegate logs:
 a plain stdlib formatter, imagegate's JSON lines, and structlog's `ProcessorFormatter`
 (console with rich tracebacks, JSON with dict tracebacks) over stdlib records — each
-writing to a buffer from a handler on the root logger, as an application's would be."""
+writing to a buffer from a handler on the ``imagegate`` logger, which does not propagate
+(so pytest's own capture does not keep thousands of records in memory)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,9 @@ def _with(formatter: logging.Formatter) -> Configure:
     def configure(out: io.StringIO) -> None:
         handler = logging.StreamHandler(out)
         handler.setFormatter(formatter)
-        logging.getLogger().addHandler(handler)
+        ours = logging.getLogger("imagegate")
+        ours.addHandler(handler)
+        ours.propagate = False
 
     return configure
 
@@ -53,11 +56,12 @@ def set_level(level: str) -> None:
 
 @pytest.fixture
 def restore_logging() -> Iterator[None]:
-    """Put the root logger's handlers and the imagegate logger's level back as they were."""
-    root, ours = logging.getLogger(), logging.getLogger("imagegate")
-    handlers, level = list(root.handlers), ours.level
+    """Put the imagegate logger's handlers, level and propagation back as they were."""
+    ours = logging.getLogger("imagegate")
+    handlers, level, propagate = list(ours.handlers), ours.level, ours.propagate
     yield
-    for handler in root.handlers[:]:
+    for handler in ours.handlers[:]:
         if handler not in handlers:
-            root.removeHandler(handler)
+            ours.removeHandler(handler)
     ours.setLevel(level)
+    ours.propagate = propagate
