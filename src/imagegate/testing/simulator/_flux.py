@@ -30,6 +30,8 @@ deadline, then ``Error``; truncated and slow_body affect the sample download.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import hashlib
 import hmac
@@ -56,6 +58,7 @@ from imagegate.testing.simulator._core import (
     send_truncated,
     to_response,
 )
+from imagegate.testing.simulator._edits import Inputs, check_inputs
 from imagegate.testing.simulator._events import EventRecord
 from imagegate.testing.simulator._flux_inputs import credits_for, issue, parse_inputs
 from imagegate.testing.simulator._media import (
@@ -75,6 +78,8 @@ _DELIVERY_HOST: Final = "delivery-eu1.bfl.ai"
 _SUBMIT_S: Final = 0.3
 _SAMPLE_TTL_S: Final = 600.0
 _TASK_TTL_S: Final = 3600.0
+_MAX_INPUT_FIELDS: Final = 8
+"""Most ``input_image`` fields a FLUX schema has (``Flux2Inputs``: to ``input_image_8``)."""
 _ACTIVE_LIMIT: Final = 24
 _KONTEXT_MAX_LIMIT: Final = 6
 _SUBMIT_KINDS: Final = frozenset(
@@ -202,6 +207,7 @@ async def _submit(ctx: SimContext, state: FluxState, request: web.Request) -> we
         n=1,
         prompt=ask.prompt,
         now=now,
+        images=ask.images,
     )
     profile = ctx.world.profile("flux", model, ask.size)
     if profile is None:
@@ -255,10 +261,30 @@ async def _read_submit(
             }
         ]
     width, height = options["width"], options["height"]
+    inputs = _inputs(model, body if isinstance(body, dict) else {})
+    if inputs.problem is not None:
+        field = "input_image" if inputs.kind == "count" else inputs.field
+        issues.append(issue("value_error", field, f"Value error, {inputs.problem}", "…"))
     ask = Ask(
-        "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1, options["prompt"]
-    )
+        "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1,
+        options["prompt"], inputs.images,
+    )  # fmt: skip
     return ask, options, issues
+
+
+def _inputs(model: str, body: dict[str, Any]) -> Inputs:
+    """``input_image``, ``input_image_2`` … (base64; the simulator fetches no URL), checked
+    against the model's limits; the numbering stops at the first gap, as fields are read."""
+    images: list[bytes] = []
+    for number in range(1, _MAX_INPUT_FIELDS + 1):
+        value = body.get("input_image" if number == 1 else f"input_image_{number}")
+        if value is None:
+            break
+        try:
+            images.append(base64.b64decode(value, validate=True) if isinstance(value, str) else b"")
+        except (binascii.Error, ValueError):
+            images.append(b"")
+    return check_inputs("flux", model, images)
 
 
 @dataclass(frozen=True, slots=True)
