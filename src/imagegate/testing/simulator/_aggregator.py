@@ -32,8 +32,6 @@ the error in the body, as OpenRouter does for failures after generation started.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from dataclasses import replace
 from typing import Any, Final
@@ -50,7 +48,7 @@ from imagegate.testing.simulator._core import (
     reject,
     run_attempt,
 )
-from imagegate.testing.simulator._edits import check_inputs
+from imagegate.testing.simulator._edits import check_inputs, decode_base64
 from imagegate.testing.simulator._media import (
     encoded_b64,
     gemini_pixels,
@@ -252,10 +250,7 @@ def _data_url_bytes(url: object) -> bytes | None:
     None for anything else."""
     if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
         return None
-    try:
-        return base64.b64decode(url.split(",", 1)[1], validate=True)
-    except (binascii.Error, ValueError):
-        return b""
+    return decode_base64(url.split(",", 1)[1])
 
 
 def _whole(ratio: str) -> str:

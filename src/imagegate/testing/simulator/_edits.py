@@ -20,6 +20,8 @@ Only digests are kept, never the images, so the log stays small whatever is sent
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -27,7 +29,16 @@ from typing import Final
 
 from imagegate._result import GeneratedImage
 
-__all__ = ["LIMITS", "InputLimits", "Inputs", "check_inputs", "digest", "has_alpha", "limits_for"]
+__all__ = [
+    "LIMITS",
+    "InputLimits",
+    "Inputs",
+    "check_inputs",
+    "decode_base64",
+    "digest",
+    "has_alpha",
+    "limits_for",
+]
 
 _FAMILIES: Final = {
     "gemini": "google",
@@ -90,6 +101,20 @@ class Inputs:
     problem: str | None = None
     field: str = "image"
     kind: str = ""
+
+
+_URLSAFE: Final = str.maketrans("-_", "+/")
+
+
+def decode_base64(text: object) -> bytes:
+    """Base64 in the standard or the URL-safe alphabet (google-genai sends the latter; the
+    API takes both), as bytes; empty for anything that does not decode."""
+    if not isinstance(text, str):
+        return b""
+    try:
+        return base64.b64decode(text.translate(_URLSAFE), validate=True)
+    except (binascii.Error, ValueError):
+        return b""
 
 
 def digest(data: bytes) -> str:

@@ -30,8 +30,6 @@ deadline, then ``Error``; truncated and slow_body affect the sample download.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
 import hashlib
 import hmac
@@ -58,7 +56,7 @@ from imagegate.testing.simulator._core import (
     send_truncated,
     to_response,
 )
-from imagegate.testing.simulator._edits import Inputs, check_inputs
+from imagegate.testing.simulator._edits import Inputs, check_inputs, decode_base64
 from imagegate.testing.simulator._events import EventRecord
 from imagegate.testing.simulator._flux_inputs import credits_for, issue, parse_inputs
 from imagegate.testing.simulator._media import (
@@ -280,10 +278,7 @@ def _inputs(model: str, body: dict[str, Any]) -> Inputs:
         value = body.get("input_image" if number == 1 else f"input_image_{number}")
         if value is None:
             break
-        try:
-            images.append(base64.b64decode(value, validate=True) if isinstance(value, str) else b"")
-        except (binascii.Error, ValueError):
-            images.append(b"")
+        images.append(decode_base64(value))
     return check_inputs("flux", model, images)
 
 

@@ -22,8 +22,6 @@ only parses JSON error bodies with a JSON content type).
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 import re
 from typing import Any, Final
@@ -39,7 +37,7 @@ from imagegate.testing.simulator._core import (
     reject,
     run_attempt,
 )
-from imagegate.testing.simulator._edits import check_inputs
+from imagegate.testing.simulator._edits import check_inputs, decode_base64
 from imagegate.testing.simulator._google_answers import AnswerOptions, render_answer
 from imagegate.testing.simulator._google_errors import (
     GOOGLE_JSON,
@@ -184,12 +182,7 @@ def _with_inputs(ask: Ask, contents: object) -> tuple[Ask, Reply | None]:
     encoded = _inline_data(contents)
     if not encoded:
         return ask, None
-    images: list[bytes] = []
-    for text in encoded:
-        try:
-            images.append(base64.b64decode(text, validate=True))
-        except (binascii.Error, ValueError):
-            images.append(b"")
+    images = [decode_base64(text) for text in encoded]
     inputs = check_inputs(ask.provider, ask.model, images, per_image_cap=ask.provider != "gemini")
     ask = Ask(ask.provider, ask.model, ask.size, ask.aspect_ratio, ask.n, ask.prompt, inputs.images)
     if ask.provider == "gemini" and sum(map(len, encoded)) > _INLINE_CAP:
