@@ -200,10 +200,11 @@ async def _read_form(request: web.Request) -> tuple[dict[str, Any], list[bytes],
     fields: dict[str, Any] = {}
     images: list[bytes] = []
     mask: bytes | None = None
-    try:
-        reader = await request.multipart()
-    except (AssertionError, ValueError, KeyError):
+    if request.content_type != "multipart/form-data":  # a form without files
+        posted = await request.post()
+        fields = {k: int(str(v)) if k == "n" and str(v).isdigit() else v for k, v in posted.items()}
         return fields, images, mask
+    reader = await request.multipart()
     while (part := await reader.next()) is not None:
         if not isinstance(part, BodyPartReader):
             continue
