@@ -10,10 +10,11 @@ Paths (under the ``/gemini`` and ``/vertex`` prefixes of the simulator):
 
 Input images (edits, references) arrive as ``inlineData`` parts; they are checked
 (`imagegate.testing.simulator._edits`) and recorded by digest, in order. A refusal is a
-400 INVALID_ARGUMENT: "Unable to process input image" for a file that is not an image
-(the message client code in public repositories matches on), "Request payload size
-exceeds the limit" past the Gemini API's 100 MB of inline data (as LiteLLM's exception
-mapping quotes it), the problem in words otherwise (wording not in the record).
+400 INVALID_ARGUMENT: "Unable to process input image. Please retry or report in …" for a
+file that is not an image (the body recorded in github.com/google-gemini/gemini-cli issue
+5064 and browser-use/browser-use issue 3740), "Request payload size exceeds the limit"
+past the Gemini API's 100 MB of inline data (as LiteLLM's exception mapping quotes it),
+the problem in words otherwise (wording not in the record).
 
 Bodies may use camelCase or snake_case keys, as the real service accepts both. Errors use
 Google's envelope with ``Content-Type: application/json; charset=UTF-8`` (google-genai
