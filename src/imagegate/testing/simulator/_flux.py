@@ -26,6 +26,12 @@ Outcomes map onto this flow: 429/402/503/HTML 502/reset happen at submit; prompt
 is ``Request Moderated`` after the fast-failure latency; image_safety is ``Content
 Moderated``; internal and text_refusal are ``Error``; deadline stays ``Pending`` until the
 deadline, then ``Error``; truncated and slow_body affect the sample download.
+
+Input images come as base64 ``input_image``, ``input_image_2`` … fields (the OpenAPI
+schemas ``FluxKontextProInputs``: 4, ``Flux2Inputs``: 8, ``Flux2KleinInputs``: 4); they are
+checked (`imagegate.testing.simulator._edits`) and recorded by digest, in order; too many,
+or one that is not an image, is a 422 ``value_error`` on ``input_image``. A moderated input
+is ``Request Moderated``, as a moderated prompt.
 """
 
 from __future__ import annotations
