@@ -267,8 +267,7 @@ async def _read_submit(
     width, height = options["width"], options["height"]
     inputs = _inputs(model, body if isinstance(body, dict) else {})
     if inputs.problem is not None:
-        field = "input_image" if inputs.kind == "count" else inputs.field
-        issues.append(issue("value_error", field, f"Value error, {inputs.problem}", "…"))
+        issues.append(issue("value_error", "input_image", f"Value error, {inputs.problem}", "…"))
     ask = Ask(
         "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1,
         options["prompt"], inputs.images,
