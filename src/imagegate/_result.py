@@ -6,6 +6,7 @@ bytes can be tens of megabytes, so nothing here copies or re-validates them.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
 from dataclasses import dataclass, field
@@ -108,7 +109,7 @@ class GeneratedImage:
             truncated or carries no size, or the image is cut short after the header.
     """
 
-    __slots__ = ("data", "declared_mime_type", "height", "mime_type", "width")
+    __slots__ = ("_base64", "data", "declared_mime_type", "height", "mime_type", "width")
 
     def __init__(self, data: bytes, *, mime_type: str | None = None) -> None:
         if not isinstance(data, bytes | bytearray | memoryview):
@@ -137,6 +138,7 @@ class GeneratedImage:
         self.declared_mime_type: str | None = mime_type
         self.width: int = info.width
         self.height: int = info.height
+        self._base64: str | None = None
 
     @property
     def size(self) -> Size | None:
@@ -152,6 +154,13 @@ class GeneratedImage:
     def extension(self) -> str:
         """The usual file extension for the type, with its dot (``".png"``)."""
         return _EXTENSIONS[self.mime_type]
+
+    def base64(self) -> str:
+        """The bytes in standard base64, encoded on first use and kept: an input image
+        sent by every attempt of a request is encoded once."""
+        if self._base64 is None:
+            self._base64 = base64.b64encode(self.data).decode("ascii")
+        return self._base64
 
     def save(self, path: str | os.PathLike[str]) -> Path:
         """Write the bytes to ``path`` unchanged and return it as a `Path`.

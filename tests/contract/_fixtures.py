@@ -91,6 +91,13 @@ def expand(value: Any) -> Any:
     return value
 
 
+def token_image(token: str) -> bytes:
+    """The image an ``@img:FORMAT:WxH@`` token stands for (a request's input image)."""
+    match = _TOKEN.fullmatch(token)
+    assert match, token
+    return image_bytes(*match.groups())
+
+
 @functools.cache
 def image_bytes(fmt: str, width: str, height: str) -> bytes:
     """A plain image of ``fmt`` and ``width`` × ``height`` pixels (small once compressed)."""

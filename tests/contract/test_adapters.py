@@ -13,11 +13,12 @@ import pytest
 
 from imagegate._provider import ProviderRequest
 from imagegate._request import Size
+from imagegate._result import GeneratedImage
 from imagegate.errors import ImageGateError
 from imagegate.providers import registry
 
 from ._build import KEY, check_error, check_image, check_key_stays_home, route
-from ._fixtures import Fixture, all_fixtures
+from ._fixtures import Fixture, all_fixtures, token_image
 from ._replay import Replay
 
 DEFECTS: dict[str, str] = {}
@@ -27,7 +28,7 @@ _DOCUMENTED_PATH = {
     "gemini": r"/v1(beta)?/models/[\w.-]+:generateContent",
     "vertex": r"/v1(beta1)?/projects/my-proj/locations/global/publishers/google/models/"
     r"[\w.-]+:generateContent",
-    "openai": r"/v1/images/generations|/private/.+",
+    "openai": r"/v1/images/(generations|edits)|/private/.+",
     "openrouter": r"/api/v1/(chat/completions|images)",
     "flux": r"/v1/(flux[\w.-]+|get_result)|/results/.+",
 }
@@ -46,12 +47,14 @@ def cases() -> list[object]:
 
 
 def request(fixture: Fixture) -> ProviderRequest:
-    """The request the recorded call answered."""
+    """The request the recorded call answered (its input images, for an edit, made from
+    their ``@img`` tokens)."""
     asked = fixture.data["request"]
     size: Size = asked["size"]
+    images = tuple(GeneratedImage(token_image(token)) for token in asked.get("images", ()))
     return ProviderRequest(
         prompt="a lighthouse at dusk", model=fixture.model, size=size,
-        aspect_ratio=asked["aspect_ratio"], timeout_s=30.0,
+        aspect_ratio=asked["aspect_ratio"], timeout_s=30.0, images=images,
     )  # fmt: skip
 
 

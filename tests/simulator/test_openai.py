@@ -253,6 +253,6 @@ async def test_wrong_key_is_masked(sim: Simulator, make_openai: OpenAIFactory) -
 
 async def test_unknown_path(sim: Simulator, http: aiohttp.ClientSession) -> None:
     """Other paths get OpenAI's 'Invalid URL' 404."""
-    async with http.post(f"{sim.base_url('openai')}/images/edits", json={}) as response:
+    async with http.post(f"{sim.base_url('openai')}/images/variations", json={}) as response:
         assert response.status == 404
         assert "Invalid URL" in (await response.json())["error"]["message"]

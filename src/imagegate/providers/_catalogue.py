@@ -30,6 +30,7 @@ __all__ = [
     "CATALOGUE_ENV_VAR",
     "Catalogue",
     "Entry",
+    "InputLimits",
     "Lifecycle",
     "Source",
     "TokenRates",
@@ -94,6 +95,25 @@ class TokenRates(_Strict):
     image_output: TokenRate
 
 
+class InputLimits(_Strict):
+    """What a model takes besides the prompt: input images to edit or follow, a mask.
+
+    Attributes:
+        max_images: Most input images per call; 0 for text-to-image only.
+        mask: Whether an edit mask is accepted.
+        mime_types: Formats accepted for input images (and the mask).
+        max_image_bytes: Largest input image accepted, in bytes; None when unpublished.
+        image_price_usd: What one input image adds to a call's price; 0 when not billed
+            or not published (``notes`` says which).
+    """
+
+    max_images: Annotated[int, Field(ge=0, le=64)]
+    mask: bool = False
+    mime_types: frozenset[str] = frozenset({"image/png", "image/jpeg", "image/webp"})
+    max_image_bytes: Annotated[int, Field(ge=1)] | None = None
+    image_price_usd: Price = 0.0
+
+
 class Entry(_Strict):
     """One model. Which fields apply depends on ``family``; ``like`` copies every field
     the entry leaves out from another entry (a preview and its GA release).
@@ -118,6 +138,7 @@ class Entry(_Strict):
         b64_param: Whether ``response_format`` must be sent (dall-e).
         geometry: How sizes are sent (bfl): ``pixels32``, ``pixels16`` or ``ratio``.
         max_safety: Highest ``safety_tolerance`` accepted (bfl).
+        inputs: Input images and mask it takes (edits, references); None for none.
         lifecycle: Release, deprecation and shutdown dates, and the successor.
         notes: What the record does not show, and other caveats.
         sources: Where the prices and dates come from.
@@ -142,6 +163,7 @@ class Entry(_Strict):
     b64_param: bool | None = None
     geometry: Literal["pixels32", "pixels16", "ratio"] | None = None
     max_safety: Annotated[int, Field(ge=0, le=6)] | None = None
+    inputs: InputLimits | None = None
     lifecycle: Lifecycle = Lifecycle()
     notes: str = ""
     sources: tuple[Source, ...] = ()

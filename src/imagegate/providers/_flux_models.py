@@ -8,15 +8,17 @@ kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 from imagegate._request import SIZES, Size, parse_aspect_ratio, pixels_for
+from imagegate._result import GeneratedImage
 from imagegate.errors import ConfigurationError
 from imagegate.providers._catalogue import (
     Catalogue,
     Entry,
+    InputLimits,
     active_catalogue,
     shipped_catalogue,
 )
@@ -29,6 +31,7 @@ __all__ = [
     "body_options",
     "flux_model",
     "geometry",
+    "input_images",
 ]
 
 FLUX_RATIOS: Final = frozenset(
@@ -51,12 +54,15 @@ class FluxModel:
         sizes: Tiers it can deliver.
         price_usd: List price per image per tier (1 credit = $0.01), from the catalogue.
         max_safety: Highest ``safety_tolerance`` accepted.
+        inputs: The input images it takes (``input_image``, ``input_image_2`` …); None
+            for a text-to-image model.
     """
 
     geometry: Geometry
     sizes: tuple[Size, ...]
     price_usd: Mapping[Size, float]
     max_safety: int = 6
+    inputs: InputLimits | None = None
 
 
 def _from_entry(entry: Entry) -> FluxModel:
@@ -67,6 +73,7 @@ def _from_entry(entry: Entry) -> FluxModel:
         sizes=sizes,
         price_usd={s: listed[s] for s in sizes if s in listed},
         max_safety=6 if entry.max_safety is None else entry.max_safety,
+        inputs=entry.inputs,
     )
 
 
@@ -116,6 +123,14 @@ def geometry(spec: FluxModel, size: Size, aspect_ratio: str) -> dict[str, Any]:
     if spec.geometry == "pixels32":
         width, height = (max(_PRO_MIN, min(_PRO_MAX, v)) for v in (width, height))
     return {"width": width, "height": height}
+
+
+def input_images(images: Sequence[GeneratedImage]) -> dict[str, str]:
+    """``input_image``, ``input_image_2`` … in order, each image's one base64 encoding."""
+    return {
+        "input_image" if number == 1 else f"input_image_{number}": image.base64()
+        for number, image in enumerate(images, 1)
+    }
 
 
 def body_options(

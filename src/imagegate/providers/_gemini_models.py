@@ -16,6 +16,7 @@ from imagegate._request import SIZES, Size
 from imagegate.providers._catalogue import (
     Catalogue,
     Entry,
+    InputLimits,
     active_catalogue,
     shipped_catalogue,
 )
@@ -40,12 +41,14 @@ class GoogleModel:
         aspect_ratios: Ratios it accepts (``aspectRatio``).
         price_usd: Public list price per image, per tier.
         sends_image_size: False for models that reject ``imageSize`` (2.5 Flash Image).
+        inputs: The input images it takes (edits, references); None for none known.
     """
 
     sizes: tuple[Size, ...]
     aspect_ratios: frozenset[str]
     price_usd: Mapping[Size, float]
     sends_image_size: bool = True
+    inputs: InputLimits | None = None
 
 
 def _from_entry(entry: Entry, default_price_usd: float) -> GoogleModel:
@@ -57,6 +60,7 @@ def _from_entry(entry: Entry, default_price_usd: float) -> GoogleModel:
         aspect_ratios=entry.aspect_ratios or STANDARD_RATIOS,
         price_usd=prices,
         sends_image_size=entry.sends_image_size is not False,
+        inputs=entry.inputs,
     )
 
 

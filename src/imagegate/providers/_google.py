@@ -17,6 +17,14 @@ here::
         without an image part
     200 LANGUAGE, tool-call reasons    NoImageReturned, not retried on this route
 
+Input images (edits, references) go as inline parts, in the caller's order, before the
+prompt text, in one user turn: ``types.Part.from_bytes(data=..., mime_type=...)``, which
+the API receives as ``{"inlineData": {"mimeType", "data"}}``. No File API upload: a
+file would outlive the request and cost a round trip per attempt. A platform's cap on
+inline data (``inline_cap_bytes``, the Gemini API's 100 MB of base64 per request) is
+checked before sending; over it, the request fails with `InvalidRequestError` (not
+retried, another route may take it).
+
 The finish reasons' table is `imagegate.providers._google_reasons`; whether an answer
 without an image is billed follows its usageMetadata there (`billing_without_image`).
 """
@@ -38,6 +46,7 @@ from imagegate._sanitize import detaching
 from imagegate.errors import (
     ContentBlocked,
     ImageGateError,
+    InvalidRequestError,
     NoImageReturned,
     TransportError,
 )
@@ -51,6 +60,7 @@ from imagegate.providers._gemini_models import (
 from imagegate.providers._google_errors import map_api_error
 from imagegate.providers._google_reasons import billing_without_image, verdict
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, aiohttp_guard
+from imagegate.providers._inputs import input_fields
 from imagegate.providers._options import positive_int
 from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
 from imagegate.providers._scrub import scrub
@@ -133,9 +143,23 @@ class GoogleGenAIProvider:
         default_price_usd: Price per image of models not in `KNOWN_MODELS`.
         price_usd: Overrides the price table for every model (negotiated rates).
         description: What to show in ``repr`` besides the name (endpoint, project …).
+        inline_cap_bytes: Most inline input data a request may carry, base64-encoded
+            (None: the per-image limits of the catalogue only).
+        per_image_cap: Whether the catalogue's per-image byte limit applies (Vertex AI
+            publishes one for inline images; the Gemini API only a per-request one).
     """
 
-    __slots__ = ("_client", "_closed", "_default_price", "_log", "_price", "_where", "name")
+    __slots__ = (
+        "_client",
+        "_closed",
+        "_default_price",
+        "_inline_cap",
+        "_log",
+        "_per_image_cap",
+        "_price",
+        "_where",
+        "name",
+    )
 
     def __init__(
         self,
@@ -145,8 +169,12 @@ class GoogleGenAIProvider:
         default_price_usd: float,
         price_usd: Mapping[Size, float] | None = None,
         description: str = "",
+        inline_cap_bytes: int | None = None,
+        per_image_cap: bool = True,
     ) -> None:
         self.name = name
+        self._inline_cap = inline_cap_bytes
+        self._per_image_cap = per_image_cap
         self._client = client
         self._default_price = default_price_usd
         self._price = dict(price_usd) if price_usd is not None else None
@@ -155,15 +183,19 @@ class GoogleGenAIProvider:
         self._log = get_logger(f"imagegate.providers.{name}", provider=name)
 
     def capabilities(self, model: str) -> Capabilities:
-        """Tiers, ratios and list prices of ``model`` (one image per call)."""
+        """Tiers, ratios, list prices and input images of ``model`` (one image per call)."""
         spec = google_model(model, self._default_price)
         prices = self._price if self._price is not None else spec.price_usd
+        inputs = input_fields(spec.inputs)
+        if not self._per_image_cap:
+            inputs["max_input_image_bytes"] = None
         return Capabilities(
             sizes=frozenset(spec.sizes),
             aspect_ratios=spec.aspect_ratios,
             max_n=1,
             price_usd={s: p for s, p in prices.items() if s in spec.sizes},
             supports_seed=True,
+            **inputs,
         )
 
     @detaching
@@ -172,6 +204,7 @@ class GoogleGenAIProvider:
         route, size = f"{self.name}/{request.model}", request.size
         refuse_unsupported(self.capabilities(request.model), request, route)
         spec = google_model(request.model, self._default_price)
+        contents = self._contents(request, route)
         timeout = real_timeout_s(request.timeout_s)
         config = types.GenerateContentConfig(
             response_modalities=list(_RESPONSE_MODALITIES),
@@ -189,7 +222,7 @@ class GoogleGenAIProvider:
         )  # fmt: skip
         try:
             response = await self._client.aio.models.generate_content(
-                model=request.model, contents=request.prompt, config=config
+                model=request.model, contents=contents, config=config
             )
         except errors.APIError as exc:
             raise map_api_error(exc, route, size) from scrub(exc)
@@ -219,6 +252,27 @@ class GoogleGenAIProvider:
         return f"{type(self).__name__}({state}{where})"
 
     # -- private mapping ---------------------------------------------------------------
+
+    def _contents(self, request: ProviderRequest, route: str) -> str | types.Content:
+        """The prompt alone, or one user turn: the input images in order, then the text.
+
+        Raises:
+            InvalidRequestError: the inline images exceed the platform's cap.
+        """
+        if not request.images:
+            return request.prompt
+        inline = sum(4 * -(-len(image.data) // 3) for image in request.images)
+        if self._inline_cap is not None and inline > self._inline_cap:
+            raise InvalidRequestError(
+                f"{route}: {len(request.images)} input images take {inline:,} bytes inline "
+                f"(base64), above the platform's {self._inline_cap:,} per request",
+                field="images", route=route, size=request.size,
+            )  # fmt: skip
+        parts = [
+            types.Part.from_bytes(data=image.data, mime_type=image.mime_type)
+            for image in request.images
+        ]
+        return types.Content(role="user", parts=[*parts, types.Part.from_text(text=request.prompt)])
 
     def _map_response(
         self, response: types.GenerateContentResponse, request: ProviderRequest, route: str

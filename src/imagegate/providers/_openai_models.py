@@ -20,6 +20,7 @@ from imagegate._request import Size
 from imagegate.providers._catalogue import (
     Catalogue,
     Entry,
+    InputLimits,
     TokenRates,
     active_catalogue,
     shipped_catalogue,
@@ -49,6 +50,7 @@ class OpenAIModel:
         b64_param: Whether ``response_format="b64_json"`` must be asked for (dall-e).
         token_rates: Dollars per million tokens of an answer's ``usage``; None when the
             record does not show them.
+        inputs: The input images and mask ``images.edit`` takes; None for no edits.
     """
 
     fixed_sizes: tuple[tuple[int, int], ...] | None
@@ -59,6 +61,7 @@ class OpenAIModel:
     wide_price_usd: Mapping[str, float] | None = None
     b64_param: bool = False
     token_rates: TokenRates | None = None
+    inputs: InputLimits | None = None
 
     @property
     def sizes(self) -> frozenset[Size]:
@@ -93,6 +96,7 @@ def _from_entry(entry: Entry) -> OpenAIModel:
         wide_price_usd=wide if fixed else None,
         b64_param=bool(entry.b64_param),
         token_rates=entry.token_usd_per_1m,
+        inputs=entry.inputs,
     )
 
 

@@ -5,18 +5,22 @@ from __future__ import annotations
 
 from imagegate._provider import Capabilities, ProviderRequest
 from imagegate.errors import InvalidRequestError
+from imagegate.providers._inputs import refuse_inputs
 
 __all__ = ["real_timeout_s", "refuse_unsupported"]
 
 
 def refuse_unsupported(capabilities: Capabilities, request: ProviderRequest, route: str) -> None:
-    """Refuse, before any network call, a request the model cannot serve.
+    """Refuse, before any network call, a request the model cannot serve: its tier,
+    ratio or ``n``, and input images or a mask beyond what it takes (`refuse_inputs`).
 
     Raises:
-        InvalidRequestError: naming the field (``size``, ``aspect_ratio`` or ``n``).
+        InvalidRequestError: naming the field (``size``, ``aspect_ratio``, ``n``,
+            ``images`` or ``mask``).
     """
     reason = capabilities.unsupported_reason(request.size, request.aspect_ratio, request.n)
     if reason is None:
+        refuse_inputs(capabilities, request, route)
         return
     field = "size"
     if reason.startswith("aspect"):

@@ -15,6 +15,8 @@ Pro models take ``width``/``height`` (multiples of 32 within 256–1440, so ~1 M
 2 MP: 1K only); FLUX.2 takes ``width``/``height`` up to 4 MP (1K and 2K); ultra and
 kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
 
+Input images go in base64 as ``input_image``, ``input_image_2`` … in order; none a mask.
+
 Credentials: ``api_key=`` or ``BFL_API_KEY``; endpoint: ``base_url=``, else
 ``BFL_BASE_URL``, else ``https://api.bfl.ai``. Route options: ``safety_tolerance``,
 ``output_format``, ``raw`` (ultra), ``prompt_upsampling``, ``price_usd``,
@@ -66,6 +68,7 @@ from imagegate.providers._flux_models import (
     body_options,
     flux_model,
     geometry,
+    input_images,
 )
 from imagegate.providers._guard import (
     DEFAULT_MAX_RESPONSE_BYTES,
@@ -74,6 +77,7 @@ from imagegate.providers._guard import (
     RedirectRefused,
     read_capped,
 )
+from imagegate.providers._inputs import input_fields
 from imagegate.providers._options import check_options, positive_int, positive_seconds
 from imagegate.providers._preflight import refuse_unsupported
 from imagegate.providers._prices import parse_price_option, reported_cost_usd
@@ -83,14 +87,9 @@ from imagegate.providers._transport import transport_error
 from imagegate.resilience.clock import Clock, LoopClock
 
 __all__ = [
-    "BASE_URL_ENV_VAR",
-    "DEFAULT_BASE_URL",
-    "ENV_VAR",
-    "FLUX_RATIOS",
-    "KNOWN_MODELS",
-    "FluxModel",
+    "BASE_URL_ENV_VAR", "DEFAULT_BASE_URL", "ENV_VAR", "FLUX_RATIOS", "KNOWN_MODELS", "FluxModel",
     "FluxProvider",
-]
+]  # fmt: skip
 
 ENV_VAR: Final = "BFL_API_KEY"
 BASE_URL_ENV_VAR: Final = "BFL_BASE_URL"
@@ -215,6 +214,7 @@ class FluxProvider:
             price_usd={s: p for s, p in prices.items() if s in spec.sizes},
             async_job=True,
             supports_seed=True,
+            **input_fields(spec.inputs),
         )
 
     @detaching
@@ -231,7 +231,8 @@ class FluxProvider:
         url = f"{self._base.geturl()}/v1/{request.model}"
         self._log.debug(
             "provider.request", route=route, size=size, request_id=request.request_id,
-            timeout_s=request.timeout_s, **{k: v for k, v in body.items() if k != "prompt"},
+            timeout_s=request.timeout_s, **{k: v for k, v in body.items() if k != "prompt"
+                                             and not k.startswith("input_image")},
         )  # fmt: skip
         task = await self._call("POST", url, body, route, size, deadline, "not_billed")
         polling_url = _polling_url(task, route, size)
@@ -269,10 +270,11 @@ class FluxProvider:
             )  # fmt: skip
 
     def _submit_body(self, request: ProviderRequest, spec: FluxModel) -> dict[str, Any]:
-        """The submit's JSON: prompt, size fields, seed and the route's body options."""
+        """The submit's JSON: prompt, size, seed, input images and the route's options."""
         body = {"prompt": request.prompt, **geometry(spec, request.size, request.aspect_ratio)}
         if request.seed is not None:
             body["seed"] = request.seed
+        body.update(input_images(request.images))
         body.update(self._body_options)
         if not request.model.startswith("flux-pro-1.1-ultra"):
             body.pop("raw", None)  # ultra only

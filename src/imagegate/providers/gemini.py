@@ -29,7 +29,7 @@ from imagegate.providers._options import check_options
 from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
 
-__all__ = ["DEFAULT_PRICE_USD", "ENV_VARS", "KNOWN_MODELS", "GeminiProvider"]
+__all__ = ["DEFAULT_PRICE_USD", "ENV_VARS", "INLINE_CAP_BYTES", "KNOWN_MODELS", "GeminiProvider"]
 
 ENV_VARS: Final = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 """Where the key is looked up, in order, when none is given."""
@@ -37,6 +37,11 @@ ENV_VARS: Final = ("GEMINI_API_KEY", "GOOGLE_API_KEY")
 DEFAULT_PRICE_USD: Final = 0.05
 """Per-image price assumed for model names not in `KNOWN_MODELS` (AI Studio tier 1, as
 reported)."""
+
+INLINE_CAP_BYTES: Final = 100_000_000
+"""Most inline data (base64) one Gemini API request may carry: 100 MB since January 2026,
+up from 20 MB (https://blog.google/innovation-and-ai/technology/developers-tools/gemini-api-new-file-limits).
+The API publishes no per-image limit for inline data."""
 
 _OPTIONS: Final = ("api_version", "max_response_bytes", "price_usd")
 
@@ -87,6 +92,8 @@ class GeminiProvider(GoogleGenAIProvider):
             default_price_usd=DEFAULT_PRICE_USD,
             price_usd=prices,
             description=f"base_url={base_url!r}" if base_url else "",
+            inline_cap_bytes=INLINE_CAP_BYTES,
+            per_image_cap=False,
         )
 
     @classmethod

@@ -1,5 +1,10 @@
 """`openai`: OpenAI Images (the gpt-image family, and dall-e legacy) on ``AsyncOpenAI``.
 
+A request with input images is an edit: ``POST /v1/images/edits`` (``images.edit``), a
+multipart form with one ``image`` file (several as ``image[]``, in order), the ``mask``
+file applied to the first one, the prompt and the size. Files are sent as (name, bytes,
+type) so the API sees each image's real type.
+
 The client runs on the SDK's aiohttp transport (``openai.DefaultAioHttpClient()``, 2–3×
 faster than the default one), is reused for every call, and never retries
 (``max_retries=0``): the router is the only retry loop. It reads no answer past
@@ -61,6 +66,7 @@ from imagegate.providers._guard import (
     DownloadPolicy,
     capped_openai_client,
 )
+from imagegate.providers._inputs import input_fields
 from imagegate.providers._openai_models import (
     KNOWN_MODELS,
     OpenAIModel,
@@ -232,7 +238,8 @@ class OpenAIProvider:
         )
 
     def capabilities(self, model: str) -> Capabilities:
-        """Tiers, ratios, ``n`` and list prices (at the configured quality) of ``model``.
+        """Tiers, ratios, ``n``, list prices (at the configured quality) and edit inputs
+        of ``model``.
 
         Fixed-size models take any ratio and deliver the closest of their shapes.
         """
@@ -249,6 +256,7 @@ class OpenAIProvider:
             aspect_ratios=None if spec.fixed_sizes else FLEX_RATIOS,
             max_n=spec.max_n,
             price_usd=prices,
+            **input_fields(spec.inputs),
         )
 
     @detaching
@@ -266,14 +274,7 @@ class OpenAIProvider:
             n=request.n, request_id=request.request_id, timeout_s=request.timeout_s,
         )  # fmt: skip
         try:
-            raw = await self._client.images.with_raw_response.generate(
-                model=request.model,
-                prompt=request.prompt,
-                n=request.n,
-                size=f"{width}x{height}",
-                extra_body=body,
-                timeout=real_timeout_s(request.timeout_s) or openai.NOT_GIVEN,
-            )
+            raw = await self._call(request, f"{width}x{height}", body)
         except SDK_ERRORS as exc:
             raise map_openai_error(exc, route, size) from scrub(exc)
         payload = json_body(raw.http_response, route, size)
@@ -304,6 +305,26 @@ class OpenAIProvider:
         return f"{type(self).__name__}({state}{where})"
 
     # -- private mapping ---------------------------------------------------------------
+
+    async def _call(
+        self, request: ProviderRequest, size: str, body: dict[str, str]
+    ) -> openai._legacy_response.LegacyAPIResponse[openai.types.ImagesResponse]:
+        """``images.generate``, or ``images.edit`` when the request carries input images."""
+        timeout = real_timeout_s(request.timeout_s) or openai.NOT_GIVEN
+        images = self._client.images.with_raw_response
+        if not request.images:
+            return await images.generate(
+                model=request.model, prompt=request.prompt, n=request.n, size=size,
+                extra_body=body, timeout=timeout,
+            )  # fmt: skip
+        files = [_file(f"image_{i}", image) for i, image in enumerate(request.images, 1)]
+        mask = _file("mask", request.mask) if request.mask is not None else openai.omit
+        return await images.edit(
+            model=request.model, prompt=request.prompt, n=request.n, size=size,
+            image=files[0] if len(files) == 1 else files, mask=mask,
+            extra_body={k: v for k, v in body.items() if k not in _GENERATE_ONLY},
+            timeout=timeout,
+        )  # fmt: skip
 
     def _extra_body(self, spec: OpenAIModel) -> dict[str, str]:
         """The route's options the model takes: dall-e gets ``quality``, ``style`` and a
@@ -341,6 +362,15 @@ class OpenAIProvider:
             self._session, url, max_bytes=self._max_download, timeout_s=real_timeout_s(timeout_s),
             route=route, size=size, policy=self._download_policy,
         )  # fmt: skip
+
+
+_GENERATE_ONLY: Final = frozenset({"moderation", "style"})
+"""Route options ``images.edit`` does not take."""
+
+
+def _file(stem: str, image: GeneratedImage) -> tuple[str, bytes, str]:
+    """A multipart file: a name with the image's extension, its bytes, its type."""
+    return f"{stem}{image.extension}", image.data, image.mime_type
 
 
 def _refuse_quality(spec: OpenAIModel, quality: str | None, route: str, size: Size) -> None:

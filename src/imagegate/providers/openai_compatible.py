@@ -16,6 +16,13 @@ Two modes (route option ``mode``):
   ``/images/generations``; a 404 from ``/images`` means the endpoint is not there (wrong
   ``base_url`` or ``mode``) and is reported as such.
 
+Input images (edits, references) go in chat mode only, as OpenRouter documents them
+(https://openrouter.ai/docs/guides/overview/multimodal/images, "send the text prompt
+first, then the images"): the user message's content is a text part followed by one
+``{"type": "image_url", "image_url": {"url": "data:<type>;base64,…"}}`` part per image,
+in order. Gemini models take what the catalogue says their model takes; other models, and
+``images`` mode (its documented body has no input image), take none.
+
 Aggregators report errors that happen after generation started inside an HTTP 200 body
 (``{"error": {"code": 504, "message": …}}``, or on a choice); those are mapped like the
 same HTTP status would be. A chat answer without an image is read by its
@@ -58,6 +65,7 @@ from imagegate.providers._gemini_models import google_model
 from imagegate.providers._google_reasons import billing_without_image, output_tokens, verdict
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES
 from imagegate.providers._httpx import sdk_httpx
+from imagegate.providers._inputs import data_url, input_fields
 from imagegate.providers._openai_shared import (
     SDK_ERRORS,
     json_body,
@@ -74,6 +82,7 @@ from imagegate.providers.openai import OpenAIProvider
 
 if TYPE_CHECKING:
     from openai._types import RequestOptions  # the SDK's per-call options (a TypedDict)
+    from openai.types.chat import ChatCompletionContentPartParam, ChatCompletionUserMessageParam
 
 __all__ = ["BASE_URL_ENV_VAR", "DEFAULT_PRICE_USD", "ENV_VAR", "OpenAICompatibleProvider"]
 
@@ -208,12 +217,14 @@ class OpenAICompatibleProvider(OpenAIProvider):
             sizes, ratios, prices = frozenset(SIZES), None, dict.fromkeys(SIZES, DEFAULT_PRICE_USD)
         if self._price_override is not None:
             prices = self._price_override
+        chat_gemini = gemini and self._mode == "chat"
         return Capabilities(
             sizes=sizes,
             aspect_ratios=ratios,
             max_n=1 if self._mode == "chat" or gemini else 10,
             price_usd={s: p for s, p in prices.items() if s in sizes},
             supports_seed=True,
+            **input_fields(google_model(model, DEFAULT_PRICE_USD).inputs if chat_gemini else None),
         )
 
     @detaching
@@ -236,7 +247,7 @@ class OpenAICompatibleProvider(OpenAIProvider):
                     extra["seed"] = request.seed
                 chat = await self._client.chat.completions.with_raw_response.create(
                     model=request.model,
-                    messages=[{"role": "user", "content": request.prompt}],
+                    messages=[_user_message(request)],
                     extra_body=extra,
                     timeout=timeout,
                 )
@@ -300,6 +311,15 @@ class OpenAICompatibleProvider(OpenAIProvider):
                 finish = native
             raise _no_image(finish, texts, _output_tokens(payload.get("usage")), route, size)
         return tuple([await self._fetch(url, timeout_s, route, size) for url in urls])
+
+
+def _user_message(request: ProviderRequest) -> ChatCompletionUserMessageParam:
+    """The prompt alone, or a text part followed by one data-URL part per input image."""
+    if not request.images:
+        return {"role": "user", "content": request.prompt}
+    parts: list[ChatCompletionContentPartParam] = [{"type": "text", "text": request.prompt}]
+    parts += [{"type": "image_url", "image_url": {"url": data_url(i)}} for i in request.images]
+    return {"role": "user", "content": parts}
 
 
 def _images_body(request: ProviderRequest) -> dict[str, Any]:

@@ -12,6 +12,12 @@ Served under ``/openai_compatible/v1``:
   ``{created, data: [{b64_json, media_type}], usage}``. OpenRouter documents no
   ``/images/generations``, so it is not served (404, like any unknown path).
 
+Input images (chat only) are ``image_url`` content parts holding data URLs, after the
+text as OpenRouter's docs ask (https://openrouter.ai/docs/guides/overview/multimodal/images);
+they are checked against the Gemini model's limits (`imagegate.testing.simulator._edits`)
+and recorded by digest, in order; a refusal is a 400 in OpenRouter's error shape. An
+``http(s)`` image URL is refused: the simulator fetches nothing.
+
 ``usage`` is OpenRouter's (spec schema ``ImageGenerationUsage``): token counts with
 ``completion_tokens_details.image_tokens``, ``cost`` derived from the tokens at Google's
 published per-token prices (https://ai.google.dev/gemini-api/docs/pricing), ``is_byok``
@@ -27,6 +33,7 @@ the error in the body, as OpenRouter does for failures after generation started.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any, Final
 
 from aiohttp import web
@@ -41,6 +48,7 @@ from imagegate.testing.simulator._core import (
     reject,
     run_attempt,
 )
+from imagegate.testing.simulator._edits import check_inputs, decode_base64
 from imagegate.testing.simulator._media import (
     encoded_b64,
     gemini_pixels,
@@ -209,6 +217,42 @@ def _tiered_ask(
     return Ask(_PROVIDER, model, size, f"{w}:{h}", n, prompt), None  # type: ignore[arg-type]
 
 
+def _image_urls(body: dict[str, Any]) -> list[object]:
+    """The ``image_url.url`` of every image part of the user messages, in order."""
+    urls: list[object] = []
+    messages = body.get("messages")
+    for message in messages if isinstance(messages, list) else []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if not isinstance(content, list) or message.get("role") != "user":
+            continue
+        for part in content:
+            if isinstance(part, dict) and part.get("type") == "image_url":
+                image_url = part.get("image_url")
+                urls.append(image_url.get("url") if isinstance(image_url, dict) else None)
+    return urls
+
+
+def _with_inputs(ask: Ask, body: dict[str, Any]) -> tuple[Ask, str | None]:
+    """The ask with the digests of the user messages' images, and a problem with them."""
+    urls = _image_urls(body)
+    if not urls:
+        return ask, None
+    images = [_data_url_bytes(url) for url in urls]
+    inputs = check_inputs(_PROVIDER, ask.model, [b"" if i is None else i for i in images])
+    ask = replace(ask, images=inputs.images)
+    if any(i is None for i in images):
+        return ask, "Invalid image_url: the simulator takes base64 data URLs only"
+    return ask, inputs.problem
+
+
+def _data_url_bytes(url: object) -> bytes | None:
+    """The bytes of a ``data:<type>;base64,…`` URL (empty when the base64 is broken), or
+    None for anything else."""
+    if not isinstance(url, str) or not url.startswith("data:") or ";base64," not in url:
+        return None
+    return decode_base64(url.split(",", 1)[1])
+
+
 def _whole(ratio: str) -> str:
     """``"9:19.5"`` as whole numbers (``"18:39"``)."""
     if "." not in ratio:
@@ -230,6 +274,10 @@ async def _handle(ctx: SimContext, request: web.Request, *, chat: bool) -> web.S
         return reject(ctx, ask, "auth_error", _error(401, message))
     if problem is not None:
         return reject(ctx, ask, "invalid_request", _error(400, problem))
+    if chat:
+        ask, problem = _with_inputs(ask, body if isinstance(body, dict) else {})
+        if problem is not None:
+            return reject(ctx, ask, "invalid_request", _error(400, problem))
 
     def render(call: Call) -> Reply:
         return _render(ctx, call, chat=chat, pixels=pixels)

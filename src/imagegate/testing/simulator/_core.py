@@ -82,7 +82,8 @@ def json_reply(
 
 @dataclass(frozen=True, slots=True)
 class Ask:
-    """What one attempt asks for, in protocol-neutral terms."""
+    """What one attempt asks for, in protocol-neutral terms (input images and mask as
+    their SHA-256 digests, in the order received)."""
 
     provider: str
     model: str
@@ -90,6 +91,8 @@ class Ask:
     aspect_ratio: str
     n: int
     prompt: str
+    images: tuple[str, ...] = ()
+    mask: str | None = None
 
 
 @dataclass(slots=True)
@@ -195,6 +198,8 @@ def _open(ctx: SimContext, ask: Ask) -> EventRecord:
         n=ask.n,
         prompt=ask.prompt,
         now=ctx.clock.now(),
+        images=ask.images,
+        mask=ask.mask,
     )
 
 

@@ -39,6 +39,9 @@ class SimEvent:
             billed when the provider would have finished the work anyway.
         width: Width of the image delivered, or None.
         height: Height of the image delivered, or None.
+        images: The SHA-256 (hex) of each input image received, in order (edits and
+            references; empty for plain generation). Only digests are kept.
+        mask: The SHA-256 of the edit mask received, or None.
     """
 
     provider: str
@@ -58,6 +61,8 @@ class SimEvent:
     billed: bool
     width: int | None = None
     height: int | None = None
+    images: tuple[str, ...] = ()
+    mask: str | None = None
 
 
 class EventRecord:
@@ -70,7 +75,9 @@ class EventRecord:
         "bytes_sent",
         "ended",
         "height",
+        "images",
         "latency_s",
+        "mask",
         "model",
         "n",
         "outcome",
@@ -94,8 +101,12 @@ class EventRecord:
         prompt: str,
         attempt: int,
         started: float,
+        images: tuple[str, ...] = (),
+        mask: str | None = None,
     ) -> None:
         self.provider = provider
+        self.images = images
+        self.mask = mask
         self.model = model
         self.size: Size = size
         self.aspect_ratio = aspect_ratio
@@ -148,6 +159,8 @@ class EventRecord:
             billed=self.billed,
             width=self.width,
             height=self.height,
+            images=self.images,
+            mask=self.mask,
         )
 
 
@@ -170,6 +183,8 @@ class EventLog:
         n: int,
         prompt: str,
         now: float,
+        images: tuple[str, ...] = (),
+        mask: str | None = None,
     ) -> EventRecord:
         """Open the record of a new attempt; it gets the next attempt number."""
         key = (prompt, provider, model, size)
@@ -184,6 +199,8 @@ class EventLog:
             prompt=prompt,
             attempt=attempt,
             started=now,
+            images=images,
+            mask=mask,
         )
         self._records.append(record)
         return record

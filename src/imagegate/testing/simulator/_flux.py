@@ -26,6 +26,12 @@ Outcomes map onto this flow: 429/402/503/HTML 502/reset happen at submit; prompt
 is ``Request Moderated`` after the fast-failure latency; image_safety is ``Content
 Moderated``; internal and text_refusal are ``Error``; deadline stays ``Pending`` until the
 deadline, then ``Error``; truncated and slow_body affect the sample download.
+
+Input images come as base64 ``input_image``, ``input_image_2`` … fields (the OpenAPI
+schemas ``FluxKontextProInputs``: 4, ``Flux2Inputs``: 8, ``Flux2KleinInputs``: 4); they are
+checked (`imagegate.testing.simulator._edits`) and recorded by digest, in order; too many,
+or one that is not an image, is a 422 ``value_error`` on ``input_image``. A moderated input
+is ``Request Moderated``, as a moderated prompt.
 """
 
 from __future__ import annotations
@@ -56,6 +62,7 @@ from imagegate.testing.simulator._core import (
     send_truncated,
     to_response,
 )
+from imagegate.testing.simulator._edits import Inputs, check_inputs, decode_base64
 from imagegate.testing.simulator._events import EventRecord
 from imagegate.testing.simulator._flux_inputs import credits_for, issue, parse_inputs
 from imagegate.testing.simulator._media import (
@@ -75,6 +82,8 @@ _DELIVERY_HOST: Final = "delivery-eu1.bfl.ai"
 _SUBMIT_S: Final = 0.3
 _SAMPLE_TTL_S: Final = 600.0
 _TASK_TTL_S: Final = 3600.0
+_MAX_INPUT_FIELDS: Final = 8
+"""Most ``input_image`` fields a FLUX schema has (``Flux2Inputs``: to ``input_image_8``)."""
 _ACTIVE_LIMIT: Final = 24
 _KONTEXT_MAX_LIMIT: Final = 6
 _SUBMIT_KINDS: Final = frozenset(
@@ -202,6 +211,7 @@ async def _submit(ctx: SimContext, state: FluxState, request: web.Request) -> we
         n=1,
         prompt=ask.prompt,
         now=now,
+        images=ask.images,
     )
     profile = ctx.world.profile("flux", model, ask.size)
     if profile is None:
@@ -255,10 +265,26 @@ async def _read_submit(
             }
         ]
     width, height = options["width"], options["height"]
+    inputs = _inputs(model, body if isinstance(body, dict) else {})
+    if inputs.problem is not None:
+        issues.append(issue("value_error", "input_image", f"Value error, {inputs.problem}", "…"))
     ask = Ask(
-        "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1, options["prompt"]
-    )
+        "flux", model, size_of_pixels(width, height), ratio_of(width, height), 1,
+        options["prompt"], inputs.images,
+    )  # fmt: skip
     return ask, options, issues
+
+
+def _inputs(model: str, body: dict[str, Any]) -> Inputs:
+    """``input_image``, ``input_image_2`` … (base64; the simulator fetches no URL), checked
+    against the model's limits; the numbering stops at the first gap, as fields are read."""
+    images: list[bytes] = []
+    for number in range(1, _MAX_INPUT_FIELDS + 1):
+        value = body.get("input_image" if number == 1 else f"input_image_{number}")
+        if value is None:
+            break
+        images.append(decode_base64(value))
+    return check_inputs("flux", model, images)
 
 
 @dataclass(frozen=True, slots=True)

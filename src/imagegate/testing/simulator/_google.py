@@ -8,6 +8,14 @@ Paths (under the ``/gemini`` and ``/vertex`` prefixes of the simulator):
   (regional and global) with ``Authorization: Bearer``, and the express form
   ``/{v1,v1beta1}/publishers/google/models/{m}:…`` with an API key.
 
+Input images (edits, references) arrive as ``inlineData`` parts; they are checked
+(`imagegate.testing.simulator._edits`) and recorded by digest, in order. A refusal is a
+400 INVALID_ARGUMENT: "Unable to process input image. Please retry or report in …" for a
+file that is not an image (the body recorded in github.com/google-gemini/gemini-cli issue
+5064 and browser-use/browser-use issue 3740), "Request payload size exceeds the limit"
+past the Gemini API's 100 MB of inline data (as LiteLLM's exception mapping quotes it),
+the problem in words otherwise (wording not in the record).
+
 Bodies may use camelCase or snake_case keys, as the real service accepts both. Errors use
 Google's envelope with ``Content-Type: application/json; charset=UTF-8`` (google-genai
 only parses JSON error bodies with a JSON content type).
@@ -30,6 +38,7 @@ from imagegate.testing.simulator._core import (
     reject,
     run_attempt,
 )
+from imagegate.testing.simulator._edits import check_inputs, decode_base64
 from imagegate.testing.simulator._google_answers import AnswerOptions, render_answer
 from imagegate.testing.simulator._google_errors import (
     GOOGLE_JSON,
@@ -55,6 +64,12 @@ _OVERLOADED: Final = (
 )
 """The two messages a 503 UNAVAILABLE comes with (both seen in Gemini image outages)."""
 _FIELD: Final = re.compile(r"\* GenerateContentRequest\.([\w.]+):")
+_INLINE_CAP: Final = 100_000_000
+"""Inline data (base64) one Gemini API request may carry."""
+_UNREADABLE: Final = (
+    "Unable to process input image. Please retry or report in "
+    "https://developers.generativeai.google/guide/troubleshooting"
+)
 
 
 def add_google_routes(app: web.Application, ctx: SimContext) -> None:
@@ -157,7 +172,49 @@ async def _checked_ask(
         return reject(ctx, ask or partial, "auth_error", auth_failure)
     if ask is None:
         return reject(ctx, partial, "invalid_request", _invalid(problem))
+    ask, refusal = _with_inputs(ask, body.get("contents"))
+    if refusal is not None:
+        return reject(ctx, ask, "invalid_request", refusal)
     return ask, _answer_options(body)
+
+
+def _with_inputs(ask: Ask, contents: object) -> tuple[Ask, Reply | None]:
+    """The ask with its inline images' digests, and the refusal they earn, if any."""
+    encoded = _inline_data(contents)
+    if not encoded:
+        return ask, None
+    images = [decode_base64(text) for text in encoded]
+    inputs = check_inputs(ask.provider, ask.model, images, per_image_cap=ask.provider != "gemini")
+    ask = Ask(ask.provider, ask.model, ask.size, ask.aspect_ratio, ask.n, ask.prompt, inputs.images)
+    if ask.provider == "gemini" and sum(map(len, encoded)) > _INLINE_CAP:
+        message = f"Request payload size exceeds the limit: {_INLINE_CAP} bytes."
+        return ask, google_error(400, "INVALID_ARGUMENT", message)
+    if inputs.problem is None:
+        return ask, None
+    message = _UNREADABLE if inputs.kind == "unreadable" else inputs.problem
+    return ask, google_error(400, "INVALID_ARGUMENT", message)
+
+
+def _inline_data(contents: object) -> list[str]:
+    """The base64 ``inlineData.data`` of every part, in order."""
+    found: list[str] = []
+    for part in _parts(contents):
+        blob = part.get("inlineData")
+        if isinstance(blob, dict):
+            data = blob.get("data")
+            found.append(data if isinstance(data, str) else "")
+    return found
+
+
+def _parts(contents: object) -> list[dict[str, Any]]:
+    """Every part of ``contents`` (one content object, or a list of them), in order."""
+    if isinstance(contents, dict):
+        contents = [contents]
+    parts: list[dict[str, Any]] = []
+    for content in contents if isinstance(contents, list) else []:
+        listed = content.get("parts") if isinstance(content, dict) else None
+        parts += [p for p in listed if isinstance(p, dict)] if isinstance(listed, list) else []
+    return parts
 
 
 def _answer_options(body: dict[str, Any]) -> AnswerOptions:
@@ -195,15 +252,7 @@ def _parse(body: dict[str, Any], provider: str, model: str) -> tuple[Ask | None,
 
 def _texts(contents: object) -> list[str]:
     """The text parts of ``contents`` (one content object, or a list of them)."""
-    if isinstance(contents, dict):
-        contents = [contents]
-    texts: list[str] = []
-    for content in contents if isinstance(contents, list) else []:
-        parts = content.get("parts") if isinstance(content, dict) else None
-        for part in parts if isinstance(parts, list) else []:
-            if isinstance(part, dict) and isinstance(part.get("text"), str):
-                texts.append(part["text"])
-    return texts
+    return [part["text"] for part in _parts(contents) if isinstance(part.get("text"), str)]
 
 
 def _modalities_problem(config: dict[str, Any]) -> str | None:

@@ -1,4 +1,5 @@
-"""The OpenAI Images API: ``POST /v1/images/generations`` with per-model rules.
+"""The OpenAI Images API: ``POST /v1/images/generations`` and ``POST /v1/images/edits``
+with per-model rules.
 
 Served under ``/openai/v1``. Model families (by id):
 
@@ -9,6 +10,15 @@ Served under ``/openai/v1``. Model families (by id):
   1024x1536 or auto; always base64 (``response_format`` is rejected); ``usage`` block.
 - anything else (``gpt-image-2`` and later): ``auto`` or any WxH in multiples of 16, at
   most 3840 on a side and 3840×2160 pixels, ratio within 3:1.
+
+Edits are a multipart form (what ``images.edit`` sends): the fields of a generation, one
+``image`` file or several ``image[]`` files (in order), an optional ``mask`` file. Input
+images are checked against the model's limits (`imagegate.testing.simulator._edits`:
+gpt-image up to 16, dall-e-2 one square PNG; the mask a PNG with alpha, the first image's
+size) and recorded by digest; a refusal is a 400 ``invalid_request_error`` naming the
+``param`` (``image`` or ``mask``). dall-e-2's wording is the one clients quote ("Invalid
+input image - expected an image with equal width and height, got 1024x768 instead.", "…
+format must be in ['RGBA', 'LA', 'L'], got RGB."); the others are not in the record.
 
 ``url`` images are served by the simulator and expire after 60 simulated minutes.
 Every response carries ``x-request-id`` and ``x-ratelimit-*`` headers.
@@ -36,11 +46,14 @@ from __future__ import annotations
 import json
 import math
 import secrets
+from dataclasses import replace
 from typing import Any, Final
 
-from aiohttp import web
+from aiohttp import BodyPartReader, web
 
+from imagegate._result import GeneratedImage
 from imagegate.testing.simulator._core import (
+    Ask,
     Call,
     Reply,
     SimContext,
@@ -48,6 +61,7 @@ from imagegate.testing.simulator._core import (
     reject,
     run_attempt,
 )
+from imagegate.testing.simulator._edits import check_inputs, has_alpha
 from imagegate.testing.simulator._media import ImageFormat, encoded, encoded_b64, shrunk
 from imagegate.testing.simulator._openai_rules import invalid, openai_error, validate
 
@@ -107,7 +121,11 @@ def add_openai_routes(app: web.Application, ctx: SimContext) -> None:
             )
         )
 
+    async def edit(request: web.Request) -> web.StreamResponse:
+        return await _edit(ctx, request)
+
     app.router.add_post("/openai/v1/images/generations", generate)
+    app.router.add_post("/openai/v1/images/edits", edit)
     app.router.add_get("/openai/files/{name}", download)
     app.router.add_route("*", "/openai/{tail:.*}", unknown)
 
@@ -166,8 +184,85 @@ async def _generate(ctx: SimContext, request: web.Request) -> web.StreamResponse
         body = None
     if not isinstance(body, dict):
         body = {}
+    return await _serve(ctx, request, body)
+
+
+async def _edit(ctx: SimContext, request: web.Request) -> web.StreamResponse:
+    """An ``images.edit`` call: the form's fields are checked like a generation's, then
+    its images and mask."""
+    fields, images, mask = await _read_form(request)
+    return await _serve(ctx, request, fields, images=images, mask=mask)
+
+
+async def _read_form(request: web.Request) -> tuple[dict[str, Any], list[bytes], bytes | None]:
+    """The text fields (numbers as numbers), the ``image``/``image[]`` files in order and
+    the ``mask`` file of a multipart body; a body that is not multipart has none."""
+    fields: dict[str, Any] = {}
+    images: list[bytes] = []
+    mask: bytes | None = None
+    if request.content_type != "multipart/form-data":  # a form without files
+        posted = await request.post()
+        fields = {k: int(str(v)) if k == "n" and str(v).isdigit() else v for k, v in posted.items()}
+        return fields, images, mask
+    reader = await request.multipart()
+    while (part := await reader.next()) is not None:
+        if not isinstance(part, BodyPartReader):
+            continue
+        name = part.name or ""
+        if name in ("image", "image[]"):
+            images.append(bytes(await part.read()))
+        elif name == "mask":
+            mask = bytes(await part.read())
+        else:
+            text = await part.text()
+            fields[name] = int(text) if text.isdigit() and name == "n" else text
+    return fields, images, mask
+
+
+def _edit_problem(
+    ask: Ask, options: dict[str, Any], images: list[bytes], mask: bytes | None
+) -> tuple[Ask, Reply | None]:
+    """The ask with its inputs' digests, and the 400 they earn, if any."""
+    inputs = check_inputs("openai", ask.model, images, mask, mask_needs_alpha=True)
+    ask = replace(ask, images=inputs.images, mask=inputs.mask)
+    if not images:
+        return ask, invalid(
+            "Missing required parameter: 'image'.", "image", "missing_required_parameter"
+        )
+    if inputs.problem is not None:
+        return ask, invalid(inputs.problem, inputs.field)
+    if options.get("family") == "dall-e-2":
+        return ask, _dall_e_2_problem(images[0], mask is not None)
+    return ask, None
+
+
+def _dall_e_2_problem(data: bytes, masked: bool) -> Reply | None:
+    """dall-e-2 edits a square image, and without a mask one with transparency."""
+    image = GeneratedImage(data)
+    if image.width != image.height:
+        return invalid(
+            "Invalid input image - expected an image with equal width and height, got "
+            f"{image.width}x{image.height} instead.", "image",
+        )  # fmt: skip
+    if not masked and not has_alpha(image):
+        return invalid(
+            "Invalid input image - format must be in ['RGBA', 'LA', 'L'], got RGB.", "image"
+        )
+    return None
+
+
+async def _serve(
+    ctx: SimContext,
+    request: web.Request,
+    body: dict[str, Any],
+    *,
+    images: list[bytes] | None = None,
+    mask: bytes | None = None,
+) -> web.StreamResponse:
     ask, problem, options = validate(body)
     assert ask is not None
+    if images is not None and problem is None:
+        ask, problem = _edit_problem(ask, options, images, mask)
     auth_failure = _auth(ctx, request)
     request_id = {"x-request-id": f"req_{secrets.token_hex(12)}"}
     if auth_failure is not None:
