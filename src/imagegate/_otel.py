@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 import time
 import weakref
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from imagegate import __version__
@@ -180,10 +180,7 @@ class Telemetry:
             error = exc
             raise
         finally:
-            skipped = [str(s) for s in result.skipped] if result is not None else []
-            if isinstance(error, AllRoutesFailed):
-                skipped = list(error.skipped)
-            self.end(traced, size, run.time.elapsed(), result, error, skipped)
+            self.end(traced, size, run.time.elapsed(), result, error)
 
     def start(
         self, request_id: str, requested_size: str, clock_start: float
@@ -251,7 +248,6 @@ class Telemetry:
         elapsed_s: float,
         result: ImageResult | None,
         error: BaseException | None,
-        skipped: Sequence[str],
     ) -> None:
         """Count the request's end and close its span with the answer's attributes."""
         outcome = "image" if result is not None else "failed"
@@ -264,6 +260,9 @@ class Telemetry:
         if request is None:
             return
         span = request.span
+        skipped = [str(s) for s in result.skipped] if result is not None else []
+        if isinstance(error, AllRoutesFailed):
+            skipped = list(error.skipped)
         ended: dict[str, Any] = {"imagegate.outcome": outcome, "imagegate.skipped": len(skipped)}
         if skipped:
             ended["imagegate.skipped_options"] = list(skipped)

@@ -40,12 +40,12 @@ async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = await null_overhead(requests=args.overhead_requests)
     table = _table("router overhead with a null provider (µs per request, median of 5 rounds)")
     headers = ("tier", "requests/round", "provider direct", "through the router", "overhead")
-    for header in (*headers, "of which OpenTelemetry hooks (unconfigured)"):
+    for header in (*headers, "OpenTelemetry hooks, unconfigured"):
         table.add_column(header, justify="right")
     for r in rows:
         table.add_row(
             r.size, f"{r.requests:,}", f"{r.direct_us:.1f}", f"{r.router_us:.1f}",
-            f"{r.overhead_us:.1f}", f"{r.telemetry_us:+.1f}",
+            f"{r.overhead_us:.1f}", f"{r.telemetry_us:.1f}",
         )  # fmt: skip
     _console().print(table)
     return [r.to_json() for r in rows]
