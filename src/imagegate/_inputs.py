@@ -43,11 +43,14 @@ __all__ = [
     "MAX_INPUT_IMAGES",
     "MAX_INPUT_IMAGE_BYTES",
     "MAX_INPUT_TOTAL_BYTES",
+    "TEXT_ASPECT_RATIO",
     "ImageInput",
     "Inputs",
+    "follow_aspect_ratio",
+    "load_images",
     "load_inputs",
+    "load_mask",
     "read_inputs",
-    "request_fields",
 ]
 
 ImageInput: TypeAlias = str | os.PathLike[str] | bytes | bytearray | memoryview | GeneratedImage
@@ -61,6 +64,9 @@ MAX_INPUT_IMAGE_BYTES: Final = 50 * 1024 * 1024
 
 MAX_INPUT_TOTAL_BYTES: Final = 64 * 1024 * 1024
 """Largest sum of a request's input images and mask, in bytes (64 MiB)."""
+
+TEXT_ASPECT_RATIO: Final = "1:1"
+"""The aspect ratio of a request that names none and carries no input image."""
 
 MASK_COLOUR_TYPES: Final = {4: "grey with alpha", 6: "RGBA"}
 """PNG colour types (IHDR byte 25) a mask may have: those with an alpha channel."""
@@ -93,18 +99,27 @@ def load_inputs(images: object = (), mask: object = None) -> Inputs:
         InvalidRequestError: naming the input at fault (``images[2]: not a PNG, JPEG or
             WebP image …``, ``mask: …``), with ``field`` ``"images"`` or ``"mask"``.
     """
+    loaded = load_images(images)
+    return Inputs(loaded, None if mask is None else load_mask(mask, loaded))
+
+
+def load_images(images: object) -> tuple[GeneratedImage, ...]:
+    """The input images, read and checked (`load_inputs` without a mask)."""
     loaded: list[GeneratedImage] = []
     total = 0
     for index, item in enumerate(_items(images)):
         image = _load(item, f"images[{index}]", "images")
         total = _add(total, image, f"images[{index}]", "images")
         loaded.append(image)
-    mask_image = None
-    if mask is not None:
-        mask_image = _load(mask, "mask", "mask")
-        _add(total, mask_image, "mask", "mask")
-        _check_mask(mask_image, loaded)
-    return Inputs(tuple(loaded), mask_image)
+    return tuple(loaded)
+
+
+def load_mask(mask: object, images: tuple[GeneratedImage, ...]) -> GeneratedImage:
+    """The mask, read and checked against the images it edits (already checked)."""
+    image = _load(mask, "mask", "mask")
+    _add(sum(len(i.data) for i in images), image, "mask", "mask")
+    _check_mask(image, images)
+    return image
 
 
 async def read_inputs(images: object = (), mask: object = None) -> Inputs:
@@ -116,25 +131,12 @@ async def read_inputs(images: object = (), mask: object = None) -> Inputs:
     return load_inputs(images, mask)
 
 
-def request_fields(fields: dict[str, object]) -> dict[str, object]:
-    """``fields`` of an `ImageRequest` with its inputs checked (``images`` a tuple of
-    `GeneratedImage`, ``mask`` one or None) and an ``aspect_ratio`` of None (or none
-    given) resolved: with images, `snap_aspect_ratio` of ``images[0]``; without, left to
-    the default ``"1:1"``. Fields without inputs come back as they are."""
-    images, mask = fields.get("images"), fields.get("mask")
-    if not images and mask is None:
-        if "aspect_ratio" in fields and fields["aspect_ratio"] is None:
-            return {k: v for k, v in fields.items() if k != "aspect_ratio"}
-        return fields
-    inputs = load_inputs(images, mask)
-    resolved = {**fields, "images": inputs.images, "mask": inputs.mask}
-    if fields.get("aspect_ratio") is None:
-        if inputs.images:
-            first = inputs.images[0]
-            resolved["aspect_ratio"] = snap_aspect_ratio(first.width, first.height)
-        else:
-            resolved.pop("aspect_ratio", None)
-    return resolved
+def follow_aspect_ratio(images: tuple[GeneratedImage, ...]) -> str:
+    """The aspect ratio of a request that names none: `snap_aspect_ratio` of the first
+    input image, `TEXT_ASPECT_RATIO` without one."""
+    if not images:
+        return TEXT_ASPECT_RATIO
+    return snap_aspect_ratio(images[0].width, images[0].height)
 
 
 def _refuse(name: str, problem: str, field: str) -> InvalidRequestError:
@@ -217,7 +219,7 @@ def _add(total: int, image: GeneratedImage, name: str, field: str) -> int:
     return total
 
 
-def _check_mask(mask: GeneratedImage, images: list[GeneratedImage]) -> None:
+def _check_mask(mask: GeneratedImage, images: tuple[GeneratedImage, ...]) -> None:
     """A mask needs an image, an alpha channel and the first image's pixel size."""
     if not images:
         raise _refuse("mask", "a mask needs an image to edit, and images is empty", "mask")

@@ -20,12 +20,13 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from imagegate._errors import InvalidRequestError
-from imagegate._inputs import request_fields
+from imagegate._inputs import follow_aspect_ratio, load_images, load_mask
 from imagegate._result import GeneratedImage
 from imagegate._sizes import (
     SIZES,
@@ -100,8 +101,11 @@ class ImageRequest(BaseModel):
     )
 
     prompt: str
+    # Before the ratio, which may follow images[0]: fields are validated in this order.
+    images: tuple[GeneratedImage, ...] = ()
+    mask: GeneratedImage | None = None
     size: Size = "1K"
-    aspect_ratio: AspectRatio = "1:1"
+    aspect_ratio: AspectRatio = Field(default=None, validate_default=True)
     n: int = Field(default=1, ge=1, le=MAX_N)
     seed: int | None = None
     deadline_s: float | None = Field(
@@ -110,19 +114,24 @@ class ImageRequest(BaseModel):
     min_size: Size | None = None
     allow_downgrade: bool = True
     allow_backup: bool = True
-    images: tuple[GeneratedImage, ...] = ()
-    mask: GeneratedImage | None = None
 
-    @model_validator(mode="before")
+    @field_validator("images", mode="before")
     @classmethod
-    def _read_inputs(cls, data: Any) -> Any:
-        """Read and check input images, and resolve an aspect ratio of None."""
-        if not isinstance(data, dict):
-            return data
-        try:
-            return request_fields(data)
-        except InvalidRequestError as exc:
-            raise ValueError(exc.message.removeprefix("invalid request: ")) from None
+    def _read_images(cls, value: Any) -> tuple[GeneratedImage, ...]:
+        return load_images(value)
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _read_mask(cls, value: Any, info: ValidationInfo) -> Any:
+        images = info.data.get("images")
+        if value is None or images is None:  # no mask, or the images were refused
+            return value
+        return load_mask(value, images)
+
+    @field_validator("aspect_ratio", mode="before")
+    @classmethod
+    def _follow_images(cls, value: Any, info: ValidationInfo) -> Any:
+        return follow_aspect_ratio(info.data.get("images", ())) if value is None else value
 
     @field_validator("prompt")
     @classmethod
@@ -160,10 +169,18 @@ class ImageRequest(BaseModel):
 
         This is what `Router.generate` uses, so callers catch one error family.
         Any name in ``fields``, even ``cls``, is validated as a field (and refused).
-        Input images are checked first, so an error names the input (``images[2]``).
+        An input image refused is reported in its own words, naming it (``images[2]``).
         """
-        checked = request_fields({"prompt": prompt, **fields})
         try:
-            return cls.model_validate(checked)
+            return cls.model_validate({"prompt": prompt, **fields})
         except ValidationError as exc:
-            raise InvalidRequestError.from_validation(exc) from exc
+            raise _input_error(exc) or InvalidRequestError.from_validation(exc) from exc
+
+
+def _input_error(exc: ValidationError) -> InvalidRequestError | None:
+    """The `InvalidRequestError` an input image's check raised, when one did."""
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidRequestError):
+            return cause
+    return None

@@ -22,7 +22,7 @@ from imagegate import _otel
 from imagegate._batch import BatchResult, run_many
 from imagegate._config import load_settings, validate_settings
 from imagegate._health import RouteHealth, route_health
-from imagegate._inputs import ImageInput, Inputs, read_inputs
+from imagegate._inputs import ImageInput, read_inputs
 from imagegate._logging import get_bound_logger
 from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
@@ -50,7 +50,7 @@ from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
-_NO_INPUTS = Inputs()
+_NO_INPUTS: dict[str, object] = {}  # text only: no input fields at all, as before
 
 
 class Router:
@@ -288,7 +288,10 @@ class Router:
                 ``images[2]``, ``mask``), or no route can take its input images.
             AllRoutesFailed: no option produced an image; carries every attempt.
         """
-        inputs = await read_inputs(images, mask) if images or mask is not None else _NO_INPUTS
+        inputs = _NO_INPUTS
+        if images or mask is not None:
+            read = await read_inputs(images, mask)
+            inputs = {"images": read.images, "mask": read.mask}
         request = ImageRequest.build(
             prompt,
             size=size,
@@ -299,8 +302,7 @@ class Router:
             min_size=min_size,
             allow_downgrade=allow_downgrade,
             allow_backup=allow_backup,
-            images=inputs.images,
-            mask=inputs.mask,
+            **inputs,
         )
         return await self.run(request)
 
