@@ -328,7 +328,8 @@ class Router:
         the generator is collected.
 
         Args:
-            requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments.
+            requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments
+                (``images`` and ``mask`` among them; files are read in a worker thread).
             concurrency: Requests in flight at once.
         """
         return run_many(self.run, requests, concurrency=concurrency)
