@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from editing._images import png
 from imagegate import GeneratedImage
 from imagegate.cli import main
+from imagegate.testing import make_jpeg, make_png
 
 CLI = [sys.executable, "-m", "imagegate.cli"]
 
@@ -156,3 +158,36 @@ def test_generate_at_the_size_asked_says_so(
     assert len(lines) == 2
     assert lines[0].endswith("attempt 1 starts")
     assert "delivered 2K after " in lines[1]
+
+
+def test_generate_edits_with_images_and_a_mask(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--image (repeated) and --mask send an edit; without --aspect-ratio the result
+    follows the first image (16:9 here)."""
+    first, second, mask = tmp_path / "a.png", tmp_path / "b.jpg", tmp_path / "mask.png"
+    first.write_bytes(make_png(1920, 1080))
+    second.write_bytes(make_jpeg(300, 300))
+    mask.write_bytes(png(1920, 1080))
+    out = tmp_path / "edit.png"
+    argv = ["generate", "a red door", "--route", "fake/any", "--image", str(first),
+            "--image", str(second), "--mask", str(mask), "--out", str(out)]  # fmt: skip
+    assert main(argv) == 0
+    image = GeneratedImage(out.read_bytes())
+    assert image.width > image.height
+    assert "via fake/any" in capsys.readouterr().out
+
+
+def test_generate_with_a_bad_image_is_one_clear_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A missing --image, or a mask without alpha, is one line naming it, exit 2."""
+    photo = tmp_path / "a.png"
+    photo.write_bytes(make_png(64, 48))
+    base = ["generate", "x", "--route", "fake/any", "--out", str(tmp_path / "o.png")]
+    assert main([*base, "--image", str(photo), "--image", str(tmp_path / "gone.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1
+    assert "images[1]: no such file" in err
+    assert main([*base, "--image", str(photo), "--mask", str(photo)]) == 2
+    assert "mask: a PNG without an alpha channel" in capsys.readouterr().err

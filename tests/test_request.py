@@ -7,7 +7,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imagegate import SIZES, ImageRequest, InvalidRequestError, pixels_for, tier_for_pixels
-from imagegate._request import next_size_down, parse_aspect_ratio
+from imagegate._request import next_size_down, parse_aspect_ratio, snap_aspect_ratio
+from imagegate._sizes import COMMON_ASPECT_RATIOS
+from imagegate.testing import make_png
 
 
 @pytest.mark.parametrize(
@@ -103,3 +105,47 @@ def test_parse_aspect_ratio_rejects(text: str) -> None:
     """Malformed or out-of-range ratios are refused with a message quoting them."""
     with pytest.raises(ValueError, match="aspect ratio"):
         parse_aspect_ratio(text)
+
+
+@pytest.mark.parametrize(
+    ("width", "height", "ratio"),
+    [
+        (1920, 1080, "16:9"),
+        (1080, 1920, "9:16"),
+        (1000, 1000, "1:1"),
+        (1200, 1000, "5:4"),
+        (1024, 768, "4:3"),
+        (1536, 1024, "3:2"),
+        (1584, 672, "21:9"),  # Gemini's 21:9 1K
+        (3000, 1000, "21:9"),
+        (1000, 3000, "1:4"),  # no 9:21 among the common ratios
+        (5000, 1000, "4:1"),
+        (10_000, 100, "8:1"),  # beyond 8:1 snaps to the extreme
+        (100, 10_000, "1:8"),
+    ],
+)
+def test_snap_aspect_ratio(width: int, height: int, ratio: str) -> None:
+    """An input image's pixel size snaps to the nearest common ratio on a log scale."""
+    assert snap_aspect_ratio(width, height) == ratio
+
+
+def test_snapped_ratios_are_valid_and_common() -> None:
+    """Every ratio a snap can give is a valid aspect ratio of the common set."""
+    for ratio in COMMON_ASPECT_RATIOS:
+        w, h = parse_aspect_ratio(ratio)
+        assert snap_aspect_ratio(w * 100, h * 100) == ratio
+
+
+def test_aspect_ratio_none_follows_the_first_image_only_with_images() -> None:
+    """aspect_ratio None (or not given) is 1:1 for text, the first image's otherwise; a
+    ratio given explicitly is kept."""
+    wide, square = make_png(1920, 1080), make_png(500, 500)
+    assert ImageRequest.build("x").aspect_ratio == "1:1"
+    assert ImageRequest.build("x", aspect_ratio=None).aspect_ratio == "1:1"
+    assert ImageRequest.build("x", images=[wide, square]).aspect_ratio == "16:9"
+    assert ImageRequest.build("x", images=[square, wide], aspect_ratio=None).aspect_ratio == "1:1"
+    assert ImageRequest.build("x", images=[wide], aspect_ratio="2:3").aspect_ratio == "2:3"
+    request = ImageRequest.build("x", images=[wide])
+    assert isinstance(request.images, tuple)
+    assert request.mask is None
+    assert ImageRequest.build("x").images == ()

@@ -81,7 +81,9 @@ class AttemptRunner:
             number,
             hedging is not None,
             engine.clock.now(),
-            option.capabilities.estimate_cost_usd(option.size, run.request.n),
+            option.capabilities.estimate_cost_usd(
+                option.size, run.request.n, input_images=len(run.request.images)
+            ),
             extra=self._launched > 0,
         )
         run.guards.launch(flight, hedging)

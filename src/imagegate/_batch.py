@@ -14,6 +14,7 @@ from typing import Any
 
 import anyio
 
+from imagegate._inputs import read_inputs
 from imagegate._logging import get_logger
 from imagegate._request import ImageRequest
 from imagegate._result import ImageResult
@@ -85,7 +86,7 @@ async def _one(run: Run, index: int, item: object) -> BatchResult:
     a worker never dies and leaves `run_many` waiting for an answer."""
     request: ImageRequest | None = None
     try:
-        request = _as_request(item)
+        request = await _as_request(item)
         return BatchResult(index, request, await run(request), None)
     except ImageGateError as exc:
         return BatchResult(index, request, None, exc)
@@ -96,9 +97,10 @@ async def _one(run: Run, index: int, item: object) -> BatchResult:
         return BatchResult(index, request, None, error)
 
 
-def _as_request(item: object) -> ImageRequest:
+async def _as_request(item: object) -> ImageRequest:
     """A `generate_many` input as a request: an `ImageRequest`, a prompt, or a mapping
-    of `generate` arguments; anything else is an `InvalidRequestError`."""
+    of `generate` arguments (``images`` and ``mask`` among them, files read in a worker
+    thread); anything else is an `InvalidRequestError`."""
     if isinstance(item, ImageRequest):
         return item
     if isinstance(item, str):
@@ -114,4 +116,7 @@ def _as_request(item: object) -> ImageRequest:
         raise InvalidRequestError(
             f"invalid request: argument names must be strings, got {strange!r}"
         )
+    if fields.get("images") or fields.get("mask") is not None:
+        inputs = await read_inputs(fields.get("images"), fields.get("mask"))
+        fields.update(images=inputs.images, mask=inputs.mask)
     return ImageRequest.build(fields.pop("prompt", None), **fields)

@@ -54,6 +54,8 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
         timeout_s=timeout_s,
         request_id=run.request_id,
         options=route.options,
+        images=request.images,  # the request's own tuple: no copy per attempt
+        mask=request.mask,
     )
     run.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
     task = asyncio.get_running_loop().create_task(_invoke(flight, call))

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol, runtime_checkable
 
@@ -176,8 +176,25 @@ class Capabilities:
     max_input_image_bytes: int | None = None
     input_image_price_usd: float = 0.0
 
-    def unsupported_reason(self, size: Size, aspect_ratio: str, n: int = 1) -> str | None:
-        """Why this model cannot serve the request, or None when it can."""
+    def unsupported_reason(
+        self,
+        size: Size,
+        aspect_ratio: str,
+        n: int = 1,
+        *,
+        images: Sequence[GeneratedImage] = (),
+        mask: GeneratedImage | None = None,
+    ) -> str | None:
+        """Why this model cannot serve the request, or None when it can.
+
+        Input images and the mask are judged first, against ``max_input_images``,
+        ``supports_mask``, ``input_mime_types`` and ``max_input_image_bytes`` (``"8 input
+        images, the model takes at most 3"``); then the tier, the ratio and ``n``.
+        """
+        if images or mask is not None:
+            refused = _inputs_refused(self, images, mask)
+            if refused is not None:
+                return refused
         if size not in self.sizes:
             offered = ", ".join(s for s in SIZES if s in self.sizes) or "none"
             return f"cannot deliver {size} (offers {offered})"
@@ -189,9 +206,35 @@ class Capabilities:
             return f"n={n} above the model's maximum of {self.max_n}"
         return None
 
-    def estimate_cost_usd(self, size: Size, n: int = 1) -> float:
-        """List price of ``n`` images at ``size``; 0.0 when the price is unknown."""
-        return self.price_usd.get(size, 0.0) * n
+    def estimate_cost_usd(self, size: Size, n: int = 1, *, input_images: int = 0) -> float:
+        """List price of ``n`` images at ``size``, plus ``input_image_price_usd`` for each
+        of ``input_images`` (billed once per call, whatever ``n``); 0.0 when unknown."""
+        return self.price_usd.get(size, 0.0) * n + self.input_image_price_usd * input_images
+
+
+def _inputs_refused(
+    caps: Capabilities, images: Sequence[GeneratedImage], mask: GeneratedImage | None
+) -> str | None:
+    """Why ``caps`` cannot take these input images and mask, naming the input; or None."""
+    if len(images) > caps.max_input_images:
+        if caps.max_input_images == 0:
+            return f"{_count(len(images))}, the model takes none"
+        return f"{_count(len(images))}, the model takes at most {caps.max_input_images}"
+    if mask is not None and not caps.supports_mask:
+        return "a mask, the model takes none"
+    named = [(f"images[{i}]", image) for i, image in enumerate(images)]
+    for name, image in named if mask is None else [*named, ("mask", mask)]:
+        if image.mime_type not in caps.input_mime_types:
+            takes = ", ".join(sorted(caps.input_mime_types)) or "none"
+            return f"{name} is {image.mime_type}, the model takes {takes}"
+        limit = caps.max_input_image_bytes
+        if limit is not None and len(image.data) > limit:
+            return f"{name} is {len(image.data):,} bytes, the model takes at most {limit:,}"
+    return None
+
+
+def _count(images: int) -> str:
+    return f"{images} input image{'s' if images != 1 else ''}"
 
 
 def plausible_cost(cost_usd: float, images: int) -> bool:

@@ -286,7 +286,12 @@ class Ranking:
         indexes = list(range(len(self.routes)))
         now = self.clock.now()
         if self.strategy == "cheapest":
-            indexes.sort(key=lambda i: self.capabilities[i].estimate_cost_usd(request.size))
+            inputs = len(request.images)
+            indexes.sort(
+                key=lambda i: self.capabilities[i].estimate_cost_usd(
+                    request.size, input_images=inputs
+                )
+            )
         elif self.strategy == "fastest":
 
             def latency(i: int) -> float:

@@ -3,14 +3,15 @@
 Sizes are tiers, not pixel counts: ``1K`` ≈ 1 MP, ``2K`` ≈ 4 MP, ``4K`` ≈ 16 MP, combined
 with an aspect ratio ``W:H``. Each adapter maps (tier, aspect ratio) to its native
 parameters; the tier an image was *delivered* at is computed from its decoded pixels with
-`tier_for_pixels`, never trusted from the request.
+`tier_for_pixels`, never trusted from the request. The tier and ratio helpers live in
+`imagegate._sizes` and are re-exported here; input images are read and checked by
+`imagegate._inputs`.
 """
 
 from __future__ import annotations
 
-import math
 from functools import cached_property, lru_cache
-from typing import Annotated, Final, Literal, get_args
+from typing import Annotated, Any, Final
 
 from pydantic import (
     AfterValidator,
@@ -19,11 +20,24 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
 from imagegate._errors import InvalidRequestError
+from imagegate._inputs import follow_aspect_ratio, load_images, load_mask
+from imagegate._result import GeneratedImage
+from imagegate._sizes import (
+    SIZES,
+    Size,
+    next_size_down,
+    parse_aspect_ratio,
+    pixels_for,
+    size_rank,
+    snap_aspect_ratio,
+    tier_for_pixels,
+)
 
 __all__ = [
     "SIZES",
@@ -34,55 +48,16 @@ __all__ = [
     "parse_aspect_ratio",
     "pixels_for",
     "size_rank",
+    "snap_aspect_ratio",
     "tier_for_pixels",
 ]
-
-Size = Literal["1K", "2K", "4K"]
-"""A size tier: ``1K`` ≈ 1 MP, ``2K`` ≈ 4 MP, ``4K`` ≈ 16 MP."""
-
-SIZES: Final[tuple[Size, ...]] = get_args(Size)
-"""All size tiers, smallest first."""
 
 DEFAULT_DEADLINE_S: Final = 600.0
 """Seconds a request may take when no deadline is given: the server-side deadline
 Gemini applies to 4K, so no upstream (a trickling body, a task left pending) can hold a
 request longer than the slowest provider legitimately would."""
 
-_TIER_EDGE: Final[dict[Size, int]] = {"1K": 1024, "2K": 2048, "4K": 4096}
-_TIER_PIXELS: Final[dict[Size, int]] = {s: e * e for s, e in _TIER_EDGE.items()}
-# An image counts as delivered at a tier when it has at least this share of the tier's
-# nominal pixels: Gemini's 21:9 1K (1584×672) is 1K, a 1440×1440 Flux image is not 2K.
-_TIER_MIN_SHARE: Final = 0.7
-_MAX_RATIO: Final = 8.0
 MAX_N: Final = 10
-
-
-def size_rank(size: Size) -> int:
-    """Position of ``size`` among the tiers (``1K`` → 0, ``4K`` → 2)."""
-    return SIZES.index(size)
-
-
-def next_size_down(size: Size) -> Size | None:
-    """The next smaller tier, or None below ``1K``."""
-    rank = size_rank(size)
-    return SIZES[rank - 1] if rank > 0 else None
-
-
-def parse_aspect_ratio(value: str) -> tuple[int, int]:
-    """Parse ``"W:H"`` into two positive integers within 1:8 … 8:1.
-
-    Raises:
-        ValueError: with a message that says what is wrong with ``value``.
-    """
-    parts = value.split(":") if isinstance(value, str) else []
-    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
-        raise ValueError(f"aspect ratio must look like 'W:H' with whole numbers, got {value!r}")
-    w, h = (int(p) for p in parts)
-    if w <= 0 or h <= 0:
-        raise ValueError(f"aspect ratio sides must be positive, got {value!r}")
-    if not 1 / _MAX_RATIO <= w / h <= _MAX_RATIO:
-        raise ValueError(f"aspect ratio must lie within 1:8 … 8:1, got {value!r}")
-    return w, h
 
 
 @lru_cache(maxsize=256)  # a handful of ratios are asked for again and again
@@ -95,38 +70,6 @@ AspectRatio = Annotated[str, AfterValidator(_check_aspect_ratio)]
 """An aspect ratio written ``"W:H"``, within 1:8 … 8:1 (validated and normalised)."""
 
 
-def pixels_for(size: Size, aspect_ratio: str = "1:1", *, multiple: int = 32) -> tuple[int, int]:
-    """Generic (width, height) for a tier and aspect ratio.
-
-    Keeps the tier's nominal pixel count (``1K`` = 1024², ``2K`` = 2048², ``4K`` = 4096²),
-    splits it by the ratio and rounds each side to ``multiple``. Providers publish their
-    own tables, which differ by a few pixels; adapters use those.
-    """
-    w, h = parse_aspect_ratio(aspect_ratio)
-    area = _TIER_PIXELS[size]
-    width = math.sqrt(area * w / h)
-    height = math.sqrt(area * h / w)
-    return (
-        max(multiple, round(width / multiple) * multiple),
-        max(multiple, round(height / multiple) * multiple),
-    )
-
-
-def tier_for_pixels(width: int, height: int) -> Size | None:
-    """The largest tier an image of ``width`` × ``height`` reaches, or None below ``1K``.
-
-    A tier is reached with at least 70% of its nominal pixels (1 MP, 4 MP, 16 MP), so
-    provider tables that round sides differently still count, while a 1440×1440 image
-    (2.1 MP) is ``1K`` and OpenAI's 3840×2160 (8.3 MP) is ``2K``.
-    """
-    pixels = width * height
-    reached: Size | None = None
-    for size in SIZES:
-        if pixels >= _TIER_PIXELS[size] * _TIER_MIN_SHARE:
-            reached = size
-    return reached
-
-
 class ImageRequest(BaseModel):
     """One image-generation request, validated.
 
@@ -135,6 +78,9 @@ class ImageRequest(BaseModel):
             surrogate such as ``"\\ud800"`` cannot be encoded to UTF-8 for any upstream).
         size: The requested tier.
         aspect_ratio: ``"W:H"`` within 1:8 … 8:1, normalised (``" 16 : 9"`` → ``"16:9"``).
+            None (or not given) follows the first input image, snapped to the nearest
+            common ratio (`snap_aspect_ratio`: 1920×1080 → ``"16:9"``); without input
+            images it is ``"1:1"``.
         n: Images wanted, 1–10.
         seed: Passed to providers that accept one.
         deadline_s: Seconds the whole request may take (queueing, retries, fallbacks and
@@ -143,13 +89,23 @@ class ImageRequest(BaseModel):
         min_size: Smallest acceptable tier when downgrading; None means any.
         allow_downgrade: Whether smaller tiers may be tried when the requested one fails.
         allow_backup: Whether routes marked ``backup=True`` may be used.
+        images: Input images to edit or take as references, in order; each given as a
+            path, bytes or a `GeneratedImage`, and kept as a `GeneratedImage` once read
+            and checked (the rules and limits: docs/editing.md).
+        mask: Where to edit ``images[0]``: a PNG with an alpha channel, of its pixel
+            size, whose fully transparent pixels are edited; None for no mask.
     """
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(
+        frozen=True, extra="forbid", populate_by_name=True, arbitrary_types_allowed=True
+    )
 
     prompt: str
+    # Before the ratio, which may follow images[0]: fields are validated in this order.
+    images: tuple[GeneratedImage, ...] = ()
+    mask: GeneratedImage | None = None
     size: Size = "1K"
-    aspect_ratio: AspectRatio = "1:1"
+    aspect_ratio: AspectRatio = Field(default=None, validate_default=True)
     n: int = Field(default=1, ge=1, le=MAX_N)
     seed: int | None = None
     deadline_s: float | None = Field(
@@ -158,6 +114,24 @@ class ImageRequest(BaseModel):
     min_size: Size | None = None
     allow_downgrade: bool = True
     allow_backup: bool = True
+
+    @field_validator("images", mode="before")
+    @classmethod
+    def _read_images(cls, value: Any) -> tuple[GeneratedImage, ...]:
+        return load_images(value)
+
+    @field_validator("mask", mode="before")
+    @classmethod
+    def _read_mask(cls, value: Any, info: ValidationInfo) -> Any:
+        images = info.data.get("images")
+        if value is None or images is None:  # no mask, or the images were refused
+            return value
+        return load_mask(value, images)
+
+    @field_validator("aspect_ratio", mode="before")
+    @classmethod
+    def _follow_images(cls, value: Any, info: ValidationInfo) -> Any:
+        return follow_aspect_ratio(info.data.get("images", ())) if value is None else value
 
     @field_validator("prompt")
     @classmethod
@@ -195,8 +169,18 @@ class ImageRequest(BaseModel):
 
         This is what `Router.generate` uses, so callers catch one error family.
         Any name in ``fields``, even ``cls``, is validated as a field (and refused).
+        An input image refused is reported in its own words, naming it (``images[2]``).
         """
         try:
             return cls.model_validate({"prompt": prompt, **fields})
         except ValidationError as exc:
-            raise InvalidRequestError.from_validation(exc) from exc
+            raise _input_error(exc) or InvalidRequestError.from_validation(exc) from exc
+
+
+def _input_error(exc: ValidationError) -> InvalidRequestError | None:
+    """The `InvalidRequestError` an input image's check raised, when one did."""
+    for error in exc.errors(include_url=False, include_input=False):
+        cause = error.get("ctx", {}).get("error")
+        if isinstance(cause, InvalidRequestError):
+            return cause
+    return None

@@ -19,7 +19,7 @@ from imagegate._errors import Billing, ImageGateError
 from imagegate._extras import install_hint
 from imagegate._integrity import incompleteness
 from imagegate._numbers import ms, usd
-from imagegate._request import Size, tier_for_pixels
+from imagegate._sizes import Size, tier_for_pixels
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage

@@ -22,6 +22,7 @@ from imagegate import _otel
 from imagegate._batch import BatchResult, run_many
 from imagegate._config import load_settings, validate_settings
 from imagegate._health import RouteHealth, route_health
+from imagegate._inputs import ImageInput, read_inputs
 from imagegate._logging import get_bound_logger
 from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
@@ -48,6 +49,8 @@ from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
+
+_NO_INPUTS: dict[str, object] = {}  # text only: no input fields at all, as before
 
 
 class Router:
@@ -248,8 +251,10 @@ class Router:
         self,
         prompt: str,
         *,
+        images: Sequence[ImageInput] = (),
+        mask: ImageInput | None = None,
         size: Size = "1K",
-        aspect_ratio: str = "1:1",
+        aspect_ratio: str | None = None,
         n: int = 1,
         seed: int | None = None,
         deadline: float | None = DEFAULT_DEADLINE_S,
@@ -257,12 +262,19 @@ class Router:
         allow_downgrade: bool = True,
         allow_backup: bool = True,
     ) -> ImageResult:
-        """Generate an image, failing over across routes and sizes.
+        """Generate an image, or edit the ones given, failing over across routes and sizes.
 
         Args:
-            prompt: What to draw.
+            prompt: What to draw, or what to change.
+            images: Input images to edit or take as references, in order: paths, bytes
+                or `GeneratedImage` objects (``previous.image``), at most 16, read once
+                and checked here (docs/editing.md). Routes whose model cannot take them
+                are skipped with their reason in ``ImageResult.skipped``.
+            mask: Where to edit ``images[0]``: a PNG with an alpha channel of its pixel
+                size, fully transparent where the edit goes.
             size: The tier wanted: ``"1K"``, ``"2K"`` or ``"4K"``.
-            aspect_ratio: ``"W:H"`` within 1:8 … 8:1.
+            aspect_ratio: ``"W:H"`` within 1:8 … 8:1. None: the first input image's
+                ratio snapped to the nearest common one, or ``"1:1"`` without images.
             n: Images wanted (1–10).
             seed: Passed to providers that take one.
             deadline: Seconds the whole request may take, across every attempt: 600
@@ -272,9 +284,14 @@ class Router:
             allow_backup: Use routes marked ``backup=True`` as a last resort.
 
         Raises:
-            InvalidRequestError: the request is malformed (names the field).
+            InvalidRequestError: the request is malformed (names the field, or the input:
+                ``images[2]``, ``mask``), or no route can take its input images.
             AllRoutesFailed: no option produced an image; carries every attempt.
         """
+        inputs = _NO_INPUTS
+        if images or mask is not None:
+            read = await read_inputs(images, mask)
+            inputs = {"images": read.images, "mask": read.mask}
         request = ImageRequest.build(
             prompt,
             size=size,
@@ -285,6 +302,7 @@ class Router:
             min_size=min_size,
             allow_downgrade=allow_downgrade,
             allow_backup=allow_backup,
+            **inputs,
         )
         return await self.run(request)
 
@@ -310,7 +328,8 @@ class Router:
         the generator is collected.
 
         Args:
-            requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments.
+            requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments
+                (``images`` and ``mask`` among them; files are read in a worker thread).
             concurrency: Requests in flight at once.
         """
         return run_many(self.run, requests, concurrency=concurrency)

@@ -2,6 +2,7 @@
 
     imagegate providers                       list providers and the plugins they come from
     imagegate generate "PROMPT" --route gemini/gemini-3-pro-image --size 2K --out img.png
+    imagegate generate "PROMPT" --route ... --image a.png --image b.png [--mask m.png]   an edit
     imagegate simulate --scenario outage-2026-01-21 --port 8080
     imagegate config check imagegate.toml     the configuration a file resolves to, or its mistakes
     imagegate demo                            the outage: imagegate's presets vs the field
@@ -117,6 +118,8 @@ async def _generate_on(route: Route, args: argparse.Namespace, clock: Clock | No
             aspect_ratio=args.aspect_ratio,
             deadline=args.deadline,
             allow_downgrade=not args.no_downgrade,
+            images=args.image,
+            mask=args.mask,
         )
 
 
@@ -302,7 +305,26 @@ def _parser() -> argparse.ArgumentParser:
     generate.add_argument("prompt")
     generate.add_argument("--route", required=True, type=_parse_route, help="PROVIDER/MODEL")
     generate.add_argument("--size", choices=SIZES, default="1K")
-    generate.add_argument("--aspect-ratio", default="1:1")
+    generate.add_argument(
+        "--aspect-ratio",
+        default=None,
+        help="W:H (default: the first --image's ratio, snapped to a common one; else 1:1)",
+    )
+    generate.add_argument(
+        "--image",
+        type=Path,
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="an input image to edit or take as a reference (repeat for more, in order)",
+    )
+    generate.add_argument(
+        "--mask",
+        type=Path,
+        default=None,
+        metavar="PATH",
+        help="PNG with alpha, the first --image's size: its transparent pixels are edited",
+    )
     generate.add_argument("--out", type=Path, default=Path("image.png"))
     generate.add_argument("--base-url", default=None, help="endpoint override")
     generate.add_argument(

@@ -8,6 +8,12 @@ is slept on the injected clock, so under a `FakeClock` a "300 s timeout" costs n
     fake.script("4K", fail(Overloaded("busy"), latency_s=2.0))   # the next 4K call
     fake.script("2K", succeed(latency_s=50.0))
     # everything else: `default` (an instant success at the requested size)
+
+Input images (edits) reach it as any adapter gets them, in ``ProviderRequest.images`` and
+``.mask``; each call keeps its request, so a test sees exactly which images, in which
+order, which objects. Like a real adapter it refuses, before its "network call", inputs
+its capabilities cannot take (`InvalidRequestError`); by default it takes up to 16 in any
+of PNG, JPEG and WebP, and a mask.
 """
 
 from __future__ import annotations
@@ -22,7 +28,7 @@ import anyio
 from imagegate._provider import Capabilities, ProviderRequest, ProviderResponse
 from imagegate._request import SIZES, Size, pixels_for
 from imagegate._result import GeneratedImage
-from imagegate.errors import ImageGateError
+from imagegate.errors import ImageGateError, InvalidRequestError
 from imagegate.resilience.clock import Clock, LoopClock
 from imagegate.testing._images import make_png
 
@@ -89,6 +95,11 @@ class FakeCall:
     ended: float | None = None
     result: Literal["running", "success", "error", "cancelled"] = "running"
 
+    @property
+    def images(self) -> tuple[GeneratedImage, ...]:
+        """The input images the call received, in order (``request.images``)."""
+        return self.request.images
+
 
 @dataclass(slots=True)
 class _Script:
@@ -102,7 +113,8 @@ class FakeProvider:
         name: Registry-style name used in route names (``"fake/model"``).
         default: The outcome when no script matches; an instant success by default.
         capabilities: What every model offers; all tiers, any ratio, up to 10 images,
-            $0.01 per image by default.
+            $0.01 per image, up to 16 input images (PNG, JPEG, WebP, any byte size) and a
+            mask by default.
         clock: Where latency is slept; share the router's clock.
     """
 
@@ -119,7 +131,10 @@ class FakeProvider:
         self.name = name
         self.default = default or succeed()
         self._capabilities = capabilities or Capabilities(
-            max_n=10, price_usd=dict.fromkeys(SIZES, 0.01)
+            max_n=10,
+            price_usd=dict.fromkeys(SIZES, 0.01),
+            max_input_images=16,
+            supports_mask=True,
         )
         self.clock: Clock = clock or LoopClock()
         self._scripts: dict[tuple[str, str], _Script] = {}
@@ -145,7 +160,10 @@ class FakeProvider:
         return [c for c in self.calls if c.request.size == size]
 
     async def generate(self, request: ProviderRequest) -> ProviderResponse:
-        """Play the next scripted outcome for this model and size."""
+        """Play the next scripted outcome for this model and size, after refusing (as
+        `InvalidRequestError`, no call recorded) input images its capabilities cannot take."""
+        if request.images or request.mask is not None:
+            self._refuse_inputs(request)
         outcome = self._next(request.model, request.size)
         call = FakeCall(request, outcome, self.clock.now())
         self.calls.append(call)
@@ -164,6 +182,16 @@ class FakeProvider:
     async def aclose(self) -> None:
         """Mark the provider closed."""
         self.closed = True
+
+    def _refuse_inputs(self, request: ProviderRequest) -> None:
+        caps, wanted = self._capabilities, (request.size, request.aspect_ratio, request.n)
+        reason = caps.unsupported_reason(*wanted, images=request.images, mask=request.mask)
+        # Judged on the inputs alone: the fake serves any tier or ratio it is asked for.
+        if reason is None or reason == caps.unsupported_reason(*wanted):
+            return
+        route = f"{self.name}/{request.model}"
+        field = "mask" if reason.startswith(("a mask", "mask ")) else "images"
+        raise InvalidRequestError(f"{route}: {reason}", field=field, route=route, size=request.size)
 
     def _next(self, model: str, size: Size) -> FakeOutcome:
         for key in ((model, size), (model, _ANY), (_ANY, size), (_ANY, _ANY)):
