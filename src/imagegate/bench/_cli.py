@@ -168,6 +168,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--size", choices=SIZES, default=_DEFAULTS.size)
     load.add_argument("--aspect-ratio", default=_DEFAULTS.aspect_ratio, metavar="W:H")
     load.add_argument(
+        "--input-images", type=int, default=0, metavar="N",
+        help="make every request an edit of N input images (imagegate contenders only)",
+    )  # fmt: skip
+    load.add_argument(
         "--deadline",
         type=_positive_float,
         default=DEFAULT_DEADLINE_S,
@@ -240,6 +244,7 @@ def _config(args: argparse.Namespace) -> BenchConfig:
         aspect_ratio=args.aspect_ratio,
         deadline_s=args.deadline,
         oracle_attempts=args.oracle_attempts,
+        input_images=args.input_images,
     )
 
 

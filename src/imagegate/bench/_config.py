@@ -10,6 +10,7 @@ from imagegate._request import Size
 from imagegate.bench._contenders import ORACLE
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
 from imagegate.bench._setup import DEFAULT_DEADLINE_S, DEFAULT_ROUTES, RouteSpec
+from imagegate.errors import ConfigurationError
 
 __all__ = ["DEFAULT_TIME_SCALE_FLOOR", "BenchConfig"]
 
@@ -38,6 +39,7 @@ class BenchConfig:
         aspect_ratio: The ratio every request asks for.
         deadline_s: Every request's deadline (simulated seconds).
         oracle_attempts: Attempts per (route, tier) the oracles may use.
+        input_images: Input images per request (edits; imagegate contenders only).
         routes: The route set.
     """
 
@@ -61,7 +63,17 @@ class BenchConfig:
     aspect_ratio: str = "1:1"
     deadline_s: float = DEFAULT_DEADLINE_S
     oracle_attempts: int = DEFAULT_ORACLE_ATTEMPTS
+    input_images: int = 0
     routes: tuple[RouteSpec, ...] = DEFAULT_ROUTES
+
+    def __post_init__(self) -> None:
+        if self.input_images:
+            others = [c for c in self.contenders if c != ORACLE and not c.startswith("imagegate")]
+            if self.input_images < 0 or others:
+                raise ConfigurationError(
+                    "--input-images takes a count of 0 or more and imagegate contenders only "
+                    f"(the others send no input images): drop {', '.join(others) or 'it'}"
+                )
 
     @property
     def virtual(self) -> bool:

@@ -167,6 +167,7 @@ class ImagegateContender:
                 size=request.size,
                 aspect_ratio=request.aspect_ratio,
                 deadline=request.deadline_s,
+                images=request.images,
             )
         except AllRoutesFailed as exc:
             self._calls += len(exc.attempts)

@@ -329,6 +329,7 @@ def requests_for(config: BenchConfig) -> list[BenchRequest]:
         aspect_ratio=config.aspect_ratio,
         deadline_s=config.deadline_s,
         seed=config.seed,
+        input_images=config.input_images,
     )
 
 

@@ -27,9 +27,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
 from imagegate._request import SIZES, Size, size_rank
+from imagegate._result import GeneratedImage
 from imagegate._route import Route
 from imagegate.errors import ConfigurationError
 from imagegate.resilience.clock import Clock
+from imagegate.testing._images import make_png
 
 if TYPE_CHECKING:
     from google import genai
@@ -130,6 +132,7 @@ class BenchRequest:
         size: The tier asked for.
         aspect_ratio: ``"W:H"``.
         deadline_s: What the whole request may take, in clock seconds.
+        images: Input images (an edit); the same objects in every request of a run.
     """
 
     index: int
@@ -137,6 +140,7 @@ class BenchRequest:
     size: Size
     aspect_ratio: str = "1:1"
     deadline_s: float = DEFAULT_DEADLINE_S
+    images: tuple[GeneratedImage, ...] = ()
 
 
 _SUBJECTS: Final = (
@@ -162,8 +166,11 @@ def make_requests(
     aspect_ratio: str = "1:1",
     deadline_s: float = DEFAULT_DEADLINE_S,
     seed: int = 0,
+    input_images: int = 0,
 ) -> list[BenchRequest]:
-    """``count`` requests with distinct prompts (the seed is part of each prompt)."""
+    """``count`` requests with distinct prompts (the seed is part of each prompt); with
+    ``input_images``, each an edit of that many 512×512 PNGs (shared by every request)."""
+    images = tuple(GeneratedImage(make_png(512, 512, seed=k)) for k in range(input_images))
     return [
         BenchRequest(
             index=i,
@@ -171,6 +178,7 @@ def make_requests(
             size=size,
             aspect_ratio=aspect_ratio,
             deadline_s=deadline_s,
+            images=images,
         )
         for i in range(count)
     ]
