@@ -20,11 +20,13 @@ from pathlib import Path
 import pytest
 
 from imagegate._logging import JsonFormatter, configure_cli_logging, get_logger
+from security._leaky import KEYS
 
 SCRIPT = textwrap.dedent(
     """
     import asyncio, json, logging, sys
     SETUP
+    KEYS = KEYS_JSON
     from imagegate import Route, Router
     from imagegate.errors import ImageGateError
     from imagegate.testing.simulator import Simulator
@@ -34,7 +36,11 @@ SCRIPT = textwrap.dedent(
             key = sim.api_key("gemini")
             route = Route("gemini", model="gemini-3-pro-image",
                           base_url=sim.base_url("gemini"), api_key=key)
-            async with Router([route], seed=0, attempt_timeout_s=30.0) as router:
+            # The security tests' keys, which the simulator refuses (401): logged, masked.
+            wrong = [Route(p, model=m, base_url=sim.base_url(p), api_key=KEYS[p], backup=True)
+                     for p, m in (("openai", "gpt-image-1.5"), ("flux", "flux-pro-1.1"))]
+            async with Router([route, *wrong], seed=0, attempt_timeout_s=30.0,
+                              today="2026-05-01") as router:
                 for prompt in ("a cat [sim:success]", "a dog [sim:overloaded]",
                                "[sim:prompt_blocked] a fish", "[sim:internal] a bird"):
                     try:
@@ -51,7 +57,9 @@ SCRIPT = textwrap.dedent(
 
 def _run(setup: str, tmp_path: Path) -> tuple[str, str, str]:
     script = tmp_path / "script.py"
-    script.write_text(SCRIPT.replace("SETUP", setup), encoding="utf-8")
+    script.write_text(
+        SCRIPT.replace("SETUP", setup).replace("KEYS_JSON", json.dumps(KEYS)), encoding="utf-8"
+    )
     keyfile = tmp_path / "key.json"
     done = subprocess.run(
         [sys.executable, str(script), str(keyfile)],
@@ -79,6 +87,9 @@ def test_events_arrive_through_stdlib_logging(tmp_path: Path) -> None:
     assert stdout == ""
     ours = [line for line in stderr.splitlines() if " imagegate" in line]
     assert key not in stderr
+    for secret in KEYS.values():
+        assert secret not in stderr
+    assert "AuthenticationError" in stderr  # the wrong keys were used, and logged masked
     events = {line.split()[2] for line in ours if len(line.split()) > 2}
     assert {"attempt.end", "request.end"} <= events
     loggers = {line.split()[1] for line in ours}
