@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +63,16 @@ def _maybe(rounding: Callable[[float], float], value: float | None) -> float | N
     return None if value is None else rounding(value)
 
 
+def _rounded(quota: QuotaLeft) -> QuotaLeft:
+    """``quota`` with its waits to the millisecond (no float noise in its repr)."""
+    return dataclasses.replace(
+        quota,
+        next_start_in_s=_maybe(ms, quota.next_start_in_s),
+        blocked_for_s=ms(quota.blocked_for_s),
+        daily_reset_in_s=ms(quota.daily_reset_in_s),
+    )
+
+
 def route_health(
     engine: Engine, routes: Sequence[Route], *, opened: bool, degraded: bool
 ) -> list[RouteHealth]:
@@ -71,7 +82,7 @@ def route_health(
     for index, route in enumerate(routes):
         sizes = engine.capabilities[index].sizes if opened else frozenset(SIZES)
         limiter = engine.limiters[index]
-        quota = limiter.quota_left() if limiter is not None else None
+        quota = _rounded(limiter.quota_left()) if limiter is not None else None
         for size in SIZES:
             if size not in sizes:
                 continue
