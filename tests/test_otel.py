@@ -14,6 +14,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
+import pytest
+
+pytest.importorskip("opentelemetry.sdk", reason="the dev extra's OpenTelemetry SDK")
+
 SCRIPT = textwrap.dedent(
     """
     import asyncio, json, sys

@@ -10,6 +10,10 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
+pytest.importorskip("opentelemetry.exporter.prometheus", reason="the dev extra's OpenTelemetry SDK")
+
 SCRIPT = textwrap.dedent(
     """
     import asyncio, sys, urllib.request
