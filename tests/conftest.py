@@ -3,6 +3,7 @@ when every task is blocked, and a fake provider."""
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import AsyncIterator, Iterator
 
@@ -52,6 +53,21 @@ def _clean_provider_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # Benchmarks in the suite run their contenders in this process (the tests that run
     # them in worker processes say --jobs), so a small run pays for no process start.
     monkeypatch.setenv("IMAGEGATE_BENCH_JOBS", "1")
+
+
+@pytest.fixture(autouse=True)
+def _imagegate_logging_restored() -> Iterator[None]:
+    """The ``imagegate`` logger as it was before the test: a CLI test's ``main()``
+    configures it for the process (a handler on that test's captured stderr, a level),
+    which must not outlive the test."""
+    logger = logging.getLogger("imagegate")
+    handlers, level, propagate = list(logger.handlers), logger.level, logger.propagate
+    yield
+    for handler in logger.handlers[:]:
+        if handler not in handlers:
+            logger.removeHandler(handler)
+    logger.setLevel(level)
+    logger.propagate = propagate
 
 
 @pytest.fixture
