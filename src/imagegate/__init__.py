@@ -14,6 +14,12 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from imagegate import errors, providers
+from imagegate._inputs import (
+    MAX_INPUT_IMAGE_BYTES,
+    MAX_INPUT_IMAGES,
+    MAX_INPUT_TOTAL_BYTES,
+    ImageInput,
+)
 from imagegate._provider import Capabilities, Provider, ProviderRequest, ProviderResponse
 from imagegate._request import SIZES, AspectRatio, ImageRequest, Size, pixels_for, tier_for_pixels
 from imagegate._result import Attempt, GeneratedImage, ImageResult, SkippedOption
@@ -43,6 +49,9 @@ from imagegate.resilience import (
 )
 
 __all__ = [
+    "MAX_INPUT_IMAGES",
+    "MAX_INPUT_IMAGE_BYTES",
+    "MAX_INPUT_TOTAL_BYTES",
     "SIZES",
     "AdmissionPolicy",
     "AllRoutesFailed",
@@ -59,6 +68,7 @@ __all__ = [
     "GeneratedImage",
     "HedgePolicy",
     "ImageGateError",
+    "ImageInput",
     "ImageRequest",
     "ImageResult",
     "InvalidRequestError",

@@ -43,7 +43,7 @@ __all__ = [
 ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
 """What ``--scenario all`` runs, in this order."""
 
-MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory", "profile")
+MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory", "edit-memory", "profile")
 """What ``--measure`` can select (``all`` for every one)."""
 
 _DEFAULTS = BenchConfig()
@@ -121,7 +121,8 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="LIST",
         help="contest (the contenders on the scenarios), overhead (null-provider µs per "
         "request), throughput (router vs adapter vs SDK), memory (peak RSS with 32 4K "
-        "requests), profile (where a request's µs go, by module); comma-separated or 'all' "
+        "requests), edit-memory (16 edits of 4 x 4 MB inputs), profile (where a request's "
+        "µs go, by module); comma-separated or 'all' "
         "(default: contest)",
     )
     load = parser.add_argument_group("load")

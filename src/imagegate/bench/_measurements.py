@@ -1,4 +1,5 @@
-"""``imagegate bench --measure overhead,throughput,memory,profile``: real-time measurements.
+"""``imagegate bench --measure overhead,throughput,memory,edit-memory,profile``: real-time
+measurements.
 
 These measure the client's own CPU time and memory, in real time, on asyncio's own loop
 (the contest's virtual time leaves CPU time out on purpose). Each prints its table and
@@ -29,6 +30,8 @@ async def measurements(args: argparse.Namespace, measures: Sequence[str]) -> dic
         extra["throughput"] = await _throughput(args)
     if "memory" in measures:
         extra["memory"] = await _memory(args)
+    if "edit-memory" in measures:
+        extra["edit-memory"] = await _edit_memory()
     if "profile" in measures:
         extra["profile"] = await _profile(args)
     return extra
@@ -87,6 +90,29 @@ async def _memory(args: argparse.Namespace) -> list[dict[str, Any]]:
             r.mode, f"{r.image_bytes / mib:.1f} MiB", f"{r.wire_bytes / mib:.1f} MiB",
             f"{r.baseline_rss / mib:.0f} MiB", f"{r.peak_rss / mib:.0f} MiB",
             f"{r.peak_growth_per_image / mib:.0f} MiB", f"{r.copies:.2f}",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
+
+
+async def _edit_memory() -> list[dict[str, Any]]:
+    from imagegate.bench._edit_memory import edit_memory
+
+    rows = await edit_memory()
+    first = rows[0]
+    table = _table(
+        f"peak RSS, {first.concurrency} concurrent edits of {first.images} input images each "
+        "(random-noise PNGs), through the router"
+    )
+    headers = ("route", "input image", "bytes in flight", "RSS with inputs", "peak", "copies")
+    for header in headers:
+        table.add_column(header, justify="right")
+    mib = 2**20
+    for r in rows:
+        table.add_row(
+            f"{r.path}/{r.model}", f"{r.image_bytes / mib:.1f} MiB",
+            f"{r.bytes_in_flight / mib:.0f} MiB", f"{r.baseline_rss / mib:.0f} MiB",
+            f"{r.peak_rss / mib:.0f} MiB", f"{r.copies:.2f}",
         )  # fmt: skip
     _console().print(table)
     return [r.to_json() for r in rows]
