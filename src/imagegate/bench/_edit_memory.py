@@ -85,14 +85,15 @@ def _inputs(concurrency: int, images: int, image_bytes: int) -> list[list[bytes]
 
 
 async def _client(
-    path: EditPath, inputs: list[list[bytes]], base_url: str, key: str
+    path: EditPath, inputs: list[list[bytes]], base_url: str, key: str, budget: int | None
 ) -> EditMemoryResult:
     from imagegate import Route, Router
 
     model = _MODELS[path]
+    route_options: dict[str, Any] = {} if budget is None else {"inline_bytes_in_flight": budget}
     concurrency = len(inputs)
     router = Router(
-        [Route(path, model=model, base_url=base_url, api_key=key)],
+        [Route(path, model=model, base_url=base_url, api_key=key, **route_options)],
         max_in_flight=2 * concurrency,  # every edit in flight at once
     )
     await router.open()
@@ -126,14 +127,19 @@ async def _client(
 
 
 async def _measure(
-    path: EditPath, concurrency: int, images: int, image_bytes: int, latency_s: float
+    path: EditPath,
+    concurrency: int,
+    images: int,
+    image_bytes: int,
+    latency_s: float,
+    budget: int | None = None,
 ) -> EditMemoryResult:
     inputs = _inputs(concurrency, images, image_bytes)
     # At scale 1 every edit is in flight before the first answers (small answers: the
     # inputs are what is measured).
     scenario = fixed_latency_scenario(latency_s, name="edit-memory")
     async with SimulatorProcess(scenario, payload="small") as server:
-        return await _client(path, inputs, server.base_urls[path], server.keys[path])
+        return await _client(path, inputs, server.base_urls[path], server.keys[path], budget)
 
 
 async def measure_edit_memory(
@@ -143,6 +149,7 @@ async def measure_edit_memory(
     images: int = 4,
     image_bytes: int = 4 * _MIB,
     latency_s: float = 5.0,
+    inline_bytes_in_flight: int | None = None,
 ) -> EditMemoryResult:
     """Run one measurement in a fresh child process and return its result.
 
@@ -152,6 +159,8 @@ async def measure_edit_memory(
         images: Input images per edit.
         image_bytes: About the size of each input image.
         latency_s: How long the simulator takes to answer each edit (real seconds).
+        inline_bytes_in_flight: The gemini route's budget of input bytes in flight (its
+            default, 64 MiB, when None).
     """
     process = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -159,6 +168,7 @@ async def measure_edit_memory(
         "imagegate.bench._edit_memory",
         *("--path", path, "--concurrency", str(concurrency), "--images", str(images)),
         *("--image-bytes", str(image_bytes), "--latency-s", repr(latency_s)),
+        *(("--budget", str(inline_bytes_in_flight)) if inline_bytes_in_flight else ()),
         stdout=asyncio.subprocess.PIPE,
         env={**os.environ, "IMAGEGATE_LOG_LEVEL": os.environ.get("IMAGEGATE_LOG_LEVEL", "error")},
     )
@@ -182,9 +192,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--images", type=int, default=4)
     parser.add_argument("--image-bytes", type=int, default=4 * _MIB)
     parser.add_argument("--latency-s", type=float, default=5.0)
+    parser.add_argument("--budget", type=int, default=None)
     args = parser.parse_args(argv)
     result = asyncio.run(
-        _measure(args.path, args.concurrency, args.images, args.image_bytes, args.latency_s)
+        _measure(
+            args.path,
+            args.concurrency,
+            args.images,
+            args.image_bytes,
+            args.latency_s,
+            args.budget,
+        )
     )
     print(json.dumps(result.to_json()))
 

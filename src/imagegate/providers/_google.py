@@ -60,6 +60,7 @@ from imagegate.providers._gemini_models import (
 from imagegate.providers._google_errors import map_api_error
 from imagegate.providers._google_reasons import billing_without_image, verdict
 from imagegate.providers._guard import DEFAULT_MAX_RESPONSE_BYTES, aiohttp_guard
+from imagegate.providers._inflight import DEFAULT_INLINE_BYTES_IN_FLIGHT, BytesInFlight
 from imagegate.providers._inputs import input_fields
 from imagegate.providers._options import positive_int
 from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
@@ -147,12 +148,16 @@ class GoogleGenAIProvider:
             (None: the per-image limits of the catalogue only).
         per_image_cap: Whether the catalogue's per-image byte limit applies (Vertex AI
             publishes one for inline images; the Gemini API only a per-request one).
+        inline_bytes_in_flight: Input image bytes sent inline at once; calls past it
+            wait their turn (`imagegate.providers._inflight`: google-genai holds ~2.7
+            copies of each call's inputs while it is in flight).
     """
 
     __slots__ = (
         "_client",
         "_closed",
         "_default_price",
+        "_inflight",
         "_inline_cap",
         "_log",
         "_per_image_cap",
@@ -171,8 +176,10 @@ class GoogleGenAIProvider:
         description: str = "",
         inline_cap_bytes: int | None = None,
         per_image_cap: bool = True,
+        inline_bytes_in_flight: int = DEFAULT_INLINE_BYTES_IN_FLIGHT,
     ) -> None:
         self.name = name
+        self._inflight = BytesInFlight(inline_bytes_in_flight)
         self._inline_cap = inline_cap_bytes
         self._per_image_cap = per_image_cap
         self._client = client
@@ -221,9 +228,10 @@ class GoogleGenAIProvider:
             request_id=request.request_id, timeout_s=request.timeout_s,
         )  # fmt: skip
         try:
-            response = await self._client.aio.models.generate_content(
-                model=request.model, contents=contents, config=config
-            )
+            async with self._inflight.hold(sum(len(image.data) for image in request.images)):
+                response = await self._client.aio.models.generate_content(
+                    model=request.model, contents=contents, config=config
+                )
         except errors.APIError as exc:
             raise map_api_error(exc, route, size) from scrub(exc)
         except Exception as exc:

@@ -3,8 +3,9 @@ Developer API, through google-genai's async client.
 
 Credentials: ``api_key=``, else ``GEMINI_API_KEY``, else ``GOOGLE_API_KEY`` (or the route's
 ``api_key_env``). Route options: ``api_version`` (``"v1"``, the SDK default, or
-``"v1beta"``), ``price_usd`` (override the list prices) and ``max_response_bytes`` (cap
-on an answer, 64 MiB by default). The request and error mapping live in
+``"v1beta"``), ``price_usd`` (override the list prices), ``max_response_bytes`` (cap
+on an answer, 64 MiB by default) and ``inline_bytes_in_flight`` (input image bytes sent
+at once, 64 MiB by default: `imagegate.providers._inflight`). The request and error mapping live in
 `imagegate.providers._google`, shared with Vertex AI.
 """
 
@@ -25,7 +26,8 @@ from imagegate.providers._google import (
     check_response_cap,
     http_options,
 )
-from imagegate.providers._options import check_options
+from imagegate.providers._inflight import DEFAULT_INLINE_BYTES_IN_FLIGHT
+from imagegate.providers._options import check_options, positive_int
 from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
 
@@ -43,7 +45,7 @@ INLINE_CAP_BYTES: Final = 100_000_000
 up from 20 MB (https://blog.google/innovation-and-ai/technology/developers-tools/gemini-api-new-file-limits).
 The API publishes no per-image limit for inline data."""
 
-_OPTIONS: Final = ("api_version", "max_response_bytes", "price_usd")
+_OPTIONS: Final = ("api_version", "inline_bytes_in_flight", "max_response_bytes", "price_usd")
 
 
 class GeminiProvider(GoogleGenAIProvider):
@@ -71,6 +73,7 @@ class GeminiProvider(GoogleGenAIProvider):
         api_version: str | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
         max_response_bytes: int | None = None,
+        inline_bytes_in_flight: int = DEFAULT_INLINE_BYTES_IN_FLIGHT,
     ) -> None:
         if api_version is not None and not isinstance(api_version, str):
             raise ConfigurationError(f"gemini: api_version must be a string, got {api_version!r}")
@@ -94,6 +97,9 @@ class GeminiProvider(GoogleGenAIProvider):
             description=f"base_url={base_url!r}" if base_url else "",
             inline_cap_bytes=INLINE_CAP_BYTES,
             per_image_cap=False,
+            inline_bytes_in_flight=positive_int(
+                "gemini", "inline_bytes_in_flight", inline_bytes_in_flight
+            ),
         )
 
     @classmethod
@@ -107,4 +113,7 @@ class GeminiProvider(GoogleGenAIProvider):
             api_version=config.options.get("api_version"),
             price_usd=config.options.get("price_usd"),
             max_response_bytes=config.options.get("max_response_bytes"),
+            inline_bytes_in_flight=config.options.get(
+                "inline_bytes_in_flight", DEFAULT_INLINE_BYTES_IN_FLIGHT
+            ),
         )

@@ -11,8 +11,9 @@ Two ways in:
 - **Express mode**: an API key (``api_key=`` or the route's ``api_key_env``), no project.
 
 Route options: ``project``, ``location``, ``credentials`` (a
-``google.auth.credentials.Credentials``), ``api_version``, ``price_usd`` and
-``max_response_bytes`` (cap on an answer, 64 MiB by default). Requests and
+``google.auth.credentials.Credentials``), ``api_version``, ``price_usd``,
+``max_response_bytes`` (cap on an answer, 64 MiB by default) and
+``inline_bytes_in_flight`` (input image bytes sent at once, 64 MiB by default). Requests and
 error mapping are shared with AI Studio (`imagegate.providers._google`).
 """
 
@@ -37,7 +38,8 @@ from imagegate.providers._google import (
     check_response_cap,
     http_options,
 )
-from imagegate.providers._options import check_options
+from imagegate.providers._inflight import DEFAULT_INLINE_BYTES_IN_FLIGHT
+from imagegate.providers._options import check_options, positive_int
 from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
 
@@ -62,7 +64,8 @@ reported)."""
 _SCOPES: Final = ("https://www.googleapis.com/auth/cloud-platform",)
 _ADC_ENV_VAR: Final = "GOOGLE_APPLICATION_CREDENTIALS"
 _OPTIONS: Final = (
-    "api_version", "credentials", "location", "max_response_bytes", "price_usd", "project",
+    "api_version", "credentials", "inline_bytes_in_flight", "location", "max_response_bytes",
+    "price_usd", "project",
 )  # fmt: skip
 
 
@@ -100,6 +103,7 @@ class VertexProvider(GoogleGenAIProvider):
         api_version: str | None = None,
         price_usd: float | Mapping[Size, float] | None = None,
         max_response_bytes: int | None = None,
+        inline_bytes_in_flight: int = DEFAULT_INLINE_BYTES_IN_FLIGHT,
     ) -> None:
         _check_project_options(project, location, credentials)
         prices = parse_price_option(price_usd, provider="vertex")
@@ -122,6 +126,9 @@ class VertexProvider(GoogleGenAIProvider):
             default_price_usd=DEFAULT_PRICE_USD,
             price_usd=prices,
             description=description,
+            inline_bytes_in_flight=positive_int(
+                "vertex", "inline_bytes_in_flight", inline_bytes_in_flight
+            ),
         )
 
     @classmethod
@@ -139,6 +146,9 @@ class VertexProvider(GoogleGenAIProvider):
             api_version=options.get("api_version"),
             price_usd=options.get("price_usd"),
             max_response_bytes=options.get("max_response_bytes"),
+            inline_bytes_in_flight=options.get(
+                "inline_bytes_in_flight", DEFAULT_INLINE_BYTES_IN_FLIGHT
+            ),
         )
 
 
