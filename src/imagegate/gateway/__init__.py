@@ -13,7 +13,7 @@ from imagegate.gateway._app import create_app
 from imagegate.gateway._auth import KeyRing, hash_key, new_key
 from imagegate.gateway._config import ClientSettings, GatewayConfig, GatewaySettings, load_config
 from imagegate.gateway._gateway import GATEWAY_KEY, ClientLimits, Gateway
-from imagegate.gateway._serve import add_serve_command, serve
+from imagegate.gateway._serve import add_serve_command, serve, shared_state
 
 __all__ = [
     "GATEWAY_KEY",
@@ -29,4 +29,5 @@ __all__ = [
     "load_config",
     "new_key",
     "serve",
+    "shared_state",
 ]

@@ -10,6 +10,8 @@
     max_body_bytes = 52428800         # larger requests get 413
     grace_s = 30                      # SIGTERM: in-flight requests get this long to finish
     log_prompts = false
+    redis_url_env = "IMAGEGATE_REDIS_URL"   # optional: share state through Redis
+    redis_prefix = "imagegate-prod"
 
     [gateway.models]                  # public model name -> route names, in order
     "nano-banana-pro" = ["gemini/gemini-3-pro-image"]
@@ -69,6 +71,10 @@ class GatewaySettings(BaseModel):
         max_body_bytes: Largest request body accepted (413 above).
         grace_s: How long in-flight requests may run on after SIGTERM.
         log_prompts: Put prompts in the access log (off: never).
+        redis_url_env: The environment variable holding a Redis URL: replicas then share
+            breakers, rate limits, budgets and client limits through `RedisState` (the
+            URL may hold a password, so it is never read from the file).
+        redis_prefix: The `RedisState` key prefix (one per deployment).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -78,6 +84,8 @@ class GatewaySettings(BaseModel):
     max_body_bytes: int = Field(default=DEFAULT_MAX_BODY_BYTES, ge=1024)
     grace_s: float = Field(default=30.0, ge=0, allow_inf_nan=False)
     log_prompts: bool = False
+    redis_url_env: str | None = Field(default=None, min_length=1)
+    redis_prefix: str = Field(default="imagegate", min_length=1)
 
 
 @dataclass(frozen=True, slots=True)

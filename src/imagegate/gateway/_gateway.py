@@ -53,6 +53,9 @@ class Gateway:
 
     Args:
         config: What `load_config` read.
+        state: Where routers and client limits keep shared state (a `RedisState` for
+            replicas); default: the configuration's ``state``, else in memory. It is the
+            caller's to close.
 
     Use as an async context manager (it opens and closes every router);
     `imagegate.gateway.create_app` puts it behind HTTP.
@@ -60,10 +63,10 @@ class Gateway:
 
     __slots__ = ("_open", "clients", "config", "draining", "keys", "routers", "state")
 
-    def __init__(self, config: GatewayConfig) -> None:
+    def __init__(self, config: GatewayConfig, *, state: StateBackend | None = None) -> None:
         self.config = config
         settings = config.router
-        self.state: StateBackend = settings.state if settings.state is not None else MemoryState()
+        self.state: StateBackend = state or settings.state or MemoryState()
         arguments = {**settings.arguments(), "state": self.state}
         by_name = {route.name: route for route in settings.routes}
         self.routers: dict[str, Router] = {

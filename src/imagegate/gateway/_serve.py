@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -24,10 +25,11 @@ from aiohttp import web
 from imagegate.errors import ConfigurationError
 from imagegate.gateway._app import create_app
 from imagegate.gateway._auth import hash_key, new_key
-from imagegate.gateway._config import load_config
+from imagegate.gateway._config import GatewaySettings, load_config
 from imagegate.gateway._gateway import Gateway
+from imagegate.state import RedisState
 
-__all__ = ["add_serve_command", "serve"]
+__all__ = ["add_serve_command", "serve", "shared_state"]
 
 
 async def serve(
@@ -80,8 +82,30 @@ def _metrics_bridge() -> None:
         metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
 
 
+def shared_state(settings: GatewaySettings) -> RedisState | None:
+    """The `RedisState` that ``redis_url_env`` names, or None when it names none.
+
+    Raises:
+        ConfigurationError: the variable is not set, or the redis client is missing.
+    """
+    if settings.redis_url_env is None:
+        return None
+    url = os.environ.get(settings.redis_url_env)
+    if not url:
+        raise ConfigurationError(
+            f"gateway.redis_url_env names {settings.redis_url_env}, which is not set"
+        )
+    try:
+        return RedisState(url, prefix=settings.redis_prefix)
+    except ImportError:
+        raise ConfigurationError(
+            "gateway.redis_url_env needs the redis client: pip install 'imagegate[redis]'"
+        ) from None
+
+
 async def _serve_forever(args: argparse.Namespace) -> int:
     config = load_config(args.config)
+    state = shared_state(config.gateway)
     _metrics_bridge()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -92,8 +116,12 @@ async def _serve_forever(args: argparse.Namespace) -> int:
     def listening(port: int) -> None:
         print(f"imagegate gateway on http://{args.host}:{port}", file=sys.stderr, flush=True)
 
-    async with Gateway(config) as gateway:
-        await serve(gateway, host=args.host, port=args.port, stop=stop, started=listening)
+    try:
+        async with Gateway(config, state=state) as gateway:
+            await serve(gateway, host=args.host, port=args.port, stop=stop, started=listening)
+    finally:
+        if state is not None:
+            await state.aclose()
     return 0
 
 

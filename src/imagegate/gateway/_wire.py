@@ -26,6 +26,7 @@ __all__ = ["BadField", "EditBody", "GenerationBody", "images_response", "parse"]
 _PIXELS = re.compile(r"^(\d{2,5})x(\d{2,5})$")
 _TIERS: dict[str, Size] = {"1K": "1K", "2K": "2K", "4K": "4K"}
 _FORMATS = {"image/png": "png", "image/jpeg": "jpeg", "image/webp": "webp"}
+Quality = Literal["auto", "low", "medium", "high", "xhigh", "max", "standard", "hd"]
 
 
 class BadField(Exception):
@@ -45,7 +46,7 @@ class GenerationBody(BaseModel):
     prompt: str = Field(min_length=1, max_length=32000)
     n: int = Field(default=1, ge=1, le=10)
     size: str | None = None
-    quality: Literal["auto", "low", "medium", "high", "standard", "hd"] | None = None
+    quality: Quality | None = None
     response_format: Literal["b64_json", "url"] | None = None
     output_format: Literal["png", "jpeg", "webp"] | None = None
     output_compression: int | None = Field(default=None, ge=0, le=100)
