@@ -78,7 +78,7 @@ def _metrics_bridge() -> None:
         from opentelemetry.sdk.metrics import MeterProvider
     except ImportError:
         return
-    if type(metrics.get_meter_provider()).__name__.startswith(("Proxy", "NoOp")):
+    if not isinstance(metrics.get_meter_provider(), MeterProvider):
         metrics.set_meter_provider(MeterProvider(metric_readers=[PrometheusMetricReader()]))
 
 
