@@ -48,7 +48,8 @@ class KeyRing:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             return None
-        digest = hashlib.sha256(token.strip().encode("utf-8")).digest()
+        # "replace": a header that is not valid text matches no key rather than failing.
+        digest = hashlib.sha256(token.strip().encode("utf-8", "replace")).digest()
         found = None
         for name, expected in self._entries:
             if hmac.compare_digest(digest, expected) and found is None:
