@@ -35,6 +35,7 @@ from imagegate._route import Route
 from imagegate._router import Router
 from imagegate._status import add_status_command, print_table
 from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError, ProviderError
+from imagegate.gateway import add_serve_command
 from imagegate.guards import FlightView, Guard, RunView
 from imagegate.providers import registry
 from imagegate.resilience.clock import Clock
@@ -371,6 +372,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="a TOML file, as Router.from_config reads")
     check.set_defaults(func=_cmd_config_check)
     add_status_command(commands)
+    add_serve_command(commands)
 
     # The benchmark's own parsers live in imagegate.bench, imported only when used.
     for name, text in _DELEGATED.items():
