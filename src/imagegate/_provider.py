@@ -192,9 +192,9 @@ class Capabilities:
         images, the model takes at most 3"``); then the tier, the ratio and ``n``.
         """
         if images or mask is not None:
-            refused = _inputs_refused(self, images, mask)
+            refused = self.inputs_refusal(images, mask)
             if refused is not None:
-                return refused
+                return refused[1]
         if size not in self.sizes:
             offered = ", ".join(s for s in SIZES if s in self.sizes) or "none"
             return f"cannot deliver {size} (offers {offered})"
@@ -206,31 +206,39 @@ class Capabilities:
             return f"n={n} above the model's maximum of {self.max_n}"
         return None
 
+    def inputs_refusal(
+        self, images: Sequence[GeneratedImage], mask: GeneratedImage | None = None
+    ) -> tuple[str, str] | None:
+        """The field (``"images"`` or ``"mask"``) and the reason, naming the input, why this
+        model cannot take these input images and mask; None when it can. The router skips
+        a route for it; an adapter refuses a call with it before sending anything."""
+        if len(images) > self.max_input_images:
+            if self.max_input_images == 0:
+                return "images", f"{_count(len(images))}, the model takes none"
+            return (
+                "images",
+                f"{_count(len(images))}, the model takes at most {self.max_input_images}",
+            )
+        if mask is not None and not self.supports_mask:
+            return "mask", "a mask, the model takes none"
+        named = [(f"images[{i}]", image) for i, image in enumerate(images)]
+        for name, image in named if mask is None else [*named, ("mask", mask)]:
+            field = "mask" if name == "mask" else "images"
+            if image.mime_type not in self.input_mime_types:
+                takes = ", ".join(sorted(self.input_mime_types)) or "none"
+                return field, f"{name} is {image.mime_type}, the model takes {takes}"
+            limit = self.max_input_image_bytes
+            if limit is not None and len(image.data) > limit:
+                return (
+                    field,
+                    f"{name} is {len(image.data):,} bytes, the model takes at most {limit:,}",
+                )
+        return None
+
     def estimate_cost_usd(self, size: Size, n: int = 1, *, input_images: int = 0) -> float:
         """List price of ``n`` images at ``size``, plus ``input_image_price_usd`` for each
         of ``input_images`` (billed once per call, whatever ``n``); 0.0 when unknown."""
         return self.price_usd.get(size, 0.0) * n + self.input_image_price_usd * input_images
-
-
-def _inputs_refused(
-    caps: Capabilities, images: Sequence[GeneratedImage], mask: GeneratedImage | None
-) -> str | None:
-    """Why ``caps`` cannot take these input images and mask, naming the input; or None."""
-    if len(images) > caps.max_input_images:
-        if caps.max_input_images == 0:
-            return f"{_count(len(images))}, the model takes none"
-        return f"{_count(len(images))}, the model takes at most {caps.max_input_images}"
-    if mask is not None and not caps.supports_mask:
-        return "a mask, the model takes none"
-    named = [(f"images[{i}]", image) for i, image in enumerate(images)]
-    for name, image in named if mask is None else [*named, ("mask", mask)]:
-        if image.mime_type not in caps.input_mime_types:
-            takes = ", ".join(sorted(caps.input_mime_types)) or "none"
-            return f"{name} is {image.mime_type}, the model takes {takes}"
-        limit = caps.max_input_image_bytes
-        if limit is not None and len(image.data) > limit:
-            return f"{name} is {len(image.data):,} bytes, the model takes at most {limit:,}"
-    return None
 
 
 def _count(images: int) -> str:

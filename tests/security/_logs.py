@@ -2,15 +2,15 @@
 a plain stdlib formatter, imagegate's JSON lines, and structlog's `ProcessorFormatter`
 (console with rich tracebacks, JSON with dict tracebacks) over stdlib records — each
 writing to a buffer from a handler on the ``imagegate`` logger, which does not propagate
-(so pytest's own capture does not keep thousands of records in memory)."""
+(so pytest's own capture does not keep thousands of records in memory). The suite's
+conftest puts the logger back after every test."""
 
 from __future__ import annotations
 
 import io
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 import structlog
 
 from imagegate._logging import JsonFormatter
@@ -52,16 +52,3 @@ the record's ``imagegate`` fields)."""
 def set_level(level: str) -> None:
     """The ``imagegate`` logger at ``level`` (``"debug"``, ``"warning"`` …)."""
     logging.getLogger("imagegate").setLevel(level.upper())
-
-
-@pytest.fixture
-def restore_logging() -> Iterator[None]:
-    """Put the imagegate logger's handlers, level and propagation back as they were."""
-    ours = logging.getLogger("imagegate")
-    handlers, level, propagate = list(ours.handlers), ours.level, ours.propagate
-    yield
-    for handler in ours.handlers[:]:
-        if handler not in handlers:
-            ours.removeHandler(handler)
-    ours.setLevel(level)
-    ours.propagate = propagate

@@ -11,7 +11,7 @@ from imagegate import Capabilities, ProviderRequest, ProviderResponse, Route, Ro
 from imagegate.errors import ImageGateError
 
 from ._leaky import KEYS, duplicate_content_length, hostile_server, route_to
-from ._logs import EXPLAINED, RENDERERS, Configure, restore_logging, set_level  # noqa: F401 (a fixture)
+from ._logs import EXPLAINED, RENDERERS, Configure, set_level
 
 PLUGIN_KEY = "sk-proj-PluginTest0123456789abcdefghijklmnopq"
 
@@ -48,7 +48,6 @@ async def _fail_and_capture(configure: Configure, routes: list[Route]) -> str:
 
 @pytest.mark.parametrize("level", ["warning", "debug"])
 @pytest.mark.parametrize("renderer", RENDERERS)
-@pytest.mark.usefixtures("restore_logging")
 async def test_malformed_transport_failure_logs_no_key(renderer: str, level: str) -> None:
     """A duplicate Content-Length (aiohttp refuses the answer; the openai adapter maps it to
     a TransportError) logs no key, whatever the renderer and the level."""
@@ -61,7 +60,6 @@ async def test_malformed_transport_failure_logs_no_key(renderer: str, level: str
 
 
 @pytest.mark.parametrize("renderer", RENDERERS)
-@pytest.mark.usefixtures("restore_logging")
 async def test_plugin_failure_logs_no_key(renderer: str) -> None:
     """A plugin raising with its key in the message and in locals logs no key."""
     text = await _fail_and_capture(RENDERERS[renderer], [Route(LeakyPlugin(PLUGIN_KEY), model="m")])

@@ -54,7 +54,7 @@ from imagegate.testing._images import make_png
 
 from ._hostile import MODEL, MiB, build, flux_routes, gzip_bomb, image_answer, png_b64
 from ._leaky import KEYS, duplicate_content_length
-from ._logs import RENDERERS, restore_logging, set_level  # noqa: F401 (a fixture)
+from ._logs import RENDERERS, set_level
 from ._reach import paths_to
 
 REQUESTS = int(os.environ.get("IMAGEGATE_SOAK_REQUESTS", "400"))
@@ -296,7 +296,6 @@ SETUPS = [
 
 
 @pytest.mark.parametrize(("level", "renderer"), SETUPS)
-@pytest.mark.usefixtures("restore_logging")
 async def test_soak_loses_nothing_leaks_nothing_grows_not(
     level: str,
     renderer: str,

@@ -35,39 +35,25 @@ def input_fields(limits: InputLimits | None) -> dict[str, Any]:
 
 
 def refuse_inputs(capabilities: Capabilities, request: ProviderRequest, route: str) -> None:
-    """Refuse, before any network call, input images or a mask the model cannot take.
+    """Refuse, before any network call, input images or a mask the model cannot take
+    (`Capabilities.inputs_refusal`, what the router skips a route for), or a mask that
+    cannot apply: without an input image, or of another size than the first.
 
     Raises:
         InvalidRequestError: naming the field (``images`` or ``mask``).
     """
     if not request.images and request.mask is None:
         return
-    problem = _images_problem(capabilities, request.images) or _mask_problem(capabilities, request)
+    problem = capabilities.inputs_refusal(request.images, request.mask) or _mask_misfit(request)
     if problem is not None:
         field, reason = problem
         raise InvalidRequestError(f"{route}: {reason}", field=field, route=route, size=request.size)
 
 
-def _images_problem(
-    capabilities: Capabilities, images: tuple[GeneratedImage, ...]
-) -> tuple[str, str] | None:
-    most = capabilities.max_input_images
-    if len(images) > most:
-        said = "takes no input images" if most == 0 else f"takes at most {most} input images"
-        return "images", f"{said} (got {len(images)})"
-    for number, image in enumerate(images, 1):
-        reason = _image_problem(capabilities, image)
-        if reason is not None:
-            return "images", f"input image {number}: {reason}"
-    return None
-
-
-def _mask_problem(capabilities: Capabilities, request: ProviderRequest) -> tuple[str, str] | None:
+def _mask_misfit(request: ProviderRequest) -> tuple[str, str] | None:
     mask = request.mask
     if mask is None:
         return None
-    if not capabilities.supports_mask:
-        return "mask", "takes no edit mask"
     if not request.images:
         return "mask", "a mask needs an input image to apply to"
     first = request.images[0]
@@ -76,17 +62,6 @@ def _mask_problem(capabilities: Capabilities, request: ProviderRequest) -> tuple
             f"the mask is {mask.width}x{mask.height}, the first input image "
             f"{first.width}x{first.height}: they must be the same size"
         )
-    reason = _image_problem(capabilities, mask)
-    return None if reason is None else ("mask", f"the mask: {reason}")
-
-
-def _image_problem(capabilities: Capabilities, image: GeneratedImage) -> str | None:
-    if image.mime_type not in capabilities.input_mime_types:
-        offered = ", ".join(sorted(capabilities.input_mime_types)) or "none"
-        return f"{image.mime_type} not accepted (takes {offered})"
-    limit = capabilities.max_input_image_bytes
-    if limit is not None and len(image.data) > limit:
-        return f"{len(image.data):,} bytes, above the model's limit of {limit:,}"
     return None
 
 

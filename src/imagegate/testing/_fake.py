@@ -184,13 +184,11 @@ class FakeProvider:
         self.closed = True
 
     def _refuse_inputs(self, request: ProviderRequest) -> None:
-        caps, wanted = self._capabilities, (request.size, request.aspect_ratio, request.n)
-        reason = caps.unsupported_reason(*wanted, images=request.images, mask=request.mask)
         # Judged on the inputs alone: the fake serves any tier or ratio it is asked for.
-        if reason is None or reason == caps.unsupported_reason(*wanted):
+        refused = self._capabilities.inputs_refusal(request.images, request.mask)
+        if refused is None:
             return
-        route = f"{self.name}/{request.model}"
-        field = "mask" if reason.startswith(("a mask", "mask ")) else "images"
+        route, (field, reason) = f"{self.name}/{request.model}", refused
         raise InvalidRequestError(f"{route}: {reason}", field=field, route=route, size=request.size)
 
     def _next(self, model: str, size: Size) -> FakeOutcome:
