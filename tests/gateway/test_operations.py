@@ -4,6 +4,7 @@ graceful shutdown, over loopback."""
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import logging
 
 import aiohttp
@@ -62,11 +63,16 @@ async def test_models_needs_a_key(gw: Running) -> None:
 
 
 async def test_metrics_is_prometheus_text(gw: Running) -> None:
-    """/metrics answers Prometheus' text format from prometheus_client."""
+    """/metrics answers Prometheus' text format from prometheus_client; without it, a 404
+    that says what to install."""
     async with (
         aiohttp.ClientSession() as session,
         session.get(f"{gw.root}/metrics") as response,
     ):
+        if importlib.util.find_spec("prometheus_client") is None:
+            assert response.status == 404
+            assert "pip install" in (await response.json())["error"]["message"]
+            return
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain")
         assert "python_info" in await response.text()
