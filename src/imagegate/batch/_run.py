@@ -29,6 +29,7 @@ __all__ = ["Progress", "run"]
 _log = get_logger("imagegate.batch")
 
 _MAX_ERROR_CHARS = 500
+_IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
 
 Items = Iterable[BatchItem | Mapping[str, Any]] | AsyncIterable[BatchItem | Mapping[str, Any]]
 
@@ -112,6 +113,7 @@ class _Batch:
     async def _attempt(self, item: BatchItem) -> ItemResult:
         run = self.journal.run
         try:
+            await anyio.to_thread.run_sync(_remove_image, self.journal.folder, item.id)
             request = await as_request(item.arguments)
             if request.n != 1:
                 raise InvalidRequestError("invalid request: a batch item asks for one image (n=1)")
@@ -135,6 +137,13 @@ class _Batch:
         """Append one record to the journal, durably."""
         async with self.lock:
             await anyio.to_thread.run_sync(self.journal.append, record)
+
+
+def _remove_image(folder: Path, item_id: str) -> None:
+    """Remove an image a cut-off run delivered but never recorded: the new one may
+    come in another format, and a failure must not leave it beside the result."""
+    for suffix in _IMAGE_SUFFIXES:
+        (folder / f"{item_id}{suffix}").unlink(missing_ok=True)
 
 
 def _save(folder: Path, item_id: str, image: GeneratedImage) -> str:
