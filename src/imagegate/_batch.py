@@ -97,7 +97,7 @@ async def as_async(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
 
 
 class _End:
-    """What a worker sends when the input is exhausted (or its iterator raised)."""
+    """What a worker sends when the input is exhausted, or with the error that ended it."""
 
     __slots__ = ("error",)
 
@@ -128,7 +128,12 @@ class _Pool(Generic[T, R]):
                 except Exception as exc:  # the caller's iterator failed: re-raised to it
                     await self.answers.put(_End(exc))
                     return
-            await self.answers.put(await self.work(item))
+            try:
+                answer = await self.work(item)
+            except Exception as exc:  # work that broke its promise not to raise
+                await self.answers.put(_End(exc))
+                return
+            await self.answers.put(answer)
 
 
 async def pooled(
@@ -138,32 +143,31 @@ async def pooled(
     concurrency: int,
 ) -> AsyncIterator[R]:
     """``work(item)`` for every item, ``concurrency`` at once, yielding each answer as it
-    completes. ``work`` must not raise. Items are pulled only as workers free up and a
-    finished worker waits for its answer to be taken, so memory stays bounded for any
-    length of input. An exception from the input's own iterator is raised here, after
-    the answers already made; closing the iterator cancels what is still running."""
+    completes. Items are pulled only as workers free up and a finished worker waits for
+    its answer to be taken, so memory stays bounded for any length of input. An
+    exception from the input's own iterator, or from ``work`` (which should turn every
+    failure into an answer), is raised here at once and cancels the rest, as closing the
+    iterator does."""
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
     pool = _Pool(work, as_async(items), concurrency)
     loop = asyncio.get_running_loop()
     workers = {loop.create_task(pool.worker()) for _ in range(concurrency)}
-    error: BaseException | None = None
     try:
         ended = 0
         while ended < concurrency:
             answer = await pool.answers.get()
-            if isinstance(answer, _End):
+            if not isinstance(answer, _End):
+                yield answer
+            elif answer.error is not None:
+                raise answer.error
+            else:
                 ended += 1
-                error = error or answer.error
-                continue
-            yield answer
     finally:
         for task in workers:
             task.cancel()
         with anyio.CancelScope(shield=True):
             await asyncio.gather(*workers, return_exceptions=True)
-    if error is not None:
-        raise error
 
 
 async def _one(run: Run, index: int, item: object) -> BatchResult:
