@@ -15,9 +15,11 @@ import json
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
+from contextlib import aclosing, asynccontextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+
+import anyio
 
 from imagegate._router import Router
 from imagegate.batch._items import BatchItem, read_requests
@@ -159,6 +161,8 @@ def _items(args: argparse.Namespace) -> Iterator[BatchItem]:
 
 
 async def _batch(args: argparse.Namespace, out: TextIO) -> int:
+    if args.concurrency < 1:
+        raise ConfigurationError("--concurrency must be at least 1")
     with args.requests.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
     progress = Progress()
@@ -166,24 +170,35 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
     async with _router(args) as (router, sim):
         record = _SimRecord(sim, args.out) if sim is not None else None
         try:
-            results = run(
-                router,
-                _items(args),
-                args.out,
-                concurrency=args.concurrency,
-                retry_failed=args.retry_failed,
-                progress=progress,
-            )
-            async for _ in results:
-                if record is not None:
-                    record.tick(progress.run)
-                display.update()
+            async with anyio.create_task_group() as ticker:
+                ticker.start_soon(_tick, display, record, progress)
+                results = run(
+                    router,
+                    _items(args),
+                    args.out,
+                    concurrency=args.concurrency,
+                    retry_failed=args.retry_failed,
+                    progress=progress,
+                )
+                async with aclosing(results):
+                    async for _ in results:
+                        display.update()
+                ticker.cancel_scope.cancel()
         finally:
             if record is not None:
                 record.close(progress.run)
     display.update(final=True)
     _summary(progress, args.out, out)
     return 1 if progress.failed else 0
+
+
+async def _tick(display: _Display, record: _SimRecord | None, progress: Progress) -> None:
+    """Redraw the progress line (and keep the simulator's record) while nothing ends."""
+    while True:
+        await anyio.sleep(_TTY_EVERY_S)
+        display.update()
+        if record is not None:
+            record.tick(progress.run)
 
 
 def _summary(progress: Progress, folder: Path, out: TextIO) -> None:

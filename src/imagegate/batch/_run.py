@@ -9,7 +9,7 @@ cannot know whether the provider finished (and billed) the work it never receive
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -186,7 +186,7 @@ async def run(
     concurrency: int = 8,
     retry_failed: bool = False,
     progress: Progress | None = None,
-) -> AsyncIterator[ItemResult]:
+) -> AsyncGenerator[ItemResult, None]:
     """Run a batch through ``router``, resuming from ``out_dir``'s journal; yield each
     item's result as it finishes (earlier runs' results too, marked ``resumed``).
 
