@@ -94,7 +94,8 @@ class _Batch:
         self.lock = anyio.Lock()
 
     async def item(self, item: BatchItem) -> ItemResult:
-        """Run one item (or report its earlier result); never raises but to cancel."""
+        """Run one item (or report its earlier result): its failures become its result;
+        only a cancellation or a journal that cannot be written raises."""
         earlier = self.journal.finished.get(item.id)
         if earlier is not None and (earlier.ok or not self.retry_failed):
             self.progress.count(earlier)
