@@ -3,14 +3,26 @@
 `run_many` is what `Router.generate_many` returns: ``concurrency`` workers take inputs in
 turn, and whatever goes wrong with one input (validation, every route failing, a bug in
 an adapter) becomes that input's error, so no answer is lost or repeated.
+
+`pooled` is the pool underneath (`imagegate.batch` runs its items on it too): inputs are
+pulled from any iterable or async iterable only as a worker frees up, and a worker with
+an answer waits for the consumer to take it, so at most about ``2 × concurrency`` inputs
+are held at once however long the input is.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Iterable,
+    Mapping,
+)
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import anyio
 
@@ -20,12 +32,19 @@ from imagegate._request import ImageRequest
 from imagegate._result import ImageResult
 from imagegate.errors import ConfigurationError, ImageGateError, InvalidRequestError
 
-__all__ = ["BatchResult", "run_many"]
+__all__ = ["BatchResult", "Requests", "pooled", "run_many"]
 
 _log = get_logger("imagegate.router")
 
 Run = Callable[[ImageRequest], Awaitable[ImageResult]]
 """Runs one validated request (`Router.run`)."""
+
+RequestInput = ImageRequest | str | Mapping[str, Any]
+Requests = Iterable[RequestInput] | AsyncIterable[RequestInput]
+"""What `Router.generate_many` takes: any iterable or async iterable, never materialised."""
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,30 +69,100 @@ class BatchResult:
         return self.result is not None
 
 
-async def run_many(
-    run: Run,
-    requests: Iterable[ImageRequest | str | Mapping[str, Any]],
-    *,
-    concurrency: int,
-) -> AsyncIterator[BatchResult]:
+def run_many(run: Run, requests: Requests, *, concurrency: int) -> AsyncIterator[BatchResult]:
     """Run every request with ``run``, at most ``concurrency`` at once, yielding each
     answer as it completes; closing the iterator cancels what is still running."""
+
+    async def one(numbered: tuple[int, object]) -> BatchResult:
+        return await _one(run, *numbered)
+
+    return pooled(one, _numbered(requests), concurrency=concurrency)
+
+
+async def _numbered(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[tuple[int, T]]:
+    index = 0
+    async for item in as_async(items):
+        yield index, item
+        index += 1
+
+
+async def as_async(items: Iterable[T] | AsyncIterable[T]) -> AsyncIterator[T]:
+    """``items`` as an async iterator, pulled one at a time (a plain iterable too)."""
+    if isinstance(items, AsyncIterable):
+        async for item in items:
+            yield item
+    else:
+        for item in items:
+            yield item
+
+
+class _End:
+    """What a worker sends when the input is exhausted, or with the error that ended it."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+class _Pool(Generic[T, R]):
+    """The shared state of one `pooled` run: the input, the lock that serialises pulls
+    from it (an async generator cannot be advanced twice at once), and the answers."""
+
+    __slots__ = ("answers", "lock", "source", "work")
+
+    def __init__(self, work: Callable[[T], Awaitable[R]], source: AsyncIterator[T], size: int):
+        self.work = work
+        self.source = source
+        self.lock = asyncio.Lock()
+        self.answers: asyncio.Queue[R | _End] = asyncio.Queue(maxsize=size)
+
+    async def worker(self) -> None:
+        while True:
+            async with self.lock:
+                try:
+                    item = await anext(self.source)
+                except StopAsyncIteration:
+                    await self.answers.put(_End(None))
+                    return
+                except Exception as exc:  # the caller's iterator failed: re-raised to it
+                    await self.answers.put(_End(exc))
+                    return
+            try:
+                answer = await self.work(item)
+            except Exception as exc:  # work that broke its promise not to raise
+                await self.answers.put(_End(exc))
+                return
+            await self.answers.put(answer)
+
+
+async def pooled(
+    work: Callable[[T], Awaitable[R]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    concurrency: int,
+) -> AsyncIterator[R]:
+    """``work(item)`` for every item, ``concurrency`` at once, yielding each answer as it
+    completes. Items are pulled only as workers free up and a finished worker waits for
+    its answer to be taken, so memory stays bounded for any length of input. An
+    exception from the input's own iterator, or from ``work`` (which should turn every
+    failure into an answer), is raised here at once and cancels the rest, as closing the
+    iterator does."""
     if concurrency < 1:
         raise ConfigurationError("concurrency must be at least 1")
-    queue: asyncio.Queue[BatchResult] = asyncio.Queue()
-    items = list(enumerate(requests))
-    pending = iter(items)
-    workers: set[asyncio.Task[None]] = set()
-
-    async def work() -> None:
-        for index, item in pending:
-            queue.put_nowait(await _one(run, index, item))
-
-    for _ in range(min(concurrency, len(items))):
-        workers.add(asyncio.get_running_loop().create_task(work()))
+    pool = _Pool(work, as_async(items), concurrency)
+    loop = asyncio.get_running_loop()
+    workers = {loop.create_task(pool.worker()) for _ in range(concurrency)}
     try:
-        for _ in items:
-            yield await queue.get()
+        ended = 0
+        while ended < concurrency:
+            answer = await pool.answers.get()
+            if not isinstance(answer, _End):
+                yield answer
+            elif answer.error is not None:
+                raise answer.error
+            else:
+                ended += 1
     finally:
         for task in workers:
             task.cancel()
@@ -86,18 +175,23 @@ async def _one(run: Run, index: int, item: object) -> BatchResult:
     a worker never dies and leaves `run_many` waiting for an answer."""
     request: ImageRequest | None = None
     try:
-        request = await _as_request(item)
+        request = await as_request(item)
         return BatchResult(index, request, await run(request), None)
     except ImageGateError as exc:
         return BatchResult(index, request, None, exc)
     except Exception as exc:  # a bug (ours or a plugin's) must not lose the answer
         _log.error("batch.unexpected_error", index=index, exc_info=exc)
-        error = ImageGateError(f"request {index} failed: {type(exc).__name__}: {exc}")
-        error.__cause__ = exc
-        return BatchResult(index, request, None, error)
+        return BatchResult(index, request, None, unexpected(f"request {index}", exc))
 
 
-async def _as_request(item: object) -> ImageRequest:
+def unexpected(what: str, exc: Exception) -> ImageGateError:
+    """An unexpected exception (a bug, ours or a plugin's) as an `ImageGateError`."""
+    error = ImageGateError(f"{what} failed: {type(exc).__name__}: {exc}")
+    error.__cause__ = exc
+    return error
+
+
+async def as_request(item: object) -> ImageRequest:
     """A `generate_many` input as a request: an `ImageRequest`, a prompt, or a mapping
     of `generate` arguments (``images`` and ``mask`` among them, files read in a worker
     thread); anything else is an `InvalidRequestError`."""

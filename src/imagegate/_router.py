@@ -12,14 +12,14 @@ import itertools
 import os
 import random
 import uuid
-from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import anyio
 
 from imagegate import _otel
-from imagegate._batch import BatchResult, run_many
+from imagegate._batch import BatchResult, Requests, run_many
 from imagegate._config import load_settings, validate_settings
 from imagegate._health import RouteHealth, route_health
 from imagegate._inputs import ImageInput, read_inputs
@@ -315,7 +315,7 @@ class Router:
 
     def generate_many(
         self,
-        requests: Iterable[ImageRequest | str | Mapping[str, Any]],
+        requests: Requests,
         *,
         concurrency: int = 8,
     ) -> AsyncIterator[BatchResult]:
@@ -329,7 +329,10 @@ class Router:
 
         Args:
             requests: `ImageRequest` objects, prompts, or mappings of `generate` arguments
-                (``images`` and ``mask`` among them; files are read in a worker thread).
+                (``images`` and ``mask`` among them; files are read in a worker thread),
+                from any iterable or async iterable, pulled only as requests finish (a
+                generator of millions is never held in memory). For a batch that must
+                survive a crash, see `imagegate.batch.run`.
             concurrency: Requests in flight at once.
         """
         return run_many(self.run, requests, concurrency=concurrency)

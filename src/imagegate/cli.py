@@ -5,6 +5,7 @@
     imagegate generate "PROMPT" --route ... --image a.png --image b.png [--mask m.png]   an edit
     imagegate simulate --scenario outage-2026-01-21 --port 8080
     imagegate config check imagegate.toml     the configuration a file resolves to, or its mistakes
+    imagegate batch requests.jsonl --out DIR  many requests, resumable after a crash
     imagegate demo                            the outage: imagegate's presets vs the field
     imagegate bench --scenario all --requests 200 --json out.json
 
@@ -34,6 +35,7 @@ from imagegate._result import Attempt, ImageResult
 from imagegate._route import Route
 from imagegate._router import Router
 from imagegate._status import add_status_command, print_table
+from imagegate.batch._cli import add_batch_command
 from imagegate.errors import AllRoutesFailed, ConfigurationError, ImageGateError, ProviderError
 from imagegate.gateway import add_serve_command
 from imagegate.guards import FlightView, Guard, RunView
@@ -372,6 +374,7 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("file", type=Path, help="a TOML file, as Router.from_config reads")
     check.set_defaults(func=_cmd_config_check)
     add_status_command(commands)
+    add_batch_command(commands)
     add_serve_command(commands)
 
     # The benchmark's own parsers live in imagegate.bench, imported only when used.

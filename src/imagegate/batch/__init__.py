@@ -1,0 +1,32 @@
+"""Durable batches: thousands of requests that survive a crash, a Ctrl-C or an outage.
+
+`run` sends every item of a batch through a router and keeps an append-only journal in
+the output folder, so running it again resumes: finished items are neither generated
+nor paid for twice, items cut off are run again::
+
+    from imagegate.batch import run
+
+    items = ({"id": f"sku-{n}", "prompt": f"product shot {n}"} for n in range(10_000))
+    async with Router.from_config("router.toml") as router:
+        async for result in run(router, items, "out/"):
+            print(result.id, result.status, result.error or result.file)
+
+``imagegate batch requests.jsonl --out DIR`` is the same from the command line
+(docs/batch.md: the journal's format, what resuming does, what a kill costs).
+"""
+
+from imagegate.batch._items import BatchItem, check_id, read_requests
+from imagegate.batch._journal import JOURNAL, RESULTS, ItemResult, Journal
+from imagegate.batch._run import Progress, run
+
+__all__ = [
+    "JOURNAL",
+    "RESULTS",
+    "BatchItem",
+    "ItemResult",
+    "Journal",
+    "Progress",
+    "check_id",
+    "read_requests",
+    "run",
+]
