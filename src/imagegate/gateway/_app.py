@@ -19,8 +19,10 @@ from __future__ import annotations
 import contextlib
 import json
 import time
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, Final
 
 from aiohttp import web
@@ -79,8 +81,11 @@ async def _access_log(request: web.Request, handler: Handler) -> web.StreamRespo
     except web.HTTPException as exc:
         response = error_response(exc.status, exc.reason)
     except Exception as exc:
-        # Logged with the class only: its text or traceback may hold the prompt.
-        _log.error("gateway.unexpected_error", error=type(exc).__name__, path=request.path)
+        # Logged with the class and where it was raised only: its text may hold the prompt.
+        _log.error(
+            "gateway.unexpected_error", error=type(exc).__name__, where=_where(exc),
+            path=request.path,
+        )  # fmt: skip
         response = error_response(
             500, "the gateway failed unexpectedly", type="server_error", code="internal_error"
         )
@@ -236,3 +241,12 @@ def _headers(result: ImageResult) -> dict[str, str]:
         "x-imagegate-cost-usd": f"{result.cost_usd:.6f}",
         "x-request-id": result.request_id or uuid.uuid4().hex,
     }
+
+
+def _where(exc: BaseException) -> str:
+    """File, line and function the exception was raised in (no message, no locals)."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames:
+        return "unknown"
+    last = frames[-1]
+    return f"{Path(last.filename).name}:{last.lineno} in {last.name}"
