@@ -45,18 +45,9 @@ class RouteHealth:
     state_degraded: bool = False
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready (``json.dumps`` takes it as it is), the quota as its own dict."""
-        return {
-            "route": self.route,
-            "size": self.size,
-            "breaker": self.breaker,
-            "calls": self.calls,
-            "success_rate": self.success_rate,
-            "p50_s": self.p50_s,
-            "p95_s": self.p95_s,
-            "quota": None if self.quota is None else self.quota.to_dict(),
-            "state_degraded": self.state_degraded,
-        }
+        """JSON-ready (``json.dumps`` takes it as it is), the quota as a dict of its own;
+        figures are rounded where `route_health` builds them."""
+        return dataclasses.asdict(self)
 
 
 def _maybe(rounding: Callable[[float], float], value: float | None) -> float | None:

@@ -39,7 +39,6 @@ __all__ = [
     "JsonFormatter",
     "RequestLog",
     "configure_cli_logging",
-    "get_bound_logger",
     "get_logger",
 ]
 
@@ -110,10 +109,6 @@ def get_logger(name: str = LOGGER_NAME, **initial_values: Any) -> EventLogger:
     """An `EventLogger` on the stdlib logger ``name`` (under ``imagegate``), with
     ``initial_values`` bound to every event it logs."""
     return EventLogger(logging.getLogger(name), _PROCESSORS, dict(initial_values))
-
-
-get_bound_logger = get_logger
-"""The same as `get_logger` (kept for the objects that hold their logger)."""
 
 
 class RequestLog:

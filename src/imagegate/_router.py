@@ -23,7 +23,7 @@ from imagegate._batch import BatchResult, Requests, run_many
 from imagegate._config import load_settings, validate_settings
 from imagegate._health import RouteHealth, route_health
 from imagegate._inputs import ImageInput, read_inputs
-from imagegate._logging import get_bound_logger
+from imagegate._logging import get_logger
 from imagegate._presets import UNSET, OptionOrder, PresetName, Unset
 from imagegate._provider import Provider
 from imagegate._request import DEFAULT_DEADLINE_S, ImageRequest, Size
@@ -387,7 +387,7 @@ def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> E
         strategy=settings.strategy,
         attempt_timeout_s=settings.attempt_timeout_s,
         failover_on_blocked=settings.failover_on_blocked,
-        log=get_bound_logger("imagegate.router"),
+        log=get_logger("imagegate.router"),
         rng=rng,
         load=LoadBudget(load) if load is not None else None,
         state=state,

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from imagegate._logging import get_bound_logger
+from imagegate._logging import get_logger
 from imagegate.errors import QuotaExhausted
 from imagegate.resilience._breaker_codec import BreakerCodec
 from imagegate.resilience._breaker_ops import (
@@ -162,7 +162,7 @@ class CircuitBreaker:
         self._clock: Clock = clock or LoopClock()
         self._backend: StateBackend = backend if backend is not None else MemoryState()
         self._wall_now: WallClock = wall_now or _utc_now
-        self._log: Any = get_bound_logger("imagegate.breaker")
+        self._log: Any = get_logger("imagegate.breaker")
 
     @property
     def _state_key(self) -> str:

@@ -33,7 +33,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from imagegate._logging import get_bound_logger
+from imagegate._logging import get_logger
 from imagegate._numbers import usd
 from imagegate.errors import Billing, BudgetExceeded
 from imagegate.resilience._ledger_codec import LedgerCodec
@@ -193,7 +193,7 @@ class CostLedger:
         self.key = key
         self._clock: Clock = clock or LoopClock()
         self._backend: StateBackend = backend if backend is not None else MemoryState()
-        self._log: Any = get_bound_logger("imagegate.ledger")
+        self._log: Any = get_logger("imagegate.ledger")
 
     @property
     def _state_key(self) -> str:
