@@ -22,8 +22,9 @@ FAST = 0.0001  # real seconds per simulated second: a 600 s deadline lasts 60 ms
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    """The healthy scenario, fast time."""
-    async with Simulator("healthy", seed=0, time_scale=FAST) as running:
+    """The healthy scenario, fast time: 1 ms of real time per simulated second, so that a
+    Flux sample URL's ten minutes (600 ms real) outlast a CPU stall on a loaded machine."""
+    async with Simulator("healthy", seed=0, time_scale=FAST * 10) as running:
         yield running
 
 
