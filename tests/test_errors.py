@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import pickle
 import re
 
 import pytest
 
 import imagegate.errors as errors_module
+from imagegate import Attempt
 from imagegate._redact import REDACTED, redact, register_secret
 from imagegate.errors import (
     AllRoutesFailed,
@@ -116,8 +118,6 @@ def test_registered_secrets_are_masked_anywhere() -> None:
 
 def test_all_routes_failed_keeps_attempts() -> None:
     """AllRoutesFailed carries every attempt and their errors."""
-    from imagegate import Attempt
-
     boom = Overloaded("busy")
     attempts = [
         Attempt("a/m", "4K", 0.0, 1.0, "error", boom),
@@ -126,3 +126,29 @@ def test_all_routes_failed_keeps_attempts() -> None:
     failure = AllRoutesFailed("all failed", attempts=attempts)
     assert failure.attempts == tuple(attempts)
     assert failure.errors == (boom,)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        errors_module.BudgetExceeded("cap crossed", spent_usd=1.25, limit_usd=1.0),
+        QuotaExhausted("daily quota", scope="day", route="gemini/m", status=429),
+        ContentBlocked("refused", stage="output", reason="SAFETY", route="openai/m"),
+        ConfigurationError("no key", env_var="GEMINI_API_KEY"),
+        errors_module.InvalidRequestError("bad size", field="size"),
+        AllRoutesFailed(
+            "all failed",
+            attempts=[Attempt("a/m", "4K", 0.0, 1.0, "error", Overloaded("busy"))],
+            skipped=["b/m 1K: breaker open"],
+        ),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_errors_pickle_whole(error: ImageGateError) -> None:
+    """Every error crosses a process boundary (multiprocessing, a task queue) with its
+    class, message and attributes, required keyword arguments included."""
+    copy = pickle.loads(pickle.dumps(error))
+    assert type(copy) is type(error)
+    assert str(copy) == str(error)
+    assert copy.args == error.args
+    assert repr(vars(copy)) == repr(vars(error))

@@ -44,6 +44,18 @@ class ImageGateError(Exception):
         self.message = redact(message)
         super().__init__(self.message)
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled as its class, its message and its attributes, so that an error with
+        # required keyword arguments (`BudgetExceeded`) crosses a process boundary
+        # (multiprocessing, a task queue) as intact as one without.
+        return (_unpickled, (type(self), self.message), self.__dict__)
+
+
+def _unpickled(cls: type[ImageGateError], message: str) -> ImageGateError:
+    error = cls.__new__(cls)
+    Exception.__init__(error, message)
+    return error
+
 
 class ConfigurationError(ImageGateError):
     """The configuration cannot work: unknown provider, missing key, bad option.
