@@ -17,7 +17,8 @@ nor paid for twice, items cut off are run again::
 
 from imagegate.batch._items import BatchItem, check_id, read_requests
 from imagegate.batch._journal import JOURNAL, RESULTS, ItemResult, Journal
-from imagegate.batch._run import Progress, run
+from imagegate.batch._progress import Progress
+from imagegate.batch._run import run
 
 __all__ = [
     "JOURNAL",

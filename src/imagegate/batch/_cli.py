@@ -24,7 +24,8 @@ import anyio
 from imagegate._router import Router
 from imagegate.batch._items import BatchItem, read_requests
 from imagegate.batch._journal import RESULTS
-from imagegate.batch._run import Progress, run
+from imagegate.batch._progress import Progress
+from imagegate.batch._run import run
 from imagegate.errors import ConfigurationError, ImageGateError
 
 if TYPE_CHECKING:
