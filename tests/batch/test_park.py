@@ -139,3 +139,21 @@ def test_a_refused_prompt_is_not_parked(tmp_path: Path) -> None:
     assert not (by_id["refused"].error or "").startswith("parked")
     assert not [r for r in _journal(tmp_path) if r["type"] == "parked"]
     assert progress.expired == 0
+
+
+def test_items_left_parked_run_again_on_resume(tmp_path: Path) -> None:
+    """An item whose last record is "parked" (the run was stopped while it waited) is
+    sent again by the next run; a finished one is not."""
+    journal = [
+        {"type": "run", "run": 1},
+        {"type": "started", "id": "p0", "run": 1},
+        {"type": "parked", "id": "p0", "run": 1, "wait_s": 3600.0, "reason": "quota"},
+        {"type": "started", "id": "p1", "run": 1},
+        {"type": "finished", "id": "p1", "run": 1, "status": "ok", "file": None},
+    ]
+    (tmp_path / JOURNAL).write_text("".join(json.dumps(r) + "\n" for r in journal))
+    results, progress, events, _ = run_virtual(_batch(tmp_path, _items(2)))
+    assert progress.parked_earlier == 1
+    assert progress.interrupted == 0
+    assert {r.id: r.resumed for r in results} == {"p0": False, "p1": True}
+    assert [e.prompt for e in events] == ["product 0 [sim:success~20]"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from imagegate.batch._journal import ItemResult
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "in_words"]
 
 
 class Progress:
@@ -69,3 +69,13 @@ class Progress:
             f"Progress(run={self.run}, done={self.done}, failed={self.failed}, "
             f"in_flight={self.in_flight}, parked={self.parked}, cost_usd={self.cost_usd:.4f})"
         )
+
+
+def in_words(seconds: float) -> str:
+    """A wait in words: ``"42 s"``, ``"12 min"``, ``"9.3 h"``."""
+    seconds = max(0.0, seconds)
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"

@@ -29,7 +29,7 @@ from imagegate._router import Router
 from imagegate.batch._items import BatchItem, checked_items
 from imagegate.batch._journal import ItemResult, Journal, atomic_write
 from imagegate.batch._park import ParkingLot, wake_in_s, why_parkable
-from imagegate.batch._progress import Progress
+from imagegate.batch._progress import Progress, in_words
 from imagegate.errors import (
     AllRoutesFailed,
     ConfigurationError,
@@ -140,8 +140,8 @@ class _Batch:
         if clock.now() + delay > self.until:
             self.progress.expired += 1
             message = (
-                f"parked ({why}) and still waiting when the batch's waiting time ran out: "
-                f"the next chance is in {_duration(delay)}, after `until`; last: {result.error}"
+                f"parked ({why}) and still waiting at the batch's `until`: its next chance "
+                f"comes in {in_words(delay)}, after that; last error: {result.error}"
             )
             return replace(result, error=message[:_MAX_ERROR_CHARS])
         wake_at = datetime.now(UTC) + timedelta(seconds=delay)
@@ -179,15 +179,6 @@ class _Batch:
         """Append one record to the journal, durably."""
         async with self.lock:
             await anyio.to_thread.run_sync(self.journal.append, record)
-
-
-def _duration(seconds: float) -> str:
-    """``seconds`` in words: ``"42 s"``, ``"12 min"``, ``"9.3 h"``."""
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 def _remove_image(folder: Path, item_id: str) -> None:
