@@ -11,8 +11,18 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from imagegate import Route, Router
+from imagegate._result import Attempt
 from imagegate.batch import JOURNAL, ItemResult, Progress, run
+from imagegate.batch._park import why_parkable
 from imagegate.bench import run_virtual
+from imagegate.errors import (
+    AllRoutesFailed,
+    AuthenticationError,
+    ContentBlocked,
+    InvalidRequestError,
+    Overloaded,
+    QuotaExhausted,
+)
 from imagegate.testing.simulator import Simulator, load_scenario
 
 _MODELS = ("gemini-3-pro-image", "gemini-3.1-flash-image")
@@ -157,3 +167,28 @@ def test_items_left_parked_run_again_on_resume(tmp_path: Path) -> None:
     assert progress.interrupted == 0
     assert {r.id: r.resumed for r in results} == {"p0": False, "p1": True}
     assert [e.prompt for e in events] == ["product 0 [sim:success~20]"]
+
+
+def _failure(*errors: Exception | None, skipped: tuple[str, ...] = ()) -> AllRoutesFailed:
+    attempts = [
+        Attempt(f"gemini/m{n}", "1K", 0.0, 1.0, "error" if e else "cancelled", error=e)  # type: ignore[arg-type]
+        for n, e in enumerate(errors)
+    ]
+    return AllRoutesFailed("failed", attempts=attempts, skipped=skipped)
+
+
+def test_only_quota_and_outage_failures_park() -> None:
+    """Quota, rate-limit and outage errors and breaker or quota skips park; a refusal, a
+    bad request, a key, a rejected route or a blocked prompt anywhere fails at once."""
+    quota = QuotaExhausted("daily quota exhausted", route="gemini/m0", size="1K")
+    wait = why_parkable(_failure(quota, Overloaded("overloaded"), skipped=("x/y@2K: quota",)))
+    assert wait is not None
+    assert wait.options == {("gemini/m0", "1K"), ("gemini/m1", "1K"), ("x/y", "2K")}
+    assert wait.reasons[0] == "quota exhausted on gemini/m0"
+    assert why_parkable(_failure(skipped=("gemini/m@1K: breaker open",))) is not None
+    for real in (ContentBlocked("no"), InvalidRequestError("bad"), AuthenticationError("key")):
+        assert why_parkable(_failure(quota, real)) is None
+    for skip in ("gemini/m@1K: route rejected: bad size", "gemini/m@1K: the prompt was blocked"):
+        assert why_parkable(_failure(quota, skipped=(skip,))) is None
+    assert why_parkable(_failure(skipped=("gemini/m@4K: unsupported",))) is None
+    assert why_parkable(InvalidRequestError("bad")) is None
