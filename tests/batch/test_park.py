@@ -34,10 +34,13 @@ def _free_tier() -> Any:
 
     The Gemini adapter takes a daily quota's reset from the wall clock (the next
     midnight in Los Angeles, as Google documents it), while the simulator counts days
-    from its scenario's ``start``; starting the scenario now, at the real Pacific offset,
-    puts both resets at the same moment, whenever the test runs.
+    from its scenario's ``start``. Starting the scenario a minute from now, at the real
+    Pacific offset, puts the simulator's reset just before the adapter's (a minute, less
+    the real time the test takes), whenever the test runs. The adapter reads the wall
+    clock, which hardly moves on virtual time, so after a wasted 429 it may wait that
+    same stretch again: a parked item can wake up a few times before its day comes.
     """
-    now = datetime.now(UTC)
+    now = datetime.now(UTC) + timedelta(seconds=60)
     offset = datetime.now(ZoneInfo("America/Los_Angeles")).utcoffset()
     assert offset is not None
     scenario = load_scenario("free-tier")
@@ -192,3 +195,30 @@ def test_only_quota_and_outage_failures_park() -> None:
         assert why_parkable(_failure(quota, skipped=(skip,))) is None
     assert why_parkable(_failure(skipped=("gemini/m@4K: unsupported",))) is None
     assert why_parkable(InvalidRequestError("bad")) is None
+
+
+def test_an_outage_parks_items_until_the_breaker_lets_them_through(tmp_path: Path) -> None:
+    """Every attempt of three items is overloaded six times: they park on the router's
+    breaker (its cool-down, then its probes) and are delivered once it lets them by."""
+    items = [{"id": f"o{n}", "prompt": f"o{n} [sim:overloaded*6,success~20]"} for n in range(3)]
+
+    async def outage() -> tuple[list[ItemResult], list[Any]]:
+        async with Simulator("healthy", time_scale=1.0) as sim:
+            route = Route(
+                "gemini",
+                model=_MODELS[0],
+                base_url=sim.base_url("gemini"),
+                api_key=sim.api_key("gemini"),
+            )
+            async with Router([route], clock=sim.clock, today=date(2026, 5, 1)) as router:
+                until = timedelta(hours=1)
+                results = [r async for r in run(router, items, tmp_path, until=until)]
+                return results, list(sim.events)
+
+    results, events = run_virtual(outage())
+    assert all(r.ok for r in results)
+    assert Counter(e.prompt for e in events if e.billed) == Counter(i["prompt"] for i in items)
+    parked = [r for r in _journal(tmp_path) if r["type"] == "parked"]
+    assert any("Overloaded on gemini/" in r["reason"] for r in parked)
+    assert any("breaker open on gemini/" in r["reason"] for r in parked)
+    assert max(e.started for e in events) < 3600  # well within `until`

@@ -13,7 +13,8 @@ Other skip reasons (unsupported, deadline, admission …) neither park nor fail 
 `wake_in_s` reads when the item could next get through from the router's own shared
 state (`Router.health`): the earliest moment one of the item's (route, size) options that
 is closed now — an open breaker, a used-up or blocked quota — opens again (a half-open
-breaker whose probes are out: `PROBE_WAIT_S`). No per-item
+breaker whose probes are out: `PROBE_WAIT_S`); when none is closed (an outage failed
+every attempt before any breaker opened), the breaker policy's ``cooldown_s``. No per-item
 timer: every parked item waits on the `ParkingLot`, which sleeps on the router's clock
 until the earliest wake-up and hands the items that are due back to the workers.
 """
@@ -153,7 +154,8 @@ def _closed_for_s(health: RouteHealth) -> float:
 
 def wake_in_s(health: Iterable[RouteHealth], wait: Wait) -> float | None:
     """Clock seconds until the first of ``wait``'s options that is closed now opens
-    again; None when none of them is closed (nothing to wait for: the item fails)."""
+    again; None when none of them is closed (the caller then waits a breaker's
+    cool-down: the outage that failed the item has not opened one yet)."""
     waits = [
         closed
         for h in health

@@ -13,12 +13,13 @@ breakers and quotas to open again, then starts over with a new "started" record.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -40,6 +41,8 @@ from imagegate.errors import (
 __all__ = ["Progress", "run"]
 
 _log = get_logger("imagegate.batch")
+
+T = TypeVar("T")
 
 _MAX_ERROR_CHARS = 500
 _IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
@@ -119,7 +122,6 @@ class _Batch:
         if error is not None and self.until is not None:
             parked = await self._park(item, error, result)
             if parked is None:
-                self.spent[item.id] = (result.attempts, result.cost_usd)
                 return None
             result = parked
         return await self.finish(result)
@@ -132,9 +134,11 @@ class _Batch:
         would end after ``until``."""
         assert self.until is not None
         wait = why_parkable(error)
-        delay = None if wait is None else wake_in_s(self.router.health(), wait)
-        if wait is None or delay is None:
+        if wait is None:
             return result
+        delay = wake_in_s(self.router.health(), wait)
+        if delay is None:  # its routes failed, yet none is closed: wait as a breaker would
+            delay = self.router.engine.breakers.policy.cooldown_s
         clock = self.router.clock
         why = "; ".join(wait.reasons)
         if clock.now() + delay > self.until:
@@ -147,20 +151,23 @@ class _Batch:
         wake_at = datetime.now(UTC) + timedelta(seconds=delay)
         record = {"type": "parked", "id": item.id, "run": self.journal.run}
         record.update(wait_s=round(delay, 3), wake_at=wake_at.isoformat(), reason=why)
-        await self.record(record)
+        self.spent[item.id] = (result.attempts, result.cost_usd)
+        # Parked before its record is written, so the lot's timer is set while the
+        # journal's worker thread runs (a virtual clock could otherwise jump past it).
         self.lot.park(item, clock.now() + delay)
+        await self.record(record)
         _log.info("batch.parked", item=item.id, wait_s=round(delay, 3), reason=why)
         return None
 
     async def _attempt(self, item: BatchItem) -> tuple[ItemResult, ImageGateError | None]:
         run = self.journal.run
         try:
-            await anyio.to_thread.run_sync(_remove_image, self.journal.folder, item.id)
+            await _blocking(_remove_image, self.journal.folder, item.id)
             request = await as_request(item.arguments)
             if request.n != 1:
                 raise InvalidRequestError("invalid request: a batch item asks for one image (n=1)")
             answer = await self.router.run(request)
-            name = await anyio.to_thread.run_sync(_save, self.journal.folder, item.id, answer.image)
+            name = await _blocking(_save, self.journal.folder, item.id, answer.image)
         except ImageGateError as exc:
             return _failed(item.id, str(exc), exc, run), exc
         except Exception as exc:  # a bug, or the disk: the item fails, the batch goes on
@@ -171,14 +178,25 @@ class _Batch:
     async def finish(self, result: ItemResult) -> ItemResult:
         """Journal ``result`` (durably) and append it to ``results.jsonl``."""
         async with self.lock:
-            await anyio.to_thread.run_sync(self.journal.finish, result)
+            await _blocking(self.journal.finish, result)
         self.progress.count(result)
         return result
 
     async def record(self, record: dict[str, Any]) -> None:
         """Append one record to the journal, durably."""
         async with self.lock:
-            await anyio.to_thread.run_sync(self.journal.append, record)
+            await _blocking(self.journal.append, record)
+
+
+async def _blocking(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in the event loop's executor, waited for to the end even when
+    cancelled (as ``anyio.to_thread.run_sync`` does). The loop's executor, not anyio's
+    threads: a virtual-time loop (`imagegate.bench.run_virtual`) watches its jobs, and
+    would otherwise let its clock jump ahead while the journal is being written."""
+    loop = asyncio.get_running_loop()
+    with anyio.CancelScope(shield=True):
+        result = await loop.run_in_executor(None, partial(function, *args))
+    return result
 
 
 def _remove_image(folder: Path, item_id: str) -> None:
@@ -261,7 +279,7 @@ async def run(
     """
     folder = Path(out_dir)
     until_at = _until(router, until)
-    journal = await anyio.to_thread.run_sync(Journal, folder)
+    journal = await _blocking(Journal, folder)
     progress = progress if progress is not None else Progress()
     progress.run, progress.torn = journal.run, journal.torn
     progress.interrupted = len(journal.interrupted)
@@ -270,14 +288,14 @@ async def run(
         _log.warning("batch.torn_journal_line", line=journal.torn)
     batch = _Batch(router, journal, progress, retry_failed, until_at)
     try:
-        await anyio.to_thread.run_sync(partial(journal.write_results, skip_failed=retry_failed))
+        await _blocking(partial(journal.write_results, skip_failed=retry_failed))
         source = batch.lot.feed(checked_items(items))
         async for result in pooled(batch.work, source, concurrency=concurrency):
             if result is not None:
                 yield result
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(journal.close)
+            await _blocking(journal.close)
 
 
 def _until(router: Router, until: float | timedelta | None) -> float | None:
