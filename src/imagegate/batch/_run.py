@@ -196,7 +196,7 @@ async def _blocking(function: Callable[..., T], *args: Any) -> T:
     loop = asyncio.get_running_loop()
     with anyio.CancelScope(shield=True):
         result = await loop.run_in_executor(None, partial(function, *args))
-    return result
+    return result  # noqa: RET504 (a return inside: mypy sees the scope may swallow errors)
 
 
 def _remove_image(folder: Path, item_id: str) -> None:
