@@ -32,6 +32,8 @@ class RouteHealth:
         quota: What the route's rate limit allows now; None without one.
         state_degraded: True while the shared state backend (e.g. `RedisState`) is
             unreachable and this process decides on local state instead.
+        breaker_open_for_s: Clock seconds until an open breaker lets a probe through
+            (0.0 unless ``breaker`` is ``"open"``).
     """
 
     route: str
@@ -43,6 +45,7 @@ class RouteHealth:
     p95_s: float | None
     quota: QuotaLeft | None
     state_degraded: bool = False
+    breaker_open_for_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready (``json.dumps`` takes it as it is), the quota as a dict of its own;
@@ -78,17 +81,19 @@ def route_health(
             if size not in sizes:
                 continue
             stats = engine.window(route.name, size).statistics(now)
+            breaker = engine.breakers.get(route.name, size).statistics()
             report.append(
                 RouteHealth(
                     route=route.name,
                     size=size,
-                    breaker=engine.breakers.get(route.name, size).state,
+                    breaker=breaker.state,
                     calls=stats.calls,
                     success_rate=_maybe(ratio, stats.success_rate),
                     p50_s=_maybe(ms, stats.p50_s),
                     p95_s=_maybe(ms, stats.p95_s),
                     quota=quota,
                     state_degraded=degraded,
+                    breaker_open_for_s=ms(breaker.open_for_s),
                 )
             )
     return report

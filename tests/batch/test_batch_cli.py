@@ -3,16 +3,19 @@ exit statuses, the summary, resuming."""
 
 from __future__ import annotations
 
+import argparse
 import io
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from imagegate.batch._cli import _Display
+from imagegate.batch._cli import _Display, parse_until
 from imagegate.batch._run import Progress
 from imagegate.cli import main
+from imagegate.resilience.clock import FakeClock
 
 
 def _write(path: Path, lines: list[Any]) -> Path:
@@ -119,3 +122,31 @@ def test_progress_on_a_terminal_is_one_line_rewritten() -> None:
     assert text.startswith("\r\x1b[2K")
     assert "7 done, 1 failed, 4 in flight of 20; $0.50 this run" in text
     assert text.count("\n") == 1
+
+
+def test_progress_shows_parked_items_and_the_next_wake_up() -> None:
+    """Parked items and the wait before the first of them runs again are on the line."""
+    progress, out = Progress(), _Terminal()
+    progress.done, progress.parked, progress.next_wake = 4, 6, 33_480.0
+    clock = FakeClock()
+    _Display(progress, 10, out, clock).update(final=True)
+    assert "4 done, 0 failed, 0 in flight, 6 parked (next try in 9.3 h) of 10" in out.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("36h", 129_600.0), ("1d12h", 129_600.0), ("90m", 5_400.0), ("45s", 45.0), ("1.5h", 5_400.0)],
+)
+def test_until_takes_a_duration(text: str, seconds: float) -> None:
+    """``--until 36h`` and friends are waits from now."""
+    assert parse_until(text).total_seconds() == seconds
+
+
+def test_until_takes_an_iso_time_and_refuses_the_past() -> None:
+    """An ISO-8601 time is the wait until it; a past one or nonsense is refused."""
+    later = datetime.now(UTC) + timedelta(hours=2)
+    wait = parse_until(later.isoformat()).total_seconds()
+    assert 7_000 < wait <= 7_200
+    for bad in ("2020-01-01T00:00:00+00:00", "tomorrow", "36", "h"):
+        with pytest.raises(argparse.ArgumentTypeError):
+            parse_until(bad)

@@ -11,13 +11,18 @@ nor paid for twice, items cut off are run again::
         async for result in run(router, items, "out/"):
             print(result.id, result.status, result.error or result.file)
 
+With ``until=`` (``--until 36h``), an item that fails only for a spent quota or an outage
+is parked until the router's breakers and quotas let it through, rather than failed.
+
 ``imagegate batch requests.jsonl --out DIR`` is the same from the command line
-(docs/batch.md: the journal's format, what resuming does, what a kill costs).
+(docs/batch.md: the journal's format, what resuming does, what a kill costs, waiting for
+quotas and outages).
 """
 
 from imagegate.batch._items import BatchItem, check_id, read_requests
 from imagegate.batch._journal import JOURNAL, RESULTS, ItemResult, Journal
-from imagegate.batch._run import Progress, run
+from imagegate.batch._progress import Progress
+from imagegate.batch._run import run
 
 __all__ = [
     "JOURNAL",

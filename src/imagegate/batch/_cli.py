@@ -1,7 +1,9 @@
 """``imagegate batch requests.jsonl --out DIR``: `run` from the command line.
 
 Progress goes to standard error: on a terminal one line rewritten in place, otherwise a
-plain line every few seconds; then a summary. Exit status 0 when every item delivered, 1
+plain line every few seconds; then a summary. With ``--until`` (an ISO-8601 time or a
+duration such as ``36h``), items that fail only for a spent quota or an outage wait,
+parked, until then. Exit status 0 when every item delivered, 1
 when any failed, 2 when the batch could not run (no such file, a corrupt journal), 130
 when interrupted (run the same command again to resume).
 """
@@ -12,6 +14,7 @@ import argparse
 import asyncio
 import datetime
 import json
+import re
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -24,13 +27,15 @@ import anyio
 from imagegate._router import Router
 from imagegate.batch._items import BatchItem, read_requests
 from imagegate.batch._journal import RESULTS
-from imagegate.batch._run import Progress, run
+from imagegate.batch._progress import Progress, in_words
+from imagegate.batch._run import run
 from imagegate.errors import ConfigurationError, ImageGateError
+from imagegate.resilience.clock import Clock
 
 if TYPE_CHECKING:
     from imagegate.testing.simulator import Simulator
 
-__all__ = ["add_batch_command"]
+__all__ = ["add_batch_command", "parse_until"]
 
 SIM_ATTEMPTS = "simulated-attempts.jsonl"
 """With ``--simulate``: the simulator's record of every upstream attempt, with its run."""
@@ -43,10 +48,13 @@ _TTY_EVERY_S = 0.2
 class _Display:
     """The progress line: rewritten in place on a terminal, else every few seconds."""
 
-    __slots__ = ("_last", "_out", "_started", "_total", "_tty", "progress")
+    __slots__ = ("_clock", "_last", "_out", "_started", "_total", "_tty", "progress")
 
-    def __init__(self, progress: Progress, total: int, out: TextIO) -> None:
+    def __init__(
+        self, progress: Progress, total: int, out: TextIO, clock: Clock | None = None
+    ) -> None:
         self.progress = progress
+        self._clock = clock
         self._total = total
         self._out = out
         self._tty = out.isatty()
@@ -71,8 +79,13 @@ class _Display:
         left = self._total - finished
         if ran and left > 0:
             eta = f"{(now - self._started) / ran * left:.0f} s"
+        parked = ""
+        if p.parked:
+            parked = f", {p.parked} parked"
+            if self._clock is not None and p.next_wake is not None:
+                parked += f" (next try in {in_words(p.next_wake - self._clock.now())})"
         return (
-            f"batch: {p.done} done, {p.failed} failed, {p.in_flight} in flight of "
+            f"batch: {p.done} done, {p.failed} failed, {p.in_flight} in flight{parked} of "
             f"{self._total}; ${p.cost_usd:.2f} this run; ETA {eta}"
         )
 
@@ -166,8 +179,8 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
     with args.requests.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
     progress = Progress()
-    display = _Display(progress, total, out)
     async with _router(args) as (router, sim):
+        display = _Display(progress, total, out, router.clock)
         record = _SimRecord(sim, args.out) if sim is not None else None
         try:
             async with anyio.create_task_group() as ticker:
@@ -179,6 +192,7 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
                     concurrency=args.concurrency,
                     retry_failed=args.retry_failed,
                     progress=progress,
+                    until=args.until,
                 )
                 async with aclosing(results):
                     async for _ in results:
@@ -211,11 +225,42 @@ def _summary(progress: Progress, folder: Path, out: TextIO) -> None:
         )
     earlier = f" ({p.resumed} finished by earlier runs)" if p.resumed else ""
     again = f"; {p.interrupted} cut off earlier and run again" if p.interrupted else ""
+    if p.parked_earlier:
+        again += f"; {p.parked_earlier} left parked earlier and run again"
+    if p.expired:
+        again += f"; {p.expired} failed still parked at --until"
     print(
         f"batch run {p.run}: {p.done} delivered, {p.failed} failed{earlier}{again}; "
         f"${p.cost_usd:.2f} this run; results in {folder / RESULTS}",
         file=out,
     )
+
+
+_UNITS_S = {"d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0}
+_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)([dhms]))+")
+
+
+def parse_until(text: str) -> datetime.timedelta:
+    """``--until``: a duration (``36h``, ``1d12h``, ``90m``, ``45s``) or an ISO-8601 time
+    (``2026-12-08T09:00``; without a zone, local time), as the wait from now.
+
+    Raises:
+        argparse.ArgumentTypeError: neither, or a time already past.
+    """
+    text = text.strip()
+    if _DURATION.fullmatch(text):
+        parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
+        return datetime.timedelta(seconds=sum(float(n) * _UNITS_S[u] for n, u in parts))
+    try:
+        at = datetime.datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (36h, 1d12h, 90m) nor an ISO-8601 time"
+        ) from None
+    wait = at.astimezone(datetime.UTC) - datetime.datetime.now(datetime.UTC)
+    if wait < datetime.timedelta(0):
+        raise argparse.ArgumentTypeError(f"{text!r} is already past")
+    return wait
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -246,6 +291,12 @@ def add_batch_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
     batch.add_argument(
         "--retry-failed", action="store_true", help="run items that failed before again"
     )
+    batch.add_argument(
+        "--until", type=parse_until, default=None, metavar="TIME",
+        help="park items that fail for a spent quota or an outage, and retry them when "
+        "the quota resets or the outage ends, until TIME (ISO 8601) or for a duration "
+        "(36h, 1d12h); without it they fail at once",
+    )  # fmt: skip
     batch.add_argument(
         "--simulate", metavar="SCENARIO", default=None,
         help="run against the embedded simulator (healthy, outage-2026-01-21, …): no keys",

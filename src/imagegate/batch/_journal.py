@@ -4,10 +4,12 @@ Records, each flushed and fsynced before the batch goes on::
 
     {"type": "run", "run": 2}                        a run of the batch begins
     {"type": "started", "id": "sku-1", "run": 2}     an item is about to be sent
+    {"type": "parked", "id": "sku-1", "run": 2, "wait_s": 3600.0, ...}   it waits
     {"type": "finished", "run": 2, "id": "sku-1", "status": "ok", ...}   its result
 
 An item with a "finished" record is done and never sent again (a failed one is, with
-``retry_failed``); one "started" but not finished was cut off and runs again. A crash in
+``retry_failed``); one "started" but not finished was cut off and runs again; one whose
+last record is "parked" was waiting for a quota or an outage and runs again. A crash in
 the middle of a write leaves a torn last line: it is reported and cut off. A bad line
 anywhere else is not a crash's trace, and the journal is refused. ``results.jsonl`` is the
 journal's projection (each item's last "finished" record), rewritten whole at the start
@@ -90,16 +92,27 @@ class Journal:
         folder: The output folder.
         run: This run's number.
         finished: Each finished item's last result, by id.
-        interrupted: Ids started by earlier runs and never finished.
+        interrupted: Ids started by earlier runs and never finished (nor parked).
+        parked: Ids an earlier run parked and never finished.
         torn: The torn last line cut off (a crash mid-write), or None.
     """
 
-    __slots__ = ("_file", "_results", "finished", "folder", "interrupted", "run", "torn")
+    __slots__ = (
+        "_file",
+        "_results",
+        "finished",
+        "folder",
+        "interrupted",
+        "parked",
+        "run",
+        "torn",
+    )
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.finished: dict[str, ItemResult] = {}
         self.interrupted: set[str] = set()
+        self.parked: set[str] = set()
         self.torn: str | None = None
         self.run = 1
         folder.mkdir(parents=True, exist_ok=True)
@@ -146,9 +159,14 @@ class Journal:
             self.run = int(record["run"]) + 1
         elif kind == "started":
             self.interrupted.add(str(record["id"]))
+            self.parked.discard(str(record["id"]))
+        elif kind == "parked":
+            self.interrupted.discard(str(record["id"]))
+            self.parked.add(str(record["id"]))
         elif kind == "finished":
             result = _result(record)
             self.interrupted.discard(result.id)
+            self.parked.discard(result.id)
             self.finished.pop(result.id, None)  # keeps results.jsonl in finishing order
             self.finished[result.id] = result
         else:

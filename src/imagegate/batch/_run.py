@@ -5,14 +5,21 @@ written under a temporary name then renamed to ``<id>.<ext>``, a "finished" reco
 (durable: from then on the item is done), a line of ``results.jsonl``. A kill between
 "started" and "finished" costs that item's attempts once more on resume: the journal
 cannot know whether the provider finished (and billed) the work it never received.
+
+With ``until``, an item that failed only for a spent quota or an outage gets a "parked"
+record instead and waits in the `ParkingLot` (imagegate.batch._park) for the router's
+breakers and quotas to open again, then starts over with a new "started" record.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable, Mapping
+import asyncio
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -22,11 +29,20 @@ from imagegate._result import GeneratedImage, ImageResult
 from imagegate._router import Router
 from imagegate.batch._items import BatchItem, checked_items
 from imagegate.batch._journal import ItemResult, Journal, atomic_write
-from imagegate.errors import AllRoutesFailed, ImageGateError, InvalidRequestError
+from imagegate.batch._park import ParkingLot, wake_in_s, why_parkable
+from imagegate.batch._progress import Progress, in_words
+from imagegate.errors import (
+    AllRoutesFailed,
+    ConfigurationError,
+    ImageGateError,
+    InvalidRequestError,
+)
 
 __all__ = ["Progress", "run"]
 
 _log = get_logger("imagegate.batch")
+
+T = TypeVar("T")
 
 _MAX_ERROR_CHARS = 500
 _IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
@@ -34,68 +50,57 @@ _IMAGE_SUFFIXES = (".png", ".jpg", ".webp")
 Items = Iterable[BatchItem | Mapping[str, Any]] | AsyncIterable[BatchItem | Mapping[str, Any]]
 
 
-class Progress:
-    """Live counts of a running batch, updated by `run` (read them from anywhere).
-
-    Attributes:
-        done: Items delivered, earlier runs included.
-        failed: Items failed, earlier runs included.
-        resumed: Items of those finished by earlier runs.
-        in_flight: Items running now.
-        cost_usd: What this run's attempts cost or may have cost.
-        interrupted: Items an earlier run started and never finished (run again).
-        torn: The torn last journal line cut off, or None.
-        run: This run's number.
-    """
-
-    __slots__ = ("cost_usd", "done", "failed", "in_flight", "interrupted", "resumed", "run", "torn")
-
-    def __init__(self) -> None:
-        self.done = 0
-        self.failed = 0
-        self.resumed = 0
-        self.in_flight = 0
-        self.cost_usd = 0.0
-        self.interrupted = 0
-        self.torn: str | None = None
-        self.run = 0
-
-    def count(self, result: ItemResult) -> None:
-        """Count one finished item."""
-        if result.ok:
-            self.done += 1
-        else:
-            self.failed += 1
-        if result.resumed:
-            self.resumed += 1
-        else:
-            self.cost_usd += result.cost_usd
-
-    def __repr__(self) -> str:
-        return (
-            f"Progress(run={self.run}, done={self.done}, failed={self.failed}, "
-            f"in_flight={self.in_flight}, cost_usd={self.cost_usd:.4f})"
-        )
-
-
 class _Batch:
     """One run's shared state: the router, the journal (written one record at a time,
-    in a worker thread) and what to rerun."""
+    in a worker thread), what to rerun, and the parked items with how long they may
+    wait (``until``, on the router's clock; None: nothing parks)."""
 
-    __slots__ = ("journal", "lock", "progress", "retry_failed", "router")
+    __slots__ = (
+        "journal",
+        "lock",
+        "lot",
+        "progress",
+        "retry_failed",
+        "router",
+        "spent",
+        "until",
+    )
 
     def __init__(
-        self, router: Router, journal: Journal, progress: Progress, retry_failed: bool
+        self,
+        router: Router,
+        journal: Journal,
+        progress: Progress,
+        retry_failed: bool,
+        until: float | None,
     ) -> None:
         self.router = router
         self.journal = journal
         self.progress = progress
         self.retry_failed = retry_failed
+        self.until = until
         self.lock = anyio.Lock()
+        self.lot = ParkingLot(router.clock)
+        # Attempts and cost of the rounds a parked item already had in this run.
+        self.spent: dict[str, tuple[int, float]] = {}
 
-    async def item(self, item: BatchItem) -> ItemResult:
-        """Run one item (or report its earlier result): its failures become its result;
-        only a cancellation or a journal that cannot be written raises."""
+    async def work(self, item: BatchItem) -> ItemResult | None:
+        """`item`, then tell the parking lot it is over (unless it was parked: None)."""
+        parked = False
+        try:
+            result = await self.item(item)
+            parked = result is None
+            return result
+        finally:
+            if not parked:
+                self.lot.done()
+            self.progress.parked, self.progress.next_wake = self.lot.parked, self.lot.next_wake
+
+    async def item(self, item: BatchItem) -> ItemResult | None:
+        """Run one item (or report its earlier result): its failures become its result,
+        or it is parked (None); only a cancellation or a journal that cannot be written
+        raises."""
+        self.progress.parked, self.progress.next_wake = self.lot.parked, self.lot.next_wake
         earlier = self.journal.finished.get(item.id)
         if earlier is not None and (earlier.ok or not self.retry_failed):
             self.progress.count(earlier)
@@ -106,38 +111,92 @@ class _Batch:
         await self.record({"type": "started", "id": item.id, "run": self.journal.run})
         self.progress.in_flight += 1
         try:
-            result = await self._attempt(item)
+            result, error = await self._attempt(item)
         finally:
             self.progress.in_flight -= 1
+        self.progress.cost_usd += result.cost_usd
+        attempts, cost = self.spent.pop(item.id, (0, 0.0))
+        result = replace(
+            result, attempts=result.attempts + attempts, cost_usd=result.cost_usd + cost
+        )
+        if error is not None and self.until is not None:
+            parked = await self._park(item, error, result)
+            if parked is None:
+                return None
+            result = parked
         return await self.finish(result)
 
-    async def _attempt(self, item: BatchItem) -> ItemResult:
+    async def _park(
+        self, item: BatchItem, error: ImageGateError, result: ItemResult
+    ) -> ItemResult | None:
+        """Park ``item`` until the router could next take it (None), or its `result` —
+        unchanged when waiting cannot cure ``error``, failed as parked when the wait
+        would end after ``until``."""
+        assert self.until is not None
+        wait = why_parkable(error)
+        if wait is None:
+            return result
+        delay = wake_in_s(self.router.health(), wait)
+        if delay is None:  # its routes failed, yet none is closed: wait as a breaker would
+            delay = self.router.engine.breakers.policy.cooldown_s
+        clock = self.router.clock
+        why = "; ".join(wait.reasons)
+        if clock.now() + delay > self.until:
+            self.progress.expired += 1
+            message = (
+                f"parked ({why}) and still waiting at the batch's `until`: its next chance "
+                f"comes in {in_words(delay)}, after that; last error: {result.error}"
+            )
+            return replace(result, error=message[:_MAX_ERROR_CHARS])
+        wake_at = datetime.now(UTC) + timedelta(seconds=delay)
+        record = {"type": "parked", "id": item.id, "run": self.journal.run}
+        record.update(wait_s=round(delay, 3), wake_at=wake_at.isoformat(), reason=why)
+        self.spent[item.id] = (result.attempts, result.cost_usd)
+        # Parked before its record is written, so the lot's timer is set while the
+        # journal's worker thread runs (a virtual clock could otherwise jump past it).
+        self.lot.park(item, clock.now() + delay)
+        await self.record(record)
+        _log.info("batch.parked", item=item.id, wait_s=round(delay, 3), reason=why)
+        return None
+
+    async def _attempt(self, item: BatchItem) -> tuple[ItemResult, ImageGateError | None]:
         run = self.journal.run
         try:
-            await anyio.to_thread.run_sync(_remove_image, self.journal.folder, item.id)
+            await _blocking(_remove_image, self.journal.folder, item.id)
             request = await as_request(item.arguments)
             if request.n != 1:
                 raise InvalidRequestError("invalid request: a batch item asks for one image (n=1)")
             answer = await self.router.run(request)
-            name = await anyio.to_thread.run_sync(_save, self.journal.folder, item.id, answer.image)
+            name = await _blocking(_save, self.journal.folder, item.id, answer.image)
         except ImageGateError as exc:
-            return _failed(item.id, str(exc), exc, run)
+            return _failed(item.id, str(exc), exc, run), exc
         except Exception as exc:  # a bug, or the disk: the item fails, the batch goes on
             _log.error("batch.unexpected_error", item=item.id, exc_info=exc)
-            return _failed(item.id, str(unexpected(f"item {item.id}", exc)), exc, run)
-        return _delivered(item.id, name, answer, run)
+            return _failed(item.id, str(unexpected(f"item {item.id}", exc)), exc, run), None
+        return _delivered(item.id, name, answer, run), None
 
     async def finish(self, result: ItemResult) -> ItemResult:
         """Journal ``result`` (durably) and append it to ``results.jsonl``."""
         async with self.lock:
-            await anyio.to_thread.run_sync(self.journal.finish, result)
+            await _blocking(self.journal.finish, result)
         self.progress.count(result)
         return result
 
     async def record(self, record: dict[str, Any]) -> None:
         """Append one record to the journal, durably."""
         async with self.lock:
-            await anyio.to_thread.run_sync(self.journal.append, record)
+            await _blocking(self.journal.append, record)
+
+
+async def _blocking(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in the event loop's executor, waited for to the end even when
+    cancelled (as ``anyio.to_thread.run_sync`` does). The loop's executor, not anyio's
+    threads: a virtual-time loop (`imagegate.bench.run_virtual`) watches its jobs, and
+    would otherwise let its clock jump ahead while the journal is being written."""
+    loop = asyncio.get_running_loop()
+    with anyio.CancelScope(shield=True):
+        result = await loop.run_in_executor(None, partial(function, *args))
+    return result  # noqa: RET504 (a return inside: mypy sees the scope may swallow errors)
 
 
 def _remove_image(folder: Path, item_id: str) -> None:
@@ -187,6 +246,7 @@ async def run(
     concurrency: int = 8,
     retry_failed: bool = False,
     progress: Progress | None = None,
+    until: float | timedelta | None = None,
 ) -> AsyncGenerator[ItemResult, None]:
     """Run a batch through ``router``, resuming from ``out_dir``'s journal; yield each
     item's result as it finishes (earlier runs' results too, marked ``resumed``).
@@ -205,23 +265,45 @@ async def run(
         concurrency: Items in flight at once.
         retry_failed: Run items that failed in earlier runs again.
         progress: Counts to keep up to date, for a progress display.
+        until: How long items may wait for a spent quota or an outage: a time on
+            ``router.clock`` (a float, as ``router.clock.now()`` reads it) or a
+            `timedelta` from now. An item that failed only because every option's quota
+            was used up or breaker open (or its attempts met an outage) is then parked
+            and runs again when the router's state says one of its options opens; one
+            that could not run before ``until`` fails, saying it was parked and why.
+            None (the default): such items fail at once.
 
     Raises:
-        ConfigurationError: the journal is corrupt before its last line.
+        ConfigurationError: the journal is corrupt before its last line, or ``until``
+            is already past.
     """
     folder = Path(out_dir)
-    journal = await anyio.to_thread.run_sync(Journal, folder)
+    until_at = _until(router, until)
+    journal = await _blocking(Journal, folder)
     progress = progress if progress is not None else Progress()
     progress.run, progress.torn = journal.run, journal.torn
     progress.interrupted = len(journal.interrupted)
+    progress.parked_earlier = len(journal.parked)
     if journal.torn is not None:
         _log.warning("batch.torn_journal_line", line=journal.torn)
-    batch = _Batch(router, journal, progress, retry_failed)
+    batch = _Batch(router, journal, progress, retry_failed, until_at)
     try:
-        await anyio.to_thread.run_sync(partial(journal.write_results, skip_failed=retry_failed))
-        source = checked_items(items)
-        async for result in pooled(batch.item, source, concurrency=concurrency):
-            yield result
+        await _blocking(partial(journal.write_results, skip_failed=retry_failed))
+        source = batch.lot.feed(checked_items(items))
+        async for result in pooled(batch.work, source, concurrency=concurrency):
+            if result is not None:
+                yield result
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(journal.close)
+            await _blocking(journal.close)
+
+
+def _until(router: Router, until: float | timedelta | None) -> float | None:
+    """``until`` as a time on the router's clock."""
+    if until is None:
+        return None
+    now = router.clock.now()
+    at = now + until.total_seconds() if isinstance(until, timedelta) else float(until)
+    if not at >= now:  # also refuses NaN
+        raise ConfigurationError(f"until is already past (or not a time): {until!r}")
+    return at
