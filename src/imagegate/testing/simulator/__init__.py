@@ -21,12 +21,14 @@ Force an outcome in a test with a prompt marker: ``"a cat [sim:overloaded]"``,
 ``overload-503``, ``free-tier``.
 """
 
+from imagegate.testing.simulator._billing import SimCharge
 from imagegate.testing.simulator._events import SimEvent
 from imagegate.testing.simulator._quota import QuotaVerdict
 from imagegate.testing.simulator._scenario import (
     FORCEABLE_KINDS,
     PLANNED_KINDS,
     PROVIDERS,
+    BatchProfile,
     Latency,
     Profile,
     Scenario,
@@ -54,12 +56,14 @@ __all__ = [
     "IMAGE_KINDS",
     "PLANNED_KINDS",
     "PROVIDERS",
+    "BatchProfile",
     "Latency",
     "PlannedOutcome",
     "Profile",
     "QuotaVerdict",
     "Scenario",
     "ScenarioError",
+    "SimCharge",
     "SimEvent",
     "SimStatistics",
     "Simulator",
