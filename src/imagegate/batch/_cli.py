@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from imagegate._router import Router
+from imagegate.batch._gemini_cli import add_batch_api_options, batch_api_results
 from imagegate.batch._items import BatchItem, read_requests
 from imagegate.batch._journal import RESULTS
 from imagegate.batch._run import Progress, run
@@ -172,14 +173,17 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
         try:
             async with anyio.create_task_group() as ticker:
                 ticker.start_soon(_tick, display, record, progress)
-                results = run(
-                    router,
-                    _items(args),
-                    args.out,
-                    concurrency=args.concurrency,
-                    retry_failed=args.retry_failed,
-                    progress=progress,
-                )
+                if args.batch_api is not None:
+                    results = batch_api_results(args, router, _items(args), progress)
+                else:
+                    results = run(
+                        router,
+                        _items(args),
+                        args.out,
+                        concurrency=args.concurrency,
+                        retry_failed=args.retry_failed,
+                        progress=progress,
+                    )
                 async with aclosing(results):
                     async for _ in results:
                         display.update()
@@ -254,4 +258,5 @@ def add_batch_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--time-scale", type=float, default=0.1,
         help="with --simulate: real seconds per simulated second (default 0.1)",
     )  # fmt: skip
+    add_batch_api_options(batch)
     batch.set_defaults(func=_cmd_batch)
