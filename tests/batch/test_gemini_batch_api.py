@@ -56,26 +56,34 @@ async def test_a_job_goes_pending_running_succeeded_with_answers_in_order() -> N
             config=types.CreateBatchJobConfig(display_name="three"),
         )  # fmt: skip
         assert job.state == types.JobState.JOB_STATE_PENDING
-        assert job.name is not None and job.name.startswith("batches/")
-        assert job.display_name == "three" and job.model == f"models/{MODEL}"
+        assert job.name is not None
+        assert job.name.startswith("batches/")
+        assert job.display_name == "three"
+        assert job.model == f"models/{MODEL}"
         await _at(sim, 150)
         running = await client.aio.batches.get(name=job.name)
-        assert running.state == types.JobState.JOB_STATE_RUNNING and running.dest is None
+        assert running.state == types.JobState.JOB_STATE_RUNNING
+        assert running.dest is None
         await _at(sim, 200)
         done = await client.aio.batches.get(name=job.name)
         await client.aio.aclose()
         charges = sim.charges()
-    assert done.state == types.JobState.JOB_STATE_SUCCEEDED and done.end_time is not None
-    assert done.dest is not None and done.dest.inlined_responses is not None
+    assert done.state == types.JobState.JOB_STATE_SUCCEEDED
+    assert done.end_time is not None
+    assert done.dest is not None
+    assert done.dest.inlined_responses is not None
     answers = done.dest.inlined_responses
     assert [a.metadata for a in answers] == [{"key": "k0"}, {"key": "k1"}, {"key": "k2"}]
-    assert answers[1].error is not None and answers[1].error.code in (4, 13)
+    assert answers[1].error is not None
+    assert answers[1].error.code in (4, 13)
     assert answers[1].response is None
     for answer in (answers[0], answers[2]):
-        assert answer.response is not None and answer.response.candidates
+        assert answer.response is not None
+        assert answer.response.candidates
         parts = answer.response.candidates[0].content.parts  # type: ignore[union-attr]
         blob = next(p.inline_data for p in parts if p.inline_data is not None)  # type: ignore[union-attr]
-        assert blob.mime_type == "image/jpeg" and blob.data
+        assert blob.mime_type == "image/jpeg"
+        assert blob.data
     assert sorted((c.prompt, c.batch, c.usd) for c in charges) == [
         ("a", True, 0.067),
         ("c", True, 0.067),
@@ -94,7 +102,8 @@ async def test_a_failed_job_and_an_expired_job_have_no_answers_and_cost_nothing(
             model=MODEL, src=_requests("z [simbatch:job_expired]")
         )
         await _at(sim, 400)
-        assert failed.name and slow.name
+        assert failed.name
+        assert slow.name
         failed_now = await client.aio.batches.get(name=failed.name)
         slow_now = await client.aio.batches.get(name=slow.name)
         assert slow_now.state == types.JobState.JOB_STATE_RUNNING
@@ -102,8 +111,10 @@ async def test_a_failed_job_and_an_expired_job_have_no_answers_and_cost_nothing(
         expired = await client.aio.batches.get(name=slow.name)
         await client.aio.aclose()
         events = sim.events
-    assert failed_now.state == types.JobState.JOB_STATE_FAILED and failed_now.dest is None
-    assert expired.state == types.JobState.JOB_STATE_EXPIRED and expired.dest is None
+    assert failed_now.state == types.JobState.JOB_STATE_FAILED
+    assert failed_now.dest is None
+    assert expired.state == types.JobState.JOB_STATE_EXPIRED
+    assert expired.dest is None
     assert sorted(e.outcome for e in events) == ["batch_expired", "batch_failed", "batch_failed"]
     assert not any(e.billed for e in events)
 
@@ -150,5 +161,6 @@ async def test_refusals_a_bad_key_a_bad_size_an_unknown_model() -> None:
         for c in (wrong, client):
             await c.aio.aclose()
     assert auth.value.code in (400, 401, 403)
-    assert size.value.code == 400 and "image_size" in str(size.value.message)
+    assert size.value.code == 400
+    assert "image_size" in str(size.value.message)
     assert unknown.value.code == 404

@@ -85,7 +85,8 @@ async def test_a_hundred_items_at_half_price_and_the_rest_online(tmp_path: Path)
         billed = _billed_per_prompt(sim)
         bill = sum(c.usd or 0.0 for c in sim.charges())
         batch_items = [e for e in sim.events if e.batch]
-    assert len(results) == 100 and all(r.ok for r in results)
+    assert len(results) == 100
+    assert all(r.ok for r in results)
     by_route = Counter(r.route for r in results)
     in_batch = by_route[f"gemini-batch/{MODEL}"]
     assert 40 <= in_batch < 50  # jobs 0 and 3 delivered, less their per-item errors
@@ -98,9 +99,8 @@ async def test_a_hundred_items_at_half_price_and_the_rest_online(tmp_path: Path)
     assert total == pytest.approx(bill)
     assert total == pytest.approx(in_batch * BATCH_1K + (100 - in_batch) * ONLINE_1K)
 
-    async with Simulator(_scenario(), time_scale=SCALE) as sim:
-        async with _router(sim) as router:
-            online = [r async for r in run(router, _items(100), tmp_path / "online")]
+    async with Simulator(_scenario(), time_scale=SCALE) as sim, _router(sim) as router:
+        online = [r async for r in run(router, _items(100), tmp_path / "online")]
     assert sum(r.cost_usd for r in online) >= 100 * ONLINE_1K - 1e-9
     assert total < 0.8 * sum(r.cost_usd for r in online)
 
@@ -131,7 +131,7 @@ async def test_a_run_cut_off_while_its_job_is_out_resumes_from_the_job(tmp_path:
         ledger = [json.loads(line) for line in (tmp_path / BATCH_JOBS).read_text().splitlines()]
         assert [r["type"] for r in ledger] == ["submitting", "submitted"]
         again = await _batch_api(sim, _items(6), tmp_path)
-        jobs = [line for line in (tmp_path / BATCH_JOBS).read_text().splitlines()]
+        jobs = list((tmp_path / BATCH_JOBS).read_text().splitlines())
         billed = _billed_per_prompt(sim)
         online = [e for e in sim.events if not e.batch]
     assert len(jobs) == 3  # the one job, closed: none created again
@@ -150,4 +150,5 @@ async def test_an_item_the_model_cannot_take_goes_online(tmp_path: Path) -> None
         jobs = [e for e in sim.events if e.batch]
     assert {r.id: r.ok for r in results} == {"sku-0": True, "sku-1": True, "odd": False}
     assert sorted(e.prompt for e in jobs) == ["product shot 0", "product shot 1"]
-    assert progress.done == 2 and progress.failed == 1
+    assert progress.done == 2
+    assert progress.failed == 1

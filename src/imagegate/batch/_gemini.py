@@ -153,9 +153,10 @@ class GeminiBatch:
         with negotiated ``price_usd``, a model the catalogue lists no batch price for)."""
         online = self._provider.capabilities(self._model).price_usd.get(size, 0.0)
         entry = active_catalogue().get(self._model, "google")
-        if entry is not None and entry.batch_price_usd and size in entry.batch_price_usd:
-            if (entry.price_usd or {}).get(size) == online:
-                return float(entry.batch_price_usd[size])
+        batch = (entry.batch_price_usd or {}) if entry is not None else {}
+        listed = (entry.price_usd or {}) if entry is not None else {}
+        if size in batch and listed.get(size) == online:
+            return float(batch[size])
         return online * _DISCOUNT
 
     def inline_request(self, item_id: str, request: ProviderRequest) -> types.InlinedRequest:
