@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from imagegate import Route, Router
+from imagegate._provider import ProviderRequest
 from imagegate.batch import ItemResult, Progress, run, run_batch_api
 from imagegate.batch._gemini import GeminiBatch
 from imagegate.batch._gemini_ledger import BATCH_JOBS
@@ -152,3 +153,39 @@ async def test_an_item_the_model_cannot_take_goes_online(tmp_path: Path) -> None
     assert sorted(e.prompt for e in jobs) == ["product shot 0", "product shot 1"]
     assert progress.done == 2
     assert progress.failed == 1
+
+
+async def test_a_job_created_by_a_run_killed_before_it_learnt_its_name_is_found(
+    tmp_path: Path,
+) -> None:
+    """The ledger says two jobs were being created when a run died: the one the API has
+    (found by display name) is waited on, not created again; the one it never received
+    is created now. Every item is billed once."""
+    lines = [
+        {"type": "submitting", "display_name": "imagegate-dead-run1-0", "model": MODEL,
+         "ids": ["sku-0", "sku-1"]},
+        {"type": "submitting", "display_name": "imagegate-dead-run1-1", "model": MODEL,
+         "ids": ["sku-2"]},
+    ]  # fmt: skip
+    (tmp_path / BATCH_JOBS).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    async with Simulator(_scenario(), time_scale=SCALE) as sim:
+        async with _router(sim) as router:
+            batch = GeminiBatch.from_router(router, f"gemini/{MODEL}")
+            requests = [batch.inline_request(i["id"], _call(i)) for i in _items(2)]
+            await batch.create("imagegate-dead-run1-0", requests)
+        results = await _batch_api(sim, _items(3), tmp_path)
+        billed = _billed_per_prompt(sim)
+        batch_events = sorted(e.prompt for e in sim.events if e.batch)
+    ledger = [json.loads(line) for line in (tmp_path / BATCH_JOBS).read_text().splitlines()]
+    assert all(r.ok and r.route == f"gemini-batch/{MODEL}" for r in results)
+    assert batch_events == ["product shot 0", "product shot 1", "product shot 2"]
+    assert sorted(billed.values()) == [1] * 3
+    closed = [r for r in ledger if r["type"] == "closed"]
+    assert [r["state"] for r in closed if r["display_name"].startswith("imagegate-dead")] == [
+        "NOT_CREATED",
+        "JOB_STATE_SUCCEEDED",
+    ]
+
+
+def _call(item: dict[str, Any]) -> ProviderRequest:
+    return ProviderRequest(prompt=item["prompt"], model=MODEL, size=item["size"])

@@ -109,7 +109,7 @@ class _SimRecord:
             self._done.add(index)
             record = {"run": run, "provider": event.provider, "model": event.model}
             record.update(size=event.size, prompt=event.prompt, outcome=event.outcome)
-            record.update(billed=event.billed)
+            record.update(billed=event.billed, batch=event.batch)
             self._file.write(json.dumps(record) + "\n")
         while self._low in self._done:
             self._done.discard(self._low)
@@ -169,21 +169,22 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
     progress = Progress()
     display = _Display(progress, total, out)
     async with _router(args) as (router, sim):
+        # Built here, outside the task group: a bad --batch-api is an error, not a crash.
+        batch_api = batch_api_results(args, router, progress) if args.batch_api else None
         record = _SimRecord(sim, args.out) if sim is not None else None
         try:
             async with anyio.create_task_group() as ticker:
                 ticker.start_soon(_tick, display, record, progress)
-                if args.batch_api is not None:
-                    results = batch_api_results(args, router, _items(args), progress)
-                else:
-                    results = run(
-                        router,
-                        _items(args),
-                        args.out,
-                        concurrency=args.concurrency,
-                        retry_failed=args.retry_failed,
-                        progress=progress,
-                    )
+                results = run(
+                    router,
+                    _items(args),
+                    args.out,
+                    concurrency=args.concurrency,
+                    retry_failed=args.retry_failed,
+                    progress=progress,
+                )
+                if batch_api is not None:  # it hands `run` what its jobs do not deliver
+                    results = batch_api(_items(args))
                 async with aclosing(results):
                     async for _ in results:
                         display.update()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import re
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Callable, Iterable
 from datetime import datetime, timedelta
 
 from imagegate._router import Router
@@ -55,12 +55,21 @@ def add_batch_api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def batch_api_results(
-    args: argparse.Namespace, router: Router, items: Iterable[BatchItem], progress: Progress
-) -> AsyncGenerator[ItemResult, None]:
-    """The results of ``imagegate batch`` in the Batch API mode."""
+    args: argparse.Namespace, router: Router, progress: Progress
+) -> Callable[[Iterable[BatchItem]], AsyncGenerator[ItemResult, None]]:
+    """``imagegate batch`` in the Batch API mode: the options checked now, and what
+    turns the items into results.
+
+    Raises:
+        ConfigurationError: a bad ``--batch-api`` or ``--batch-until``, or no gemini route.
+    """
     batch = GeminiBatch.from_router(router, args.batch_api)
     until = parse_until(args.batch_until) if args.batch_until is not None else None
-    return run_batch_api(
-        router, items, args.out, batch=batch, until=until, concurrency=args.concurrency,
-        retry_failed=args.retry_failed, progress=progress,
-    )  # fmt: skip
+
+    def results(items: Iterable[BatchItem]) -> AsyncGenerator[ItemResult, None]:
+        return run_batch_api(
+            router, items, args.out, batch=batch, until=until, concurrency=args.concurrency,
+            retry_failed=args.retry_failed, progress=progress,
+        )  # fmt: skip
+
+    return results
