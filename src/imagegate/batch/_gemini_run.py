@@ -313,9 +313,12 @@ async def run_batch_api(
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(journal.close)
     if phase.online:
+        interrupted = progress.interrupted
         results = run(
             router, phase.online, folder, concurrency=concurrency, retry_failed=retry_failed,
             progress=progress,
         )  # fmt: skip
         async for result in results:
             yield result
+        # `run` counts the items handed over as cut off by an earlier run: they were not.
+        progress.interrupted = interrupted
