@@ -15,6 +15,10 @@ benchmarks run without keys, without the internet, and reproducibly::
         ...
         sim.events                  # one SimEvent per upstream attempt
 
+It also serves Gemini's Batch API (``client.aio.batches``: jobs that wait, run and end
+as the scenario's ``[batch]`` table says; ``sim.charges()`` bills their items at half
+price).
+
 Force an outcome in a test with a prompt marker: ``"a cat [sim:overloaded]"``,
 ``"a cat [sim:rate_limited*2,success]"``, ``"a cat [sim@vertex/4K:deadline]"``; or build a
 `Scenario` in code. Built-in scenarios: ``healthy``, ``outage-2026-01-21``,
