@@ -15,6 +15,7 @@ Backoff between polls: ``poll_initial_s``, then × ``poll_multiplier`` per poll,
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from typing import Final, TypeVar
@@ -45,6 +46,10 @@ TERMINAL_STATES: Final = frozenset(
 """Job states after which nothing changes (google-genai's ``JobState`` names)."""
 
 _T = TypeVar("_T")
+
+_JOB_NAME: Final = re.compile(r"batches/[A-Za-z0-9_-]{1,128}")
+"""What a job's name must look like before it goes into a URL."""
+_LIST_PAGES: Final = 50
 
 _DISCOUNT: Final = 0.5
 """Batch price as a share of the online one where the catalogue lists none (Google's
@@ -182,8 +187,11 @@ class GeminiBatch:
                 config=types.CreateBatchJobConfig(display_name=display_name),
             )
         )
-        if not job.name:
-            raise TransportError("the Batch API created a job without a name", route=self.route)
+        if not job.name or not _JOB_NAME.fullmatch(job.name):
+            raise TransportError(
+                "the Batch API answered with no usable job name", route=self.route,
+                billing="possibly_billed",
+            )  # fmt: skip
         return job.name
 
     async def get(self, name: str) -> types.BatchJob:
@@ -195,28 +203,39 @@ class GeminiBatch:
         await self._call(self._provider.client.aio.batches.cancel(name=name))
 
     async def find(self, display_name: str) -> str | None:
-        """The name of the account's job with this display name, or None."""
-        pager = await self._call(
-            self._provider.client.aio.batches.list(config=types.ListBatchJobsConfig(page_size=100))
-        )
-        async for job in pager:
-            if job.display_name == display_name:
-                return job.name
+        """The name of the account's job with this display name, or None (the list is
+        read page by page, at most `_LIST_PAGES` pages)."""
+        config = types.ListBatchJobsConfig(page_size=100)
+        pager = await self._call(self._provider.client.aio.batches.list(config=config))
+        try:
+            for _ in range(_LIST_PAGES):
+                for job in pager.page:
+                    if job.display_name == display_name and job.name:
+                        return job.name
+                await pager.next_page()
+        except IndexError:  # the SDK's way of saying there is no next page
+            return None
+        except Exception as exc:
+            raise self._mapped(exc) from scrub(exc)
         return None
 
     async def _call(self, call: Awaitable[_T]) -> _T:
         """Await an SDK call, mapping its errors at the boundary."""
         try:
             return await call
-        except errors.APIError as exc:
-            raise map_api_error(exc, self.route, "1K") from scrub(exc)
         except Exception as exc:
-            mapped = transport_error(exc, route=self.route, size="1K")
-            if mapped is None:
-                mapped = TransportError(
-                    f"unreadable Batch API answer ({type(exc).__name__})", route=self.route
-                )
-            raise mapped from scrub(exc)
+            raise self._mapped(exc) from scrub(exc)
+
+    def _mapped(self, exc: Exception) -> ImageGateError:
+        """The imagegate error for what an SDK call raised."""
+        if isinstance(exc, errors.APIError):
+            return map_api_error(exc, self.route, "1K")
+        mapped = transport_error(exc, route=self.route, size="1K")
+        if mapped is not None:
+            return mapped
+        return TransportError(
+            f"unreadable Batch API answer ({type(exc).__name__})", route=self.route
+        )
 
     def answers(
         self, job: types.BatchJob, items: Sequence[tuple[str, ProviderRequest]]
