@@ -160,6 +160,9 @@ class _Phase:
                 continue
             await anyio.to_thread.run_sync(self.ledger.closed, entry, _NOT_CREATED)
             fresh += [i for i in entry.ids if i in self.requests]
+            self.online += [
+                self.items[i] for i in entry.ids if i in self.items and i not in self.requests
+            ]
 
     async def _submit(self, fresh: list[str]) -> None:
         """Start the items (journal) and create their jobs (ledger first)."""
