@@ -142,6 +142,12 @@ class GeminiBatch:
             "endpoint), and the router open"
         )
 
+    def __repr__(self) -> str:
+        return (
+            f"GeminiBatch(model={self._model!r}, items_per_job={self.items_per_job}, "
+            f"poll_initial_s={self.poll_initial_s}, poll_max_s={self.poll_max_s})"
+        )
+
     @property
     def model(self) -> str:
         """The image model the jobs run."""
