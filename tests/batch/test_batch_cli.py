@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from imagegate.batch._cli import _Display, parse_until
+from imagegate.batch._cli import _Display
 from imagegate.batch._run import Progress
+from imagegate.batch._until import parse_until
 from imagegate.cli import main
 from imagegate.resilience.clock import FakeClock
 
@@ -150,3 +151,39 @@ def test_until_takes_an_iso_time_and_refuses_the_past() -> None:
     for bad in ("2020-01-01T00:00:00+00:00", "tomorrow", "36", "h"):
         with pytest.raises(argparse.ArgumentTypeError):
             parse_until(bad)
+
+
+def test_batch_api_mode_on_the_simulator(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``--batch-api gemini/<model>`` on the embedded simulator: every item delivered by
+    a Batch API job at half the gemini route's price, each billed once as a batch item in
+    the simulator's record; a second run sends nothing."""
+    lines = [{"id": f"p{n}", "prompt": f"a cat {n}", "size": "1K"} for n in range(4)]
+    requests = _write(tmp_path / "requests.jsonl", lines)
+    out = tmp_path / "out"
+    argv = ["batch", str(requests), "--out", str(out), "--simulate", "healthy"]
+    argv += ["--time-scale", "0.0001", "--batch-api", "gemini/gemini-3-pro-image"]
+    assert main([*argv, "--batch-until", "2d"]) == 0
+    assert "batch run 1: 4 delivered, 0 failed; $0.10 this run" in capsys.readouterr().err
+    results = _results(out)
+    assert {r["route"] for r in results.values()} == {"gemini-batch/gemini-3-pro-image"}
+    attempts = [json.loads(x) for x in (out / "simulated-attempts.jsonl").read_text().splitlines()]
+    assert sorted((a["prompt"], a["batch"], a["billed"]) for a in attempts) == [
+        (f"a cat {n}", True, True) for n in range(4)
+    ]
+    assert main(argv) == 0
+    assert "4 finished by earlier runs); $0.00" in capsys.readouterr().err
+
+
+def test_batch_until_must_be_a_duration_or_a_time(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A ``--batch-until`` that is neither a duration nor a time stops the command (exit 2)."""
+    requests = _write(tmp_path / "requests.jsonl", [{"id": "p", "prompt": "a cat"}])
+    argv = ["batch", str(requests), "--out", str(tmp_path / "out"), "--simulate", "healthy"]
+    argv += ["--batch-api", "gemini/gemini-3-pro-image", "--batch-until", "soon"]
+    with pytest.raises(SystemExit) as stopped:
+        main(argv)
+    assert stopped.value.code == 2
+    assert "'soon' is neither a duration" in capsys.readouterr().err

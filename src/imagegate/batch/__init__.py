@@ -17,8 +17,14 @@ is parked until the router's breakers and quotas let it through, rather than fai
 ``imagegate batch requests.jsonl --out DIR`` is the same from the command line
 (docs/batch.md: the journal's format, what resuming does, what a kill costs, waiting for
 quotas and outages).
+
+`run_batch_api` sends the items through Gemini's Batch API first (`GeminiBatch`: half
+price, answers within a day) and what it does not deliver through the router, on the
+same journal (``--batch-api gemini/<model>`` on the command line).
 """
 
+from imagegate.batch._gemini import GeminiBatch
+from imagegate.batch._gemini_run import run_batch_api
 from imagegate.batch._items import BatchItem, check_id, read_requests
 from imagegate.batch._journal import JOURNAL, RESULTS, ItemResult, Journal
 from imagegate.batch._progress import Progress
@@ -28,10 +34,12 @@ __all__ = [
     "JOURNAL",
     "RESULTS",
     "BatchItem",
+    "GeminiBatch",
     "ItemResult",
     "Journal",
     "Progress",
     "check_id",
     "read_requests",
     "run",
+    "run_batch_api",
 ]

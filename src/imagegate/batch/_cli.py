@@ -14,7 +14,6 @@ import argparse
 import asyncio
 import datetime
 import json
-import re
 import sys
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -25,17 +24,19 @@ from typing import TYPE_CHECKING, Any, TextIO
 import anyio
 
 from imagegate._router import Router
+from imagegate.batch._gemini_cli import add_batch_api_options, batch_api_results
 from imagegate.batch._items import BatchItem, read_requests
 from imagegate.batch._journal import RESULTS
 from imagegate.batch._progress import Progress, in_words
 from imagegate.batch._run import run
+from imagegate.batch._until import parse_until
 from imagegate.errors import ConfigurationError, ImageGateError
 from imagegate.resilience.clock import Clock
 
 if TYPE_CHECKING:
     from imagegate.testing.simulator import Simulator
 
-__all__ = ["add_batch_command", "parse_until"]
+__all__ = ["add_batch_command"]
 
 SIM_ATTEMPTS = "simulated-attempts.jsonl"
 """With ``--simulate``: the simulator's record of every upstream attempt, with its run."""
@@ -121,7 +122,7 @@ class _SimRecord:
             self._done.add(index)
             record = {"run": run, "provider": event.provider, "model": event.model}
             record.update(size=event.size, prompt=event.prompt, outcome=event.outcome)
-            record.update(billed=event.billed)
+            record.update(billed=event.billed, batch=event.batch)
             self._file.write(json.dumps(record) + "\n")
         while self._low in self._done:
             self._done.discard(self._low)
@@ -181,6 +182,8 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
     progress = Progress()
     async with _router(args) as (router, sim):
         display = _Display(progress, total, out, router.clock)
+        # Built here, outside the task group: a bad --batch-api is an error, not a crash.
+        batch_api = batch_api_results(args, router, progress) if args.batch_api else None
         record = _SimRecord(sim, args.out) if sim is not None else None
         try:
             async with anyio.create_task_group() as ticker:
@@ -194,6 +197,8 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
                     progress=progress,
                     until=args.until,
                 )
+                if batch_api is not None:  # it hands `run` what its jobs do not deliver
+                    results = batch_api(_items(args))
                 async with aclosing(results):
                     async for _ in results:
                         display.update()
@@ -234,33 +239,6 @@ def _summary(progress: Progress, folder: Path, out: TextIO) -> None:
         f"${p.cost_usd:.2f} this run; results in {folder / RESULTS}",
         file=out,
     )
-
-
-_UNITS_S = {"d": 86_400.0, "h": 3_600.0, "m": 60.0, "s": 1.0}
-_DURATION = re.compile(r"(?:(\d+(?:\.\d+)?)([dhms]))+")
-
-
-def parse_until(text: str) -> datetime.timedelta:
-    """``--until``: a duration (``36h``, ``1d12h``, ``90m``, ``45s``) or an ISO-8601 time
-    (``2026-12-08T09:00``; without a zone, local time), as the wait from now.
-
-    Raises:
-        argparse.ArgumentTypeError: neither, or a time already past.
-    """
-    text = text.strip()
-    if _DURATION.fullmatch(text):
-        parts = re.findall(r"(\d+(?:\.\d+)?)([dhms])", text)
-        return datetime.timedelta(seconds=sum(float(n) * _UNITS_S[u] for n, u in parts))
-    try:
-        at = datetime.datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is neither a duration (36h, 1d12h, 90m) nor an ISO-8601 time"
-        ) from None
-    wait = at.astimezone(datetime.UTC) - datetime.datetime.now(datetime.UTC)
-    if wait < datetime.timedelta(0):
-        raise argparse.ArgumentTypeError(f"{text!r} is already past")
-    return wait
 
 
 def _cmd_batch(args: argparse.Namespace) -> int:
@@ -305,4 +283,5 @@ def add_batch_command(commands: argparse._SubParsersAction[argparse.ArgumentPars
         "--time-scale", type=float, default=0.1,
         help="with --simulate: real seconds per simulated second (default 0.1)",
     )  # fmt: skip
+    add_batch_api_options(batch)
     batch.set_defaults(func=_cmd_batch)

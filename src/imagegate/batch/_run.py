@@ -31,9 +31,9 @@ from imagegate.batch._items import BatchItem, checked_items
 from imagegate.batch._journal import ItemResult, Journal, atomic_write
 from imagegate.batch._park import ParkingLot, wake_in_s, why_parkable
 from imagegate.batch._progress import Progress, in_words
+from imagegate.batch._until import Until, clock_deadline
 from imagegate.errors import (
     AllRoutesFailed,
-    ConfigurationError,
     ImageGateError,
     InvalidRequestError,
 )
@@ -162,12 +162,12 @@ class _Batch:
     async def _attempt(self, item: BatchItem) -> tuple[ItemResult, ImageGateError | None]:
         run = self.journal.run
         try:
-            await _blocking(_remove_image, self.journal.folder, item.id)
+            await blocking(_remove_image, self.journal.folder, item.id)
             request = await as_request(item.arguments)
             if request.n != 1:
                 raise InvalidRequestError("invalid request: a batch item asks for one image (n=1)")
             answer = await self.router.run(request)
-            name = await _blocking(_save, self.journal.folder, item.id, answer.image)
+            name = await blocking(_save, self.journal.folder, item.id, answer.image)
         except ImageGateError as exc:
             return _failed(item.id, str(exc), exc, run), exc
         except Exception as exc:  # a bug, or the disk: the item fails, the batch goes on
@@ -178,17 +178,17 @@ class _Batch:
     async def finish(self, result: ItemResult) -> ItemResult:
         """Journal ``result`` (durably) and append it to ``results.jsonl``."""
         async with self.lock:
-            await _blocking(self.journal.finish, result)
+            await blocking(self.journal.finish, result)
         self.progress.count(result)
         return result
 
     async def record(self, record: dict[str, Any]) -> None:
         """Append one record to the journal, durably."""
         async with self.lock:
-            await _blocking(self.journal.append, record)
+            await blocking(self.journal.append, record)
 
 
-async def _blocking(function: Callable[..., T], *args: Any) -> T:
+async def blocking(function: Callable[..., T], *args: Any) -> T:
     """``function(*args)`` in the event loop's executor, waited for to the end even when
     cancelled (as ``anyio.to_thread.run_sync`` does). The loop's executor, not anyio's
     threads: a virtual-time loop (`imagegate.bench.run_virtual`) watches its jobs, and
@@ -246,7 +246,7 @@ async def run(
     concurrency: int = 8,
     retry_failed: bool = False,
     progress: Progress | None = None,
-    until: float | timedelta | None = None,
+    until: Until | None = None,
 ) -> AsyncGenerator[ItemResult, None]:
     """Run a batch through ``router``, resuming from ``out_dir``'s journal; yield each
     item's result as it finishes (earlier runs' results too, marked ``resumed``).
@@ -266,9 +266,10 @@ async def run(
         retry_failed: Run items that failed in earlier runs again.
         progress: Counts to keep up to date, for a progress display.
         until: How long items may wait for a spent quota or an outage: a time on
-            ``router.clock`` (a float, as ``router.clock.now()`` reads it) or a
-            `timedelta` from now. An item that failed only because every option's quota
-            was used up or breaker open (or its attempts met an outage) is then parked
+            ``router.clock`` (a float, as ``router.clock.now()`` reads it), a
+            `timedelta` from now, or a `datetime` (without a zone: UTC). An item that
+            failed only because every option's quota was used up or breaker open (or
+            its attempts met an outage) is then parked
             and runs again when the router's state says one of its options opens; one
             that could not run before ``until`` fails, saying it was parked and why.
             None (the default): such items fail at once.
@@ -278,8 +279,8 @@ async def run(
             is already past.
     """
     folder = Path(out_dir)
-    until_at = _until(router, until)
-    journal = await _blocking(Journal, folder)
+    until_at = clock_deadline(until, router.clock)
+    journal = await blocking(Journal, folder)
     progress = progress if progress is not None else Progress()
     progress.run, progress.torn = journal.run, journal.torn
     progress.interrupted = len(journal.interrupted)
@@ -288,22 +289,11 @@ async def run(
         _log.warning("batch.torn_journal_line", line=journal.torn)
     batch = _Batch(router, journal, progress, retry_failed, until_at)
     try:
-        await _blocking(partial(journal.write_results, skip_failed=retry_failed))
+        await blocking(partial(journal.write_results, skip_failed=retry_failed))
         source = batch.lot.feed(checked_items(items))
         async for result in pooled(batch.work, source, concurrency=concurrency):
             if result is not None:
                 yield result
     finally:
         with anyio.CancelScope(shield=True):
-            await _blocking(journal.close)
-
-
-def _until(router: Router, until: float | timedelta | None) -> float | None:
-    """``until`` as a time on the router's clock."""
-    if until is None:
-        return None
-    now = router.clock.now()
-    at = now + until.total_seconds() if isinstance(until, timedelta) else float(until)
-    if not at >= now:  # also refuses NaN
-        raise ConfigurationError(f"until is already past (or not a time): {until!r}")
-    return at
+            await blocking(journal.close)

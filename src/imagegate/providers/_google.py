@@ -209,20 +209,11 @@ class GoogleGenAIProvider:
     async def generate(self, request: ProviderRequest) -> ProviderResponse:
         """One ``generateContent`` call; every non-thought image part is returned."""
         route, size = f"{self.name}/{request.model}", request.size
-        refuse_unsupported(self.capabilities(request.model), request, route)
-        spec = google_model(request.model, self._default_price)
-        contents = self._contents(request, route)
+        contents, config = self.content_request(request)
         timeout = real_timeout_s(request.timeout_s)
-        config = types.GenerateContentConfig(
-            response_modalities=list(_RESPONSE_MODALITIES),
-            image_config=types.ImageConfig(
-                aspect_ratio=request.aspect_ratio,
-                image_size=size if spec.sends_image_size else None,
-            ),
-            seed=request.seed,
+        if timeout:
             # Milliseconds; also sent as X-Server-Timeout so the server can give up too.
-            http_options=types.HttpOptions(timeout=math.ceil(timeout * 1000)) if timeout else None,
-        )
+            config.http_options = types.HttpOptions(timeout=math.ceil(timeout * 1000))
         self._log.debug(
             "provider.request", route=route, size=size, aspect_ratio=request.aspect_ratio,
             request_id=request.request_id, timeout_s=request.timeout_s,
@@ -247,6 +238,45 @@ class GoogleGenAIProvider:
                 raise
             raise mapped from scrub(exc)
         return self._map_response(response, request, route)
+
+    def content_request(
+        self, request: ProviderRequest
+    ) -> tuple[str | types.Content, types.GenerateContentConfig]:
+        """The ``contents`` and config of the ``generateContent`` call for ``request``
+        (what `generate` sends, and a Gemini Batch API job carries inline).
+
+        Raises:
+            InvalidRequestError: the model cannot serve the request, or its inline
+                images exceed the platform's cap.
+        """
+        route = f"{self.name}/{request.model}"
+        refuse_unsupported(self.capabilities(request.model), request, route)
+        spec = google_model(request.model, self._default_price)
+        config = types.GenerateContentConfig(
+            response_modalities=list(_RESPONSE_MODALITIES),
+            image_config=types.ImageConfig(
+                aspect_ratio=request.aspect_ratio,
+                image_size=request.size if spec.sends_image_size else None,
+            ),
+            seed=request.seed,
+        )
+        return self._contents(request, route), config
+
+    def read_answer(
+        self, response: types.GenerateContentResponse, request: ProviderRequest
+    ) -> ProviderResponse:
+        """A ``GenerateContentResponse`` for ``request`` as an answer, checked as
+        `generate` checks one (a Gemini Batch API item's answer goes through it too).
+
+        Raises:
+            ContentBlocked, NoImageReturned, TransportError: as `generate` would.
+        """
+        return self._map_response(response, request, f"{self.name}/{request.model}")
+
+    @property
+    def client(self) -> Client:
+        """The configured google-genai client (retries off, answers capped)."""
+        return self._client
 
     async def aclose(self) -> None:
         """Close the SDK's HTTP sessions. Safe to call twice."""

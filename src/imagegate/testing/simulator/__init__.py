@@ -15,18 +15,24 @@ benchmarks run without keys, without the internet, and reproducibly::
         ...
         sim.events                  # one SimEvent per upstream attempt
 
+It also serves Gemini's Batch API (``client.aio.batches``: jobs that wait, run and end
+as the scenario's ``[batch]`` table says; ``sim.charges()`` bills their items at half
+price).
+
 Force an outcome in a test with a prompt marker: ``"a cat [sim:overloaded]"``,
 ``"a cat [sim:rate_limited*2,success]"``, ``"a cat [sim@vertex/4K:deadline]"``; or build a
 `Scenario` in code. Built-in scenarios: ``healthy``, ``outage-2026-01-21``,
 ``overload-503``, ``free-tier``.
 """
 
+from imagegate.testing.simulator._billing import SimCharge
 from imagegate.testing.simulator._events import SimEvent
 from imagegate.testing.simulator._quota import QuotaVerdict
 from imagegate.testing.simulator._scenario import (
     FORCEABLE_KINDS,
     PLANNED_KINDS,
     PROVIDERS,
+    BatchProfile,
     Latency,
     Profile,
     Scenario,
@@ -54,12 +60,14 @@ __all__ = [
     "IMAGE_KINDS",
     "PLANNED_KINDS",
     "PROVIDERS",
+    "BatchProfile",
     "Latency",
     "PlannedOutcome",
     "Profile",
     "QuotaVerdict",
     "Scenario",
     "ScenarioError",
+    "SimCharge",
     "SimEvent",
     "SimStatistics",
     "Simulator",

@@ -42,6 +42,7 @@ class SimEvent:
         images: The SHA-256 (hex) of each input image received, in order (edits and
             references; empty for plain generation). Only digests are kept.
         mask: The SHA-256 of the edit mask received, or None.
+        batch: True for an item of a Gemini Batch API job (billed at the batch rate).
     """
 
     provider: str
@@ -63,6 +64,7 @@ class SimEvent:
     height: int | None = None
     images: tuple[str, ...] = ()
     mask: str | None = None
+    batch: bool = False
 
 
 class EventRecord:
@@ -71,6 +73,7 @@ class EventRecord:
     __slots__ = (
         "aspect_ratio",
         "attempt",
+        "batch",
         "billed",
         "bytes_sent",
         "ended",
@@ -103,8 +106,10 @@ class EventRecord:
         started: float,
         images: tuple[str, ...] = (),
         mask: str | None = None,
+        batch: bool = False,
     ) -> None:
         self.provider = provider
+        self.batch = batch
         self.images = images
         self.mask = mask
         self.model = model
@@ -161,6 +166,7 @@ class EventRecord:
             height=self.height,
             images=self.images,
             mask=self.mask,
+            batch=self.batch,
         )
 
 
@@ -185,9 +191,11 @@ class EventLog:
         now: float,
         images: tuple[str, ...] = (),
         mask: str | None = None,
+        batch: bool = False,
     ) -> EventRecord:
-        """Open the record of a new attempt; it gets the next attempt number."""
-        key = (prompt, provider, model, size)
+        """Open the record of a new attempt; it gets the next attempt number (a batch
+        item has counters of its own: it does not move the online plan's)."""
+        key = (prompt, f"{provider}:batch" if batch else provider, model, size)
         attempt = self._counts.get(key, 0)
         self._counts[key] = attempt + 1
         record = EventRecord(
@@ -201,6 +209,7 @@ class EventLog:
             started=now,
             images=images,
             mask=mask,
+            batch=batch,
         )
         self._records.append(record)
         return record

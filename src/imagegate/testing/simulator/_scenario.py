@@ -41,6 +41,7 @@ __all__ = [
     "FORCEABLE_KINDS",
     "PLANNED_KINDS",
     "PROVIDERS",
+    "BatchProfile",
     "Latency",
     "PlannedKind",
     "Profile",
@@ -222,6 +223,39 @@ class Profile(BaseModel):
         return size == self.size if isinstance(self.size, str) else size in self.size
 
 
+class BatchProfile(BaseModel):
+    """How the simulated Gemini Batch API treats every job (a scenario's ``[batch]``).
+
+    Google's Batch API guide (https://ai.google.dev/gemini-api/docs/batch-api, "Batch job
+    status") targets a 24-hour turnaround and ends a job still pending or running after 48
+    hours ``JOB_STATE_EXPIRED``, without results; the defaults follow it.
+
+    Attributes:
+        queue_s: Simulated seconds a job stays ``BATCH_STATE_PENDING``.
+        run_s: Simulated seconds it then stays ``BATCH_STATE_RUNNING``.
+        expire_after_s: A job not done this long after its creation ends
+            ``BATCH_STATE_EXPIRED``.
+        failed_jobs: Probability that a job ends ``BATCH_STATE_FAILED`` (no results).
+        slow_jobs: Probability that a job is too slow to finish before it expires.
+        item_errors: Probability that an item of a successful job is answered with a
+            per-item error (a ``google.rpc.Status``) instead of a response.
+    """
+
+    model_config = _STRICT
+
+    queue_s: LatencyField = Field(default_factory=lambda: Latency(min=60, max=900))
+    run_s: LatencyField = Field(default_factory=lambda: Latency(p50=1800, p95=14400))
+    expire_after_s: float = Field(default=172_800.0, gt=0)
+    failed_jobs: float = Field(default=0.0, ge=0, le=1)
+    slow_jobs: float = Field(default=0.0, ge=0, le=1)
+    item_errors: float = Field(default=0.0, ge=0, le=1)
+
+    @field_validator("queue_s", "run_s", mode="before")
+    @classmethod
+    def _number_is_fixed(cls, value: Any) -> Any:
+        return _latency(value)
+
+
 class Scenario(BaseModel):
     """A named world: profiles plus the calendar that daily quotas reset by.
 
@@ -233,6 +267,7 @@ class Scenario(BaseModel):
             (default −8: midnight Pacific, as Google's do).
         markers: Honour ``[sim:...]`` markers in prompts (see `imagegate.testing.simulator`).
         profiles: First match wins.
+        batch: How Gemini Batch API jobs behave (`BatchProfile`).
     """
 
     model_config = _STRICT
@@ -243,6 +278,7 @@ class Scenario(BaseModel):
     daily_reset_utc_offset_h: float = Field(default=-8.0, ge=-14, le=14)
     markers: bool = True
     profiles: tuple[Profile, ...] = Field(min_length=1)
+    batch: BatchProfile = Field(default_factory=BatchProfile)
 
     @field_validator("start")
     @classmethod

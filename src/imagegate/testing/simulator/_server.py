@@ -14,10 +14,13 @@ from aiohttp import web
 from imagegate.resilience.clock import ScaledClock
 from imagegate.testing._images import Payload
 from imagegate.testing.simulator._aggregator import add_aggregator_routes
+from imagegate.testing.simulator._batch_jobs import BatchJobs
+from imagegate.testing.simulator._billing import SimCharge, charges
 from imagegate.testing.simulator._core import SimContext
 from imagegate.testing.simulator._events import SimEvent
 from imagegate.testing.simulator._flux import FluxState, add_flux_routes
 from imagegate.testing.simulator._google import add_google_routes
+from imagegate.testing.simulator._google_batch import add_google_batch_routes
 from imagegate.testing.simulator._openai import add_openai_routes
 from imagegate.testing.simulator._scenario import PROVIDERS, Scenario, load_scenario
 from imagegate.testing.simulator._world import World
@@ -74,7 +77,7 @@ class Simulator:
         payload: ``"small"`` images (kilobytes) or ``"realistic"`` byte sizes.
     """
 
-    __slots__ = ("_ctx", "_flux", "_host", "_port", "_runner", "_site")
+    __slots__ = ("_batches", "_ctx", "_flux", "_host", "_port", "_runner", "_site")
 
     def __init__(
         self,
@@ -98,6 +101,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._site: web.TCPSite | None = None
         self._flux: FluxState | None = None
+        self._batches: BatchJobs | None = None
 
     # -- lifecycle ---------------------------------------------------------------------
 
@@ -107,6 +111,7 @@ class Simulator:
             raise RuntimeError("the simulator is already running")
         ctx = self._ctx
         app = web.Application(middlewares=[self._count], client_max_size=64 * 1024 * 1024)
+        self._batches = add_google_batch_routes(app, ctx)  # before generateContent's
         add_google_routes(app, ctx)
         add_openai_routes(app, ctx)
         add_aggregator_routes(app, ctx)
@@ -191,8 +196,16 @@ class Simulator:
 
     @property
     def events(self) -> list[SimEvent]:
-        """Every upstream attempt so far, in start order (a snapshot)."""
+        """Every upstream attempt so far, in start order (a snapshot); the items of
+        Gemini Batch API jobs that have ended are among them (``batch=True``)."""
+        if self._batches is not None:
+            self._batches.settle_all()
         return self._ctx.log.snapshot()
+
+    def charges(self) -> list[SimCharge]:
+        """The bill so far: one `SimCharge` per billed event, batch items at half the
+        profile's ``price_usd`` (see `imagegate.testing.simulator._billing`)."""
+        return charges(self.events, self.scenario)
 
     def clear_events(self) -> None:
         """Forget the event log and the attempt counters (quotas and tasks stay)."""
