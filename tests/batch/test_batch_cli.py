@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import re
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -88,6 +90,33 @@ def test_batch_on_the_simulator_keeps_its_record(
     assert {a["prompt"].split()[0] for a in attempts} == {"s0", "s1", "s2", "s3"}
     assert all(a["run"] == 1 for a in attempts)
     assert "batch run 1: 4 delivered, 0 failed" in capsys.readouterr().err
+
+
+def test_batch_ends_with_tables_by_route_and_by_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The summary ends with where the items went (by route: delivered, share at the size
+    asked, attempts, cost, earlier runs included) and why the others failed."""
+    lines = [{"id": f"s{n}", "prompt": f"s{n} a boat [sim:success]"} for n in range(3)]
+    lines.append({"id": "bad", "prompt": "a boat [sim:prompt_blocked]"})
+    requests = _write(tmp_path / "r.jsonl", lines)
+    argv = ["batch", str(requests), "--out", str(tmp_path / "out"), "--simulate", "healthy"]
+    argv += ["--time-scale", "0.005", "--deadline-per-item", "900"]
+    assert main(argv) == 1
+    first = capsys.readouterr().err
+    results = _results(tmp_path / "out")
+    delivered = Counter(r["route"] for r in results.values() if r["status"] == "ok")
+    assert sum(delivered.values()) == 3
+    assert "delivered, by route (all runs)" in first
+    assert "failed, by error" in first
+    for route, count in delivered.items():
+        row = next(line for line in first.splitlines() if route in line)
+        assert re.search(rf"\b{count}\b", row), row
+    assert "the prompt was blocked" in first.split("failed, by error")[1]
+    assert main(argv) == 1  # a second run reports the same batch: earlier runs count
+    again = capsys.readouterr().err
+    assert "delivered, by route (all runs)" in again
+    assert "the prompt was blocked" in again.split("failed, by error")[1]
 
 
 @pytest.mark.parametrize(

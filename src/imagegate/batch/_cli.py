@@ -29,6 +29,7 @@ from imagegate.batch._items import BatchItem, read_requests
 from imagegate.batch._journal import RESULTS
 from imagegate.batch._progress import Progress, in_words
 from imagegate.batch._run import run
+from imagegate.batch._tally import Tally
 from imagegate.batch._until import parse_until
 from imagegate.errors import ConfigurationError, ImageGateError
 from imagegate.resilience.clock import Clock
@@ -179,7 +180,7 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
         raise ConfigurationError("--concurrency must be at least 1")
     with args.requests.open("rb") as lines:
         total = sum(1 for line in lines if line.strip())
-    progress = Progress()
+    progress, tally = Progress(), Tally()
     async with _router(args) as (router, sim):
         display = _Display(progress, total, out, router.clock)
         # Built here, outside the task group: a bad --batch-api is an error, not a crash.
@@ -200,7 +201,8 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
                 if batch_api is not None:  # it hands `run` what its jobs do not deliver
                     results = batch_api(_items(args))
                 async with aclosing(results):
-                    async for _ in results:
+                    async for result in results:
+                        tally.add(result)
                         display.update()
                 ticker.cancel_scope.cancel()
         finally:
@@ -208,6 +210,7 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
                 record.close(progress.run)
     display.update(final=True)
     _summary(progress, args.out, out)
+    tally.print(out)
     return 1 if progress.failed else 0
 
 
