@@ -109,8 +109,9 @@ def test_batch_ends_with_tables_by_route_and_by_error(
     assert sum(delivered.values()) == 3
     assert "delivered, by route (all runs)" in first
     assert "failed, by error" in first
+    table = first.split("delivered, by route (all runs)")[1].split("failed, by error")[0]
     for route, count in delivered.items():
-        row = next(line for line in first.splitlines() if route in line)
+        row = next(line for line in table.splitlines() if route in line)
         assert re.search(rf"\b{count}\b", row), row
     assert "the prompt was blocked" in first.split("failed, by error")[1]
     assert main(argv) == 1  # a second run reports the same batch: earlier runs count
