@@ -38,7 +38,7 @@ from imagegate.providers._registry import Registry
 from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry
 from imagegate.resilience.budget import RetryBudget
-from imagegate.resilience.clock import Clock, LoopClock
+from imagegate.resilience.clock import Clock, LoopClock, wall_clock
 from imagegate.resilience.dispatcher import Dispatcher
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ledger import CostLedger, Spend
@@ -358,6 +358,7 @@ def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> E
     hedge, admission = policies.hedge, policies.admission
     rng = random.Random(settings.seed)
     load = admission.max_attempts_per_request if admission is not None else None
+    wall = wall_clock(clock)  # quota days end with the clock's days, simulated or real
     return Engine(
         routes=routes,
         providers=[],
@@ -367,14 +368,14 @@ def _engine(settings: RouterSettings, *, clock: Clock, state: StateBackend) -> E
         budget=RetryBudget(
             max_extra_load=hedge.max_extra_load if hedge is not None else 0.1, clock=clock
         ),
-        breakers=BreakerRegistry(policies.breaker, clock=clock, backend=state),
+        breakers=BreakerRegistry(policies.breaker, clock=clock, backend=state, wall_now=wall),
         dispatcher=Dispatcher(
             max_in_flight=settings.max_in_flight,
             route_limits={r.name: r.max_concurrency for r in routes if r.max_concurrency},
             clock=clock,
         ),
         limiters=[
-            RateLimiter(r.quota_key, r.rate_limit, clock=clock, backend=state)
+            RateLimiter(r.quota_key, r.rate_limit, clock=clock, backend=state, wall_now=wall)
             if r.rate_limit is not None
             else None
             for r in routes

@@ -66,6 +66,7 @@ from imagegate.providers._options import positive_int
 from imagegate.providers._preflight import real_timeout_s, refuse_unsupported
 from imagegate.providers._scrub import scrub
 from imagegate.providers._transport import transport_error
+from imagegate.resilience.clock import Clock, LoopClock, wall_clock
 
 __all__ = [
     "EXTENDED_RATIOS",
@@ -151,6 +152,8 @@ class GoogleGenAIProvider:
         inline_bytes_in_flight: Input image bytes sent inline at once; calls past it
             wait their turn (`imagegate.providers._inflight`: google-genai holds ~2.7
             copies of each call's inputs while it is in flight).
+        clock: The router's clock; a daily quota's reset is counted from its wall time
+            (`imagegate.resilience.wall_clock`). None: the real time.
     """
 
     __slots__ = (
@@ -162,6 +165,7 @@ class GoogleGenAIProvider:
         "_log",
         "_per_image_cap",
         "_price",
+        "_wall",
         "_where",
         "name",
     )
@@ -177,8 +181,11 @@ class GoogleGenAIProvider:
         inline_cap_bytes: int | None = None,
         per_image_cap: bool = True,
         inline_bytes_in_flight: int = DEFAULT_INLINE_BYTES_IN_FLIGHT,
+        clock: Clock | None = None,
     ) -> None:
         self.name = name
+        # A daily quota resets at a wall-clock time: read it on the router's clock.
+        self._wall = wall_clock(clock or LoopClock())
         self._inflight = BytesInFlight(inline_bytes_in_flight)
         self._inline_cap = inline_cap_bytes
         self._per_image_cap = per_image_cap
@@ -224,7 +231,7 @@ class GoogleGenAIProvider:
                     model=request.model, contents=contents, config=config
                 )
         except errors.APIError as exc:
-            raise map_api_error(exc, route, size) from scrub(exc)
+            raise map_api_error(exc, route, size, now=self._wall()) from scrub(exc)
         except Exception as exc:
             mapped = transport_error(exc, route=route, size=size)
             # google-genai converts the answer's JSON by walking it as it expects it to

@@ -2,6 +2,7 @@
 and on Vertex AI (see `map_api_error`)::
 
     429 + QuotaFailure per day         QuotaExhausted  reset_at = next midnight Pacific
+                                         (on the wall time given, else the real one)
     429 otherwise                      RateLimited     retry_after_s = RetryInfo.retryDelay
     402                                QuotaExhausted  prepaid credits used up
     400 API_KEY_INVALID, 401, 403      AuthenticationError
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, time, timedelta, timezone, tzinfo
+from datetime import UTC, datetime, time, timedelta, timezone, tzinfo
 from typing import Any, Final
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -61,8 +62,14 @@ def next_quota_reset(now: datetime | None = None) -> datetime:
     return datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=_QUOTA_TZ)
 
 
-def map_api_error(exc: errors.APIError, route: str, size: Size) -> ImageGateError:
-    """Turn google-genai's ``APIError`` into an imagegate error (see the module docstring)."""
+def map_api_error(
+    exc: errors.APIError, route: str, size: Size, *, now: datetime | None = None
+) -> ImageGateError:
+    """Turn google-genai's ``APIError`` into an imagegate error (see the module docstring).
+
+    ``now`` is the wall time a daily quota's reset is counted from (the router's clock's
+    `imagegate.resilience.wall_clock`, so it follows simulated time); None: the real time.
+    """
     code, message, details = _error_parts(exc)
     text = f"{exc.status or ''} {message}".strip()
     where: dict[str, Any] = {"route": route, "size": size, "status": code}
@@ -72,7 +79,7 @@ def map_api_error(exc: errors.APIError, route: str, size: Size) -> ImageGateErro
             billing="possibly_billed", **where,
         )  # fmt: skip
     if code == 429:
-        return _too_many_requests(details, text, message, where)
+        return _too_many_requests(details, text, message, where, now)
     if code == 402:
         return QuotaExhausted(text, scope="credits", **where)
     if code in (401, 403) or _error_reasons(details) & _AUTH_REASONS:
@@ -101,13 +108,20 @@ def _listed(value: object) -> list[Any]:
 
 
 def _too_many_requests(
-    details: list[Mapping[str, Any]], text: str, message: str, where: dict[str, Any]
+    details: list[Mapping[str, Any]],
+    text: str,
+    message: str,
+    where: dict[str, Any],
+    now: datetime | None,
 ) -> ImageGateError:
-    """A 429: the daily quota (until the next Pacific midnight), else a rate limit."""
+    """A 429: the daily quota (until the next Pacific midnight after ``now``), else a
+    rate limit."""
     if not _per_day_quota(details):
         return RateLimited(text, retry_after_s=_retry_delay_s(details, message), **where)
-    reset = next_quota_reset()
-    now = datetime.now(reset.tzinfo)
+    now = now or datetime.now(_QUOTA_TZ)
+    if now.tzinfo is None:
+        now = now.replace(tzinfo=UTC)
+    reset = next_quota_reset(now)
     return QuotaExhausted(
         f"daily quota exhausted: {text}", reset_at=reset, scope="requests_per_day",
         retry_after_s=max(0.0, (reset - now).total_seconds()), **where,

@@ -30,6 +30,7 @@ from imagegate.providers._inflight import DEFAULT_INLINE_BYTES_IN_FLIGHT
 from imagegate.providers._options import check_options, positive_int
 from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
+from imagegate.resilience.clock import Clock
 
 __all__ = ["DEFAULT_PRICE_USD", "ENV_VARS", "INLINE_CAP_BYTES", "KNOWN_MODELS", "GeminiProvider"]
 
@@ -57,6 +58,8 @@ class GeminiProvider(GoogleGenAIProvider):
         api_version: ``"v1"`` (google-genai 3.x default) or ``"v1beta"``.
         price_usd: One price for every tier, or a tier → price mapping.
         max_response_bytes: Largest answer read, after decompression (64 MiB).
+        clock: The router's clock (the router passes its own): a daily quota's
+            ``reset_at`` is the next Pacific midnight on its wall time. None: real time.
 
     Raises:
         ConfigurationError: no key (names ``GEMINI_API_KEY``), or a bad option.
@@ -74,6 +77,7 @@ class GeminiProvider(GoogleGenAIProvider):
         price_usd: float | Mapping[Size, float] | None = None,
         max_response_bytes: int | None = None,
         inline_bytes_in_flight: int = DEFAULT_INLINE_BYTES_IN_FLIGHT,
+        clock: Clock | None = None,
     ) -> None:
         if api_version is not None and not isinstance(api_version, str):
             raise ConfigurationError(f"gemini: api_version must be a string, got {api_version!r}")
@@ -100,6 +104,7 @@ class GeminiProvider(GoogleGenAIProvider):
             inline_bytes_in_flight=positive_int(
                 "gemini", "inline_bytes_in_flight", inline_bytes_in_flight
             ),
+            clock=clock,
         )
 
     @classmethod
@@ -116,4 +121,5 @@ class GeminiProvider(GoogleGenAIProvider):
             inline_bytes_in_flight=config.options.get(
                 "inline_bytes_in_flight", DEFAULT_INLINE_BYTES_IN_FLIGHT
             ),
+            clock=config.clock,
         )

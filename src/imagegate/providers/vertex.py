@@ -42,6 +42,7 @@ from imagegate.providers._inflight import DEFAULT_INLINE_BYTES_IN_FLIGHT
 from imagegate.providers._options import check_options, positive_int
 from imagegate.providers._prices import parse_price_option
 from imagegate.providers._registry import ProviderConfig
+from imagegate.resilience.clock import Clock
 
 __all__ = [
     "DEFAULT_LOCATION",
@@ -83,6 +84,8 @@ class VertexProvider(GoogleGenAIProvider):
         api_version: ``"v1beta1"`` (the SDK default) or ``"v1"``.
         price_usd: One price for every tier, or a tier → price mapping.
         max_response_bytes: Largest answer read, after decompression (64 MiB).
+        clock: The router's clock (the router passes its own): a daily quota's
+            ``reset_at`` is the next Pacific midnight on its wall time. None: real time.
 
     Raises:
         ConfigurationError: no project (names ``GOOGLE_CLOUD_PROJECT``), no usable
@@ -104,6 +107,7 @@ class VertexProvider(GoogleGenAIProvider):
         price_usd: float | Mapping[Size, float] | None = None,
         max_response_bytes: int | None = None,
         inline_bytes_in_flight: int = DEFAULT_INLINE_BYTES_IN_FLIGHT,
+        clock: Clock | None = None,
     ) -> None:
         _check_project_options(project, location, credentials)
         prices = parse_price_option(price_usd, provider="vertex")
@@ -129,6 +133,7 @@ class VertexProvider(GoogleGenAIProvider):
             inline_bytes_in_flight=positive_int(
                 "vertex", "inline_bytes_in_flight", inline_bytes_in_flight
             ),
+            clock=clock,
         )
 
     @classmethod
@@ -149,6 +154,7 @@ class VertexProvider(GoogleGenAIProvider):
             inline_bytes_in_flight=options.get(
                 "inline_bytes_in_flight", DEFAULT_INLINE_BYTES_IN_FLIGHT
             ),
+            clock=config.clock,
         )
 
 

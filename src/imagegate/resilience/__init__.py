@@ -33,6 +33,7 @@ from imagegate.resilience.clock import (
     ScaledClock,
     fail_after,
     move_on_after,
+    wall_clock,
 )
 from imagegate.resilience.dispatcher import (
     Dispatcher,
@@ -82,4 +83,5 @@ __all__ = [
     "Spend",
     "fail_after",
     "move_on_after",
+    "wall_clock",
 ]

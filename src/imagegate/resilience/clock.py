@@ -13,6 +13,15 @@ Three clocks:
 
 `move_on_after` and `fail_after` give clock-driven cancel scopes, so attempt timeouts and
 deadlines follow whichever clock is injected.
+
+**Wall time.** Daily quotas reset at a wall-clock time (midnight Pacific for Google's), so
+the policies that count days (a `RateLimit`'s ``rpd``, a breaker opened until a quota's
+``reset_at``, an adapter's reset time) also need the date. A clock may give it with an
+optional ``wall()`` method; `wall_clock` returns a clock's ``wall``, or the real UTC time
+for clocks without one (the `Clock` protocol does not require it). `LoopClock` reads the
+real time; `ScaledClock` and `FakeClock` anchor their wall time once (``start=`` /
+``wall_start=``, else the real time when first read) and move it with their own seconds,
+so a simulated day ends after 86 400 simulated seconds, whatever the real time of day.
 """
 
 from __future__ import annotations
@@ -21,9 +30,10 @@ import asyncio
 import heapq
 import itertools
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from types import TracebackType
 from typing import Any, Protocol, runtime_checkable
 
@@ -35,9 +45,11 @@ __all__ = [
     "FakeClock",
     "LoopClock",
     "ScaledClock",
+    "WallClock",
     "fail_after",
     "move_on_after",
     "wait_task",
+    "wall_clock",
 ]
 
 
@@ -56,6 +68,26 @@ class Clock(Protocol):
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time (returns at once for ``seconds <= 0``)."""
         ...
+
+
+WallClock = Callable[[], datetime]
+"""Returns the wall-clock time (timezone-aware); see `wall_clock`."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def wall_clock(clock: Clock) -> WallClock:
+    """The wall time that follows ``clock``: its ``wall`` method if it has one, else the
+    real UTC time (``datetime.now(UTC)``), for clocks written before ``wall()`` existed.
+
+    Policies that count days (rate limits' ``rpd``, breakers opened until a quota's
+    ``reset_at``, the Gemini and Vertex adapters' daily-quota resets) read this, so on
+    simulated time their days end with the simulated ones.
+    """
+    wall = getattr(clock, "wall", None)
+    return wall if callable(wall) else _utc_now
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +120,10 @@ class LoopClock:
         """``anyio.sleep``."""
         await anyio.sleep(max(0.0, seconds))
 
+    def wall(self) -> datetime:
+        """The real time, in UTC."""
+        return datetime.now(UTC)
+
     def __repr__(self) -> str:
         return "LoopClock()"
 
@@ -97,15 +133,18 @@ class ScaledClock:
 
     Args:
         scale: Real seconds per simulated second (``0.001``: 1 simulated s = 1 real ms).
+        start: The wall-clock time simulated second 0 stands for (the simulator passes
+            its scenario's ``start``); None: the real time when the clock is first read.
     """
 
-    __slots__ = ("_origin", "scale")
+    __slots__ = ("_origin", "_start", "scale")
 
-    def __init__(self, scale: float = 0.001) -> None:
+    def __init__(self, scale: float = 0.001, *, start: datetime | None = None) -> None:
         if not scale > 0:
             raise ValueError(f"scale must be positive, got {scale!r}")
         self.scale = float(scale)
         self._origin: float | None = None
+        self._start = _aware(start) if start is not None else None
 
     def now(self) -> float:
         """Simulated seconds since the clock was first read."""
@@ -118,6 +157,13 @@ class ScaledClock:
         """Sleep ``seconds * scale`` real seconds."""
         await anyio.sleep(max(0.0, seconds) * self.scale)
 
+    def wall(self) -> datetime:
+        """``start`` plus the simulated seconds since the clock was first read."""
+        elapsed = self.now()
+        if self._start is None:
+            self._start = datetime.now(UTC) - timedelta(seconds=elapsed)
+        return self._start + timedelta(seconds=elapsed)
+
     def __repr__(self) -> str:
         return f"ScaledClock(scale={self.scale!r})"
 
@@ -129,12 +175,19 @@ class FakeClock:
         start: The initial time.
         autojump: Inside ``async with clock:``, jump to the earliest sleeper whenever all
             other tasks are blocked. Only safe when nothing waits on real I/O.
+        wall_start: The wall-clock time ``start`` stands for (naive: UTC); None: the
+            real time when the clock is built. `wall` moves from it with the fake time.
     """
 
-    __slots__ = ("_autojump", "_counter", "_driver", "_now", "_sleepers", "_wakeup")
+    __slots__ = (
+        "_autojump", "_counter", "_driver", "_now", "_sleepers", "_start", "_wakeup", "_wall_start",
+    )  # fmt: skip
 
-    def __init__(self, start: float = 0.0, *, autojump: bool = False) -> None:
-        self._now = float(start)
+    def __init__(
+        self, start: float = 0.0, *, autojump: bool = False, wall_start: datetime | None = None
+    ) -> None:
+        self._now = self._start = float(start)
+        self._wall_start = _aware(wall_start) if wall_start is not None else datetime.now(UTC)
         self._sleepers: list[tuple[float, int, asyncio.Future[None]]] = []
         self._counter = itertools.count()
         self._autojump = autojump
@@ -144,6 +197,10 @@ class FakeClock:
     def now(self) -> float:
         """The fake time."""
         return self._now
+
+    def wall(self) -> datetime:
+        """``wall_start`` plus the fake seconds since ``start``."""
+        return self._wall_start + timedelta(seconds=self._now - self._start)
 
     async def sleep(self, seconds: float) -> None:
         """Wait until the clock has been advanced by ``seconds``."""
@@ -234,6 +291,11 @@ class FakeClock:
     def __repr__(self) -> str:
         stats = self.statistics()
         return f"FakeClock(now={stats.now!r}, sleepers={stats.sleepers}, autojump={self._autojump})"
+
+
+def _aware(moment: datetime) -> datetime:
+    """``moment`` with a timezone (naive values are taken as UTC)."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 @asynccontextmanager

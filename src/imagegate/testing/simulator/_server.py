@@ -94,7 +94,11 @@ class Simulator:
             provider: f"sim-{provider.replace('_', '-')}-key" for provider in PROVIDERS
         }
         self._ctx = SimContext(
-            world=world, clock=ScaledClock(time_scale), payload=payload, keys=keys
+            world=world,
+            # Its wall time is the scenario's: second 0 stands for ``Scenario.start``.
+            clock=ScaledClock(time_scale, start=world.scenario.start),
+            payload=payload,
+            keys=keys,
         )
         self._host = host
         self._port = port
@@ -213,7 +217,8 @@ class Simulator:
 
     @property
     def clock(self) -> ScaledClock:
-        """The simulated clock; share it with a router so both read the same time."""
+        """The simulated clock; share it with a router so both read the same time (its
+        ``wall()`` is the scenario's ``start`` plus the simulated seconds)."""
         return self._ctx.clock
 
     @property
