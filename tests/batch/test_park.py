@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -27,26 +27,16 @@ from imagegate.testing.simulator import Simulator, load_scenario
 
 _MODELS = ("gemini-3-pro-image", "gemini-3.1-flash-image")
 _DAY_S = 86_400.0
+_FIRST_RESET_S = 22 * 3600.0  # the scenario starts at 02:00 Pacific
+_LA = ZoneInfo("America/Los_Angeles")
 
 
 def _free_tier() -> Any:
-    """The free-tier scenario with its quota day on the real Pacific midnight.
-
-    The Gemini adapter takes a daily quota's reset from the wall clock (the next
-    midnight in Los Angeles, as Google documents it), while the simulator counts days
-    from its scenario's ``start``. Starting the scenario a minute from now, at the real
-    Pacific offset, puts the simulator's reset just before the adapter's (a minute, less
-    the real time the test takes), whenever the test runs. The adapter reads the wall
-    clock, which hardly moves on virtual time, so after a wasted 429 it may wait that
-    same stretch again: a parked item can wake up a few times before its day comes.
-    """
-    now = datetime.now(UTC) + timedelta(seconds=60)
-    offset = datetime.now(ZoneInfo("America/Los_Angeles")).utcoffset()
-    assert offset is not None
-    scenario = load_scenario("free-tier")
-    return scenario.model_copy(
-        update={"start": now, "daily_reset_utc_offset_h": offset.total_seconds() / 3600}
-    )
+    """The free-tier scenario as shipped: it starts at 02:00 Pacific, 22 simulated hours
+    before its first quota reset. The simulator's clock carries the scenario's wall time
+    and the router reads it, so the adapter's reset (the next Pacific midnight) and the
+    simulator's are the same moment, whatever the real time of day."""
+    return load_scenario("free-tier")
 
 
 def _router(sim: Simulator) -> Router:
@@ -107,6 +97,24 @@ def test_a_free_tier_batch_parks_and_finishes_on_the_next_days(tmp_path: Path) -
     assert all(delivered[f"product {i[1:]}"] > 3600 for i in parked)  # on a later day
     finished = Counter(r["id"] for r in journal if r["type"] == "finished")
     assert sorted(finished.values()) == [1] * 10
+
+
+def test_parked_items_wake_once_per_simulated_quota_day(tmp_path: Path) -> None:
+    """An item parked for the daily quota wakes at the simulated Pacific midnight (its
+    journal's ``wake_at``), once per quota day: the only 429s come at a quota day's start,
+    none in between."""
+    _, _, events, _ = run_virtual(_batch(tmp_path, _items(10), until=timedelta(days=4)))
+    waits = [r for r in _journal(tmp_path) if r["type"] == "parked" and r["wait_s"] > 3600]
+    wakes = [datetime.fromisoformat(r["wake_at"]).astimezone(_LA) for r in waits]
+    assert wakes
+    assert all((w.hour, w.minute) == (0, 0) for w in wakes)
+    days = Counter((r["id"], w.date()) for r, w in zip(waits, wakes, strict=True))
+    assert set(days.values()) == {1}  # no item waits twice for the same midnight
+    refused = [e.started for e in events if e.outcome == "quota_exhausted"]
+    assert refused
+    day_starts = [0.0, *(_FIRST_RESET_S + k * _DAY_S for k in range(4))]
+    assert all(any(0 <= s - d < 600 for d in day_starts) for s in refused)
+    assert len(refused) <= 10  # 6 items over 2 models on day one, then a few at one reset
 
 
 def test_a_short_until_fails_what_is_still_parked(tmp_path: Path) -> None:

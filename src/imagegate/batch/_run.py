@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
@@ -37,6 +37,7 @@ from imagegate.errors import (
     ImageGateError,
     InvalidRequestError,
 )
+from imagegate.resilience.clock import wall_clock
 
 __all__ = ["Progress", "run"]
 
@@ -148,7 +149,7 @@ class _Batch:
                 f"comes in {in_words(delay)}, after that; last error: {result.error}"
             )
             return replace(result, error=message[:_MAX_ERROR_CHARS])
-        wake_at = datetime.now(UTC) + timedelta(seconds=delay)
+        wake_at = wall_clock(clock)() + timedelta(seconds=delay)  # on simulated days too
         record = {"type": "parked", "id": item.id, "run": self.journal.run}
         record.update(wait_s=round(delay, 3), wake_at=wake_at.isoformat(), reason=why)
         self.spent[item.id] = (result.attempts, result.cost_usd)
