@@ -16,8 +16,8 @@ from imagegate.resilience.clock import FakeClock
 
 
 def test_until_is_measured_on_the_routers_clock() -> None:
-    """A timedelta counts from now on the clock; a time counts from the wall clock now
-    (a naive one is UTC); none means no deadline."""
+    """A timedelta counts from now on the clock; a time counts from the clock's wall time
+    now (a naive one is UTC); none means no deadline."""
     clock = FakeClock(start=1000.0)
     assert clock_deadline(None, clock) is None
     assert clock_deadline(timedelta(hours=1), clock) == 4600.0
@@ -26,6 +26,9 @@ def test_until_is_measured_on_the_routers_clock() -> None:
     naive = soon.replace(tzinfo=None)
     assert clock_deadline(naive, clock) == pytest.approx(1000.0 + 7200.0, abs=5.0)
     assert clock_deadline(2000.0, clock) == 2000.0
+    simulated = FakeClock(start=1000.0, wall_start=datetime(2026, 1, 21, tzinfo=UTC))
+    six_am = datetime(2026, 1, 21, 6, 0, tzinfo=UTC)  # on the clock's calendar, not today's
+    assert clock_deadline(six_am, simulated) == 1000.0 + 6 * 3600.0
     for past in (
         999.0,
         float("nan"),

@@ -7,7 +7,7 @@ import re
 from datetime import UTC, datetime, timedelta
 
 from imagegate.errors import ConfigurationError
-from imagegate.resilience.clock import Clock
+from imagegate.resilience.clock import Clock, wall_clock
 
 __all__ = ["Until", "clock_deadline", "parse_until"]
 
@@ -44,8 +44,8 @@ def parse_until(text: str) -> timedelta:
 
 
 def clock_deadline(until: Until | None, clock: Clock) -> float | None:
-    """``until`` as a time on ``clock``: a `timedelta` from now, an aware `datetime` (its
-    distance from the wall clock now; naive is UTC), or a clock time as it is.
+    """``until`` as a time on ``clock``: a `timedelta` from now, a `datetime` (its
+    distance from the clock's wall time now; naive is UTC), or a clock time as it is.
 
     Raises:
         ConfigurationError: a time already past, or not a time (NaN).
@@ -57,7 +57,7 @@ def clock_deadline(until: Until | None, clock: Clock) -> float | None:
         at = now + until.total_seconds()
     elif isinstance(until, datetime):
         moment = until if until.tzinfo is not None else until.replace(tzinfo=UTC)
-        at = now + (moment - datetime.now(UTC)).total_seconds()
+        at = now + (moment - wall_clock(clock)()).total_seconds()
     else:
         at = float(until)
     if not at >= now:  # also refuses NaN
