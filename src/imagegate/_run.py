@@ -33,7 +33,7 @@ from imagegate._events import log_request_end
 from imagegate._hedging import Hedging
 from imagegate._logging import RequestLog
 from imagegate._otel import RequestTrace
-from imagegate._plan import Option, build_plan
+from imagegate._plan import Option
 from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, ImageResult
@@ -72,7 +72,7 @@ class RequestRun:
         self.request_id = request_id
         self.log = RequestLog(engine.log, request_id)
         self.time = TimeBudget(engine, request)
-        plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
+        plan = engine.plan(request)
         self.cursor = OptionCursor(self, engine.rank(plan.options), plan.skipped)
         self.guards = engine.pipeline()
         self.hedging = Hedging(self)
