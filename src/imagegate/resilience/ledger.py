@@ -177,7 +177,7 @@ class CostLedger:
         ValueError: for a negative cap.
     """
 
-    __slots__ = ("_backend", "_clock", "_log", "key", "limit_usd")
+    __slots__ = ("_backend", "_clock", "_key", "_log", "key", "limit_usd")
 
     def __init__(
         self,
@@ -194,10 +194,11 @@ class CostLedger:
         self._clock: Clock = clock or LoopClock()
         self._backend: StateBackend = backend if backend is not None else MemoryState()
         self._log: Any = get_logger("imagegate.ledger")
+        self._key = f"ledger:{key}"
 
     @property
     def _state_key(self) -> str:
-        return f"ledger:{self.key}"
+        return self._key
 
     async def reserve(
         self, estimate_usd: float, *, route: str, size: str | None = None
@@ -286,7 +287,11 @@ class CostLedger:
             return
         op = LedgerSettle(reservation.estimate_usd, actual_usd, billing, reservation.route)
         reservation._settled = True
-        await self._backend.apply(self._state_key, op, now=self._clock.now())
+        backend = self._backend
+        if type(backend) is MemoryState:  # nothing to wait for: no round trip's coroutine
+            backend.apply_one(self._key, op, now=self._clock.now())
+        else:
+            await backend.apply(self._key, op, now=self._clock.now())
         self._log.debug(
             "budget.settled",
             route=reservation.route,

@@ -45,6 +45,10 @@ class MemoryState:
         """Apply ``op`` to the record under ``key`` and return its result."""
         return self._apply(key, op, now)
 
+    def apply_one(self, key: str, op: Operation[S, R], *, now: float) -> R:
+        """`apply` as a plain call (nothing here waits), for the primitives' hot path."""
+        return self._apply(key, op, now)
+
     async def apply_many(
         self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
     ) -> list[Any]:
