@@ -176,8 +176,9 @@ class CircuitBreaker:
         self._key = f"breaker:{route}:{size}"
         # Every attempt takes a permit: the step is the same each time, so built once
         # (for the policy it was built with).
-        self._acquire: Step[BreakerPermit | None] = Step(
-            self._backend, self._key, BreakerAcquire(self.policy), self._acquired
+        self._acquire: tuple[BreakerPolicy, Step[BreakerPermit | None]] = (
+            self.policy,
+            Step(self._backend, self._key, BreakerAcquire(self.policy), self._acquired),
         )
 
     @property
@@ -215,11 +216,10 @@ class CircuitBreaker:
 
     def acquire_step(self) -> Step[BreakerPermit | None]:
         """`try_acquire` as a `Step`, to apply with others (`imagegate.state.apply_steps`)."""
-        step = self._acquire
-        if step.op.policy is not self.policy:  # the policy was replaced
-            step = self._acquire = Step(
-                self._backend, self._key, BreakerAcquire(self.policy), self._acquired
-            )
+        policy, step = self._acquire
+        if policy is not self.policy:  # the policy was replaced
+            step = Step(self._backend, self._key, BreakerAcquire(self.policy), self._acquired)
+            self._acquire = (self.policy, step)
         return step
 
     def _acquired(
