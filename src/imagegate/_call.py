@@ -10,7 +10,8 @@ adapter raises or returns instead of a `ProviderResponse` becomes the attempt's 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import sys
+from collections.abc import Coroutine, Mapping
 from typing import Any, get_args
 
 import anyio
@@ -39,6 +40,19 @@ _BILLINGS: tuple[str, ...] = get_args(Billing)
 
 Answer = tuple[ProviderResponse | None, ImageGateError | None]
 
+if sys.version_info >= (3, 12):
+
+    def _start(call: Coroutine[Any, Any, Answer]) -> asyncio.Task[Answer]:
+        """The call's task, started at once: its first step runs now, as the task (an
+        answer at hand ends it there, without a turn of the loop)."""
+        return asyncio.Task(call, loop=asyncio.get_running_loop(), eager_start=True)
+
+else:
+
+    def _start(call: Coroutine[Any, Any, Answer]) -> asyncio.Task[Answer]:
+        """The call's task, first run at the loop's next turn."""
+        return asyncio.get_running_loop().create_task(call)
+
 
 async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
     """The adapter's answer to ``flight``'s call under ``timeout_s``, or its error."""
@@ -58,7 +72,9 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
         mask=request.mask,
     )
     run.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
-    task = asyncio.get_running_loop().create_task(_invoke(flight, call))
+    # A task of its own, so that a call that ignores its cancellation can be left
+    # behind at its deadline (`_stop_call`).
+    task = _start(_invoke(flight, call))
     try:
         done = await wait_task(run.engine.clock, task, timeout_s)
     except anyio.get_cancelled_exc_class():

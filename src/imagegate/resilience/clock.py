@@ -286,6 +286,8 @@ async def wait_task(clock: Clock, task: asyncio.Task[Any], seconds: float | None
     with a ``scale`` use the loop's own timer, others (the fake clock) a timer task that
     sleeps on the clock and is cancelled once the wait ends.
     """
+    if task.done():  # an eagerly started task may have ended already
+        return True
     if seconds is None:
         await asyncio.wait((task,))
         return True
