@@ -163,6 +163,9 @@ class Reservation:
         return f"Reservation({self.estimate_usd!r}, route={self.route!r}, {state})"
 
 
+_MAX_STEPS = 256
+
+
 class CostLedger:
     """Records every attempt's cost and enforces an optional cap.
 
@@ -177,7 +180,7 @@ class CostLedger:
         ValueError: for a negative cap.
     """
 
-    __slots__ = ("_backend", "_clock", "_key", "_log", "key", "limit_usd")
+    __slots__ = ("_backend", "_clock", "_key", "_log", "_steps", "key", "limit_usd")
 
     def __init__(
         self,
@@ -195,6 +198,9 @@ class CostLedger:
         self._backend: StateBackend = backend if backend is not None else MemoryState()
         self._log: Any = get_logger("imagegate.ledger")
         self._key = f"ledger:{key}"
+        # Reservation steps by (estimate, route, size, cap): an option books the same
+        # estimate on every attempt, so its step is built once.
+        self._steps: dict[tuple[float, str, str | None, float | None], Step[Any]] = {}
 
     @property
     def _state_key(self) -> str:
@@ -231,14 +237,20 @@ class CostLedger:
         Raises:
             ValueError: for a negative or non-finite estimate.
         """
+        key = (estimate_usd, route, size, self.limit_usd)
+        step: Step[Reservation | BudgetExceeded] | None = self._steps.get(key)
+        if step is not None:
+            return step
         check_amount("estimate_usd", estimate_usd)
 
         def finish(result: tuple[bool, float]) -> Reservation | BudgetExceeded:
             return self._booked(result, estimate_usd, route, size)
 
-        return Step(
-            self._backend, self._state_key, LedgerReserve(estimate_usd, self.limit_usd), finish
-        )
+        step = Step(self._backend, self._key, LedgerReserve(estimate_usd, self.limit_usd), finish)
+        if len(self._steps) >= _MAX_STEPS:  # estimates vary with input images: bounded
+            self._steps.clear()
+        self._steps[key] = step
+        return step
 
     def _booked(
         self, result: tuple[bool, float], estimate_usd: float, route: str, size: str | None
