@@ -32,7 +32,7 @@ from imagegate._engine import Engine
 from imagegate._events import log_request_end
 from imagegate._hedging import Hedging
 from imagegate._logging import RequestLog
-from imagegate._otel import RequestTrace
+from imagegate._otel import RequestTrace, Telemetry
 from imagegate._plan import Option
 from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
@@ -62,6 +62,7 @@ class RequestRun:
         "request",
         "request_id",
         "runner",
+        "telemetry",
         "time",
         "trace",
     )
@@ -79,11 +80,16 @@ class RequestRun:
         self.runner = AttemptRunner(self)
         self.attempts: list[Attempt] = []
         self.trace: RequestTrace | None = None
+        # Decided once per request: it reports in full, or not at all.
+        telemetry = _otel.telemetry
+        self.telemetry: Telemetry | None = (
+            telemetry if telemetry is not None and telemetry.active() else None
+        )
         self.guards.open(self)
 
     async def execute(self) -> ImageResult:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
-        telemetry = _otel.telemetry
+        telemetry = self.telemetry
         if telemetry is None:
             return await self._execute()
         return await telemetry.run(self, self._execute)
