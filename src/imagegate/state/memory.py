@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from imagegate.state import Operation
@@ -62,7 +62,7 @@ class MemoryState:
         return [apply(key, op, now) for key, op in ops]
 
     def _apply(self, key: str, op: Operation[S, R], now: float) -> R:
-        state = cast("S | None", self._records.get(key))
+        state: S | None = self._records.get(key)  # type: ignore[assignment]  # op's own record
         new, result = op.apply(state, now)
         if new is None:
             self._records.pop(key, None)
