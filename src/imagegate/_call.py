@@ -44,8 +44,12 @@ if sys.version_info >= (3, 12):
 
     def _start(call: Coroutine[Any, Any, Answer]) -> asyncio.Task[Answer]:
         """The call's task, started at once: its first step runs now, as the task (an
-        answer at hand ends it there, without a turn of the loop)."""
-        return asyncio.Task(call, loop=asyncio.get_running_loop(), eager_start=True)
+        answer at hand ends it there, without a turn of the loop). A loop with a task
+        factory of its own makes the task as it always does."""
+        loop = asyncio.get_running_loop()
+        if loop.get_task_factory() is not None:
+            return loop.create_task(call)
+        return asyncio.Task(call, loop=loop, eager_start=True)
 
 else:
 
