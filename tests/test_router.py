@@ -268,3 +268,27 @@ async def test_a_loops_own_task_factory_makes_the_adapter_call_task() -> None:
         loop.set_task_factory(None)
     assert result.size == "1K"
     assert "_invoke" in made
+
+
+async def test_plans_follow_each_request_shape(clock: FakeClock) -> None:
+    """Plans are kept per request shape: a route that cannot take the ratio, the number of
+    images or the size of one request still serves the next request that it can take."""
+    narrow = FakeProvider(
+        "narrow",
+        clock=clock,
+        capabilities=Capabilities(
+            sizes=frozenset({"1K", "2K"}), aspect_ratios=frozenset({"1:1"}), max_n=1
+        ),
+    )
+    wide = FakeProvider("wide", clock=clock)
+    routes = [Route(narrow, model="m"), Route(wide, model="m")]
+    async with _ladder(routes, clock) as router:
+        asked = [
+            {"aspect_ratio": "16:9"},
+            {"n": 2},
+            {"size": "4K", "allow_downgrade": False},
+            {},
+            {"size": "4K"},
+        ]
+        served = [(await router.generate("a lighthouse", **a)).route for a in asked]
+    assert served == ["wide/m", "wide/m", "wide/m", "narrow/m", "wide/m"]
