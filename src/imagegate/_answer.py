@@ -120,7 +120,11 @@ def build_result(run: RunView, winner: Landing) -> ImageResult:
             requested=request.size,
             delivered=delivered,
         )
-    attempts = tuple(sorted(run.attempts, key=lambda a: a.started))
+    attempts = (
+        tuple(run.attempts)
+        if len(run.attempts) == 1
+        else tuple(sorted(run.attempts, key=lambda a: a.started))
+    )
     skipped = run.cursor.untried(option)
     _log_skipped(run, skipped)
     return ImageResult(

@@ -10,6 +10,7 @@ adapter raises or returns instead of a `ProviderResponse` becomes the attempt's 
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 from collections.abc import Coroutine, Mapping
 from typing import Any, get_args
@@ -75,7 +76,9 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
         images=request.images,  # the request's own tuple: no copy per attempt
         mask=request.mask,
     )
-    run.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
+    log = run.log
+    if log.is_enabled_for(logging.DEBUG):  # every attempt: no fields built for nothing
+        log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
     # A task of its own, so that a call that ignores its cancellation can be left
     # behind at its deadline (`_stop_call`).
     answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()

@@ -29,6 +29,7 @@ The state is one `LedgerState` record changed by the pure operations `LedgerRese
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -272,14 +273,15 @@ class CostLedger:
                 spent_usd=committed,
                 limit_usd=self.limit_usd,
             )
-        self._log.debug(
-            "budget.reserved",
-            route=route,
-            size=size,
-            estimate_usd=estimate_usd,
-            committed_usd=committed + estimate_usd,
-            limit_usd=self.limit_usd,
-        )
+        if self._log.is_enabled_for(logging.DEBUG):  # every attempt: no fields built for nothing
+            self._log.debug(
+                "budget.reserved",
+                route=route,
+                size=size,
+                estimate_usd=estimate_usd,
+                committed_usd=committed + estimate_usd,
+                limit_usd=self.limit_usd,
+            )
         return Reservation(estimate_usd, route, size)
 
     async def settle(self, reservation: Reservation, actual_usd: float, billing: Billing) -> None:
@@ -304,13 +306,14 @@ class CostLedger:
             backend.apply_one(self._key, op, now=self._clock.now())
         else:
             await backend.apply(self._key, op, now=self._clock.now())
-        self._log.debug(
-            "budget.settled",
-            route=reservation.route,
-            size=reservation.size,
-            cost_usd=actual_usd,
-            billing=billing,
-        )
+        if self._log.is_enabled_for(logging.DEBUG):
+            self._log.debug(
+                "budget.settled",
+                route=reservation.route,
+                size=reservation.size,
+                cost_usd=actual_usd,
+                billing=billing,
+            )
 
     async def unreserve(self, reservation: Reservation) -> None:
         """Take back a reservation as if it was never booked (no attempt is recorded).
