@@ -163,3 +163,48 @@ def test_metrics_count_requests_attempts_cost_and_breakers(tmp_path: Path) -> No
     assert round(cost, 6) == 0.02
     breakers = _points(report, "imagegate.breaker.state")
     assert {p["attributes"]["imagegate.size"] for p in breakers} == {"1K", "2K", "4K"}
+
+
+METRICS_ONLY = textwrap.dedent(
+    """
+    import asyncio, json
+    from opentelemetry import metrics
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    from imagegate import Route, Router
+    from imagegate._otel import telemetry
+    from imagegate.testing import FakeProvider
+
+    async def main():
+        before = telemetry.active()
+        reader = InMemoryMetricReader()
+        metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
+        telemetry._look_again_active = 0.0  # as if the second between look-ups had passed
+        async with Router([Route(FakeProvider(), model="m")], seed=0) as router:
+            await router.generate("a lighthouse")
+        names = [
+            m.name
+            for rm in reader.get_metrics_data().resource_metrics
+            for sm in rm.scope_metrics
+            for m in sm.metrics
+        ]
+        print(json.dumps({"before": before, "after": telemetry.active(), "names": names}))
+
+    asyncio.run(main())
+    """
+)
+
+
+def test_a_meter_provider_alone_turns_the_hooks_on(tmp_path: Path) -> None:
+    """Without any provider a request skips the hooks; a meter provider without a tracer
+    provider is enough for requests and attempts to be counted."""
+    script = tmp_path / "metrics_only.py"
+    script.write_text(METRICS_ONLY, encoding="utf-8")
+    done = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    assert (report["before"], report["after"]) == (False, True)
+    assert {"imagegate.requests", "imagegate.attempts"} <= set(report["names"])

@@ -246,3 +246,49 @@ def test_route_repr_hides_the_key() -> None:
     route = Route("gemini", model="m", api_key="AIza-very-secret-value-123", base_url="http://h")
     assert "very-secret" not in repr(route)
     assert "api_key=SecretStr('**********')" in repr(route)
+
+
+async def test_a_loops_own_task_factory_makes_the_adapter_call_task() -> None:
+    """The adapter's call runs in a task of its own, made by the loop's task factory when
+    the application set one (an eager start on Python 3.12+ must not bypass it)."""
+    import asyncio
+
+    made: list[str] = []
+
+    def factory(loop: asyncio.AbstractEventLoop, coro: Any, **kwargs: Any) -> asyncio.Task[Any]:
+        made.append(coro.__qualname__)
+        return asyncio.Task(coro, loop=loop, **kwargs)
+
+    loop = asyncio.get_running_loop()
+    loop.set_task_factory(factory)
+    try:
+        async with Router([Route(FakeProvider(), model="m")], seed=0) as router:
+            result = await router.generate("a lighthouse")
+    finally:
+        loop.set_task_factory(None)
+    assert result.size == "1K"
+    assert "_invoke" in made
+
+
+async def test_plans_follow_each_request_shape(clock: FakeClock) -> None:
+    """Plans are kept per request shape: a route that cannot take the ratio, the number of
+    images or the size of one request still serves the next request that it can take."""
+    narrow = FakeProvider(
+        "narrow",
+        clock=clock,
+        capabilities=Capabilities(
+            sizes=frozenset({"1K", "2K"}), aspect_ratios=frozenset({"1:1"}), max_n=1
+        ),
+    )
+    wide = FakeProvider("wide", clock=clock)
+    routes = [Route(narrow, model="m"), Route(wide, model="m")]
+    async with _ladder(routes, clock) as router:
+        asked = [
+            {"aspect_ratio": "16:9"},
+            {"n": 2},
+            {"size": "4K", "allow_downgrade": False},
+            {},
+            {"size": "4K"},
+        ]
+        served = [(await router.generate("a lighthouse", **a)).route for a in asked]
+    assert served == ["wide/m", "wide/m", "wide/m", "narrow/m", "wide/m"]

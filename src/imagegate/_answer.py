@@ -106,7 +106,10 @@ def build_result(run: RunView, winner: Landing) -> ImageResult:
     assert winner.response is not None
     option, request, log = winner.flight.option, run.request, run.log
     response = winner.response
-    delivered = response.images[0].size
+    # The tier its record read from the image (one look at the pixels per answer).
+    delivered = (
+        winner.attempt.delivered_size if winner.attempt is not None else response.images[0].size
+    )
     downgraded = delivered is None or size_rank(delivered) < size_rank(request.size)
     if winner.flight.hedge:
         log.info("hedge.won", route=option.route.name, size=option.size)
@@ -117,7 +120,11 @@ def build_result(run: RunView, winner: Landing) -> ImageResult:
             requested=request.size,
             delivered=delivered,
         )
-    attempts = tuple(sorted(run.attempts, key=lambda a: a.started))
+    attempts = (
+        tuple(run.attempts)
+        if len(run.attempts) == 1
+        else tuple(sorted(run.attempts, key=lambda a: a.started))
+    )
     skipped = run.cursor.untried(option)
     _log_skipped(run, skipped)
     return ImageResult(

@@ -15,8 +15,6 @@ back; one cancelled during its call is recorded as ``cancelled`` and possibly bi
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from contextlib import AbstractContextManager
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -45,15 +43,6 @@ def _bounded_shield() -> anyio.CancelScope:
     request alive."""
     now = asyncio.get_running_loop().time()  # anyio's clock on asyncio, read directly
     return anyio.CancelScope(shield=True, deadline=now + _CLEANUP_BOUND_S)
-
-
-_NO_SHIELD = contextlib.nullcontext()
-
-
-def _bookkeeping(run: RunView) -> AbstractContextManager[object]:
-    """`_bounded_shield` for bookkeeping that may wait; nothing when the guards never
-    wait (`GuardPipeline.local`): without a checkpoint no cancellation can land."""
-    return _NO_SHIELD if run.guards.local else _bounded_shield()
 
 
 class AttemptRunner:
@@ -138,8 +127,11 @@ class AttemptRunner:
         # this request would never learn of, and so never hand back. Bounded like the
         # cleanup; a pending cancellation lands at the next checkpoint, once what was
         # booked is held in the flight for the handler to return.
-        with _bookkeeping(run):
+        if run.guards.local:  # no hook waits: no checkpoint where a cancellation lands
             booked = await run.guards.book(flight)
+        else:
+            with _bounded_shield():
+                booked = await run.guards.book(flight)
         if booked is None:
             return Landing(flight, skipped="shared state did not answer in time")
         if isinstance(booked, GateRefusal):
@@ -192,8 +184,11 @@ class AttemptRunner:
         # Shielded and bounded like the booking: a settlement cut half-way (a caller that
         # gave up, a hedge that lost) would leave shared state booked that no one settles,
         # and the handler of the cancellation must not hand back what was settled.
-        with _bookkeeping(run):
+        if run.guards.local:
             await run.guards.settle(flight, attempt)
+        else:
+            with _bounded_shield():
+                await run.guards.settle(flight, attempt)
         flight.taken = None
         return Landing(flight, attempt=attempt, response=response)
 

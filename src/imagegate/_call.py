@@ -10,7 +10,9 @@ adapter raises or returns instead of a `ProviderResponse` becomes the attempt's 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+import logging
+import sys
+from collections.abc import Coroutine, Mapping
 from typing import Any, get_args
 
 import anyio
@@ -29,7 +31,7 @@ from imagegate.errors import (
     ProviderError,
     UpstreamError,
 )
-from imagegate.resilience.clock import wait_task
+from imagegate.resilience.clock import Clock, wait_task
 
 __all__ = ["ABANDON_GRACE_S", "call_adapter"]
 
@@ -38,6 +40,23 @@ ABANDON_GRACE_S = 1.0
 _BILLINGS: tuple[str, ...] = get_args(Billing)
 
 Answer = tuple[ProviderResponse | None, ImageGateError | None]
+
+if sys.version_info >= (3, 12):
+
+    def _start(call: Coroutine[Any, Any, Answer]) -> asyncio.Task[Answer]:
+        """The call's task, started at once: its first step runs now, as the task (an
+        answer at hand ends it there, without a turn of the loop). A loop with a task
+        factory of its own makes the task as it always does."""
+        loop = asyncio.get_running_loop()
+        if loop.get_task_factory() is not None:
+            return loop.create_task(call)
+        return asyncio.Task(call, loop=loop, eager_start=True)
+
+else:
+
+    def _start(call: Coroutine[Any, Any, Answer]) -> asyncio.Task[Answer]:
+        """The call's task, first run at the loop's next turn."""
+        return asyncio.get_running_loop().create_task(call)
 
 
 async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
@@ -57,10 +76,15 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
         images=request.images,  # the request's own tuple: no copy per attempt
         mask=request.mask,
     )
-    run.log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
-    task = asyncio.get_running_loop().create_task(_invoke(flight, call))
+    log = run.log
+    if log.is_enabled_for(logging.DEBUG):  # every attempt: no fields built for nothing
+        log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
+    # A task of its own, so that a call that ignores its cancellation can be left
+    # behind at its deadline (`_stop_call`).
+    answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    task = _start(_invoke(flight, call, answered))
     try:
-        done = await wait_task(run.engine.clock, task, timeout_s)
+        done = await _until_answered(run.engine.clock, task, answered, timeout_s)
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
             flight.abandoned = await _stop_call(flight, task)
@@ -81,7 +105,47 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
     return response, error
 
 
-async def _invoke(flight: Flight, call: ProviderRequest) -> Answer:
+async def _until_answered(
+    clock: Clock, task: asyncio.Task[Answer], answered: asyncio.Future[None], seconds: float | None
+) -> bool:
+    """Wait until ``task`` answers (it sets ``answered`` as it ends) or ``seconds`` of
+    ``clock`` time pass (None: no limit); whether it is done. The task is left running.
+
+    `wait_task` with one future less: the call's own task wakes the request as it ends,
+    instead of its end waking a waiter that wakes the request a turn of the loop later.
+    A clock without a ``scale`` (the fake clock) waits through `wait_task`'s timer task.
+    """
+    if task.done():
+        return True
+    scale = getattr(clock, "scale", None)
+    if not isinstance(scale, float):
+        return await wait_task(clock, task, seconds)
+    timer = None
+    if seconds is not None:
+        timer = asyncio.get_running_loop().call_later(max(0.0, seconds) * scale, _wake, answered)
+    try:
+        await answered
+    finally:
+        if timer is not None:
+            timer.cancel()
+    return task.done()
+
+
+def _wake(answered: asyncio.Future[None]) -> None:
+    if not answered.done():
+        answered.set_result(None)
+
+
+async def _invoke(flight: Flight, call: ProviderRequest, answered: asyncio.Future[None]) -> Answer:
+    """The adapter's answer, or what it raised or returned instead, as an error; sets
+    ``answered`` as it ends, however it ends."""
+    try:
+        return await _answer(flight, call)
+    finally:
+        _wake(answered)
+
+
+async def _answer(flight: Flight, call: ProviderRequest) -> Answer:
     """The adapter's answer, or what it raised or returned instead, as an error."""
     option, log = flight.option, flight.run.log
     route, size = option.route, option.size

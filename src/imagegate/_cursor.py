@@ -17,7 +17,6 @@ with the evidence and the time left of that moment::
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from imagegate._flight import Landing
@@ -64,7 +63,7 @@ class OptionCursor:
         self.skips = SkipRecord(skipped)
         self.blocked = False  # the prompt was refused: nothing else is tried
         self._pos = 0
-        self._tries: Counter[tuple[int, Size]] = Counter()
+        self._tries: dict[tuple[int, Size], int] = {}
         self._dead_routes: set[int] = set()
         self._retry: tuple[Option, int, ImageGateError] | None = None
         self._deferred: list[tuple[float, Option, int]] = []  # (due, option, number)
@@ -76,11 +75,12 @@ class OptionCursor:
 
     def number(self, option: Option) -> int:
         """The attempt number the next attempt at ``option`` gets."""
-        return self._tries[(option.index, option.size)] + 1
+        return self._tries.get((option.index, option.size), 0) + 1
 
     def count(self, option: Option) -> None:
         """An attempt at ``option`` is launched."""
-        self._tries[(option.index, option.size)] += 1
+        key = (option.index, option.size)
+        self._tries[key] = self._tries.get(key, 0) + 1
 
     def untried(self, winner: Option | None) -> tuple[SkippedOption, ...]:
         """Every option the request did not try, with its reason, once it ends

@@ -10,9 +10,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from imagegate._plan import Plan, build_plan
 from imagegate._presets import OptionOrder
 from imagegate._provider import Capabilities, Provider
 from imagegate._ranking import Ranking, Strategy
+from imagegate._request import ImageRequest
 from imagegate._route import Route
 from imagegate.guards import BUILTIN_GUARDS, Guard, GuardPipeline
 from imagegate.resilience.admission import AdmissionPolicy
@@ -30,6 +32,8 @@ from imagegate.resilience.timeouts import AttemptTimeoutPolicy
 from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["Engine"]
+
+_MAX_PLANS = 256  # request shapes whose plan `Engine.plan` keeps
 
 
 @dataclass(slots=True)
@@ -69,6 +73,35 @@ class Engine(Ranking):
     _pipeline: tuple[tuple[Guard, ...], GuardPipeline] | None = field(
         default=None, init=False, repr=False, compare=False
     )
+    _plans: dict[tuple[object, ...], Plan] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def plan(self, request: ImageRequest) -> Plan:
+        """The ladder of ``request`` (`imagegate._plan.build_plan`), in the routing
+        strategy's order. A plan depends only on the request's shape, the order and the
+        capabilities, so one without input images is built once per shape and kept
+        until `forget_plans` (the router calls it when its providers change)."""
+        order = self.route_order(request)
+        if request.images or request.mask is not None:
+            return build_plan(request, self.routes, self.capabilities, order)
+        key = (
+            *order,
+            request.sizes_allowed,
+            request.aspect_ratio,
+            request.n,
+            request.allow_backup,
+        )
+        plan = self._plans.get(key)
+        if plan is None:
+            if len(self._plans) >= _MAX_PLANS:  # ratios are free-form: keep it bounded
+                self._plans.clear()
+            plan = self._plans[key] = build_plan(request, self.routes, self.capabilities, order)
+        return plan
+
+    def forget_plans(self) -> None:
+        """Drop the plans kept by `plan` (the routes' capabilities changed)."""
+        self._plans.clear()
 
     def pipeline(self) -> GuardPipeline:
         """The guards every attempt passes: the built-in ones, then ``guards`` (built

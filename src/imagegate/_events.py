@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from imagegate import _otel
 from imagegate._logging import RequestLog
 from imagegate._numbers import ms, usd
 from imagegate._result import Attempt, ImageResult
@@ -33,7 +32,7 @@ def _error_fields(error: ImageGateError | None) -> dict[str, Any]:
 
 def attempt_ended(run: RunView, route: Route, attempt: Attempt) -> None:
     """Report a recorded attempt: ``attempt.end`` in the log, and to OpenTelemetry."""
-    telemetry = _otel.telemetry
+    telemetry = run.telemetry
     if telemetry is not None:
         telemetry.attempt(run.trace, route, attempt)
     log = run.log

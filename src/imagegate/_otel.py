@@ -2,10 +2,11 @@
 extra); nothing at all when it is not.
 
 Through the API only: the application chooses the SDK, exporters and sampling. Until it
-sets a tracer provider no span is built (imagegate looks for one at most once a second, so
-requests in the first second after it is set may go untraced); metric instruments are
-the API's proxies, which forward to the meter provider once one is set. With
-``OTEL_SDK_DISABLED=true`` imagegate reports nothing at all.
+sets a tracer provider no span is built, and until it sets a tracer or a meter provider a
+request skips telemetry altogether (imagegate looks for them at most once a second, so
+requests in the first second after one is set may go untraced and uncounted); metric
+instruments are the API's proxies, which forward to the meter provider once one is set.
+With ``OTEL_SDK_DISABLED=true`` imagegate reports nothing at all.
 
 Spans (docs/observability.md draws the tree)::
 
@@ -48,6 +49,14 @@ try:  # the otel extra
     from opentelemetry.trace import Span, SpanKind, StatusCode
 except ImportError:  # pragma: no cover - exercised by the core-only CI lane
     trace = None  # type: ignore[assignment]
+
+_PROXY_METER_PROVIDER: type[Any] | None
+try:  # the API's stand-in until a meter provider is set (private: may move)
+    from opentelemetry.metrics import _internal as _metrics_internal
+
+    _PROXY_METER_PROVIDER = _metrics_internal._ProxyMeterProvider
+except (ImportError, AttributeError):  # pragma: no cover - then every request reports
+    _PROXY_METER_PROVIDER = None
 
 __all__ = ["RequestTrace", "Telemetry", "TracedRun", "Watched", "telemetry"]
 
@@ -107,6 +116,8 @@ class Telemetry:
         self._tracer = trace.get_tracer("imagegate", __version__)
         self._traced = False
         self._look_again = 0.0
+        self._active = False
+        self._look_again_active = 0.0
         meter = metrics.get_meter("imagegate", __version__)
         self._requests = meter.create_counter(
             "imagegate.requests", "{request}", "Requests ended, by outcome and size"
@@ -149,6 +160,21 @@ class Telemetry:
         self._look_again = now + _LOOK_AGAIN_S
         self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
         return self._traced
+
+    def active(self) -> bool:
+        """Whether anything receives what imagegate reports: the application has set a
+        tracer or a meter provider. Looked up at most once a second until it has, then
+        for good (a global provider is set only once); until then a request skips its
+        telemetry hooks altogether."""
+        if self._active:
+            return True
+        now = time.monotonic()
+        if now < self._look_again_active:
+            return False
+        self._look_again_active = now + _LOOK_AGAIN_S
+        traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
+        self._active = traced or _metered()
+        return self._active
 
     def watch(self, router: Watched) -> None:
         """Report ``router``'s breakers and quotas while it is open."""
@@ -301,6 +327,13 @@ class Telemetry:
                     continue
                 seen.add(health.route)
                 yield metrics.Observation(quota.requests_now, {"imagegate.route": health.route})
+
+
+def _metered() -> bool:
+    """Whether the application has set a meter provider."""
+    if _PROXY_METER_PROVIDER is None:  # pragma: no cover - cannot tell: report
+        return True
+    return not isinstance(metrics.get_meter_provider(), _PROXY_METER_PROVIDER)
 
 
 def _disabled() -> bool:

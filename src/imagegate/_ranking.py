@@ -188,7 +188,8 @@ class Ranking:
             top = options[0].size
             first = [o for o in options if o.size == top and not o.route.backup]
             rest = [o for o in options if o.size != top or o.route.backup]
-            if self.strategy == "priority":  # another strategy orders the routes itself
+            # Another strategy orders the routes itself; one route needs no draw.
+            if self.strategy == "priority" and len(first) > 1:
                 first_draws = {id(o): self.sampled_time_s(o) for o in first}
                 first.sort(key=lambda o: first_draws[id(o)])
             return Ranked(first + rest, len(first))
@@ -284,7 +285,6 @@ class Ranking:
     def route_order(self, request: ImageRequest) -> list[int]:
         """Route indexes in the order the strategy prefers (backups keep theirs)."""
         indexes = list(range(len(self.routes)))
-        now = self.clock.now()
         if self.strategy == "cheapest":
             inputs = len(request.images)
             indexes.sort(
@@ -293,6 +293,7 @@ class Ranking:
                 )
             )
         elif self.strategy == "fastest":
+            now = self.clock.now()
 
             def latency(i: int) -> float:
                 # An untried route ranks first, so every route gets measured once.

@@ -59,6 +59,13 @@ request longer than the slowest provider legitimately would."""
 
 MAX_N: Final = 10
 
+# The tiers from each size down to the smallest acceptable one (None: 1K), largest first.
+_SIZES_DOWN_TO: Final[dict[tuple[str, str | None], tuple[Size, ...]]] = {
+    (size, floor): SIZES[size_rank(floor) if floor else 0 : size_rank(size) + 1][::-1]
+    for size in SIZES
+    for floor in (None, *SIZES)
+}
+
 
 @lru_cache(maxsize=256)  # a handful of ratios are asked for again and again
 def _check_aspect_ratio(value: str) -> str:
@@ -157,11 +164,9 @@ class ImageRequest(BaseModel):
     def sizes_allowed(self) -> tuple[Size, ...]:
         """Tiers this request accepts, largest first: the requested one, then smaller
         ones down to ``min_size`` when downgrading is allowed."""
-        top = size_rank(self.size)
         if not self.allow_downgrade:
             return (self.size,)
-        floor = size_rank(self.min_size) if self.min_size is not None else 0
-        return tuple(SIZES[r] for r in range(top, floor - 1, -1))
+        return _SIZES_DOWN_TO[(self.size, self.min_size)]
 
     @classmethod
     def build(cls, /, prompt: object, **fields: object) -> ImageRequest:

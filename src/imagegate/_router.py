@@ -226,6 +226,7 @@ class Router:
                     self._owned.append(provider)
                 engine.providers.append(provider)
                 engine.capabilities.append(provider.capabilities(route.model))
+            engine.forget_plans()
         except BaseException:
             await self.aclose()
             raise
@@ -240,6 +241,7 @@ class Router:
             task.cancel()  # once more: calls that ignored it are not awaited here either
         self._engine.providers.clear()
         self._engine.capabilities.clear()
+        self._engine.forget_plans()
         self._open = False
         if _otel.telemetry is not None:
             _otel.telemetry.unwatch(self)

@@ -32,8 +32,8 @@ from imagegate._engine import Engine
 from imagegate._events import log_request_end
 from imagegate._hedging import Hedging
 from imagegate._logging import RequestLog
-from imagegate._otel import RequestTrace
-from imagegate._plan import Option, build_plan
+from imagegate._otel import RequestTrace, Telemetry
+from imagegate._plan import Option
 from imagegate._ranking import Strategy
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, ImageResult
@@ -62,6 +62,7 @@ class RequestRun:
         "request",
         "request_id",
         "runner",
+        "telemetry",
         "time",
         "trace",
     )
@@ -72,18 +73,23 @@ class RequestRun:
         self.request_id = request_id
         self.log = RequestLog(engine.log, request_id)
         self.time = TimeBudget(engine, request)
-        plan = build_plan(request, engine.routes, engine.capabilities, engine.route_order(request))
+        plan = engine.plan(request)
         self.cursor = OptionCursor(self, engine.rank(plan.options), plan.skipped)
         self.guards = engine.pipeline()
         self.hedging = Hedging(self)
         self.runner = AttemptRunner(self)
         self.attempts: list[Attempt] = []
         self.trace: RequestTrace | None = None
+        # Decided once per request: it reports in full, or not at all.
+        telemetry = _otel.telemetry
+        self.telemetry: Telemetry | None = (
+            telemetry if telemetry is not None and telemetry.active() else None
+        )
         self.guards.open(self)
 
     async def execute(self) -> ImageResult:
         """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
-        telemetry = _otel.telemetry
+        telemetry = self.telemetry
         if telemetry is None:
             return await self._execute()
         return await telemetry.run(self, self._execute)

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
-from imagegate._otel import RequestTrace
+from imagegate._otel import RequestTrace, Telemetry
 from imagegate._plan import Option
 from imagegate._request import ImageRequest
 from imagegate._result import Attempt, SkippedOption
@@ -91,6 +91,11 @@ class RunView(Protocol):
     @property
     def trace(self) -> RequestTrace | None:
         """The request's telemetry span, while OpenTelemetry traces it."""
+
+    @property
+    def telemetry(self) -> Telemetry | None:
+        """Where the request reports to OpenTelemetry; None while nothing receives it
+        (decided when the request starts)."""
 
     def peek(self, option: Option) -> str | None:
         """Why a guard says ``option`` cannot be tried now, or None."""

@@ -47,11 +47,21 @@ _TIER_PIXELS: Final[dict[Size, int]] = {s: e * e for s, e in _TIER_EDGE.items()}
 # nominal pixels: Gemini's 21:9 1K (1584×672) is 1K, a 1440×1440 Flux image is not 2K.
 _TIER_MIN_SHARE: Final = 0.7
 _MAX_RATIO: Final = 8.0
+# The pixels each tier needs, largest tier first: the first one reached is the answer.
+_TIER_FLOORS: Final[tuple[tuple[Size, float], ...]] = tuple(
+    (size, _TIER_PIXELS[size] * _TIER_MIN_SHARE) for size in reversed(SIZES)
+)
+
+
+_RANKS: Final[dict[str, int]] = {size: rank for rank, size in enumerate(SIZES)}
 
 
 def size_rank(size: Size) -> int:
     """Position of ``size`` among the tiers (``1K`` → 0, ``4K`` → 2)."""
-    return SIZES.index(size)
+    try:
+        return _RANKS[size]
+    except KeyError:
+        raise ValueError(f"{size!r} is not a size tier") from None
 
 
 def next_size_down(size: Size) -> Size | None:
@@ -122,8 +132,7 @@ def tier_for_pixels(width: int, height: int) -> Size | None:
     (2.1 MP) is ``1K`` and OpenAI's 3840×2160 (8.3 MP) is ``2K``.
     """
     pixels = width * height
-    reached: Size | None = None
-    for size in SIZES:
-        if pixels >= _TIER_PIXELS[size] * _TIER_MIN_SHARE:
-            reached = size
-    return reached
+    for size, floor in _TIER_FLOORS:
+        if pixels >= floor:
+            return size
+    return None

@@ -43,7 +43,7 @@ async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
     rows = await null_overhead(requests=args.overhead_requests)
     table = _table("router overhead with a null provider (µs per request, median of 5 rounds)")
     headers = ("tier", "requests/round", "provider direct", "through the router", "overhead")
-    for header in (*headers, "OpenTelemetry hooks, unconfigured"):
+    for header in (*headers, "of which OpenTelemetry"):
         table.add_column(header, justify="right")
     for r in rows:
         table.add_row(

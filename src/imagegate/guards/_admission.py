@@ -21,7 +21,7 @@ class AdmissionGuard(Guard):
     def peek(self, check: Check) -> str | None:
         """``"estimated success …% (at best …%) too low"``, or None."""
         policy = check.engine.admission
-        if policy is None:
+        if policy is None or not check.can_step_down:  # nothing smaller: always admitted
             return None
         estimate, upper = check.success_estimates()
         if not policy.admits(upper, can_step_down=check.can_step_down):

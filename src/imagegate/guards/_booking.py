@@ -87,11 +87,23 @@ async def book(bookings: Sequence[Booking[Any]], *, clock: Clock) -> Booked | Ga
         What was booked; or the first refusal, once what the others took is handed back.
     """
     results = await apply_steps([b.step for b in bookings], now=clock.now())
+    # One pass while every booking is granted (the common case): the longest wait.
+    wait: float | None = None
+    for b, result in zip(bookings, results, strict=True):
+        if b.refusal(result) is not None:
+            return await _refused(bookings, results, clock)
+        asked = 0.0 if b.wait_s is _no_wait else b.wait_s(result)
+        if wait is None or asked > wait:
+            wait = asked
+    return Booked(results, 0.0 if wait is None else wait)
+
+
+async def _refused(
+    bookings: Sequence[Booking[Any]], results: Sequence[Any], clock: Clock
+) -> GateRefusal:
+    """The first refusal, once what the other bookings took is handed back."""
     refusals = [b.refusal(result) for b, result in zip(bookings, results, strict=True)]
-    refused = next((r for r in refusals if r is not None), None)
-    if refused is None:
-        waits = [b.wait_s(result) for b, result in zip(bookings, results, strict=True)]
-        return Booked(results, max(waits, default=0.0))
+    refused = next(r for r in refusals if r is not None)
     # Only now: making an undo step may mark what it undoes (a reservation) settled.
     undo = [
         b.undo(result)

@@ -144,7 +144,17 @@ class CircuitBreaker:
             cool-down (default: ``datetime.now(UTC)``).
     """
 
-    __slots__ = ("_backend", "_clock", "_log", "_wall_now", "policy", "route", "size")
+    __slots__ = (
+        "_acquire",
+        "_backend",
+        "_clock",
+        "_key",
+        "_log",
+        "_wall_now",
+        "policy",
+        "route",
+        "size",
+    )
 
     def __init__(
         self,
@@ -163,13 +173,20 @@ class CircuitBreaker:
         self._backend: StateBackend = backend if backend is not None else MemoryState()
         self._wall_now: WallClock = wall_now or _utc_now
         self._log: Any = get_logger("imagegate.breaker")
+        self._key = f"breaker:{route}:{size}"
+        # Every attempt takes a permit: the step is the same each time, so built once
+        # (for the policy it was built with).
+        self._acquire: tuple[BreakerPolicy, Step[BreakerPermit | None]] = (
+            self.policy,
+            Step(self._backend, self._key, BreakerAcquire(self.policy), self._acquired),
+        )
 
     @property
     def _state_key(self) -> str:
-        return f"breaker:{self.route}:{self.size}"
+        return self._key
 
     def _current(self) -> BreakerRecord:
-        record = self._backend.peek(self._state_key)
+        record = self._backend.peek(self._key)
         known = record if isinstance(record, BreakerRecord) else BreakerRecord()
         return known.at(self.policy, self._clock.now())[0]
 
@@ -199,7 +216,11 @@ class CircuitBreaker:
 
     def acquire_step(self) -> Step[BreakerPermit | None]:
         """`try_acquire` as a `Step`, to apply with others (`imagegate.state.apply_steps`)."""
-        return Step(self._backend, self._state_key, BreakerAcquire(self.policy), self._acquired)
+        policy, step = self._acquire
+        if policy is not self.policy:  # the policy was replaced
+            step = Step(self._backend, self._key, BreakerAcquire(self.policy), self._acquired)
+            self._acquire = (self.policy, step)
+        return step
 
     def _acquired(
         self, result: tuple[BreakerPermit | None, tuple[BreakerTransition, ...]]
@@ -265,8 +286,13 @@ class CircuitBreaker:
         await self._apply(self._report_op(permit, outcome, duration_s, open_for_s))
 
     async def _apply(self, op: BreakerReport) -> None:
-        moved = await self._backend.apply(self._state_key, op, now=self._clock.now())
-        self._log_transitions(moved)
+        backend = self._backend
+        if type(backend) is MemoryState:  # nothing to wait for: no round trip's coroutine
+            moved = backend.apply_one(self._key, op, now=self._clock.now())
+        else:
+            moved = await backend.apply(self._key, op, now=self._clock.now())
+        if moved:
+            self._log_transitions(moved)
 
     def _report_op(
         self, permit: BreakerPermit, outcome: Outcome, duration_s: float, open_for_s: float = 0.0

@@ -30,6 +30,7 @@ import asyncio
 import heapq
 import itertools
 import time
+from asyncio.events import _get_running_loop
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -101,20 +102,32 @@ class ClockStatistics:
 class LoopClock:
     """The running event loop's clock (``loop.time()``), in real seconds."""
 
-    __slots__ = ()
+    __slots__ = ("_loop", "_time")
 
     #: Real seconds per clock second; lets scopes use the loop's own timers.
     scale = 1.0
+
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._time: Callable[[], float] = time.monotonic
 
     def now(self) -> float:
         """The event loop's monotonic time (``time.monotonic`` outside a running loop,
         which is the base asyncio's loop clock uses, so routers can be built anywhere)."""
         # The loop's own clock, read directly: ``anyio.current_time`` first asks which
-        # async library runs, and a request reads the clock a dozen times.
-        try:
-            return asyncio.get_running_loop().time()
-        except RuntimeError:  # not inside a running loop
+        # async library runs, and a request reads the clock a couple of dozen times.
+        loop = _get_running_loop()
+        if loop is self._loop:
+            return self._time()
+        if loop is None:  # not inside a running loop
             return time.monotonic()
+        # A new loop: how it reads its time, looked up once. The base loop's `time` is
+        # `time.monotonic`, called here without the method's frame; another loop (uvloop)
+        # keeps its own.
+        self._loop = loop
+        base = type(loop).time is asyncio.BaseEventLoop.time
+        self._time = time.monotonic if base else loop.time
+        return self._time()
 
     async def sleep(self, seconds: float) -> None:
         """``anyio.sleep``."""
@@ -335,6 +348,8 @@ async def wait_task(clock: Clock, task: asyncio.Task[Any], seconds: float | None
     with a ``scale`` use the loop's own timer, others (the fake clock) a timer task that
     sleeps on the clock and is cancelled once the wait ends.
     """
+    if task.done():  # an eagerly started task may have ended already
+        return True
     if seconds is None:
         await asyncio.wait((task,))
         return True

@@ -29,6 +29,7 @@ The state is one `LedgerState` record changed by the pure operations `LedgerRese
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -163,6 +164,9 @@ class Reservation:
         return f"Reservation({self.estimate_usd!r}, route={self.route!r}, {state})"
 
 
+_MAX_STEPS = 256
+
+
 class CostLedger:
     """Records every attempt's cost and enforces an optional cap.
 
@@ -177,7 +181,7 @@ class CostLedger:
         ValueError: for a negative cap.
     """
 
-    __slots__ = ("_backend", "_clock", "_log", "key", "limit_usd")
+    __slots__ = ("_backend", "_clock", "_key", "_log", "_steps", "key", "limit_usd")
 
     def __init__(
         self,
@@ -194,10 +198,14 @@ class CostLedger:
         self._clock: Clock = clock or LoopClock()
         self._backend: StateBackend = backend if backend is not None else MemoryState()
         self._log: Any = get_logger("imagegate.ledger")
+        self._key = f"ledger:{key}"
+        # Reservation steps by (estimate, route, size, cap): an option books the same
+        # estimate on every attempt, so its step is built once.
+        self._steps: dict[tuple[float, str, str | None, float | None], Step[Any]] = {}
 
     @property
     def _state_key(self) -> str:
-        return f"ledger:{self.key}"
+        return self._key
 
     async def reserve(
         self, estimate_usd: float, *, route: str, size: str | None = None
@@ -230,14 +238,20 @@ class CostLedger:
         Raises:
             ValueError: for a negative or non-finite estimate.
         """
+        key = (estimate_usd, route, size, self.limit_usd)
+        step: Step[Reservation | BudgetExceeded] | None = self._steps.get(key)
+        if step is not None:
+            return step
         check_amount("estimate_usd", estimate_usd)
 
         def finish(result: tuple[bool, float]) -> Reservation | BudgetExceeded:
             return self._booked(result, estimate_usd, route, size)
 
-        return Step(
-            self._backend, self._state_key, LedgerReserve(estimate_usd, self.limit_usd), finish
-        )
+        step = Step(self._backend, self._key, LedgerReserve(estimate_usd, self.limit_usd), finish)
+        if len(self._steps) >= _MAX_STEPS:  # estimates vary with input images: bounded
+            self._steps.clear()
+        self._steps[key] = step
+        return step
 
     def _booked(
         self, result: tuple[bool, float], estimate_usd: float, route: str, size: str | None
@@ -259,14 +273,15 @@ class CostLedger:
                 spent_usd=committed,
                 limit_usd=self.limit_usd,
             )
-        self._log.debug(
-            "budget.reserved",
-            route=route,
-            size=size,
-            estimate_usd=estimate_usd,
-            committed_usd=committed + estimate_usd,
-            limit_usd=self.limit_usd,
-        )
+        if self._log.is_enabled_for(logging.DEBUG):  # every attempt: no fields built for nothing
+            self._log.debug(
+                "budget.reserved",
+                route=route,
+                size=size,
+                estimate_usd=estimate_usd,
+                committed_usd=committed + estimate_usd,
+                limit_usd=self.limit_usd,
+            )
         return Reservation(estimate_usd, route, size)
 
     async def settle(self, reservation: Reservation, actual_usd: float, billing: Billing) -> None:
@@ -286,14 +301,19 @@ class CostLedger:
             return
         op = LedgerSettle(reservation.estimate_usd, actual_usd, billing, reservation.route)
         reservation._settled = True
-        await self._backend.apply(self._state_key, op, now=self._clock.now())
-        self._log.debug(
-            "budget.settled",
-            route=reservation.route,
-            size=reservation.size,
-            cost_usd=actual_usd,
-            billing=billing,
-        )
+        backend = self._backend
+        if type(backend) is MemoryState:  # nothing to wait for: no round trip's coroutine
+            backend.apply_one(self._key, op, now=self._clock.now())
+        else:
+            await backend.apply(self._key, op, now=self._clock.now())
+        if self._log.is_enabled_for(logging.DEBUG):
+            self._log.debug(
+                "budget.settled",
+                route=reservation.route,
+                size=reservation.size,
+                cost_usd=actual_usd,
+                billing=billing,
+            )
 
     async def unreserve(self, reservation: Reservation) -> None:
         """Take back a reservation as if it was never booked (no attempt is recorded).

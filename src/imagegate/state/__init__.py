@@ -133,20 +133,25 @@ async def apply_steps(steps: Sequence[Step[Any]], *, now: float) -> list[Any]:
         return []
     first = steps[0].backend
     raw: list[Any]
-    if all(step.backend is first for step in steps):
-        ops = [(step.key, step.op) for step in steps]
+    ops: list[tuple[str, Operation[Any, Any]]] = []
+    for step in steps:
+        if step.backend is not first:
+            break
+        ops.append((step.key, step.op))
+    else:  # one backend: one round trip
         if type(first) is MemoryState:  # in this process: no round trip to make
             raw = first.apply_now(ops, now=now)
         else:
             raw = await first.apply_many(ops, now=now)
-    else:
-        raw = [None] * len(steps)
-        groups: dict[int, list[int]] = {}
-        for index, step in enumerate(steps):
-            groups.setdefault(id(step.backend), []).append(index)
-        for indexes in groups.values():
-            backend = steps[indexes[0]].backend
-            ops = [(steps[i].key, steps[i].op) for i in indexes]
-            for index, result in zip(indexes, await backend.apply_many(ops, now=now), strict=True):
-                raw[index] = result
+        return [step.finish(result) for step, result in zip(steps, raw, strict=True)]
+    # Several backends: one round trip to each.
+    raw = [None] * len(steps)
+    groups: dict[int, list[int]] = {}
+    for index, step in enumerate(steps):
+        groups.setdefault(id(step.backend), []).append(index)
+    for indexes in groups.values():
+        backend = steps[indexes[0]].backend
+        ops = [(steps[i].key, steps[i].op) for i in indexes]
+        for index, result in zip(indexes, await backend.apply_many(ops, now=now), strict=True):
+            raw[index] = result
     return [step.finish(result) for step, result in zip(steps, raw, strict=True)]

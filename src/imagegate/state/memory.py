@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar
 
 if TYPE_CHECKING:
     from imagegate.state import Operation
@@ -45,6 +45,10 @@ class MemoryState:
         """Apply ``op`` to the record under ``key`` and return its result."""
         return self._apply(key, op, now)
 
+    def apply_one(self, key: str, op: Operation[S, R], *, now: float) -> R:
+        """`apply` as a plain call (nothing here waits), for the primitives' hot path."""
+        return self._apply(key, op, now)
+
     async def apply_many(
         self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
     ) -> list[Any]:
@@ -58,7 +62,7 @@ class MemoryState:
         return [apply(key, op, now) for key, op in ops]
 
     def _apply(self, key: str, op: Operation[S, R], now: float) -> R:
-        state = cast("S | None", self._records.get(key))
+        state: S | None = self._records.get(key)  # type: ignore[assignment]  # op's own record
         new, result = op.apply(state, now)
         if new is None:
             self._records.pop(key, None)
