@@ -23,6 +23,7 @@ from typing import Final, TypeVar
 from google.genai import errors, types
 
 from imagegate._provider import ProviderRequest, ProviderResponse
+from imagegate._redact import redact
 from imagegate._request import Size
 from imagegate._router import Router
 from imagegate.errors import (
@@ -38,12 +39,15 @@ from imagegate.providers._google_errors import map_api_error
 from imagegate.providers._scrub import scrub
 from imagegate.providers._transport import transport_error
 
-__all__ = ["TERMINAL_STATES", "BatchAnswer", "GeminiBatch"]
+__all__ = ["TERMINAL_STATES", "BatchAnswer", "GeminiBatch", "job_state"]
 
 TERMINAL_STATES: Final = frozenset(
     {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 )
 """Job states after which nothing changes (google-genai's ``JobState`` names)."""
+_STATES: Final = TERMINAL_STATES | {"JOB_STATE_PENDING", "JOB_STATE_RUNNING"}
+_ERROR_CHARS: Final = 200
+"""Most characters of a job's error text kept (in a log line, an item's error)."""
 
 _T = TypeVar("_T")
 
@@ -193,11 +197,12 @@ class GeminiBatch:
                 config=types.CreateBatchJobConfig(display_name=display_name),
             )
         )
-        if not job.name or not _JOB_NAME.fullmatch(job.name):
+        if not _usable_name(job.name):
             raise TransportError(
                 "the Batch API answered with no usable job name", route=self.route,
                 billing="possibly_billed",
             )  # fmt: skip
+        assert job.name is not None
         return job.name
 
     async def get(self, name: str) -> types.BatchJob:
@@ -216,7 +221,7 @@ class GeminiBatch:
         try:
             for _ in range(_LIST_PAGES):
                 for job in pager.page:
-                    if job.display_name == display_name and job.name:
+                    if job.display_name == display_name and _usable_name(job.name):
                         return job.name
                 await pager.next_page()
         except IndexError:  # the SDK's way of saying there is no next page
@@ -267,10 +272,9 @@ class GeminiBatch:
             missing = UpstreamError(f"the job returned no answer for item {index}", route=route)
             return BatchAnswer(None, missing, False)
         if answer.error is not None or answer.response is None:
-            code = answer.error.code if answer.error is not None else None
-            said = (answer.error.message or "") if answer.error is not None else "no response"
+            said = error_text(answer.error) if answer.error is not None else "no response"
             error = UpstreamError(
-                f"the job's answer for this item is an error ({code}): {said[:200]}",
+                f"the job's answer for this item is an error: {said}",
                 route=route, size=size, billing="not_billed",
             )  # fmt: skip
             return BatchAnswer(None, error, False)
@@ -280,3 +284,24 @@ class GeminiBatch:
             billed = isinstance(exc, ProviderError) and exc.billing == "billed"
             return BatchAnswer(None, exc, billed)
         return BatchAnswer(response, None, True)
+
+
+def _usable_name(name: str | None) -> bool:
+    """Whether a job name from the API may go into a URL (``batches/<id>``)."""
+    return name is not None and _JOB_NAME.fullmatch(name) is not None
+
+
+def job_state(job: types.BatchJob) -> str:
+    """The job's state, ``"UNKNOWN"`` for none or one not among google-genai's
+    ``JobState`` names (an untrusted string goes no further: no ledger, no log)."""
+    value = job.state.value if job.state is not None else None
+    return value if isinstance(value, str) and value in _STATES else "UNKNOWN"
+
+
+def error_text(error: types.JobError) -> str:
+    """A job's or an item's ``google.rpc.Status`` in words, redacted and capped: its
+    code when it is one (a small int), its message on one line."""
+    code = error.code
+    shown = f"code {code}: " if isinstance(code, int) and 0 <= code < 1000 else ""
+    said = " ".join((error.message or "no message").split())
+    return redact(f"{shown}{said}")[:_ERROR_CHARS]

@@ -34,13 +34,20 @@ from imagegate._batch import as_request
 from imagegate._logging import get_logger
 from imagegate._provider import ProviderRequest
 from imagegate._router import Router
-from imagegate.batch._gemini import TERMINAL_STATES, BatchAnswer, GeminiBatch
+from imagegate.batch._gemini import TERMINAL_STATES, BatchAnswer, GeminiBatch, job_state
 from imagegate.batch._gemini_ledger import JobEntry, Ledger
 from imagegate.batch._items import BatchItem, checked_items
 from imagegate.batch._journal import ItemResult, Journal, atomic_write
 from imagegate.batch._run import Items, Progress, blocking, run
 from imagegate.batch._until import Until, clock_deadline
-from imagegate.errors import ImageGateError
+from imagegate.errors import (
+    DeadlineExceeded,
+    ImageGateError,
+    Overloaded,
+    RateLimited,
+    TransportError,
+    UpstreamError,
+)
 from imagegate.resilience.clock import Clock
 
 __all__ = ["run_batch_api"]
@@ -48,6 +55,11 @@ __all__ = ["run_batch_api"]
 _log = get_logger("imagegate.batch")
 
 _NOT_CREATED = "NOT_CREATED"
+_UNREADABLE = "UNREADABLE"
+"""How a job is closed when polling it cannot go on: the API refuses to show it (gone,
+a key it no longer takes), or `_MAX_FAILED_POLLS` polls in a row failed."""
+_MAX_FAILED_POLLS = 12
+_TRANSIENT = (TransportError, UpstreamError, RateLimited, Overloaded, DeadlineExceeded)
 
 
 class _Phase:
@@ -57,6 +69,7 @@ class _Phase:
         "batch",
         "clock",
         "deadline",
+        "failed_polls",
         "items",
         "journal",
         "ledger",
@@ -83,6 +96,7 @@ class _Phase:
         self.items: dict[str, BatchItem] = {}
         self.requests: dict[str, ProviderRequest] = {}
         self.online: list[BatchItem] = []
+        self.failed_polls: dict[str, int] = {}
 
     def overdue(self) -> bool:
         """Whether ``until`` has passed."""
@@ -184,7 +198,7 @@ class _Phase:
         while waits:
             for entry in list(waits):
                 state, job = await self._look(entry)
-                if state in TERMINAL_STATES:
+                if state in TERMINAL_STATES or state == _UNREADABLE:
                     waits.remove(entry)
                     async for result in self._close(entry, state, job):
                         yield result
@@ -199,14 +213,20 @@ class _Phase:
                 delay = min(delay * self.batch.poll_multiplier, self.batch.poll_max_s)
 
     async def _look(self, entry: JobEntry) -> tuple[str, types.BatchJob | None]:
+        """The job's state and the job; ``"UNKNOWN"`` after a poll the next one may
+        cure, `_UNREADABLE` when none will (its items then go to the routes)."""
         assert entry.job is not None
         try:
             job = await self.batch.get(entry.job)
-        except ImageGateError as exc:  # a poll that failed: the next one may not
-            _log.warning("batch_api.poll_failed", job=entry.job, error=str(exc))
-            return "UNKNOWN", None
-        state = job.state.value if job.state is not None else "UNKNOWN"
-        return state, job
+        except ImageGateError as exc:
+            failed = self.failed_polls.get(entry.job, 0) + 1
+            self.failed_polls[entry.job] = failed
+            _log.warning("batch_api.poll_failed", job=entry.job, error=str(exc), failed=failed)
+            if isinstance(exc, _TRANSIENT) and failed < _MAX_FAILED_POLLS:
+                return "UNKNOWN", None
+            return _UNREADABLE, None
+        self.failed_polls.pop(entry.job, None)
+        return job_state(job), job
 
     async def _give_up(self, entry: JobEntry) -> AsyncIterator[ItemResult]:
         """``until`` has passed: cancel the job; read it once more (it may have ended)."""
@@ -297,6 +317,8 @@ async def run_batch_api(
     folder = Path(out_dir)
     progress = progress if progress is not None else Progress()
     deadline = clock_deadline(until, router.clock)
+    # Parking ends at ``park_until`` counted from now, not from when the jobs are over.
+    park_deadline = clock_deadline(park_until, router.clock)
     listed = [item async for item in checked_items(items)]
     journal = await blocking(Journal, folder)
     progress.run, progress.torn = journal.run, journal.torn
@@ -311,9 +333,10 @@ async def run_batch_api(
             await blocking(journal.close)
     if phase.online:
         interrupted = progress.interrupted
+        park = None if park_deadline is None else max(park_deadline, router.clock.now())
         results = run(
             router, phase.online, folder, concurrency=concurrency, retry_failed=retry_failed,
-            progress=progress, until=park_until,
+            progress=progress, until=park,
         )  # fmt: skip
         async for result in results:
             yield result

@@ -1,0 +1,146 @@
+"""More of what a hostile Batch API (a small server of the test's own) may send, and
+what becomes of it: a listed job whose name is not ``batches/<id>`` is never adopted; an
+item's error text is redacted, put on one line and capped; a job the API no longer
+shows (404) ends the wait and its items go to the routes, instead of being polled
+forever."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from imagegate import Route, Router
+from imagegate._provider import ProviderRequest
+from imagegate.batch import GeminiBatch, run_batch_api
+from imagegate.batch._gemini_ledger import BATCH_JOBS
+from imagegate.providers.gemini import GeminiProvider
+from imagegate.testing.simulator import Simulator
+
+MODEL = "gemini-3-pro-image"
+KEY = "hostile-test-key-0123456789"
+_META = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
+
+
+def _operation(name: str, state: str, **metadata: Any) -> dict[str, Any]:
+    """A job as the API wraps it (``_BatchJob_from_mldev`` reads ``name`` and
+    ``metadata.*``, google-genai 3.6 batches.py)."""
+    meta = {"@type": _META, "model": f"models/{MODEL}", "name": name, "state": state}
+    return {"name": name, "metadata": {**meta, **metadata}}
+
+
+class _Hostile:
+    """What the server answers, and how often it was asked for a job."""
+
+    def __init__(self) -> None:
+        self.gets = 0
+        self.item_error: dict[str, Any] = {}
+
+
+@pytest.fixture
+async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
+    state = _Hostile()
+
+    async def create(request: web.Request) -> web.Response:
+        return web.json_response(_operation("batches/job1", "BATCH_STATE_PENDING"))
+
+    async def get(request: web.Request) -> web.Response:
+        state.gets += 1
+        if request.match_info["id"] == "gone":
+            error = {"code": 404, "message": "Requested entity was not found.",
+                     "status": "NOT_FOUND"}  # fmt: skip
+            return web.json_response({"error": error}, status=404)
+        answers = [{"error": state.item_error, "metadata": {"key": "a"}}]
+        output = {"inlinedResponses": {"inlinedResponses": answers}}
+        done = _operation("batches/job1", "BATCH_STATE_SUCCEEDED", output=output)
+        return web.json_response({**done, "done": True})
+
+    async def listing(request: web.Request) -> web.Response:
+        jobs = [_operation("batches/x?alt=media&key=1", "BATCH_STATE_RUNNING", displayName="d")]
+        return web.json_response({"operations": jobs})
+
+    app = web.Application()
+    app.router.add_post("/v1beta/models/{model}:batchGenerateContent", create)
+    app.router.add_get("/v1beta/batches/{id}", get)
+    app.router.add_get("/v1beta/batches", listing)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{runner.addresses[0][1]}", state
+    finally:
+        await runner.cleanup()
+
+
+def _batch(url: str) -> GeminiBatch:
+    provider = GeminiProvider(api_key=KEY, base_url=url, api_version="v1beta")
+    return GeminiBatch(provider, MODEL, poll_initial_s=10, poll_max_s=60)
+
+
+async def test_a_listed_job_with_a_name_unfit_for_a_url_is_not_adopted(
+    hostile: tuple[str, _Hostile],
+) -> None:
+    """The list names the job a killed run was creating with a query in its name: it is
+    not taken as that job (its name would go into the next request's URL)."""
+    batch = _batch(hostile[0])
+    try:
+        assert await batch.find("d") is None
+    finally:
+        await batch._provider.aclose()
+
+
+async def test_an_items_error_text_is_redacted_on_one_line_and_capped(
+    hostile: tuple[str, _Hostile],
+) -> None:
+    url, state = hostile
+    state.item_error = {
+        "code": 10**300,
+        "message": f"API key {KEY} not valid.\n\n" + "a very long story " * 500,
+    }
+    batch = _batch(url)
+    try:
+        job = await batch.get("batches/job1")
+        (answer,) = batch.answers(job, [("a", ProviderRequest(prompt="p", model=MODEL, size="1K"))])
+    finally:
+        await batch._provider.aclose()
+    said = str(answer.error)
+    assert answer.response is None
+    assert KEY not in said
+    assert "\n" not in said
+    assert "0" * 50 not in said  # a code that is no status code is left out
+    assert len(said) < 400
+
+
+async def test_a_job_the_api_no_longer_shows_sends_its_items_online(
+    hostile: tuple[str, _Hostile], tmp_path: Path
+) -> None:
+    """The job's every poll answers 404: one poll, then the job is closed unreadable
+    and its two items are delivered by the routes."""
+    url, state = hostile
+    items = [{"id": i, "prompt": f"item {i}"} for i in "ab"]
+    (tmp_path / BATCH_JOBS).write_text(
+        json.dumps({"type": "submitting", "display_name": "d1", "model": MODEL, "ids": ["a", "b"]})
+        + "\n"
+        + json.dumps({"type": "submitted", "display_name": "d1", "job": "batches/gone"})
+        + "\n"
+    )
+    async with Simulator("healthy", time_scale=1e-3) as sim:
+        route = Route(
+            "gemini", model=MODEL, base_url=sim.base_url("gemini"), api_key=sim.api_key("gemini")
+        )
+        async with Router([route], clock=sim.clock) as router:
+            batch = _batch(url)
+            try:
+                results = [r async for r in run_batch_api(router, items, tmp_path, batch=batch)]
+            finally:
+                await batch._provider.aclose()
+    assert sorted(r.id for r in results if r.ok) == ["a", "b"]
+    assert all(r.route == f"gemini/{MODEL}" for r in results)
+    assert state.gets == 1
+    closed = json.loads((tmp_path / BATCH_JOBS).read_text().splitlines()[-1])
+    assert closed["state"] == "UNREADABLE"
