@@ -17,7 +17,9 @@ from aiohttp import web
 from imagegate import Route, Router
 from imagegate._provider import ProviderRequest
 from imagegate.batch import GeminiBatch, run_batch_api
+from imagegate.batch._gemini import job_state
 from imagegate.batch._gemini_ledger import BATCH_JOBS
+from imagegate.errors import TransportError
 from imagegate.providers.gemini import GeminiProvider
 from imagegate.testing.simulator import Simulator
 
@@ -38,6 +40,8 @@ class _Hostile:
 
     def __init__(self) -> None:
         self.gets = 0
+        self.lists = 0
+        self.next_page: str | None = None
         self.item_error: dict[str, Any] = {}
 
 
@@ -54,14 +58,24 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
             error = {"code": 404, "message": "Requested entity was not found.",
                      "status": "NOT_FOUND"}  # fmt: skip
             return web.json_response({"error": error}, status=404)
+        if request.match_info["id"] == "many":  # 300,000 empty answers: 0.9 MB of JSON
+            many = {"inlinedResponses": {"inlinedResponses": [{}] * 300_000}}
+            return web.json_response(_operation("batches/many", "BATCH_STATE_SUCCEEDED",
+                                                output=many))  # fmt: skip
+        if request.match_info["id"] == "odd":
+            return web.json_response(_operation("batches/odd", "BATCH_STATE_" + "X" * 5000))
         answers = [{"error": state.item_error, "metadata": {"key": "a"}}]
         output = {"inlinedResponses": {"inlinedResponses": answers}}
         done = _operation("batches/job1", "BATCH_STATE_SUCCEEDED", output=output)
         return web.json_response({**done, "done": True})
 
     async def listing(request: web.Request) -> web.Response:
+        state.lists += 1
         jobs = [_operation("batches/x?alt=media&key=1", "BATCH_STATE_RUNNING", displayName="d")]
-        return web.json_response({"operations": jobs})
+        page: dict[str, Any] = {"operations": jobs}
+        if state.next_page is not None:
+            page["nextPageToken"] = state.next_page
+        return web.json_response(page)
 
     app = web.Application()
     app.router.add_post("/v1beta/models/{model}:batchGenerateContent", create)
@@ -92,6 +106,49 @@ async def test_a_listed_job_with_a_name_unfit_for_a_url_is_not_adopted(
         assert await batch.find("d") is None
     finally:
         await batch._provider.aclose()
+
+
+async def test_a_list_that_never_ends_is_read_for_a_bounded_number_of_pages(
+    hostile: tuple[str, _Hostile],
+) -> None:
+    """Every page names a next one: the search stops after its page limit; a next-page
+    token unfit for a URL ends it at once."""
+    url, state = hostile
+    state.next_page = "more"
+    batch = _batch(url)
+    try:
+        assert await batch.find("nowhere") is None
+        assert state.lists == 100
+        state.lists, state.next_page = 0, "x&key=stolen"
+        assert await batch.find("nowhere") is None
+        assert state.lists == 1
+    finally:
+        await batch._provider.aclose()
+
+
+async def test_a_job_with_far_more_answers_than_items_is_refused_unparsed(
+    hostile: tuple[str, _Hostile],
+) -> None:
+    """300,000 answers for a job of 50 items would take some 200 MB as google-genai's
+    objects: the answer is refused before it is parsed."""
+    batch = _batch(hostile[0])
+    try:
+        with pytest.raises(TransportError, match="JSON values"):
+            await batch.get("batches/many", 50)
+    finally:
+        await batch._provider.aclose()
+
+
+async def test_a_state_the_api_does_not_name_is_unknown(hostile: tuple[str, _Hostile]) -> None:
+    """A 5,000-character state is dropped before google-genai reads it (it would warn
+    with the whole string): the job's state is unknown, and nothing of it is kept."""
+    batch = _batch(hostile[0])
+    try:
+        job = await batch.get("batches/odd")
+    finally:
+        await batch._provider.aclose()
+    assert job.state is None
+    assert job_state(job) == "UNKNOWN"
 
 
 async def test_an_items_error_text_is_redacted_on_one_line_and_capped(

@@ -26,6 +26,15 @@ from imagegate._provider import ProviderRequest, ProviderResponse
 from imagegate._redact import redact
 from imagegate._request import Size
 from imagegate._router import Router
+from imagegate.batch._gemini_wire import (
+    VALUES_BASE,
+    VALUES_PER_ITEM,
+    UnreadableAnswer,
+    job_from,
+    list_page,
+    listed,
+    read_json,
+)
 from imagegate.errors import (
     ConfigurationError,
     ImageGateError,
@@ -53,7 +62,8 @@ _T = TypeVar("_T")
 
 _JOB_NAME: Final = re.compile(r"batches/[A-Za-z0-9_-]{1,128}")
 """What a job's name must look like before it goes into a URL."""
-_LIST_PAGES: Final = 50
+_LIST_PAGES: Final = 100
+_LIST_PAGE_SIZE: Final = 20
 
 _DISCOUNT: Final = 0.5
 """Batch price as a share of the online one where the catalogue lists none (Google's
@@ -205,9 +215,25 @@ class GeminiBatch:
         assert job.name is not None
         return job.name
 
-    async def get(self, name: str) -> types.BatchJob:
-        """The job now (its answers inline once it succeeded)."""
-        return await self._call(self._provider.client.aio.batches.get(name=name))
+    async def get(self, name: str, items: int | None = None) -> types.BatchJob:
+        """The job now (its answers inline once it succeeded), read with at most the
+        JSON values its ``items`` answers may take (default `items_per_job`; see
+        `imagegate.batch._gemini_wire`).
+
+        Raises:
+            ConfigurationError: ``name`` is not ``batches/<id>``.
+            ImageGateError: the API refused it or could not be reached (mapped), or
+                its answer is not one to read.
+        """
+        if not _usable_name(name):
+            raise ConfigurationError(f"not a Batch API job name: {name[:80]!r}")
+        count = self.items_per_job if items is None else items
+        limit = VALUES_BASE + VALUES_PER_ITEM * count
+        answer = await self._call(read_json(self._provider.client, name, limit))
+        try:
+            return job_from(answer)
+        except Exception as exc:
+            raise self._mapped(exc) from scrub(exc)
 
     async def cancel(self, name: str) -> None:
         """Ask the API to cancel the job (a job that has ended stays as it is)."""
@@ -215,19 +241,18 @@ class GeminiBatch:
 
     async def find(self, display_name: str) -> str | None:
         """The name of the account's job with this display name, or None (the list is
-        read page by page, at most `_LIST_PAGES` pages)."""
-        config = types.ListBatchJobsConfig(page_size=100)
-        pager = await self._call(self._provider.client.aio.batches.list(config=config))
-        try:
-            for _ in range(_LIST_PAGES):
-                for job in pager.page:
-                    if job.display_name == display_name and _usable_name(job.name):
-                        return job.name
-                await pager.next_page()
-        except IndexError:  # the SDK's way of saying there is no next page
-            return None
-        except Exception as exc:
-            raise self._mapped(exc) from scrub(exc)
+        read page by page, at most `_LIST_PAGES` pages of `_LIST_PAGE_SIZE` jobs; a job
+        whose name is not ``batches/<id>`` is not taken)."""
+        token: str | None = None
+        limit = _LIST_PAGE_SIZE * (VALUES_BASE + VALUES_PER_ITEM * self.items_per_job)
+        for _ in range(_LIST_PAGES):
+            path = list_page(_LIST_PAGE_SIZE, token)
+            jobs, token = listed(await self._call(read_json(self._provider.client, path, limit)))
+            for name, shown in jobs:
+                if shown == display_name and _usable_name(name):
+                    return name
+            if token is None:
+                return None
         return None
 
     async def _call(self, call: Awaitable[_T]) -> _T:
@@ -241,6 +266,11 @@ class GeminiBatch:
         """The imagegate error for what an SDK call raised."""
         if isinstance(exc, errors.APIError):
             return map_api_error(exc, self.route, "1K")
+        if isinstance(exc, UnreadableAnswer):
+            return TransportError(
+                f"unreadable Batch API answer: {exc}", route=self.route,
+                billing="possibly_billed",
+            )  # fmt: skip
         mapped = transport_error(exc, route=self.route, size="1K")
         if mapped is not None:
             return mapped

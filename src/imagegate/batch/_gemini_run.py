@@ -217,7 +217,7 @@ class _Phase:
         cure, `_UNREADABLE` when none will (its items then go to the routes)."""
         assert entry.job is not None
         try:
-            job = await self.batch.get(entry.job)
+            job = await self.batch.get(entry.job, len(entry.ids))
         except ImageGateError as exc:
             failed = self.failed_polls.get(entry.job, 0) + 1
             self.failed_polls[entry.job] = failed
