@@ -41,6 +41,8 @@ class _Hostile:
     def __init__(self) -> None:
         self.gets = 0
         self.lists = 0
+        self.creates = 0
+        self.list_fails = False
         self.next_page: str | None = None
         self.item_error: dict[str, Any] = {}
 
@@ -50,6 +52,7 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
     state = _Hostile()
 
     async def create(request: web.Request) -> web.Response:
+        state.creates += 1
         return web.json_response(_operation("batches/job1", "BATCH_STATE_PENDING"))
 
     async def get(request: web.Request) -> web.Response:
@@ -71,6 +74,9 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
 
     async def listing(request: web.Request) -> web.Response:
         state.lists += 1
+        if state.list_fails:
+            error = {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}
+            return web.json_response({"error": error}, status=500)
         jobs = [_operation("batches/x?alt=media&key=1", "BATCH_STATE_RUNNING", displayName="d")]
         page: dict[str, Any] = {"operations": jobs}
         if state.next_page is not None:
@@ -201,3 +207,31 @@ async def test_a_job_the_api_no_longer_shows_sends_its_items_online(
     assert state.gets == 1
     closed = json.loads((tmp_path / BATCH_JOBS).read_text().splitlines()[-1])
     assert closed["state"] == "UNREADABLE"
+
+
+async def test_items_of_a_job_that_may_exist_are_not_sent_while_the_list_fails(
+    hostile: tuple[str, _Hostile], tmp_path: Path
+) -> None:
+    """A killed run was creating a job for two items; the list cannot be read now. The
+    job may exist (and bill them): the items are neither sent in a new job nor online,
+    the entry stays open for a later run."""
+    url, state = hostile
+    state.list_fails = True
+    submitting = {"type": "submitting", "display_name": "d9", "model": MODEL, "ids": ["a", "b"]}
+    (tmp_path / BATCH_JOBS).write_text(json.dumps(submitting) + "\n")
+    items = [{"id": i, "prompt": f"item {i}"} for i in "ab"]
+    async with Simulator("healthy", time_scale=1e-3) as sim:
+        route = Route(
+            "gemini", model=MODEL, base_url=sim.base_url("gemini"), api_key=sim.api_key("gemini")
+        )
+        async with Router([route], clock=sim.clock) as router:
+            batch = _batch(url)
+            try:
+                results = [r async for r in run_batch_api(router, items, tmp_path, batch=batch)]
+            finally:
+                await batch._provider.aclose()
+        online = list(sim.events)
+    assert results == []
+    assert online == []
+    assert state.creates == 0
+    assert (tmp_path / BATCH_JOBS).read_text().splitlines() == [json.dumps(submitting)]

@@ -149,15 +149,20 @@ class _Phase:
 
     async def _adopt_orphans(self, fresh: list[str]) -> None:
         """Find the jobs a killed run created without learning their names; items of
-        one that was never created become fresh again."""
+        one that was never created become fresh again. While the list cannot be read,
+        the job may exist: its items are left for a later run (sent now, they could
+        be billed twice)."""
         for entry in self.ledger.open_entries():
             if entry.job is not None:
                 continue
             try:
                 name = await self.batch.find(entry.display_name)
-            except ImageGateError as exc:
-                _log.warning("batch_api.list_failed", error=str(exc))
-                name = None
+            except ImageGateError as exc:  # it may exist: its items wait for a later run
+                _log.warning(
+                    "batch_api.list_failed", job=entry.display_name, items=len(entry.ids),
+                    error=str(exc),
+                )  # fmt: skip
+                continue
             if name is not None:
                 await blocking(self.ledger.submitted, entry, name)
                 continue
