@@ -41,6 +41,7 @@ from imagegate.testing.simulator._world import BILLED_KINDS, PlannedOutcome, _un
 __all__ = [
     "BATCH_ITEM_KINDS",
     "BATCH_JOB_MARKS",
+    "JOB_CANCELLED_ERROR",
     "JOB_FAILED_ERROR",
     "TERMINAL_STATES",
     "BatchEntry",
@@ -71,6 +72,9 @@ _ITEM_ERRORS: Final = (
 )
 JOB_FAILED_ERROR: Final = {"code": 13, "message": "Batch processing failed: internal error."}
 """The Operation ``error`` of a failed job (the wording is not in the record)."""
+JOB_CANCELLED_ERROR: Final = {"code": 1, "message": "The batch was cancelled."}
+"""The Operation ``error`` of a cancelled job: code 1, ``Code.CANCELLED``, as the API
+reference's ``batches.cancel`` says (the wording is not in the record)."""
 _ID_ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
