@@ -18,6 +18,8 @@ from imagegate.errors import TransportError, UpstreamError
 from imagegate.providers.gemini import GeminiProvider
 from imagegate.testing._images import make_jpeg
 
+from ._serve import serve
+
 MODEL = "gemini-3-pro-image"
 _META = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
 
@@ -57,15 +59,8 @@ async def hostile() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/v1beta/models/{model}:batchGenerateContent", create)
     app.router.add_get("/v1beta/batches/{id}", get)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url
 
 
 async def test_hostile_answers_are_each_items_error(hostile: str) -> None:

@@ -16,12 +16,14 @@ from aiohttp import web
 
 from imagegate import Route, Router
 from imagegate._provider import ProviderRequest
-from imagegate.batch import GeminiBatch, run_batch_api
+from imagegate.batch import GeminiBatch, ItemResult, run_batch_api
 from imagegate.batch._gemini import job_state
 from imagegate.batch._gemini_ledger import BATCH_JOBS
 from imagegate.errors import TransportError
 from imagegate.providers.gemini import GeminiProvider
 from imagegate.testing.simulator import Simulator
+
+from ._serve import serve
 
 MODEL = "gemini-3-pro-image"
 KEY = "hostile-test-key-0123456789"
@@ -87,14 +89,26 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
     app.router.add_post("/v1beta/models/{model}:batchGenerateContent", create)
     app.router.add_get("/v1beta/batches/{id}", get)
     app.router.add_get("/v1beta/batches", listing)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    try:
-        yield f"http://127.0.0.1:{runner.addresses[0][1]}", state
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url, state
+
+
+async def _run_online(
+    url: str, items: list[dict[str, Any]], out: Path
+) -> tuple[list[ItemResult], list[Any]]:
+    """`run_batch_api` with the hostile Batch API and a gemini route on the simulator;
+    the results, and the simulator's record of the online attempts."""
+    async with Simulator("healthy", time_scale=1e-3) as sim:
+        route = Route(
+            "gemini", model=MODEL, base_url=sim.base_url("gemini"), api_key=sim.api_key("gemini")
+        )
+        async with Router([route], clock=sim.clock) as router:
+            batch = _batch(url)
+            try:
+                results = [r async for r in run_batch_api(router, items, out, batch=batch)]
+            finally:
+                await batch._provider.aclose()
+        return results, list(sim.events)
 
 
 def _batch(url: str) -> GeminiBatch:
@@ -192,16 +206,7 @@ async def test_a_job_the_api_no_longer_shows_sends_its_items_online(
         + json.dumps({"type": "submitted", "display_name": "d1", "job": "batches/gone"})
         + "\n"
     )
-    async with Simulator("healthy", time_scale=1e-3) as sim:
-        route = Route(
-            "gemini", model=MODEL, base_url=sim.base_url("gemini"), api_key=sim.api_key("gemini")
-        )
-        async with Router([route], clock=sim.clock) as router:
-            batch = _batch(url)
-            try:
-                results = [r async for r in run_batch_api(router, items, tmp_path, batch=batch)]
-            finally:
-                await batch._provider.aclose()
+    results, _ = await _run_online(url, items, tmp_path)
     assert sorted(r.id for r in results if r.ok) == ["a", "b"]
     assert all(r.route == f"gemini/{MODEL}" for r in results)
     assert state.gets == 1
@@ -220,17 +225,7 @@ async def test_items_of_a_job_that_may_exist_are_not_sent_while_the_list_fails(
     submitting = {"type": "submitting", "display_name": "d9", "model": MODEL, "ids": ["a", "b"]}
     (tmp_path / BATCH_JOBS).write_text(json.dumps(submitting) + "\n")
     items = [{"id": i, "prompt": f"item {i}"} for i in "ab"]
-    async with Simulator("healthy", time_scale=1e-3) as sim:
-        route = Route(
-            "gemini", model=MODEL, base_url=sim.base_url("gemini"), api_key=sim.api_key("gemini")
-        )
-        async with Router([route], clock=sim.clock) as router:
-            batch = _batch(url)
-            try:
-                results = [r async for r in run_batch_api(router, items, tmp_path, batch=batch)]
-            finally:
-                await batch._provider.aclose()
-        online = list(sim.events)
+    results, online = await _run_online(url, items, tmp_path)
     assert results == []
     assert online == []
     assert state.creates == 0

@@ -37,8 +37,8 @@ from imagegate._router import Router
 from imagegate.batch._gemini import TERMINAL_STATES, BatchAnswer, GeminiBatch, job_state
 from imagegate.batch._gemini_ledger import JobEntry, Ledger
 from imagegate.batch._items import BatchItem, checked_items
-from imagegate.batch._journal import ItemResult, Journal, atomic_write
-from imagegate.batch._run import Items, Progress, blocking, run
+from imagegate.batch._journal import ItemResult, Journal
+from imagegate.batch._run import Items, Progress, blocking, run, save_image
 from imagegate.batch._until import Until, clock_deadline
 from imagegate.errors import (
     DeadlineExceeded,
@@ -107,8 +107,8 @@ class _Phase:
         waiting = {i for entry in self.ledger.open_entries() for i in entry.ids}
         fresh: list[str] = []
         for item in listed:
-            earlier = self.journal.finished.get(item.id)
-            if earlier is not None and (earlier.ok or not retry_failed):
+            earlier = self.journal.earlier(item.id, retry_failed)
+            if earlier is not None:
                 self.progress.count(earlier)
                 yield earlier
                 continue
@@ -179,8 +179,7 @@ class _Phase:
         for number, start in enumerate(range(0, len(fresh), size)):
             ids = fresh[start : start + size]
             for item_id in ids:
-                record = {"type": "started", "id": item_id, "run": self.journal.run}
-                await blocking(self.journal.append, record)
+                await blocking(self.journal.start, item_id)
             name = f"imagegate-{tag}-run{self.journal.run}-{number}"
             model = self.batch.model
             entry = await blocking(self.ledger.submitting, name, model, ids)
@@ -275,8 +274,7 @@ class _Phase:
             self.online.append(self.items[item_id])
             return None
         image = answer.response.images[0]
-        name = f"{item_id}{image.extension}"
-        await blocking(atomic_write, self.journal.folder / name, image.data)
+        name = await blocking(save_image, self.journal.folder, item_id, image)
         result = ItemResult(
             item_id, "ok", file=name, route=self.batch.route, size=image.size,
             requested_size=request.size, attempts=1, cost_usd=price, run=self.journal.run,
@@ -326,8 +324,7 @@ async def run_batch_api(
     park_deadline = clock_deadline(park_until, router.clock)
     listed = [item async for item in checked_items(items)]
     journal = await blocking(Journal, folder)
-    progress.run, progress.torn = journal.run, journal.torn
-    progress.interrupted = len(journal.interrupted)
+    progress.opened(journal)
     try:
         ledger = await blocking(Ledger.load, folder)
         phase = _Phase(batch, journal, ledger, progress, router.clock, deadline)
@@ -337,7 +334,7 @@ async def run_batch_api(
         with anyio.CancelScope(shield=True):
             await blocking(journal.close)
     if phase.online:
-        interrupted = progress.interrupted
+        earlier = progress.interrupted, progress.parked_earlier
         park = None if park_deadline is None else max(park_deadline, router.clock.now())
         results = run(
             router, phase.online, folder, concurrency=concurrency, retry_failed=retry_failed,
@@ -346,4 +343,4 @@ async def run_batch_api(
         async for result in results:
             yield result
         # `run` counts the items handed over as cut off by an earlier run: they were not.
-        progress.interrupted = interrupted
+        progress.interrupted, progress.parked_earlier = earlier

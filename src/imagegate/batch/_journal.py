@@ -149,6 +149,16 @@ class Journal:
         else:
             raise ValueError(f"unknown record type {kind!r}")
 
+    def earlier(self, item_id: str, retry_failed: bool) -> ItemResult | None:
+        """The result an earlier run finished ``item_id`` with, or None when it runs
+        (again): never finished, or failed and ``retry_failed``."""
+        result = self.finished.get(item_id)
+        return result if result is not None and (result.ok or not retry_failed) else None
+
+    def start(self, item_id: str) -> None:
+        """Record that ``item_id`` is about to be sent (durable)."""
+        self.append({"type": "started", "id": item_id, "run": self.run})
+
     def append(self, record: dict[str, Any]) -> None:
         """Write one record and make it durable (flush, fsync) before returning."""
         self._file.write(json.dumps(record, separators=(",", ":")).encode() + b"\n")

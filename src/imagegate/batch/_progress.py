@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imagegate.batch._journal import ItemResult
+from imagegate.batch._journal import ItemResult, Journal
 
 __all__ = ["Progress", "in_words"]
 
@@ -54,6 +54,12 @@ class Progress:
         self.parked_earlier = 0
         self.torn: str | None = None
         self.run = 0
+
+    def opened(self, journal: Journal) -> None:
+        """Take this run's number and what earlier runs left from its journal."""
+        self.run, self.torn = journal.run, journal.torn
+        self.interrupted = len(journal.interrupted)
+        self.parked_earlier = len(journal.parked)
 
     def count(self, result: ItemResult) -> None:
         """Count one finished item (its cost was counted as its attempts ended)."""
