@@ -107,11 +107,11 @@ async def test_a_hundred_items_at_half_price_and_the_rest_online(tmp_path: Path)
 
 
 async def test_until_cancels_slow_jobs_and_sends_their_items_online(tmp_path: Path) -> None:
-    """Jobs that would run for hours, ``until`` a minute: the jobs are cancelled (their
+    """Jobs that would run for hours, ``until`` ten minutes: the jobs are cancelled (their
     items never billed by the batch) and every item is delivered online."""
     scenario = _scenario(run_s=5000, expire_after_s=172_800)  # until passes long before
     async with Simulator(scenario, time_scale=SCALE) as sim:
-        results = await _batch_api(sim, _items(10), tmp_path, until=timedelta(seconds=60))
+        results = await _batch_api(sim, _items(10), tmp_path, until=timedelta(minutes=10))
         outcomes = Counter(e.outcome for e in sim.events if e.batch)
         billed = _billed_per_prompt(sim)
     assert all(r.ok and r.route in (f"gemini/{MODEL}", f"vertex/{MODEL}") for r in results)
