@@ -281,16 +281,25 @@ class GeminiBatch:
     def answers(
         self, job: types.BatchJob, items: Sequence[tuple[str, ProviderRequest]]
     ) -> list[BatchAnswer]:
-        """Each item's answer from a succeeded job, in the job's order (untrusted: a
-        missing answer, or one whose metadata names another item, is an error for that
-        item; extra answers are ignored)."""
+        """Each item's answer from a succeeded job, in the items' order (untrusted).
+
+        An answer goes to the item its ``metadata.key`` names (the API echoes each
+        request's metadata), wherever it stands; one without a key goes by place only
+        when the job answered exactly as many as it was sent. A missing answer, or one
+        two answers claim, is an error for that item; extra answers are ignored.
+        """
         inlined = (job.dest.inlined_responses if job.dest is not None else None) or []
+        by_key: dict[str, types.InlinedResponse | None] = {}
+        for each in inlined:
+            key = (each.metadata or {}).get("key")
+            if isinstance(key, str):
+                by_key[key] = None if key in by_key else each  # claimed twice: neither
+        by_place = len(inlined) == len(items)
         out: list[BatchAnswer] = []
         for index, (item_id, request) in enumerate(items):
-            answer = inlined[index] if index < len(inlined) else None
-            key = (answer.metadata or {}).get("key") if answer is not None else None
-            if answer is not None and key is not None and key != item_id:
-                answer = None  # the answers are not in the items' order: trust none by place
+            answer = by_key.get(item_id)
+            if item_id not in by_key and by_place and not (inlined[index].metadata or {}):
+                answer = inlined[index]
             out.append(self._answer(answer, request, index))
         return out
 
