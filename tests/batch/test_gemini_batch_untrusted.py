@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from aiohttp import web
 
+from _logcapture import captured_events
 from imagegate import Route, Router
 from imagegate._provider import ProviderRequest
 from imagegate.batch import GeminiBatch, ItemResult, run_batch_api
@@ -60,8 +61,8 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
     async def get(request: web.Request) -> web.Response:
         state.gets += 1
         if request.match_info["id"] == "gone":
-            error = {"code": 404, "message": "Requested entity was not found.",
-                     "status": "NOT_FOUND"}  # fmt: skip
+            said = f"Requested entity was not found (key {KEY})."  # an echo of the key
+            error = {"code": 404, "message": said, "status": "NOT_FOUND"}
             return web.json_response({"error": error}, status=404)
         if request.match_info["id"] == "many":  # 300,000 empty answers: 0.9 MB of JSON
             many = {"inlinedResponses": {"inlinedResponses": [{}] * 300_000}}
@@ -196,8 +197,9 @@ async def test_an_items_error_text_is_redacted_on_one_line_and_capped(
 async def test_a_job_the_api_no_longer_shows_sends_its_items_online(
     hostile: tuple[str, _Hostile], tmp_path: Path
 ) -> None:
-    """The job's every poll answers 404: one poll, then the job is closed unreadable
-    and its two items are delivered by the routes."""
+    """The job's every poll answers 404 (echoing the key): one poll, then the job is
+    closed unreadable and its two items are delivered by the routes; the key is in no
+    log line and no file of the output folder."""
     url, state = hostile
     items = [{"id": i, "prompt": f"item {i}"} for i in "ab"]
     (tmp_path / BATCH_JOBS).write_text(
@@ -206,8 +208,13 @@ async def test_a_job_the_api_no_longer_shows_sends_its_items_online(
         + json.dumps({"type": "submitted", "display_name": "d1", "job": "batches/gone"})
         + "\n"
     )
-    results, _ = await _run_online(url, items, tmp_path)
+    with captured_events() as events:
+        results, _ = await _run_online(url, items, tmp_path)
     assert sorted(r.id for r in results if r.ok) == ["a", "b"]
+    assert any(e["event"] == "batch_api.poll_failed" for e in events)
+    assert KEY not in repr(events)  # the echoed key is in no log line
+    for name in (BATCH_JOBS, "journal.jsonl", "results.jsonl"):
+        assert KEY not in (tmp_path / name).read_text()
     assert all(r.route == f"gemini/{MODEL}" for r in results)
     assert state.gets == 1
     closed = json.loads((tmp_path / BATCH_JOBS).read_text().splitlines()[-1])
