@@ -237,3 +237,22 @@ async def test_items_of_a_job_that_may_exist_are_not_sent_while_the_list_fails(
     assert online == []
     assert state.creates == 0
     assert (tmp_path / BATCH_JOBS).read_text().splitlines() == [json.dumps(submitting)]
+
+
+async def test_a_job_that_never_names_a_known_state_is_given_up(
+    hostile: tuple[str, _Hostile], tmp_path: Path
+) -> None:
+    """Every poll of the job answers a state the API does not have: after 12 such polls
+    the job is closed unreadable and its item is delivered by the routes (it was polled
+    forever)."""
+    url, state = hostile
+    lines = [
+        {"type": "submitting", "display_name": "d2", "model": MODEL, "ids": ["a"]},
+        {"type": "submitted", "display_name": "d2", "job": "batches/odd"},
+    ]
+    (tmp_path / BATCH_JOBS).write_text("".join(json.dumps(line) + "\n" for line in lines))
+    results, _ = await _run_online(url, [{"id": "a", "prompt": "item a"}], tmp_path)
+    assert [(r.id, r.ok, r.route) for r in results] == [("a", True, f"gemini/{MODEL}")]
+    assert state.gets == 12
+    closed = json.loads((tmp_path / BATCH_JOBS).read_text().splitlines()[-1])
+    assert closed["state"] == "UNREADABLE"

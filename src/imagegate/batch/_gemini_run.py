@@ -8,14 +8,18 @@ One run of it, on the output folder's journal:
    it: they are never sent twice.
 3. Every other item the model can take is "started" in the journal (durable), then sent
    in jobs of ``items_per_job``. The job's display name is recorded before it is created,
-   so a run killed in between finds the job again by listing.
+   so a run killed in between finds the job again by listing (while the list cannot be
+   read, that job's items wait for a later run: the job may exist).
 4. The jobs are polled on the router's clock until each ends, or until ``until``: then
-   the jobs still out are cancelled (a job that finished meanwhile is still read).
+   the jobs still out are cancelled (a job that finished meanwhile is still read). A job
+   the API will not show (gone, a key refused, `_MAX_FAILED_POLLS` failed polls in a
+   row) is closed ``UNREADABLE``.
 5. Each delivered image is saved and "finished" like `run`'s, at the batch price, with
    route ``gemini-batch/<model>``. Items a job did not deliver (a per-item error, a block
-   or refusal, a failed, expired or cancelled job, or one not done by ``until``) and
-   items the Batch API cannot take go to `run` on the router, through the same journal
-   (its next run number): nothing finished is sent again.
+   or refusal, a failed, expired, cancelled or unreadable job, or one not done by
+   ``until``) and items the Batch API cannot take go to `run` on the router, through the
+   same journal (its next run number), parking until ``park_until`` (counted from the
+   start of this call): nothing finished is sent again.
 
 A kill costs nothing twice: an item waiting in a job is picked up from the job on resume;
 an item a job failed and `run` started is sent online again, as `run` does after a kill.
@@ -218,10 +222,14 @@ class _Phase:
 
     async def _look(self, entry: JobEntry) -> tuple[str, types.BatchJob | None]:
         """The job's state and the job; ``"UNKNOWN"`` after a poll the next one may
-        cure, `_UNREADABLE` when none will (its items then go to the routes)."""
+        cure (an error, an answer without a known state), `_UNREADABLE` when none will
+        (its items then go to the routes)."""
         assert entry.job is not None
         try:
             job = await self.batch.get(entry.job, len(entry.ids))
+            state = job_state(job)
+            if state == "UNKNOWN":
+                raise TransportError("the job's answer names no known state", route=entry.job)
         except ImageGateError as exc:
             failed = self.failed_polls.get(entry.job, 0) + 1
             self.failed_polls[entry.job] = failed
@@ -230,7 +238,7 @@ class _Phase:
                 return "UNKNOWN", None
             return _UNREADABLE, None
         self.failed_polls.pop(entry.job, None)
-        return job_state(job), job
+        return state, job
 
     async def _give_up(self, entry: JobEntry) -> AsyncIterator[ItemResult]:
         """``until`` has passed: cancel the job; read it once more (it may have ended)."""
