@@ -6,6 +6,7 @@ forever."""
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -22,6 +23,7 @@ from imagegate.batch._gemini import job_state
 from imagegate.batch._gemini_ledger import BATCH_JOBS
 from imagegate.errors import TransportError
 from imagegate.providers.gemini import GeminiProvider
+from imagegate.testing._images import make_jpeg
 from imagegate.testing.simulator import Simulator
 
 from ._serve import serve
@@ -46,6 +48,8 @@ class _Hostile:
         self.lists = 0
         self.creates = 0
         self.list_fails = False
+        self.drop_create = False
+        self.created: str | None = None
         self.next_page: str | None = None
         self.item_error: dict[str, Any] = {}
 
@@ -56,6 +60,10 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
 
     async def create(request: web.Request) -> web.Response:
         state.creates += 1
+        if state.drop_create:  # the job is made, the connection dropped before the answer
+            state.created = (await request.json())["batch"]["displayName"]
+            assert request.transport is not None
+            request.transport.close()
         return web.json_response(_operation("batches/job1", "BATCH_STATE_PENDING"))
 
     async def get(request: web.Request) -> web.Response:
@@ -68,6 +76,14 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
             many = {"inlinedResponses": {"inlinedResponses": [{}] * 300_000}}
             return web.json_response(_operation("batches/many", "BATCH_STATE_SUCCEEDED",
                                                 output=many))  # fmt: skip
+        if request.match_info["id"] == "made":
+            jpeg = base64.b64encode(make_jpeg(1024, 1024)).decode()
+            part = {"inlineData": {"mimeType": "image/jpeg", "data": jpeg}}
+            candidate = {"content": {"role": "model", "parts": [part]}, "finishReason": "STOP"}
+            answer = {"metadata": {"key": "a"}, "response": {"candidates": [candidate]}}
+            output = {"inlinedResponses": {"inlinedResponses": [answer]}}
+            made = _operation("batches/made", "BATCH_STATE_SUCCEEDED", output=output)
+            return web.json_response({**made, "done": True})
         if request.match_info["id"] == "odd":
             return web.json_response(_operation("batches/odd", "BATCH_STATE_" + "X" * 5000))
         answers = [{"error": state.item_error, "metadata": {"key": "a"}}]
@@ -81,6 +97,9 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
             error = {"code": 500, "message": "Internal error encountered.", "status": "INTERNAL"}
             return web.json_response({"error": error}, status=500)
         jobs = [_operation("batches/x?alt=media&key=1", "BATCH_STATE_RUNNING", displayName="d")]
+        if state.created is not None:
+            made = _operation("batches/made", "BATCH_STATE_RUNNING", displayName=state.created)
+            jobs.append(made)
         page: dict[str, Any] = {"operations": jobs}
         if state.next_page is not None:
             page["nextPageToken"] = state.next_page
@@ -256,3 +275,20 @@ async def test_a_job_that_never_names_a_known_state_is_given_up(
     assert state.gets == 12
     closed = json.loads((tmp_path / BATCH_JOBS).read_text().splitlines()[-1])
     assert closed["state"] == "UNREADABLE"
+
+
+async def test_a_job_whose_creation_lost_its_answer_is_found_not_sent_again(
+    hostile: tuple[str, _Hostile], tmp_path: Path
+) -> None:
+    """The API makes the job but the connection drops before its answer: the job is
+    looked up by its display name and its item delivered from it, not sent online too
+    (which would bill it twice)."""
+    url, state = hostile
+    state.drop_create = True
+    results, online = await _run_online(url, [{"id": "a", "prompt": "item a"}], tmp_path)
+    assert [(r.id, r.ok, r.route) for r in results] == [("a", True, f"gemini-batch/{MODEL}")]
+    assert online == []
+    assert state.creates == 1
+    ledger = [json.loads(line) for line in (tmp_path / BATCH_JOBS).read_text().splitlines()]
+    assert [r["type"] for r in ledger] == ["submitting", "submitted", "closed"]
+    assert ledger[1]["job"] == "batches/made"

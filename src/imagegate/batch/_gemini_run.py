@@ -48,6 +48,7 @@ from imagegate.errors import (
     DeadlineExceeded,
     ImageGateError,
     Overloaded,
+    ProviderError,
     RateLimited,
     TransportError,
     UpstreamError,
@@ -153,31 +154,37 @@ class _Phase:
 
     async def _adopt_orphans(self, fresh: list[str]) -> None:
         """Find the jobs a killed run created without learning their names; items of
-        one that was never created become fresh again. While the list cannot be read,
-        the job may exist: its items are left for a later run (sent now, they could
-        be billed twice)."""
+        one that was never created become fresh again."""
         for entry in self.ledger.open_entries():
-            if entry.job is not None:
-                continue
-            try:
-                name = await self.batch.find(entry.display_name)
-            except ImageGateError as exc:  # it may exist: its items wait for a later run
-                _log.warning(
-                    "batch_api.list_failed", job=entry.display_name, items=len(entry.ids),
-                    error=str(exc),
-                )  # fmt: skip
-                continue
-            if name is not None:
-                await blocking(self.ledger.submitted, entry, name)
-                continue
+            if entry.job is None and await self._found(entry) is False:
+                fresh += [i for i in entry.ids if i in self.requests]
+                self.online += [
+                    self.items[i] for i in entry.ids if i in self.items and i not in self.requests
+                ]
+
+    async def _found(self, entry: JobEntry) -> bool | None:
+        """Look for the job of an entry without a name, by its display name: True when
+        the API has it (recorded), False when not (closed `_NOT_CREATED`), None while the
+        list cannot be read: the job may exist, so its items wait for a later run (sent
+        now, they could be billed twice)."""
+        try:
+            name = await self.batch.find(entry.display_name)
+        except ImageGateError as exc:
+            _log.warning(
+                "batch_api.list_failed", job=entry.display_name, items=len(entry.ids),
+                error=str(exc),
+            )  # fmt: skip
+            return None
+        if name is None:
             await blocking(self.ledger.closed, entry, _NOT_CREATED)
-            fresh += [i for i in entry.ids if i in self.requests]
-            self.online += [
-                self.items[i] for i in entry.ids if i in self.items and i not in self.requests
-            ]
+            return False
+        await blocking(self.ledger.submitted, entry, name)
+        return True
 
     async def _submit(self, fresh: list[str]) -> None:
-        """Start the items (journal) and create their jobs (ledger first)."""
+        """Start the items (journal) and create their jobs (ledger first). A creation
+        that failed once the request may have reached the API (a timeout, a dropped
+        connection) is checked in the list of jobs before its items go elsewhere."""
         size = self.batch.items_per_job
         tag = secrets.token_hex(4)
         for number, start in enumerate(range(0, len(fresh), size)):
@@ -192,8 +199,11 @@ class _Phase:
                 job = await self.batch.create(name, entries)
             except ImageGateError as exc:
                 _log.warning("batch_api.create_failed", items=len(ids), error=str(exc))
-                await blocking(self.ledger.closed, entry, _NOT_CREATED)
-                self.online += [self.items[i] for i in ids]
+                refused = isinstance(exc, ProviderError) and exc.billing == "not_billed"
+                if refused:
+                    await blocking(self.ledger.closed, entry, _NOT_CREATED)
+                if refused or await self._found(entry) is False:
+                    self.online += [self.items[i] for i in ids]
                 continue
             await blocking(self.ledger.submitted, entry, job)
             _log.info("batch_api.job_created", job=job, items=len(ids), model=model)
