@@ -18,7 +18,7 @@ from aiohttp import web
 from _logcapture import captured_events
 from imagegate import Route, Router
 from imagegate._provider import ProviderRequest
-from imagegate.batch import GeminiBatch, ItemResult, run_batch_api
+from imagegate.batch import GeminiBatch, ItemResult, Progress, run_batch_api
 from imagegate.batch._gemini import job_state
 from imagegate.batch._gemini_ledger import BATCH_JOBS
 from imagegate.errors import TransportError
@@ -114,7 +114,7 @@ async def hostile() -> AsyncIterator[tuple[str, _Hostile]]:
 
 
 async def _run_online(
-    url: str, items: list[dict[str, Any]], out: Path
+    url: str, items: list[dict[str, Any]], out: Path, **kwargs: Any
 ) -> tuple[list[ItemResult], list[Any]]:
     """`run_batch_api` with the hostile Batch API and a gemini route on the simulator;
     the results, and the simulator's record of the online attempts."""
@@ -125,7 +125,8 @@ async def _run_online(
         async with Router([route], clock=sim.clock) as router:
             batch = _batch(url)
             try:
-                results = [r async for r in run_batch_api(router, items, out, batch=batch)]
+                run = run_batch_api(router, items, out, batch=batch, **kwargs)
+                results = [r async for r in run]
             finally:
                 await batch._provider.aclose()
         return results, list(sim.events)
@@ -251,8 +252,10 @@ async def test_items_of_a_job_that_may_exist_are_not_sent_while_the_list_fails(
     submitting = {"type": "submitting", "display_name": "d9", "model": MODEL, "ids": ["a", "b"]}
     (tmp_path / BATCH_JOBS).write_text(json.dumps(submitting) + "\n")
     items = [{"id": i, "prompt": f"item {i}"} for i in "ab"]
-    results, online = await _run_online(url, items, tmp_path)
+    progress = Progress()
+    results, online = await _run_online(url, items, tmp_path, progress=progress)
     assert results == []
+    assert progress.held == 2
     assert online == []
     assert state.creates == 0
     assert (tmp_path / BATCH_JOBS).read_text().splitlines() == [json.dumps(submitting)]

@@ -174,6 +174,7 @@ class _Phase:
                 "batch_api.list_failed", job=entry.display_name, items=len(entry.ids),
                 error=str(exc),
             )  # fmt: skip
+            self.progress.held += len(entry.ids)
             return None
         if name is None:
             await blocking(self.ledger.closed, entry, _NOT_CREATED)

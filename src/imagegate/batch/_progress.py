@@ -22,6 +22,8 @@ class Progress:
         cost_usd: What this run's attempts cost or may have cost.
         interrupted: Items an earlier run started and never finished (run again).
         parked_earlier: Items an earlier run left parked (run again).
+        held: Items left for a later run: their Batch API job may exist, but the list
+            of jobs could not be read to find it.
         torn: The torn last journal line cut off, or None.
         run: This run's number.
     """
@@ -31,6 +33,7 @@ class Progress:
         "done",
         "expired",
         "failed",
+        "held",
         "in_flight",
         "interrupted",
         "next_wake",
@@ -52,6 +55,7 @@ class Progress:
         self.cost_usd = 0.0
         self.interrupted = 0
         self.parked_earlier = 0
+        self.held = 0
         self.torn: str | None = None
         self.run = 0
 
