@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import aiohttp
 import pytest
 from google import genai
 from google.genai import errors, types
@@ -120,8 +121,9 @@ async def test_a_failed_job_and_an_expired_job_have_no_answers_and_cost_nothing(
 
 
 async def test_cancel_list_and_delete() -> None:
-    """A cancelled job ends CANCELLED and bills nothing; list shows it by display name;
-    a deleted job is gone (404)."""
+    """A cancelled job ends CANCELLED and bills nothing; on the wire it is a done
+    Operation whose error has code 1 (``batches.cancel`` in the API reference); list
+    shows it by display name; a deleted job is gone (404)."""
     async with Simulator(_scenario(), time_scale=SCALE) as sim:
         client = _client(sim)
         job = await client.aio.batches.create(
@@ -130,6 +132,11 @@ async def test_cancel_list_and_delete() -> None:
         assert job.name
         await client.aio.batches.cancel(name=job.name)
         cancelled = await client.aio.batches.get(name=job.name)
+        async with aiohttp.ClientSession() as http:
+            url = f"{sim.base_url('gemini')}/v1beta/{job.name}"
+            headers = {"x-goog-api-key": sim.api_key("gemini")}
+            async with http.get(url, headers=headers) as answer:
+                wire = await answer.json()
         pager = await client.aio.batches.list(config=types.ListBatchJobsConfig(page_size=10))
         listed = [(j.display_name, j.state) async for j in pager]
         await client.aio.batches.delete(name=job.name)
@@ -138,9 +145,29 @@ async def test_cancel_list_and_delete() -> None:
         await client.aio.aclose()
         events = sim.events
     assert cancelled.state == types.JobState.JOB_STATE_CANCELLED
+    assert wire["done"] is True
+    assert wire["error"]["code"] == 1
+    assert "response" not in wire
     assert listed == [("to-cancel", types.JobState.JOB_STATE_CANCELLED)]
     assert gone.value.code == 404
     assert [(e.outcome, e.billed) for e in events] == [("batch_cancelled", False)]
+
+
+async def test_deleting_a_running_job_does_not_cancel_it() -> None:
+    """``batches.delete`` "does not cancel the operation" (the API reference): the job
+    is gone from get, but runs on to its end and its item is billed."""
+    async with Simulator(_scenario(), time_scale=SCALE) as sim:
+        client = _client(sim)
+        job = await client.aio.batches.create(model=MODEL, src=_requests("p"))
+        assert job.name
+        await client.aio.batches.delete(name=job.name)
+        with pytest.raises(errors.ClientError) as gone:
+            await client.aio.batches.get(name=job.name)
+        await _at(sim, 400)  # past its end (queue 100 s, run 200 s)
+        await client.aio.aclose()
+        events = sim.events
+    assert gone.value.code == 404
+    assert [(e.outcome, e.billed) for e in events] == [("success", True)]
 
 
 async def test_refusals_a_bad_key_a_bad_size_an_unknown_model() -> None:

@@ -18,6 +18,8 @@ from imagegate.errors import TransportError, UpstreamError
 from imagegate.providers.gemini import GeminiProvider
 from imagegate.testing._images import make_jpeg
 
+from ._serve import serve
+
 MODEL = "gemini-3-pro-image"
 _META = "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch"
 
@@ -57,15 +59,8 @@ async def hostile() -> AsyncIterator[str]:
     app = web.Application()
     app.router.add_post("/v1beta/models/{model}:batchGenerateContent", create)
     app.router.add_get("/v1beta/batches/{id}", get)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = runner.addresses[0][1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        await runner.cleanup()
+    async with serve(app) as url:
+        yield url
 
 
 async def test_hostile_answers_are_each_items_error(hostile: str) -> None:
@@ -85,3 +80,41 @@ async def test_hostile_answers_are_each_items_error(hostile: str) -> None:
     assert isinstance(answers[1].error, TransportError)  # not an image
     assert "no answer" in str(answers[2].error)
     assert [a.billed for a in answers] == [False, True, False]  # a bad image is paid for
+
+
+@pytest.fixture
+async def shuffled() -> AsyncIterator[str]:
+    """A server whose job answers in another order than asked (keyed by metadata), with
+    a duplicated key, and a second job whose answers carry no key and one is missing."""
+    images = {key: make_jpeg(1024, 1024, seed=n) for n, key in enumerate("abcd")}
+
+    async def get(request: web.Request) -> web.Response:
+        if request.match_info["id"] == "keyed":
+            keyed = [_image_answer(k, images[k]) for k in "cbad"] + [_image_answer("d", b"x")]
+            return web.json_response(_job("batches/keyed", keyed))
+        unkeyed = [_image_answer("", images[k]) for k in "ac"]
+        for answer in unkeyed:
+            del answer["metadata"]
+        return web.json_response(_job("batches/unkeyed", unkeyed))
+
+    app = web.Application()
+    app.router.add_get("/v1beta/batches/{id}", get)
+    async with serve(app) as url:
+        yield url
+
+
+async def test_answers_go_to_the_item_their_key_names(shuffled: str) -> None:
+    """Answers in another order go to the items their keys name; an item two answers
+    claim gets neither; answers with no key are not placed by position when one is
+    missing (each would land on another item)."""
+    provider = GeminiProvider(api_key="k", base_url=shuffled, api_version="v1beta")
+    batch = GeminiBatch(provider, MODEL)
+    calls = [(i, ProviderRequest(prompt=f"p {i}", model=MODEL, size="1K")) for i in "abcd"]
+    try:
+        keyed = batch.answers(await batch.get("batches/keyed"), calls)
+        unkeyed = batch.answers(await batch.get("batches/unkeyed"), calls[:3])
+    finally:
+        await provider.aclose()
+    delivered = [a.response.images[0].data if a.response else None for a in keyed]
+    assert delivered == [make_jpeg(1024, 1024, seed=n) for n in range(3)] + [None]
+    assert [a.response for a in unkeyed] == [None, None, None]

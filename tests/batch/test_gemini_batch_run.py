@@ -16,7 +16,7 @@ import pytest
 
 from imagegate import Route, Router
 from imagegate._provider import ProviderRequest
-from imagegate.batch import ItemResult, Progress, run, run_batch_api
+from imagegate.batch import JOURNAL, ItemResult, Progress, run, run_batch_api
 from imagegate.batch._gemini import GeminiBatch
 from imagegate.batch._gemini_ledger import BATCH_JOBS
 from imagegate.testing.simulator import Simulator
@@ -107,11 +107,11 @@ async def test_a_hundred_items_at_half_price_and_the_rest_online(tmp_path: Path)
 
 
 async def test_until_cancels_slow_jobs_and_sends_their_items_online(tmp_path: Path) -> None:
-    """Jobs that would run for hours, ``until`` a minute: the jobs are cancelled (their
+    """Jobs that would run for hours, ``until`` ten minutes: the jobs are cancelled (their
     items never billed by the batch) and every item is delivered online."""
     scenario = _scenario(run_s=5000, expire_after_s=172_800)  # until passes long before
     async with Simulator(scenario, time_scale=SCALE) as sim:
-        results = await _batch_api(sim, _items(10), tmp_path, until=timedelta(seconds=60))
+        results = await _batch_api(sim, _items(10), tmp_path, until=timedelta(minutes=10))
         outcomes = Counter(e.outcome for e in sim.events if e.batch)
         billed = _billed_per_prompt(sim)
     assert all(r.ok and r.route in (f"gemini/{MODEL}", f"vertex/{MODEL}") for r in results)
@@ -140,6 +140,31 @@ async def test_a_run_cut_off_while_its_job_is_out_resumes_from_the_job(tmp_path:
     assert sum(not r.resumed for r in again) == 5  # the sixth was delivered by the first run
     assert online == []
     assert sorted(billed.values()) == [1] * 6
+
+
+async def test_a_kill_between_an_images_write_and_its_finished_record(tmp_path: Path) -> None:
+    """A run whose last item's image was written when it was killed (its `finished`
+    record and the job's `closed` never written): the next run reads the job again,
+    writes the image again and finishes the item once; nothing is billed twice."""
+    async with Simulator(_scenario(), time_scale=SCALE) as sim:
+        first = await _batch_api(sim, _items(3), tmp_path)
+        journal = (tmp_path / JOURNAL).read_text().splitlines()
+        last = max(i for i, line in enumerate(journal) if '"finished"' in line)
+        (tmp_path / JOURNAL).write_text("".join(f"{line}\n" for line in journal[:last]))
+        ledger = (tmp_path / BATCH_JOBS).read_text().splitlines()
+        (tmp_path / BATCH_JOBS).write_text("".join(f"{line}\n" for line in ledger[:-1]))
+        cut = json.loads(journal[last])["id"]
+        again = await _batch_api(sim, _items(3), tmp_path)
+        billed = _billed_per_prompt(sim)
+        online = [e for e in sim.events if not e.batch]
+    assert all(r.ok for r in first)
+    assert [(r.id, r.resumed) for r in again if not r.resumed] == [(cut, False)]
+    assert (tmp_path / f"{cut}.jpg").exists() or (tmp_path / f"{cut}.png").exists()
+    records = [json.loads(line) for line in (tmp_path / JOURNAL).read_text().splitlines()]
+    finished = Counter(r["id"] for r in records if r["type"] == "finished")
+    assert sorted(finished.values()) == [1, 1, 1]
+    assert online == []
+    assert sorted(billed.values()) == [1] * 3
 
 
 async def test_an_item_the_model_cannot_take_goes_online(tmp_path: Path) -> None:

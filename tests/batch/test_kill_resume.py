@@ -119,3 +119,31 @@ def _assert_no_finished_item_billed_again(out: Path, finished_in: dict[str, int]
     for attempt in attempts:
         item = attempt["prompt"].split()[0]
         assert attempt["run"] <= finished_in[item], f"{item} sent again after it finished"
+
+
+def test_a_batch_api_run_killed_while_its_job_is_out_resumes(tmp_path: Path) -> None:
+    """``--batch-api`` on the embedded simulator, SIGKILLed once its job is created: the
+    next process's simulator has never heard of the job (a 404), so the job is closed
+    unreadable and its items are delivered by the routes, each finished once (the job
+    was polled forever)."""
+    requests, out = _requests(tmp_path), tmp_path / "out"
+    command = [sys.executable, "-m", "imagegate.cli", "batch", str(requests), "--out", str(out)]
+    command += ["--simulate", "healthy", "--time-scale", "0.001"]
+    command += ["--batch-api", "gemini/gemini-3-pro-image"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    ledger = out / "batch-jobs.jsonl"
+    deadline = time.monotonic() + 60
+    while not any(r.get("type") == "submitted" for r in _records(ledger)):
+        assert first.poll() is None, first.communicate()[1].decode()[-2000:]
+        assert time.monotonic() < deadline, "no job was created"
+        time.sleep(0.005)
+    first.send_signal(signal.SIGKILL)
+    first.communicate()
+    again = subprocess.run(command, capture_output=True, timeout=120, check=False)
+    assert again.returncode == 0, again.stderr.decode()[-2000:]
+    results = _records(out / "results.jsonl")
+    assert {r["id"] for r in results} == {f"item-{i:03d}" for i in range(ITEMS)}
+    journal = _records(out / "journal.jsonl")
+    assert set(Counter(r["id"] for r in journal if r["type"] == "finished").values()) == {1}
+    states = [r["state"] for r in _records(ledger) if r["type"] == "closed"]
+    assert "UNREADABLE" in states

@@ -3,9 +3,9 @@
 Progress goes to standard error: on a terminal one line rewritten in place, otherwise a
 plain line every few seconds; then a summary. With ``--until`` (an ISO-8601 time or a
 duration such as ``36h``), items that fail only for a spent quota or an outage wait,
-parked, until then. Exit status 0 when every item delivered, 1
-when any failed, 2 when the batch could not run (no such file, a corrupt journal), 130
-when interrupted (run the same command again to resume).
+parked, until then. Exit status 0 when every item delivered, 1 when any failed (or was
+held for a later run), 2 when the batch could not run (no such file, a corrupt journal),
+130 when interrupted (run the same command again to resume).
 """
 
 from __future__ import annotations
@@ -211,7 +211,7 @@ async def _batch(args: argparse.Namespace, out: TextIO) -> int:
     display.update(final=True)
     _summary(progress, args.out, out)
     tally.print(out)
-    return 1 if progress.failed else 0
+    return 1 if progress.failed or progress.held else 0
 
 
 async def _tick(display: _Display, record: _SimRecord | None, progress: Progress) -> None:
@@ -237,6 +237,8 @@ def _summary(progress: Progress, folder: Path, out: TextIO) -> None:
         again += f"; {p.parked_earlier} left parked earlier and run again"
     if p.expired:
         again += f"; {p.expired} failed still parked at --until"
+    if p.held:
+        again += f"; {p.held} held for a later run (their Batch API job may exist)"
     print(
         f"batch run {p.run}: {p.done} delivered, {p.failed} failed{earlier}{again}; "
         f"${p.cost_usd:.2f} this run; results in {folder / RESULTS}",

@@ -23,8 +23,18 @@ from typing import Final, TypeVar
 from google.genai import errors, types
 
 from imagegate._provider import ProviderRequest, ProviderResponse
+from imagegate._redact import redact
 from imagegate._request import Size
 from imagegate._router import Router
+from imagegate.batch._gemini_wire import (
+    VALUES_BASE,
+    VALUES_PER_ITEM,
+    UnreadableAnswer,
+    job_from,
+    list_page,
+    listed,
+    read_json,
+)
 from imagegate.errors import (
     ConfigurationError,
     ImageGateError,
@@ -38,18 +48,24 @@ from imagegate.providers._google_errors import map_api_error
 from imagegate.providers._scrub import scrub
 from imagegate.providers._transport import transport_error
 
-__all__ = ["TERMINAL_STATES", "BatchAnswer", "GeminiBatch"]
+__all__ = ["TERMINAL_STATES", "BatchAnswer", "GeminiBatch", "job_state"]
 
 TERMINAL_STATES: Final = frozenset(
     {"JOB_STATE_SUCCEEDED", "JOB_STATE_FAILED", "JOB_STATE_CANCELLED", "JOB_STATE_EXPIRED"}
 )
 """Job states after which nothing changes (google-genai's ``JobState`` names)."""
+_STATES: Final = TERMINAL_STATES | {"JOB_STATE_PENDING", "JOB_STATE_RUNNING"}
+_ERROR_CHARS: Final = 200
+"""Most characters of a job's error text kept (in a log line, an item's error)."""
 
 _T = TypeVar("_T")
 
 _JOB_NAME: Final = re.compile(r"batches/[A-Za-z0-9_-]{1,128}")
 """What a job's name must look like before it goes into a URL."""
-_LIST_PAGES: Final = 50
+_LIST_PAGES: Final = 200
+_LIST_PAGE_SIZE: Final = 10
+"""Jobs a page of the list asks for: a page may carry each job's answers, and is parsed
+whole (10 jobs of 50 items: at most a million JSON values, about 70 MB parsed)."""
 
 _DISCOUNT: Final = 0.5
 """Batch price as a share of the online one where the catalogue lists none (Google's
@@ -193,16 +209,33 @@ class GeminiBatch:
                 config=types.CreateBatchJobConfig(display_name=display_name),
             )
         )
-        if not job.name or not _JOB_NAME.fullmatch(job.name):
+        if not _usable_name(job.name):
             raise TransportError(
                 "the Batch API answered with no usable job name", route=self.route,
                 billing="possibly_billed",
             )  # fmt: skip
+        assert job.name is not None
         return job.name
 
-    async def get(self, name: str) -> types.BatchJob:
-        """The job now (its answers inline once it succeeded)."""
-        return await self._call(self._provider.client.aio.batches.get(name=name))
+    async def get(self, name: str, items: int | None = None) -> types.BatchJob:
+        """The job now (its answers inline once it succeeded), read with at most the
+        JSON values its ``items`` answers may take (default `items_per_job`; see
+        `imagegate.batch._gemini_wire`).
+
+        Raises:
+            ConfigurationError: ``name`` is not ``batches/<id>``.
+            ImageGateError: the API refused it or could not be reached (mapped), or
+                its answer is not one to read.
+        """
+        if not _usable_name(name):
+            raise ConfigurationError(f"not a Batch API job name: {name[:80]!r}")
+        count = self.items_per_job if items is None else items
+        limit = VALUES_BASE + VALUES_PER_ITEM * count
+        answer = await self._call(read_json(self._provider.client, name, limit))
+        try:
+            return job_from(answer)
+        except Exception as exc:
+            raise self._mapped(exc) from scrub(exc)
 
     async def cancel(self, name: str) -> None:
         """Ask the API to cancel the job (a job that has ended stays as it is)."""
@@ -210,19 +243,18 @@ class GeminiBatch:
 
     async def find(self, display_name: str) -> str | None:
         """The name of the account's job with this display name, or None (the list is
-        read page by page, at most `_LIST_PAGES` pages)."""
-        config = types.ListBatchJobsConfig(page_size=100)
-        pager = await self._call(self._provider.client.aio.batches.list(config=config))
-        try:
-            for _ in range(_LIST_PAGES):
-                for job in pager.page:
-                    if job.display_name == display_name and job.name:
-                        return job.name
-                await pager.next_page()
-        except IndexError:  # the SDK's way of saying there is no next page
-            return None
-        except Exception as exc:
-            raise self._mapped(exc) from scrub(exc)
+        read page by page, at most `_LIST_PAGES` pages of `_LIST_PAGE_SIZE` jobs; a job
+        whose name is not ``batches/<id>`` is not taken)."""
+        token: str | None = None
+        limit = _LIST_PAGE_SIZE * (VALUES_BASE + VALUES_PER_ITEM * self.items_per_job)
+        for _ in range(_LIST_PAGES):
+            path = list_page(_LIST_PAGE_SIZE, token)
+            jobs, token = listed(await self._call(read_json(self._provider.client, path, limit)))
+            for name, shown in jobs:
+                if shown == display_name and _usable_name(name):
+                    return name
+            if token is None:
+                return None
         return None
 
     async def _call(self, call: Awaitable[_T]) -> _T:
@@ -236,6 +268,11 @@ class GeminiBatch:
         """The imagegate error for what an SDK call raised."""
         if isinstance(exc, errors.APIError):
             return map_api_error(exc, self.route, "1K")
+        if isinstance(exc, UnreadableAnswer):
+            return TransportError(
+                f"unreadable Batch API answer: {exc}", route=self.route,
+                billing="possibly_billed",
+            )  # fmt: skip
         mapped = transport_error(exc, route=self.route, size="1K")
         if mapped is not None:
             return mapped
@@ -246,16 +283,25 @@ class GeminiBatch:
     def answers(
         self, job: types.BatchJob, items: Sequence[tuple[str, ProviderRequest]]
     ) -> list[BatchAnswer]:
-        """Each item's answer from a succeeded job, in the job's order (untrusted: a
-        missing answer, or one whose metadata names another item, is an error for that
-        item; extra answers are ignored)."""
+        """Each item's answer from a succeeded job, in the items' order (untrusted).
+
+        An answer goes to the item its ``metadata.key`` names (the API echoes each
+        request's metadata), wherever it stands; one without a key goes by place only
+        when the job answered exactly as many as it was sent. A missing answer, or one
+        two answers claim, is an error for that item; extra answers are ignored.
+        """
         inlined = (job.dest.inlined_responses if job.dest is not None else None) or []
+        by_key: dict[str, types.InlinedResponse | None] = {}
+        for each in inlined:
+            key = (each.metadata or {}).get("key")
+            if isinstance(key, str):
+                by_key[key] = None if key in by_key else each  # claimed twice: neither
+        by_place = len(inlined) == len(items)
         out: list[BatchAnswer] = []
         for index, (item_id, request) in enumerate(items):
-            answer = inlined[index] if index < len(inlined) else None
-            key = (answer.metadata or {}).get("key") if answer is not None else None
-            if answer is not None and key is not None and key != item_id:
-                answer = None  # the answers are not in the items' order: trust none by place
+            answer = by_key.get(item_id)
+            if item_id not in by_key and by_place and not (inlined[index].metadata or {}):
+                answer = inlined[index]
             out.append(self._answer(answer, request, index))
         return out
 
@@ -267,10 +313,9 @@ class GeminiBatch:
             missing = UpstreamError(f"the job returned no answer for item {index}", route=route)
             return BatchAnswer(None, missing, False)
         if answer.error is not None or answer.response is None:
-            code = answer.error.code if answer.error is not None else None
-            said = (answer.error.message or "") if answer.error is not None else "no response"
+            said = error_text(answer.error) if answer.error is not None else "no response"
             error = UpstreamError(
-                f"the job's answer for this item is an error ({code}): {said[:200]}",
+                f"the job's answer for this item is an error: {said}",
                 route=route, size=size, billing="not_billed",
             )  # fmt: skip
             return BatchAnswer(None, error, False)
@@ -280,3 +325,24 @@ class GeminiBatch:
             billed = isinstance(exc, ProviderError) and exc.billing == "billed"
             return BatchAnswer(None, exc, billed)
         return BatchAnswer(response, None, True)
+
+
+def _usable_name(name: str | None) -> bool:
+    """Whether a job name from the API may go into a URL (``batches/<id>``)."""
+    return name is not None and _JOB_NAME.fullmatch(name) is not None
+
+
+def job_state(job: types.BatchJob) -> str:
+    """The job's state, ``"UNKNOWN"`` for none or one not among google-genai's
+    ``JobState`` names (an untrusted string goes no further: no ledger, no log)."""
+    value = job.state.value if job.state is not None else None
+    return value if isinstance(value, str) and value in _STATES else "UNKNOWN"
+
+
+def error_text(error: types.JobError) -> str:
+    """A job's or an item's ``google.rpc.Status`` in words, redacted and capped: its
+    code when it is one (a small int), its message on one line."""
+    code = error.code
+    shown = f"code {code}: " if isinstance(code, int) and 0 <= code < 1000 else ""
+    said = " ".join((error.message or "no message").split())
+    return redact(f"{shown}{said}")[:_ERROR_CHARS]

@@ -10,7 +10,8 @@ up again instead of paying for the items twice. Records, each flushed and fsynce
 
 "submitting" is written before the job is created: a run killed before it learnt the
 job's name finds the job again by its display name (listing the account's jobs). A torn
-last line (a crash mid-write) is ignored; a bad line anywhere else refuses the file.
+last line (a crash mid-write) is cut off, as the journal's is; a bad line anywhere else
+refuses the file.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from imagegate.errors import ConfigurationError
+from imagegate.batch._journal import read_records
 
 __all__ = ["BATCH_JOBS", "JobEntry", "Ledger"]
 
@@ -73,23 +74,13 @@ class Ledger:
         """
         ledger = cls(folder)
         path = folder / BATCH_JOBS
-        if not path.exists():
-            return ledger
-        lines = path.read_bytes().split(b"\n")
-        for number, line in enumerate(lines, 1):
-            if not line.strip():
-                continue
-            try:
-                ledger._apply(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                if number >= len(lines) - 1:
-                    break  # the last line, torn by a crash
-                raise ConfigurationError(
-                    f"{path} line {number} is corrupt ({exc}); fix or move the file"
-                ) from None
+        if path.exists():
+            read_records(path, ledger._apply, "fix or move the file")
         return ledger
 
-    def _apply(self, record: dict[str, Any]) -> None:
+    def _apply(self, record: Any) -> None:
+        if not isinstance(record, dict):
+            raise ValueError("not a JSON object")
         kind = record["type"]
         if kind == "submitting":
             ids = [str(i) for i in record["ids"]]

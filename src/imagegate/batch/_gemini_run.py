@@ -8,14 +8,18 @@ One run of it, on the output folder's journal:
    it: they are never sent twice.
 3. Every other item the model can take is "started" in the journal (durable), then sent
    in jobs of ``items_per_job``. The job's display name is recorded before it is created,
-   so a run killed in between finds the job again by listing.
+   so a run killed in between finds the job again by listing (while the list cannot be
+   read, that job's items wait for a later run: the job may exist).
 4. The jobs are polled on the router's clock until each ends, or until ``until``: then
-   the jobs still out are cancelled (a job that finished meanwhile is still read).
+   the jobs still out are cancelled (a job that finished meanwhile is still read). A job
+   the API will not show (gone, a key refused, `_MAX_FAILED_POLLS` failed polls in a
+   row) is closed ``UNREADABLE``.
 5. Each delivered image is saved and "finished" like `run`'s, at the batch price, with
    route ``gemini-batch/<model>``. Items a job did not deliver (a per-item error, a block
-   or refusal, a failed, expired or cancelled job, or one not done by ``until``) and
-   items the Batch API cannot take go to `run` on the router, through the same journal
-   (its next run number): nothing finished is sent again.
+   or refusal, a failed, expired, cancelled or unreadable job, or one not done by
+   ``until``) and items the Batch API cannot take go to `run` on the router, through the
+   same journal (its next run number), parking until ``park_until`` (counted from the
+   start of this call): nothing finished is sent again.
 
 A kill costs nothing twice: an item waiting in a job is picked up from the job on resume;
 an item a job failed and `run` started is sent online again, as `run` does after a kill.
@@ -34,13 +38,21 @@ from imagegate._batch import as_request
 from imagegate._logging import get_logger
 from imagegate._provider import ProviderRequest
 from imagegate._router import Router
-from imagegate.batch._gemini import TERMINAL_STATES, BatchAnswer, GeminiBatch
+from imagegate.batch._gemini import TERMINAL_STATES, BatchAnswer, GeminiBatch, job_state
 from imagegate.batch._gemini_ledger import JobEntry, Ledger
 from imagegate.batch._items import BatchItem, checked_items
-from imagegate.batch._journal import ItemResult, Journal, atomic_write
-from imagegate.batch._run import Items, Progress, blocking, run
+from imagegate.batch._journal import ItemResult, Journal
+from imagegate.batch._run import Items, Progress, blocking, run, save_image
 from imagegate.batch._until import Until, clock_deadline
-from imagegate.errors import ImageGateError
+from imagegate.errors import (
+    DeadlineExceeded,
+    ImageGateError,
+    Overloaded,
+    ProviderError,
+    RateLimited,
+    TransportError,
+    UpstreamError,
+)
 from imagegate.resilience.clock import Clock
 
 __all__ = ["run_batch_api"]
@@ -48,6 +60,11 @@ __all__ = ["run_batch_api"]
 _log = get_logger("imagegate.batch")
 
 _NOT_CREATED = "NOT_CREATED"
+_UNREADABLE = "UNREADABLE"
+"""How a job is closed when polling it cannot go on: the API refuses to show it (gone,
+a key it no longer takes), or `_MAX_FAILED_POLLS` polls in a row failed."""
+_MAX_FAILED_POLLS = 12
+_TRANSIENT = (TransportError, UpstreamError, RateLimited, Overloaded, DeadlineExceeded)
 
 
 class _Phase:
@@ -57,6 +74,7 @@ class _Phase:
         "batch",
         "clock",
         "deadline",
+        "failed_polls",
         "items",
         "journal",
         "ledger",
@@ -83,6 +101,7 @@ class _Phase:
         self.items: dict[str, BatchItem] = {}
         self.requests: dict[str, ProviderRequest] = {}
         self.online: list[BatchItem] = []
+        self.failed_polls: dict[str, int] = {}
 
     def overdue(self) -> bool:
         """Whether ``until`` has passed."""
@@ -93,8 +112,8 @@ class _Phase:
         waiting = {i for entry in self.ledger.open_entries() for i in entry.ids}
         fresh: list[str] = []
         for item in listed:
-            earlier = self.journal.finished.get(item.id)
-            if earlier is not None and (earlier.ok or not retry_failed):
+            earlier = self.journal.earlier(item.id, retry_failed)
+            if earlier is not None:
                 self.progress.count(earlier)
                 yield earlier
                 continue
@@ -137,31 +156,42 @@ class _Phase:
         """Find the jobs a killed run created without learning their names; items of
         one that was never created become fresh again."""
         for entry in self.ledger.open_entries():
-            if entry.job is not None:
-                continue
-            try:
-                name = await self.batch.find(entry.display_name)
-            except ImageGateError as exc:
-                _log.warning("batch_api.list_failed", error=str(exc))
-                name = None
-            if name is not None:
-                await blocking(self.ledger.submitted, entry, name)
-                continue
+            if entry.job is None and await self._found(entry) is False:
+                fresh += [i for i in entry.ids if i in self.requests]
+                self.online += [
+                    self.items[i] for i in entry.ids if i in self.items and i not in self.requests
+                ]
+
+    async def _found(self, entry: JobEntry) -> bool | None:
+        """Look for the job of an entry without a name, by its display name: True when
+        the API has it (recorded), False when not (closed `_NOT_CREATED`), None while the
+        list cannot be read: the job may exist, so its items wait for a later run (sent
+        now, they could be billed twice)."""
+        try:
+            name = await self.batch.find(entry.display_name)
+        except ImageGateError as exc:
+            _log.warning(
+                "batch_api.list_failed", job=entry.display_name, items=len(entry.ids),
+                error=str(exc),
+            )  # fmt: skip
+            self.progress.held += len(entry.ids)
+            return None
+        if name is None:
             await blocking(self.ledger.closed, entry, _NOT_CREATED)
-            fresh += [i for i in entry.ids if i in self.requests]
-            self.online += [
-                self.items[i] for i in entry.ids if i in self.items and i not in self.requests
-            ]
+            return False
+        await blocking(self.ledger.submitted, entry, name)
+        return True
 
     async def _submit(self, fresh: list[str]) -> None:
-        """Start the items (journal) and create their jobs (ledger first)."""
+        """Start the items (journal) and create their jobs (ledger first). A creation
+        that failed once the request may have reached the API (a timeout, a dropped
+        connection) is checked in the list of jobs before its items go elsewhere."""
         size = self.batch.items_per_job
         tag = secrets.token_hex(4)
         for number, start in enumerate(range(0, len(fresh), size)):
             ids = fresh[start : start + size]
             for item_id in ids:
-                record = {"type": "started", "id": item_id, "run": self.journal.run}
-                await blocking(self.journal.append, record)
+                await blocking(self.journal.start, item_id)
             name = f"imagegate-{tag}-run{self.journal.run}-{number}"
             model = self.batch.model
             entry = await blocking(self.ledger.submitting, name, model, ids)
@@ -170,8 +200,11 @@ class _Phase:
                 job = await self.batch.create(name, entries)
             except ImageGateError as exc:
                 _log.warning("batch_api.create_failed", items=len(ids), error=str(exc))
-                await blocking(self.ledger.closed, entry, _NOT_CREATED)
-                self.online += [self.items[i] for i in ids]
+                refused = isinstance(exc, ProviderError) and exc.billing == "not_billed"
+                if refused:
+                    await blocking(self.ledger.closed, entry, _NOT_CREATED)
+                if refused or await self._found(entry) is False:
+                    self.online += [self.items[i] for i in ids]
                 continue
             await blocking(self.ledger.submitted, entry, job)
             _log.info("batch_api.job_created", job=job, items=len(ids), model=model)
@@ -184,7 +217,7 @@ class _Phase:
         while waits:
             for entry in list(waits):
                 state, job = await self._look(entry)
-                if state in TERMINAL_STATES:
+                if state in TERMINAL_STATES or state == _UNREADABLE:
                     waits.remove(entry)
                     async for result in self._close(entry, state, job):
                         yield result
@@ -199,13 +232,23 @@ class _Phase:
                 delay = min(delay * self.batch.poll_multiplier, self.batch.poll_max_s)
 
     async def _look(self, entry: JobEntry) -> tuple[str, types.BatchJob | None]:
+        """The job's state and the job; ``"UNKNOWN"`` after a poll the next one may
+        cure (an error, an answer without a known state), `_UNREADABLE` when none will
+        (its items then go to the routes)."""
         assert entry.job is not None
         try:
-            job = await self.batch.get(entry.job)
-        except ImageGateError as exc:  # a poll that failed: the next one may not
-            _log.warning("batch_api.poll_failed", job=entry.job, error=str(exc))
-            return "UNKNOWN", None
-        state = job.state.value if job.state is not None else "UNKNOWN"
+            job = await self.batch.get(entry.job, len(entry.ids))
+            state = job_state(job)
+            if state == "UNKNOWN":
+                raise TransportError("the job's answer names no known state", route=entry.job)
+        except ImageGateError as exc:
+            failed = self.failed_polls.get(entry.job, 0) + 1
+            self.failed_polls[entry.job] = failed
+            _log.warning("batch_api.poll_failed", job=entry.job, error=str(exc), failed=failed)
+            if isinstance(exc, _TRANSIENT) and failed < _MAX_FAILED_POLLS:
+                return "UNKNOWN", None
+            return _UNREADABLE, None
+        self.failed_polls.pop(entry.job, None)
         return state, job
 
     async def _give_up(self, entry: JobEntry) -> AsyncIterator[ItemResult]:
@@ -250,8 +293,7 @@ class _Phase:
             self.online.append(self.items[item_id])
             return None
         image = answer.response.images[0]
-        name = f"{item_id}{image.extension}"
-        await blocking(atomic_write, self.journal.folder / name, image.data)
+        name = await blocking(save_image, self.journal.folder, item_id, image)
         result = ItemResult(
             item_id, "ok", file=name, route=self.batch.route, size=image.size,
             requested_size=request.size, attempts=1, cost_usd=price, run=self.journal.run,
@@ -297,10 +339,11 @@ async def run_batch_api(
     folder = Path(out_dir)
     progress = progress if progress is not None else Progress()
     deadline = clock_deadline(until, router.clock)
+    # Parking ends at ``park_until`` counted from now, not from when the jobs are over.
+    park_deadline = clock_deadline(park_until, router.clock)
     listed = [item async for item in checked_items(items)]
     journal = await blocking(Journal, folder)
-    progress.run, progress.torn = journal.run, journal.torn
-    progress.interrupted = len(journal.interrupted)
+    progress.opened(journal)
     try:
         ledger = await blocking(Ledger.load, folder)
         phase = _Phase(batch, journal, ledger, progress, router.clock, deadline)
@@ -310,12 +353,13 @@ async def run_batch_api(
         with anyio.CancelScope(shield=True):
             await blocking(journal.close)
     if phase.online:
-        interrupted = progress.interrupted
+        earlier = progress.interrupted, progress.parked_earlier
+        park = None if park_deadline is None else max(park_deadline, router.clock.now())
         results = run(
             router, phase.online, folder, concurrency=concurrency, retry_failed=retry_failed,
-            progress=progress, until=park_until,
+            progress=progress, until=park,
         )  # fmt: skip
         async for result in results:
             yield result
         # `run` counts the items handed over as cut off by an earlier run: they were not.
-        progress.interrupted = interrupted
+        progress.interrupted, progress.parked_earlier = earlier

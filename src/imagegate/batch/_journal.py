@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from imagegate.errors import ConfigurationError
 
-__all__ = ["JOURNAL", "RESULTS", "ItemResult", "Journal", "atomic_write"]
+__all__ = ["JOURNAL", "RESULTS", "ItemResult", "Journal", "atomic_write", "read_records"]
 
 JOURNAL = "journal.jsonl"
 RESULTS = "results.jsonl"
@@ -125,31 +126,7 @@ class Journal:
         self._results = (folder / RESULTS).open("ab")
 
     def _load(self, path: Path) -> None:
-        data = path.read_bytes()
-        lines = data.split(b"\n")
-        good = 0  # bytes of whole, valid lines
-        for number, line in enumerate(lines, 1):
-            last = number == len(lines)
-            if not line.strip():
-                good += len(line) + (0 if last else 1)
-                continue
-            try:
-                if last:  # no newline after it: its write never completed
-                    raise ValueError("no newline at the end")
-                self._apply(json.loads(line))
-            except (ValueError, KeyError, TypeError) as exc:
-                if number < len(lines) - 1 or (number == len(lines) - 1 and lines[-1]):
-                    raise ConfigurationError(
-                        f"{path} line {number} is corrupt ({exc}) and is not the last line, "
-                        "so it is not a write cut off by a crash; fix or move the journal"
-                    ) from None
-                self.torn = line[:200].decode("utf-8", "replace")
-                break
-            good += len(line) + 1
-        if self.torn is not None:
-            with path.open("r+b") as file:
-                file.truncate(good)
-                os.fsync(file.fileno())
+        self.torn = read_records(path, self._apply, "fix or move the journal")
 
     def _apply(self, record: Any) -> None:
         if not isinstance(record, dict):
@@ -171,6 +148,16 @@ class Journal:
             self.finished[result.id] = result
         else:
             raise ValueError(f"unknown record type {kind!r}")
+
+    def earlier(self, item_id: str, retry_failed: bool) -> ItemResult | None:
+        """The result an earlier run finished ``item_id`` with, or None when it runs
+        (again): never finished, or failed and ``retry_failed``."""
+        result = self.finished.get(item_id)
+        return result if result is not None and (result.ok or not retry_failed) else None
+
+    def start(self, item_id: str) -> None:
+        """Record that ``item_id`` is about to be sent (durable)."""
+        self.append({"type": "started", "id": item_id, "run": self.run})
 
     def append(self, record: dict[str, Any]) -> None:
         """Write one record and make it durable (flush, fsync) before returning."""
@@ -203,6 +190,44 @@ class Journal:
         self.write_results()
         self._results.close()
         self._file.close()
+
+
+def read_records(path: Path, apply: Callable[[Any], None], fix: str) -> str | None:
+    """Pass each record of the JSON-lines file ``path`` to ``apply``; the torn last line
+    a crash mid-write leaves (no newline after it, or not a record ``apply`` takes) is
+    cut off the file, so the next record starts on a line of its own, and returned (its
+    first 200 characters; None when there is none).
+
+    Raises:
+        ConfigurationError: a bad line before the last (not a crash's trace; ``fix``
+            says what to do).
+    """
+    lines = path.read_bytes().split(b"\n")
+    good = 0  # bytes of whole, valid lines
+    torn: str | None = None
+    for number, line in enumerate(lines, 1):
+        last = number == len(lines)
+        if not line.strip():
+            good += len(line) + (0 if last else 1)
+            continue
+        try:
+            if last:  # no newline after it: its write never completed
+                raise ValueError("no newline at the end")
+            apply(json.loads(line))
+        except (ValueError, KeyError, TypeError) as exc:
+            if number < len(lines) - 1 or (number == len(lines) - 1 and lines[-1]):
+                raise ConfigurationError(
+                    f"{path} line {number} is corrupt ({exc}) and is not the last line, "
+                    f"so it is not a write cut off by a crash; {fix}"
+                ) from None
+            torn = line[:200].decode("utf-8", "replace")
+            break
+        good += len(line) + 1
+    if torn is not None:
+        with path.open("r+b") as file:
+            file.truncate(good)
+            os.fsync(file.fileno())
+    return torn
 
 
 def atomic_write(path: Path, data: bytes) -> None:

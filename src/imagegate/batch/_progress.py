@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from imagegate.batch._journal import ItemResult
+from imagegate.batch._journal import ItemResult, Journal
 
 __all__ = ["Progress", "in_words"]
 
@@ -22,6 +22,8 @@ class Progress:
         cost_usd: What this run's attempts cost or may have cost.
         interrupted: Items an earlier run started and never finished (run again).
         parked_earlier: Items an earlier run left parked (run again).
+        held: Items left for a later run: their Batch API job may exist, but the list
+            of jobs could not be read to find it.
         torn: The torn last journal line cut off, or None.
         run: This run's number.
     """
@@ -31,6 +33,7 @@ class Progress:
         "done",
         "expired",
         "failed",
+        "held",
         "in_flight",
         "interrupted",
         "next_wake",
@@ -52,8 +55,15 @@ class Progress:
         self.cost_usd = 0.0
         self.interrupted = 0
         self.parked_earlier = 0
+        self.held = 0
         self.torn: str | None = None
         self.run = 0
+
+    def opened(self, journal: Journal) -> None:
+        """Take this run's number and what earlier runs left from its journal."""
+        self.run, self.torn = journal.run, journal.torn
+        self.interrupted = len(journal.interrupted)
+        self.parked_earlier = len(journal.parked)
 
     def count(self, result: ItemResult) -> None:
         """Count one finished item (its cost was counted as its attempts ended)."""

@@ -39,7 +39,7 @@ from imagegate.errors import (
 )
 from imagegate.resilience.clock import wall_clock
 
-__all__ = ["Progress", "run"]
+__all__ = ["Progress", "blocking", "run", "save_image"]
 
 _log = get_logger("imagegate.batch")
 
@@ -102,14 +102,15 @@ class _Batch:
         or it is parked (None); only a cancellation or a journal that cannot be written
         raises."""
         self.progress.parked, self.progress.next_wake = self.lot.parked, self.lot.next_wake
-        earlier = self.journal.finished.get(item.id)
-        if earlier is not None and (earlier.ok or not self.retry_failed):
+        earlier = self.journal.earlier(item.id, self.retry_failed)
+        if earlier is not None:
             self.progress.count(earlier)
             return earlier
         if item.error is not None:
             failed = ItemResult(item.id, "failed", error=item.error, run=self.journal.run)
             return await self.finish(failed)
-        await self.record({"type": "started", "id": item.id, "run": self.journal.run})
+        async with self.lock:
+            await blocking(self.journal.start, item.id)
         self.progress.in_flight += 1
         try:
             result, error = await self._attempt(item)
@@ -168,7 +169,7 @@ class _Batch:
             if request.n != 1:
                 raise InvalidRequestError("invalid request: a batch item asks for one image (n=1)")
             answer = await self.router.run(request)
-            name = await blocking(_save, self.journal.folder, item.id, answer.image)
+            name = await blocking(save_image, self.journal.folder, item.id, answer.image)
         except ImageGateError as exc:
             return _failed(item.id, str(exc), exc, run), exc
         except Exception as exc:  # a bug, or the disk: the item fails, the batch goes on
@@ -207,7 +208,8 @@ def _remove_image(folder: Path, item_id: str) -> None:
         (folder / f"{item_id}{suffix}").unlink(missing_ok=True)
 
 
-def _save(folder: Path, item_id: str, image: GeneratedImage) -> str:
+def save_image(folder: Path, item_id: str, image: GeneratedImage) -> str:
+    """Write an item's image as ``<id>.<ext>``, never seen half written; its name."""
     name = f"{item_id}{image.extension}"
     atomic_write(folder / name, image.data)
     return name
@@ -283,9 +285,7 @@ async def run(
     until_at = clock_deadline(until, router.clock)
     journal = await blocking(Journal, folder)
     progress = progress if progress is not None else Progress()
-    progress.run, progress.torn = journal.run, journal.torn
-    progress.interrupted = len(journal.interrupted)
-    progress.parked_earlier = len(journal.parked)
+    progress.opened(journal)
     if journal.torn is not None:
         _log.warning("batch.torn_journal_line", line=journal.torn)
     batch = _Batch(router, journal, progress, retry_failed, until_at)

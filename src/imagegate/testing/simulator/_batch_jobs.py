@@ -41,6 +41,7 @@ from imagegate.testing.simulator._world import BILLED_KINDS, PlannedOutcome, _un
 __all__ = [
     "BATCH_ITEM_KINDS",
     "BATCH_JOB_MARKS",
+    "JOB_CANCELLED_ERROR",
     "JOB_FAILED_ERROR",
     "TERMINAL_STATES",
     "BatchEntry",
@@ -71,6 +72,9 @@ _ITEM_ERRORS: Final = (
 )
 JOB_FAILED_ERROR: Final = {"code": 13, "message": "Batch processing failed: internal error."}
 """The Operation ``error`` of a failed job (the wording is not in the record)."""
+JOB_CANCELLED_ERROR: Final = {"code": 1, "message": "The batch was cancelled."}
+"""The Operation ``error`` of a cancelled job: code 1, ``Code.CANCELLED``, as the API
+reference's ``batches.cancel`` says (the wording is not in the record)."""
 _ID_ALPHABET: Final = "0123456789abcdefghijklmnopqrstuvwxyz"
 
 
@@ -108,6 +112,7 @@ class SimBatchJob:
         "created",
         "deleted",
         "display_name",
+        "draws",
         "ends",
         "entries",
         "expires",
@@ -130,8 +135,10 @@ class SimBatchJob:
         ends: float,
         expires: float,
         fails: bool,
+        draws: str,
     ) -> None:
         self.id = job_id
+        self.draws = draws
         self.model = model
         self.display_name = display_name
         self.entries = entries
@@ -189,8 +196,10 @@ class BatchJobs:
         number = self._count
         self._count += 1
         u = _uniforms(ctx.world.seed, "batch-job", number, model, len(entries))
-        digest = hashlib.blake2b(f"{ctx.world.seed}|{number}".encode(), digest_size=32).digest()
-        job_id = "".join(_ID_ALPHABET[b % 36] for b in digest[:36])
+        draws = _job_id(f"{ctx.world.seed}|{number}")  # what its items' outcomes draw on
+        # The display name in the id: another simulator with the same seed (a resumed
+        # process) does not give a new job the name of one it never made.
+        job_id = _job_id(f"{ctx.world.seed}|{number}|{display_name}")
         marks = {mark for entry in entries for mark in batch_marks(entry.ask.prompt)}
         now = ctx.clock.now()
         starts = now + sample(profile.queue_s, u[0])
@@ -200,7 +209,7 @@ class BatchJobs:
         fails = "job_failed" in marks or u[3] < profile.failed_jobs
         job = SimBatchJob(
             job_id, model, display_name, entries, created=now, starts=starts, ends=ends,
-            expires=now + profile.expire_after_s, fails=fails,
+            expires=now + profile.expire_after_s, fails=fails, draws=draws,
         )  # fmt: skip
         self.jobs[job_id] = job
         return job
@@ -252,7 +261,7 @@ class BatchJobs:
     def _answer(self, job: SimBatchJob, index: int, entry: BatchEntry) -> dict[str, Any]:
         """One inlined response (or per-item error), in the request's order."""
         ctx, ask = self._ctx, entry.ask
-        u = _uniforms(ctx.world.seed, "batch-item", job.id, index, ask.prompt)
+        u = _uniforms(ctx.world.seed, "batch-item", job.draws, index, ask.prompt)
         forced = [m for m in batch_marks(ask.prompt) if m in BATCH_ITEM_KINDS]
         kind = forced[0] if forced else "success"
         if not forced and u[0] < ctx.world.scenario.batch.item_errors:
@@ -289,6 +298,12 @@ class BatchJobs:
         record.finish(outcome, status=200, now=job.ends, billed=planned.billed)
         body: dict[str, Any] = json.loads(reply.body)
         return body
+
+
+def _job_id(seed: str) -> str:
+    """36 characters of ``[0-9a-z]`` from ``seed`` (as the API's job ids look)."""
+    digest = hashlib.blake2b(seed.encode(), digest_size=32).digest()
+    return "".join(_ID_ALPHABET[b % 36] for b in digest[:36])
 
 
 def timestamp(ctx: SimContext, seconds: float) -> str:

@@ -26,10 +26,16 @@ where langchain4j reads them), with ``done: true``. The API reference
 (https://ai.google.dev/api/batch-api) lists the fields; inline requests must stay under
 20 MB in total (https://ai.google.dev/gemini-api/docs/batch-api).
 
+Cancel and delete follow the API reference (https://ai.google.dev/api/batch-api,
+``batches.cancel`` and ``batches.delete``): a cancelled job is an Operation with
+``done: true`` and an ``error`` whose code is 1 (``Code.CANCELLED``); deleting a job
+"does not cancel the operation": it is gone from get and list (404) but runs on to its
+end, and its items are billed. The real cancel is best effort and asynchronous (a job
+may still end otherwise); the simulator's takes effect at once.
+
 Not modelled: the File API source and output, Batch API quotas (concurrent jobs, enqueued
 tokens), priorities, webhooks. Cancelling or deleting a job that has ended changes
-nothing (the real service's answer to that is not in the record); deleting one that runs
-cancels it first.
+nothing (the real service's answer to that is not in the record).
 """
 
 from __future__ import annotations
@@ -41,6 +47,7 @@ from typing import Any, Final
 from aiohttp import web
 
 from imagegate.testing.simulator._batch_jobs import (
+    JOB_CANCELLED_ERROR,
     JOB_FAILED_ERROR,
     TERMINAL_STATES,
     BatchEntry,
@@ -104,8 +111,7 @@ def add_google_batch_routes(app: web.Application, ctx: SimContext) -> BatchJobs:
         job = jobs.get(request.match_info["job_id"])
         if job is None:
             return _missing()
-        jobs.cancel(job)
-        job.deleted = True
+        job.deleted = True  # not cancelled: it runs on, and its items are billed
         return _ok({})
 
     def listing(request: web.Request) -> Reply:
@@ -208,6 +214,8 @@ def _operation(ctx: SimContext, job: SimBatchJob, *, output: bool = True) -> dic
     operation["done"] = True
     if state == "BATCH_STATE_FAILED":
         operation["error"] = dict(JOB_FAILED_ERROR)
+    if state == "BATCH_STATE_CANCELLED":
+        operation["error"] = dict(JOB_CANCELLED_ERROR)
     if state == "BATCH_STATE_SUCCEEDED" and output:
         responses = {"inlinedResponses": {"inlinedResponses": job.answers}}
         metadata["output"] = responses
