@@ -183,9 +183,12 @@ async def test_refusals_a_bad_key_a_bad_size_an_unknown_model() -> None:
             await client.aio.batches.create(model=MODEL, src=[bad])
         scenario = {"name": "only-vertex", "profiles": [{"provider": "vertex"}]}
         async with Simulator(scenario, time_scale=SCALE) as other:
+            # Held in a name: google-genai 2.x closes a client's session when the Client
+            # object is collected, which a temporary would be in the middle of the call.
+            elsewhere = _client(other)
             with pytest.raises(errors.ClientError) as unknown:
-                await _client(other).aio.batches.create(model=MODEL, src=_requests("a"))
-        for c in (wrong, client):
+                await elsewhere.aio.batches.create(model=MODEL, src=_requests("a"))
+        for c in (wrong, client, elsewhere):
             await c.aio.aclose()
     assert auth.value.code in (400, 401, 403)
     assert size.value.code == 400
