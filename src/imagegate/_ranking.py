@@ -122,8 +122,9 @@ class Ranking:
 
     def success_estimate(self, route: str, size: str) -> float:
         """Estimated success rate of the next attempt at (route, size) (see admission)."""
-        stats = self._stats(route, size)
-        return self._policy.success_estimate(stats, in_flight=self.in_flight[(route, size)])
+        window = self.windows.get((route, size))
+        successes, calls = (0, 0) if window is None else window.counts(self.clock.now())
+        return self._policy.estimate_from(successes, calls, in_flight=self.in_flight[(route, size)])
 
     def success_estimates(self, route: str, size: str) -> tuple[float, float]:
         """The success estimate of (route, size) and its optimistic bound (admission)."""
