@@ -7,7 +7,9 @@ discarded:
 
 - ``sdk``: the official SDK alone (google-genai ``generate_content``; openai
   ``images.generate`` on its aiohttp transport, decoding the base64), no retries;
-- ``adapter``: the imagegate adapter's ``generate`` (SDK plus mapping and image checks);
+- ``adapter``: the imagegate adapter's ``generate`` (SDK plus mapping and image checks),
+  with an attempt timeout as the router's calls carry one (google-genai copies its HTTP
+  options for a call with a timeout of its own: that is the adapter's work either way);
 - ``router``: ``Router.generate`` over that adapter.
 
 Each way sends the same prompts (so the simulator answers each way with the same
@@ -44,6 +46,8 @@ __all__ = ["Call", "Round", "ThroughputResult", "summarize", "throughput", "time
 
 _MODELS: Final = {"gemini": "gemini-3-pro-image", "openai": "gpt-image-2.6-sunburst"}
 _WAYS: Final = ("sdk", "adapter", "router")
+_ATTEMPT_TIMEOUT_S: Final = 60.0
+"""The adapter's timeout when called alone (the router's calls carry one it learns)."""
 
 Call = Callable[[int], Awaitable[object]]
 """One request of a way, by its number (the prompt is built from it)."""
@@ -255,7 +259,9 @@ async def _one_provider(
         async with Router([route], max_in_flight=2 * concurrency, seed=0) as router:
 
             async def direct(i: int) -> object:
-                call = ProviderRequest(_prompt(i), model, "1K", options=options)
+                call = ProviderRequest(
+                    _prompt(i), model, "1K", timeout_s=_ATTEMPT_TIMEOUT_S, options=options
+                )
                 return await adapter.generate(call)
 
             async def routed(i: int) -> object:
