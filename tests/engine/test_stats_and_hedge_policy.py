@@ -137,10 +137,10 @@ def test_window_matches_a_naive_recount(
     st.floats(0, 2000),
     st.integers(0, 5),
 )
-def test_counts_and_the_estimate_from_them_agree_with_the_statistics(
+def test_counts_and_the_estimates_from_them_agree_with_the_statistics(
     outcomes: list[tuple[bool, float, float]], now: float, in_flight: int
 ) -> None:
-    """What the hot path reads (the window's counts, the estimate from them) is what the
+    """What the hot path reads (the window's counts, the estimates from them) is what the
     full statistics say."""
     window = OutcomeWindow(window_s=500.0, max_samples=16)
     for success, latency, at in sorted(outcomes, key=lambda o: o[2]):
@@ -149,6 +149,7 @@ def test_counts_and_the_estimate_from_them_agree_with_the_statistics(
     assert window.counts(now) == (stats.successes, stats.calls)
     policy = AdmissionPolicy()
     successes, calls = window.counts(now)
-    assert policy.estimate_from(successes, calls, in_flight=in_flight) == (
-        policy.success_estimate(stats, in_flight=in_flight)
+    assert policy.estimates_from(successes, calls, in_flight=in_flight) == (
+        policy.success_estimate(stats, in_flight=in_flight),
+        policy.upper_bound(stats, in_flight=in_flight),
     )

@@ -99,10 +99,14 @@ class AdmissionPolicy:
         successes, outcomes = self._evidence(stats, in_flight)
         return successes / outcomes
 
-    def estimate_from(self, successes: int, calls: int, *, in_flight: int = 0) -> float:
-        """`success_estimate` from a window's counts alone (`OutcomeWindow.counts`)."""
-        successes_, outcomes = self._evidence_of(successes, calls, in_flight)
-        return successes_ / outcomes
+    def estimates_from(
+        self, successes: int, calls: int, *, in_flight: int = 0
+    ) -> tuple[float, float]:
+        """`success_estimate` and `upper_bound` from a window's counts alone
+        (`OutcomeWindow.counts`), without its full statistics."""
+        weighted, outcomes = self._evidence_of(successes, calls, in_flight)
+        p = weighted / outcomes
+        return p, p + self.confidence * math.sqrt(p * (1.0 - p) / outcomes)
 
     def upper_bound(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
         """The estimate plus ``confidence`` standard errors: what admission compares with
