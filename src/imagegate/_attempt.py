@@ -148,16 +148,18 @@ class AttemptRunner:
         """Make the call (unless the deadline ran out meanwhile), record it, settle it."""
         run, option = self._run, flight.option
         engine = run.engine
-        remaining = run.time.remaining()
+        # One reading of the clock for everything up to the call: nothing waits between.
+        now = engine.clock.now()
+        remaining = run.time.remaining_at(now)
         if out_of_time(remaining):
             with _bounded_shield():
                 await run.guards.release(flight, None, cancelled=False)
             flight.taken = None
             return Landing(flight, skipped="deadline reached", out_of_time=True)
         timeout_s = run.time.attempt_timeout_s(
-            option, remaining, has_fallback=lambda: run.cursor.fallback_after(option)
+            option, remaining, now=now, has_fallback=lambda: run.cursor.fallback_after(option)
         )
-        flight.called_at = engine.clock.now()
+        flight.called_at = now
         response, error = await call_adapter(flight, timeout_s)
         ended = engine.clock.now()
         if response is not None:

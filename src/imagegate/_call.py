@@ -203,13 +203,12 @@ def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
     problem: str | None = None
     if not isinstance(answer, ProviderResponse):
         problem = f"returned {type(answer).__name__}, not a ProviderResponse"
-    elif not isinstance(answer.images, tuple | list) or not all(
-        isinstance(image, GeneratedImage) for image in answer.images
-    ):
+    elif not _all_images(answer.images):
         problem = "returned images that are not GeneratedImage objects"
     elif answer.billing not in _BILLINGS:
         problem = f"returned billing {_short(answer.billing)}"
-    elif not isinstance(answer.metadata, Mapping):
+    # A dict is a Mapping: asked first, as the ABC's check costs a request a microsecond.
+    elif type(answer.metadata) is not dict and not isinstance(answer.metadata, Mapping):
         problem = f"returned metadata of type {type(answer.metadata).__name__}"
     if problem is None:
         return None
@@ -217,6 +216,17 @@ def _malformed(answer: object, route: str, size: Size) -> UpstreamError | None:
     return UpstreamError(
         f"adapter {problem}", route=route, size=size, retryable=False, billing="possibly_billed"
     )
+
+
+def _all_images(images: object) -> bool:
+    """Whether ``images`` is a tuple or list of `GeneratedImage` objects (a loop, not
+    ``all()`` over a generator: this runs for every answer)."""
+    if not isinstance(images, tuple | list):
+        return False
+    for image in images:  # noqa: SIM110  # all() over a generator costs more
+        if not isinstance(image, GeneratedImage):
+            return False
+    return True
 
 
 def _short(value: object) -> str:

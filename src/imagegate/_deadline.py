@@ -52,6 +52,13 @@ class TimeBudget:
             return None
         return self._request.deadline_s - (self._engine.clock.now() - self.started)
 
+    def remaining_at(self, now: float) -> float | None:
+        """Seconds left before the deadline at clock time ``now`` (read by the caller
+        once for what it does at one instant), or None without one."""
+        if self._request.deadline_s is None:
+            return None
+        return self._request.deadline_s - (now - self.started)
+
     def expired(self) -> bool:
         """Whether too little of the deadline is left to start another attempt."""
         return out_of_time(self.remaining())
@@ -66,42 +73,47 @@ class TimeBudget:
         return end is not None and end - self._engine.clock.now() < MIN_ATTEMPT_S
 
     def attempt_timeout_s(
-        self, option: Option, remaining: float | None, *, has_fallback: Callable[[], bool]
+        self,
+        option: Option,
+        remaining: float | None,
+        *,
+        now: float,
+        has_fallback: Callable[[], bool],
     ) -> float | None:
         """The timeout of an attempt at ``option`` starting now (see the module docstring).
 
         Args:
             option: What the attempt asks for.
-            remaining: What is left of the deadline (read once by the caller).
+            remaining: What is left of the deadline at ``now``.
+            now: The clock's time (read once by the caller).
             has_fallback: Whether another option is still left to try, asked only when
                 the smallest size needs a reserve of its own.
         """
         engine = self._engine
         if engine.timeouts is None:
             return _min(engine.attempt_timeout_s, remaining)
-        size_left = self._size_left(option.size)
+        size_left = self._size_left(option.size, now)
         if size_left is None and remaining is not None and has_fallback():
             # The smallest size has no budget of its own, but another route may still
             # serve it: one hanging attempt must not take the whole deadline.
             size_left = remaining * engine.timeouts.fallback_share
         return engine.timeouts.timeout_s(
             window=engine.windows.get((option.route.name, option.size)),
-            now=engine.clock.now(),
+            now=now,
             remaining_s=remaining,
             size_left_s=size_left,
             cap_s=engine.attempt_timeout_s,
         )
 
-    def _size_left(self, size: Size) -> float | None:
-        """What is left of ``size``'s share, opening it on first use."""
+    def _size_left(self, size: Size, now: float) -> float | None:
+        """What is left of ``size``'s share at ``now``, opening it on first use."""
         policy = self._engine.timeouts
         if policy is None:
             return None
-        now = self._engine.clock.now()
         end = self._size_ends.get(size)
         if end is None and size not in self._size_ends:
             can_step_down = size_rank(size) > size_rank(self._request.sizes_allowed[-1])
-            budget = policy.size_budget_s(self.remaining(), can_step_down=can_step_down)
+            budget = policy.size_budget_s(self.remaining_at(now), can_step_down=can_step_down)
             end = None if budget is None else now + budget
             self._size_ends[size] = end
         return None if end is None else end - now

@@ -122,16 +122,15 @@ class Ranking:
 
     def success_estimate(self, route: str, size: str) -> float:
         """Estimated success rate of the next attempt at (route, size) (see admission)."""
-        stats = self._stats(route, size)
-        return self._policy.success_estimate(stats, in_flight=self.in_flight[(route, size)])
+        return self.success_estimates(route, size)[0]
 
     def success_estimates(self, route: str, size: str) -> tuple[float, float]:
-        """The success estimate of (route, size) and its optimistic bound (admission)."""
-        policy = self._policy
-        stats, in_flight = self._stats(route, size), self.in_flight[(route, size)]
-        return (
-            policy.success_estimate(stats, in_flight=in_flight),
-            policy.upper_bound(stats, in_flight=in_flight),
+        """The success estimate of (route, size) and its optimistic bound (admission),
+        from the outcome window's counts (its full statistics are not needed)."""
+        window = self.windows.get((route, size))
+        successes, calls = (0, 0) if window is None else window.counts(self.clock.now())
+        return self._policy.estimates_from(
+            successes, calls, in_flight=self.in_flight[(route, size)]
         )
 
     def expected_time_s(self, option: Option) -> float:

@@ -68,6 +68,7 @@ def test_overhead_and_throughput_run(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "null provider" in out
     assert "router/adapter" in out
+    assert "requests per CPU-second" in out
 
 
 def test_demo_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from imagegate.resilience.admission import AdmissionPolicy
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.stats import OutcomeWindow
 
@@ -129,3 +130,26 @@ def test_window_matches_a_naive_recount(
             assert stats.stdev_s == pytest.approx(statistics.stdev(oks), abs=1e-4)
         else:
             assert stats.stdev_s is None
+
+
+@given(
+    st.lists(st.tuples(st.booleans(), st.floats(0, 100), st.floats(0, 1000)), max_size=40),
+    st.floats(0, 2000),
+    st.integers(0, 5),
+)
+def test_counts_and_the_estimates_from_them_agree_with_the_statistics(
+    outcomes: list[tuple[bool, float, float]], now: float, in_flight: int
+) -> None:
+    """What the hot path reads (the window's counts, the estimates from them) is what the
+    full statistics say."""
+    window = OutcomeWindow(window_s=500.0, max_samples=16)
+    for success, latency, at in sorted(outcomes, key=lambda o: o[2]):
+        window.record(success=success, latency_s=latency, now=at)
+    stats = window.statistics(now)
+    assert window.counts(now) == (stats.successes, stats.calls)
+    policy = AdmissionPolicy()
+    successes, calls = window.counts(now)
+    assert policy.estimates_from(successes, calls, in_flight=in_flight) == (
+        policy.success_estimate(stats, in_flight=in_flight),
+        policy.upper_bound(stats, in_flight=in_flight),
+    )

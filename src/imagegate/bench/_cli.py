@@ -120,9 +120,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         default=("contest",),
         metavar="LIST",
         help="contest (the contenders on the scenarios), overhead (null-provider µs per "
-        "request), throughput (router vs adapter vs SDK), memory (peak RSS with 32 4K "
-        "requests), edit-memory (16 edits of 4 x 4 MB inputs), profile (where a request's "
-        "µs go, by module); comma-separated or 'all' "
+        "request), throughput (router vs adapter vs SDK, per CPU-second), memory (peak RSS "
+        "with 32 4K requests), edit-memory (16 edits of 4 x 4 MB inputs), profile (where a "
+        "request's µs go, by module); comma-separated or 'all' "
         "(default: contest)",
     )
     load = parser.add_argument_group("load")

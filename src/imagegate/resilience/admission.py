@@ -85,8 +85,11 @@ class AdmissionPolicy:
 
     def _evidence(self, stats: OutcomeStats | None, in_flight: int) -> tuple[float, float]:
         """(successes, outcomes) with the prior and the pending weight counted in."""
-        successes = stats.successes if stats is not None else 0
-        outcomes = stats.calls if stats is not None else 0
+        if stats is None:
+            return self._evidence_of(0, 0, in_flight)
+        return self._evidence_of(stats.successes, stats.calls, in_flight)
+
+    def _evidence_of(self, successes: int, outcomes: int, in_flight: int) -> tuple[float, float]:
         prior = self.prior_successes + self.prior_failures
         pending = self.in_flight_weight * max(0, in_flight) * prior / (prior + outcomes)
         return successes + self.prior_successes, outcomes + pending + prior
@@ -95,6 +98,15 @@ class AdmissionPolicy:
         """Estimated success rate of the next attempt of an option."""
         successes, outcomes = self._evidence(stats, in_flight)
         return successes / outcomes
+
+    def estimates_from(
+        self, successes: int, calls: int, *, in_flight: int = 0
+    ) -> tuple[float, float]:
+        """`success_estimate` and `upper_bound` from a window's counts alone
+        (`OutcomeWindow.counts`), without its full statistics."""
+        weighted, outcomes = self._evidence_of(successes, calls, in_flight)
+        p = weighted / outcomes
+        return p, p + self.confidence * math.sqrt(p * (1.0 - p) / outcomes)
 
     def upper_bound(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
         """The estimate plus ``confidence`` standard errors: what admission compares with

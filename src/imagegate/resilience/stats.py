@@ -122,6 +122,12 @@ class OutcomeWindow:
         self._expire(now)
         return len(self._ok_sorted) / len(self._samples) if self._samples else None
 
+    def counts(self, now: float) -> tuple[int, int]:
+        """``(successes, calls)`` in the window: what admission and learned timeouts
+        read on every request, without building the full `statistics`."""
+        self._expire(now)
+        return len(self._ok_sorted), len(self._samples)
+
     def quantile(self, q: float, now: float) -> float | None:
         """The ``q`` quantile (0–1, nearest rank) of success latencies, or None."""
         self._expire(now)

@@ -63,7 +63,7 @@ class AttemptTimeoutPolicy:
 
     def learned_s(self, window: OutcomeWindow | None, now: float) -> float | None:
         """The timeout learned from ``window``, or None before ``min_samples`` successes."""
-        if window is None or window.statistics(now).successes < self.min_samples:
+        if window is None or window.counts(now)[0] < self.min_samples:
             return None
         anchor = window.quantile(self.quantile, now)
         assert anchor is not None
