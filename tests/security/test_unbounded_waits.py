@@ -245,7 +245,9 @@ async def test_a_plugin_ignoring_cancellation_ends_at_the_deadline(
         with pytest.raises(AllRoutesFailed) as caught:
             await router.generate("a lighthouse", deadline=10)
         elapsed = stubborn_clock.now() - started
-        assert elapsed < 10 + 1 + 5  # the deadline, the grace, and slack for a busy machine
+        # The deadline and the grace, with slack for a busy machine (a CPU stall of up to
+        # 290 ms real): well short of the 60 s the plugin holds on for.
+        assert elapsed < 10 + 1 + 29
         with anyio.fail_after(REAL_BOUND_S):
             await plugin.finished.wait()
             left_behind = set(router.engine.abandoned)
@@ -272,5 +274,5 @@ async def test_a_cancelled_caller_is_not_held_by_the_plugin(
             await router.generate("a lighthouse", deadline=None)
         elapsed = stubborn_clock.now() - started
         spend = router.spend()
-    assert elapsed < 10 + 1 + 5
+    assert elapsed < 10 + 1 + 29  # well short of the plugin's 60 s, as above
     assert spend.reserved_usd == 0
