@@ -116,7 +116,7 @@ async def test_a_trickling_upstream_is_cut_at_the_default_deadline(trickle: str)
         with anyio.fail_after(REAL_BOUND_S), pytest.raises(AllRoutesFailed) as caught:
             await router.generate("a lighthouse")
     elapsed = clock.now() - started
-    assert 590 <= elapsed < 700
+    assert 590 <= elapsed < 900  # 600 s, with slack for a 300 ms CPU stall on a busy machine
     assert all(isinstance(a.error, DeadlineExceeded) for a in caught.value.attempts)
 
 
@@ -149,7 +149,7 @@ async def test_a_flux_task_stuck_pending_ends_at_the_default_deadline(stuck_flux
         with anyio.fail_after(REAL_BOUND_S), pytest.raises(AllRoutesFailed) as caught:
             await router.generate("a lighthouse")
     elapsed = clock.now() - started
-    assert 590 <= elapsed < 700
+    assert 590 <= elapsed < 900  # 600 s, with slack for a 300 ms CPU stall on a busy machine
     assert caught.value.attempts
 
 
