@@ -80,7 +80,7 @@ def test_generate_on_the_simulator_writes_a_real_image(
         monkeypatch.delenv(name, raising=False)
     out = tmp_path / "image.png"
     argv = ["generate", "a lighthouse [sim:success]", "--route", route, "--simulate", "healthy"]
-    assert main([*argv, "--time-scale", "0.001", "--out", str(out)]) == 0
+    assert main([*argv, "--time-scale", "0.005", "--out", str(out)]) == 0
     written = out if mime == "image/png" else out.with_suffix(".jpg")
     image = GeneratedImage(written.read_bytes())
     assert image.mime_type == mime
@@ -124,7 +124,9 @@ def test_generate_prints_each_attempt_and_a_downgrade(
     prompt = "a lighthouse [sim@gemini/4K:overloaded] [sim:success~20]"
     argv = ["generate", prompt, "--route", "gemini/gemini-3-pro-image", "--size", "4K"]
     out = tmp_path / "image.png"
-    status = main([*argv, "--simulate", "healthy", "--time-scale", "0.001", "--out", str(out)])
+    # 10 real ms a simulated second: a CPU stall on a busy machine must not pass for
+    # a slow 2K attempt (at 1 ms, 100 ms of stall were 100 simulated seconds).
+    status = main([*argv, "--simulate", "healthy", "--time-scale", "0.01", "--out", str(out)])
     assert status == 0
     captured = capsys.readouterr()
     progress = captured.err.splitlines()
@@ -148,7 +150,7 @@ def test_generate_at_the_size_asked_says_so(
     (times on a scaled clock move with the machine's load, so none is asserted)."""
     argv = ["generate", "a cat [sim:success~30]", "--route", "gemini/gemini-3-pro-image"]
     out = tmp_path / "image.png"
-    status = main([*argv, "--size", "2K", "--simulate", "healthy", "--time-scale", "0.001",
+    status = main([*argv, "--size", "2K", "--simulate", "healthy", "--time-scale", "0.005",
                    "--out", str(out)])  # fmt: skip
     assert status == 0
     captured = capsys.readouterr()
