@@ -31,7 +31,6 @@ import secrets
 from collections.abc import AsyncGenerator, AsyncIterator
 from pathlib import Path
 
-import anyio
 from google.genai import types
 
 from imagegate._batch import as_request
@@ -350,8 +349,7 @@ async def run_batch_api(
         async for result in phase.run(listed, retry_failed):
             yield result
     finally:
-        with anyio.CancelScope(shield=True):
-            await blocking(journal.close)
+        await blocking(journal.close)  # shielded: it finishes even when cancelled
     if phase.online:
         earlier = progress.interrupted, progress.parked_earlier
         park = None if park_deadline is None else max(park_deadline, router.clock.now())

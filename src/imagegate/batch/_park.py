@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import heapq
 import itertools
-import math
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 
@@ -43,7 +42,7 @@ from imagegate.errors import (
     TransportError,
     UpstreamError,
 )
-from imagegate.resilience.clock import Clock
+from imagegate.resilience.clock import Clock, move_on_after
 
 __all__ = ["PROBE_WAIT_S", "ParkingLot", "Wait", "wake_in_s", "why_parkable"]
 
@@ -164,12 +163,6 @@ def wake_in_s(health: Iterable[RouteHealth], wait: Wait) -> float | None:
     return min(waits) if waits else None
 
 
-@dataclass(frozen=True, slots=True)
-class _Parked:
-    wake_at: float
-    item: BatchItem
-
-
 class ParkingLot:
     """Parked items and the feed that hands them back to the workers when they are due.
 
@@ -186,7 +179,7 @@ class ParkingLot:
 
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
-        self._heap: list[tuple[float, int, _Parked]] = []
+        self._heap: list[tuple[float, int, BatchItem]] = []
         self._order = itertools.count()
         self._active = 0
         self._changed = anyio.Event()
@@ -203,8 +196,7 @@ class ParkingLot:
 
     def park(self, item: BatchItem, wake_at: float) -> None:
         """Put ``item`` (handed out by `feed`) back until ``wake_at`` on the clock."""
-        parked = _Parked(wake_at, item)
-        heapq.heappush(self._heap, (wake_at, next(self._order), parked))
+        heapq.heappush(self._heap, (wake_at, next(self._order), item))
         self.done()
 
     def done(self) -> None:
@@ -214,7 +206,7 @@ class ParkingLot:
 
     def _due(self) -> BatchItem | None:
         if self._heap and self._heap[0][0] <= self._clock.now():
-            return heapq.heappop(self._heap)[2].item
+            return heapq.heappop(self._heap)[2]
         return None
 
     async def feed(self, source: AsyncIterator[BatchItem]) -> AsyncIterator[BatchItem]:
@@ -240,17 +232,9 @@ class ParkingLot:
         """Until the earliest wake-up, or until an item running now ends or parks."""
         self._changed = anyio.Event()
         wake = self.next_wake
-        delay = math.inf if wake is None else max(0.0, wake - self._clock.now())
-        async with anyio.create_task_group() as group:
-
-            async def sleeper() -> None:
-                await self._clock.sleep(delay)
-                group.cancel_scope.cancel()
-
-            if wake is not None:
-                group.start_soon(sleeper)
+        delay = None if wake is None else max(0.0, wake - self._clock.now())
+        async with move_on_after(self._clock, delay):
             await self._changed.wait()
-            group.cancel_scope.cancel()
 
     def __repr__(self) -> str:
         return (

@@ -272,9 +272,9 @@ async def run(
             ``router.clock`` (a float, as ``router.clock.now()`` reads it), a
             `timedelta` from now, or a `datetime` (without a zone: UTC). An item that
             failed only because every option's quota was used up or breaker open (or
-            its attempts met an outage) is then parked
-            and runs again when the router's state says one of its options opens; one
-            that could not run before ``until`` fails, saying it was parked and why.
+            its attempts met an outage) is then parked and runs again when the router's
+            state says one of its options opens; one that could not run before ``until``
+            fails, saying it was parked and why.
             None (the default): such items fail at once.
 
     Raises:
@@ -296,5 +296,4 @@ async def run(
             if result is not None:
                 yield result
     finally:
-        with anyio.CancelScope(shield=True):
-            await blocking(journal.close)
+        await blocking(journal.close)  # shielded: it finishes even when cancelled
