@@ -225,8 +225,9 @@ async def test_slow_download(sim: Simulator, http: aiohttp.ClientSession) -> Non
 
 async def test_sample_url_expires_and_cannot_be_forged(http: aiohttp.ClientSession) -> None:
     """The signed URL works for 10 simulated minutes; a changed signature never does."""
-    # 0.5 ms per simulated second: the URL lives 0.3 s of real time, plenty to download.
-    async with Simulator("healthy", time_scale=0.0005) as sim:
+    # 1 ms per simulated second: the URL lives 0.6 s of real time, plenty to download
+    # even through a CPU stall on a busy machine.
+    async with Simulator("healthy", time_scale=0.001) as sim:
         await _expiry_flow(sim, http)
 
 
@@ -263,7 +264,8 @@ async def test_polling_and_sample_urls_name_bfl_s_hosts(http: aiohttp.ClientSess
     """The polling URL names the regional API host and the sample the delivery host, each
     mapped onto the simulator's origin, with the real paths and an Azure SAS query; every
     error body is BFL's ``{"detail": ...}``."""
-    async with Simulator("healthy", time_scale=0.0001) as sim:
+    # The sample URL lives 600 simulated seconds: 0.6 s of real time at 1 ms each.
+    async with Simulator("healthy", time_scale=0.001) as sim:
         _, task = await _submit(http, sim, "flux-pro-1.1", prompt="a tree", width=1024, height=768)
         polling = urlsplit(task["polling_url"])
         assert polling.path == "/flux/hosts/api.eu1.bfl.ai/v1/get_result"
