@@ -292,3 +292,32 @@ async def test_plans_follow_each_request_shape(clock: FakeClock) -> None:
         ]
         served = [(await router.generate("a lighthouse", **a)).route for a in asked]
     assert served == ["wide/m", "wide/m", "wide/m", "narrow/m", "wide/m"]
+
+
+@pytest.mark.parametrize("in_task", [True, False])
+async def test_a_request_leaves_no_garbage_cycle(clock: FakeClock, in_task: bool) -> None:
+    """Everything a request made is freed when it ends, by reference counting alone: a
+    cycle (the run holds its parts, the parts the run) would leave each request's records
+    and images to the garbage collector, whose passes a busy router then pays for."""
+    import gc
+
+    class Fake(FakeProvider):
+        ends_when_cancelled = in_task
+
+    a, b = Fake("a", clock=clock), Fake("b", clock=clock)
+    overloaded = fail(Overloaded("The model is overloaded."), latency_s=2.0)
+    a.script("4K", overloaded, overloaded)
+    b.script("4K", overloaded, overloaded)
+    async with _ladder([Route(a, model="m"), Route(b, model="m")], clock) as router:
+        await router.generate("warm up")
+        gc.collect()
+        gc.disable()
+        try:
+            await router.generate("fails over, then steps down", size="4K")
+            await router.generate("answers at once")
+            with pytest.raises(AllRoutesFailed):
+                await router.generate("x", size="4K", min_size="4K", allow_backup=False)
+            found = gc.collect()
+        finally:
+            gc.enable()
+    assert found == 0

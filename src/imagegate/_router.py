@@ -11,6 +11,7 @@ import datetime
 import itertools
 import os
 import random
+import traceback
 import uuid
 from collections.abc import AsyncIterator, Mapping, Sequence
 from types import TracebackType
@@ -31,7 +32,7 @@ from imagegate._result import ImageResult
 from imagegate._route import Route
 from imagegate._run import Engine, RequestRun, Strategy
 from imagegate._settings import RouterSettings
-from imagegate.errors import ConfigurationError
+from imagegate.errors import ConfigurationError, ImageGateError
 from imagegate.providers import registry as default_registry
 from imagegate.providers._lifecycle import check_lifecycle, resolve_today
 from imagegate.providers._registry import Registry
@@ -313,7 +314,14 @@ class Router:
         if not self._open:
             raise ConfigurationError("use the router inside 'async with router:' (or await open())")
         request_id = f"{self._id_prefix}{next(self._ids):08x}"
-        return await RequestRun(self._engine, request, request_id).execute()
+        try:
+            return await RequestRun(self._engine, request, request_id).execute()
+        except ImageGateError as exc:
+            # The run's finished frames in the traceback hold the run, which holds the
+            # error (its attempts' records): without their locals, reference counting
+            # frees the request as the error is dropped, with no cycle left to collect.
+            traceback.clear_frames(exc.__traceback__)
+            raise
 
     def generate_many(
         self,

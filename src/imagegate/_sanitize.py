@@ -12,9 +12,10 @@ cleared, chained the same way to stand-ins for its own causes.
 from __future__ import annotations
 
 import functools
+import sys
 import traceback
 from collections.abc import Awaitable, Callable, Coroutine
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any, Final, ParamSpec, TypeVar
 
 from imagegate._redact import redact
@@ -69,8 +70,14 @@ def detach(error: _E) -> _E:
     Its ``__cause__`` and ``__context__`` become `stand_in` copies (Python sets
     ``__context__`` to the exception being handled when an adapter raises inside an
     ``except`` block, whatever ``from`` says), and the finished frames of every traceback in
-    the chain drop their locals.
+    the chain drop their locals. The frame handling ``error`` (still running, so its locals
+    cannot go) leaves its traceback: kept there, it would keep whatever it refers to
+    alive with the error, and an attempt's record that holds the error would close a
+    reference cycle through it.
     """
+    head = error.__traceback__
+    if head is not None and _running(head.tb_frame):
+        error.__traceback__ = head.tb_next
     cause, context = error.__cause__, error.__context__
     if cause is not None:
         error.__cause__ = stand_in(cause)
@@ -104,6 +111,16 @@ def detaching(
             raise  # re-raised as is: Python leaves the context we set alone
 
     return wrapper
+
+
+def _running(frame: FrameType) -> bool:
+    """Whether ``frame`` is on the running stack (the caller's, or one it was called from)."""
+    here: FrameType | None = sys._getframe(1)
+    while here is not None:
+        if here is frame:
+            return True
+        here = here.f_back
+    return False
 
 
 def _clear_locals(tb: TracebackType | None) -> None:

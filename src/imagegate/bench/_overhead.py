@@ -36,6 +36,7 @@ class NullProvider:
     """A provider that answers every call at once with a prebuilt image of the tier asked."""
 
     __slots__ = ("_responses", "name")
+    ends_when_cancelled = True  # like the built-in adapters: called in the request's task
 
     def __init__(self) -> None:
         self.name = "null"

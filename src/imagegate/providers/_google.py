@@ -169,6 +169,7 @@ class GoogleGenAIProvider:
         "_where",
         "name",
     )
+    ends_when_cancelled = True  # ends once cancelled: the router calls it in the request's task
 
     def __init__(
         self,

@@ -13,9 +13,8 @@ A call is three steps, all within the attempt's time:
 
 Pro models take ``width``/``height`` (multiples of 32 within 256–1440, so ~1 MP at most
 2 MP: 1K only); FLUX.2 takes ``width``/``height`` up to 4 MP (1K and 2K); ultra and
-kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K).
-
-Input images go in base64 as ``input_image``, ``input_image_2`` … in order; none a mask.
+kontext take ``aspect_ratio`` (ultra always renders ~4 MP, i.e. 2K). Input images go in
+base64 as ``input_image``, ``input_image_2`` … in order; none a mask.
 
 Credentials: ``api_key=`` or ``BFL_API_KEY``; endpoint: ``base_url=``, else
 ``BFL_BASE_URL``, else ``https://api.bfl.ai``. Route options: ``safety_tolerance``,
@@ -146,6 +145,7 @@ class FluxProvider:
         "_max_download", "_max_response", "_poll_initial", "_poll_max", "_price", "_session",
         "name",
     )  # fmt: skip
+    ends_when_cancelled = True  # ends once cancelled: the router calls it in the request's task
 
     def __init__(
         self,

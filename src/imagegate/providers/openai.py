@@ -167,6 +167,7 @@ class OpenAIProvider:
         "_session",
         "name",
     )
+    ends_when_cancelled = True  # ends once cancelled: the router calls it in the request's task
 
     def __init__(
         self,
