@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 import anyio
 import pytest
 
-from imagegate import FakeClock, ScaledClock
-from imagegate.resilience.clock import fail_after, move_on_after
+from imagegate import FakeClock, LoopClock, ScaledClock
+from imagegate.resilience.clock import Clock, fail_after, move_on_after
 
 
 async def test_fake_clock_wakes_sleepers_in_order() -> None:
@@ -75,3 +78,34 @@ async def test_scaled_clock_counts_simulated_seconds() -> None:
     assert scope.cancelled_caught
     with pytest.raises(ValueError, match="positive"):
         ScaledClock(scale=0)
+
+
+def test_loop_clock_reads_the_running_loops_time() -> None:
+    """Outside a loop and in asyncio's own loops `LoopClock` reads ``time.monotonic``
+    (after the first read in a loop, directly); in another loop, that loop's ``time()``."""
+    clock = LoopClock()
+    before = time.monotonic()
+    assert before <= clock.now() <= time.monotonic()
+
+    async def read() -> float:
+        return clock.now()
+
+    assert before <= asyncio.run(read()) <= time.monotonic()
+    assert clock.now is time.monotonic
+
+    class Shifted(asyncio.SelectorEventLoop):
+        def time(self) -> float:
+            return 1e9
+
+    other = LoopClock()
+    loop = Shifted()
+    try:
+        assert loop.run_until_complete(_read(other)) == 1e9
+        assert loop.run_until_complete(_read(other)) == 1e9
+    finally:
+        loop.close()
+    assert other.now is not time.monotonic
+
+
+async def _read(clock: Clock) -> float:
+    return clock.now()
