@@ -88,14 +88,7 @@ class AttemptRunner:
     async def land(self, flight: Flight) -> Landing:
         """Run ``flight`` to its landing."""
         run = self._run
-        try:
-            return await self._attempt(flight)
-        finally:
-            run.engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
-            run.guards.land(flight)
-
-    async def _attempt(self, flight: Flight) -> Landing:
-        engine = self._run.engine
+        engine = run.engine
         slot = None
         try:
             try:
@@ -117,6 +110,8 @@ class AttemptRunner:
         finally:
             if slot is not None:
                 slot.release()
+            engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
+            run.guards.land(flight)
 
     async def _pass_gate(self, flight: Flight) -> Landing | None:
         """Book at the gate and wait for the rate limit; the landing of a refusal, or

@@ -63,8 +63,10 @@ else:
         return asyncio.get_running_loop().create_task(call)
 
 
-async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
-    """The adapter's answer to ``flight``'s call under ``timeout_s``, or its error."""
+def call_adapter(flight: Flight, timeout_s: float | None) -> Coroutine[Any, Any, Answer]:
+    """The adapter's answer to ``flight``'s call under ``timeout_s``, or its error (to
+    await: the call is made in the coroutine returned, with no frame of this one around
+    it, which every resumption of the request would pass through)."""
     run, option = flight.run, flight.option
     request, route, size = run.request, option.route, option.size
     call = ProviderRequest(
@@ -84,13 +86,19 @@ async def call_adapter(flight: Flight, timeout_s: float | None) -> Answer:
     if log.is_enabled_for(logging.DEBUG):  # every attempt: no fields built for nothing
         log.debug("attempt.start", route=route.name, size=size, timeout_s=timeout_s)
     if getattr(run.engine.providers[option.index], "ends_when_cancelled", False) is True:
-        return await _call_here(flight, call, timeout_s)
-    # A task of its own, so that a call that ignores its cancellation can be left
-    # behind at its deadline (`_stop_call`).
+        return _call_here(flight, call, timeout_s)
+    return _call_in_task(flight, call, timeout_s)
+
+
+async def _call_in_task(flight: Flight, call: ProviderRequest, timeout_s: float | None) -> Answer:
+    """The call in a task of its own, so that a call that ignores its cancellation can be
+    left behind at its deadline (`_stop_call`)."""
+    option = flight.option
+    route, size = option.route, option.size
     answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     task = _start(_invoke(flight, call, answered))
     try:
-        done = await _until_answered(run.engine.clock, task, answered, timeout_s)
+        done = await _until_answered(flight.run.engine.clock, task, answered, timeout_s)
     except anyio.get_cancelled_exc_class():
         with anyio.CancelScope(shield=True):
             flight.abandoned = await _stop_call(flight, task)
