@@ -6,11 +6,11 @@ from __future__ import annotations
 import string
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from imagegate import Route, Router
-from imagegate._redact import REDACTED, redact
+from imagegate._redact import _MAYBE, REDACTED, _masked, redact
 from imagegate.errors import AllRoutesFailed, AuthenticationError, ImageGateError
 
 from ._leaky import hostile_server, unauthorized
@@ -74,6 +74,33 @@ def test_key_shaped_secrets_are_masked(
     masked = redact(before + label + value + gap + after)
     assert REDACTED in masked
     assert value not in masked
+
+
+_FRAGMENTS = st.sampled_from(
+    ["sk-", "SK-", "AIza", "aiza", "?key=", "&Token=", "x-goog-api-key", "X-Key", "api_key",
+     "API-KEY", "authorization", "Bearer ", ": ", "=", "'", "***", "...", "…", " ", "\n"]
+)  # fmt: skip
+
+
+@settings(max_examples=400)
+@given(
+    pieces=st.lists(
+        st.one_of(
+            st.tuples(_FRAGMENTS, st.text(_TOKEN_CHARS, min_size=8, max_size=25)).map("".join),
+            _FRAGMENTS,
+            _words,
+            _separators,
+        ),
+        max_size=12,
+    )
+)
+def test_the_quick_look_misses_nothing_a_pattern_masks(pieces: list[str]) -> None:
+    """`redact` skips the patterns when its one quick search finds none of what they
+    need; whenever it skips them, they would have changed nothing."""
+    text = "".join(pieces)
+    if _MAYBE.search(text) is None:
+        assert _masked(text) == text
+    assert redact(text) == _masked(redact(text))
 
 
 @given(text=_prose())
