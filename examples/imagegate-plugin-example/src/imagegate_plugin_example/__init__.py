@@ -53,6 +53,7 @@ class SwatchProvider:
     """
 
     name = "swatch"
+    ends_when_cancelled = True  # nothing in generate() holds on: call it in the request's task
 
     def __init__(self, *, blocked_words: frozenset[str] = frozenset()) -> None:
         self.blocked_words = blocked_words
