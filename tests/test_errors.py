@@ -8,7 +8,7 @@ import re
 import pytest
 
 import imagegate.errors as errors_module
-from imagegate import Attempt
+from imagegate import Attempt, SkippedOption
 from imagegate._redact import REDACTED, redact, register_secret
 from imagegate.errors import (
     AllRoutesFailed,
@@ -139,7 +139,8 @@ def test_all_routes_failed_keeps_attempts() -> None:
         AllRoutesFailed(
             "all failed",
             attempts=[Attempt("a/m", "4K", 0.0, 1.0, "error", Overloaded("busy"))],
-            skipped=["b/m 1K: breaker open"],
+            skipped=["b/m@1K: breaker open"],
+            skipped_options=[SkippedOption("b/m", "1K", "breaker_open")],
         ),
     ],
     ids=lambda error: type(error).__name__,

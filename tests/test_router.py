@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from imagegate import Capabilities, FakeClock, Route, Router
+from imagegate import Capabilities, FakeClock, Route, Router, SkippedOption
 from imagegate.errors import (
     AllRoutesFailed,
     ConfigurationError,
@@ -109,6 +109,8 @@ async def test_all_routes_failed_carries_every_attempt(clock: FakeClock) -> None
         ("a/m", "1K"),
     ]
     assert "b/m@1K: breaker open" in info.value.skipped
+    assert SkippedOption("b/m", "1K", "breaker_open", "breaker open") in info.value.skipped_options
+    assert [str(s) for s in info.value.skipped_options] == list(info.value.skipped)
     assert "daily quota" in str(info.value)
 
 

@@ -166,6 +166,7 @@ def build_failure(run: RunView) -> AllRoutesFailed:
         + "".join(f"; skipped {s}" for s in skipped),
         attempts=attempts,
         skipped=skipped,
+        skipped_options=untried,
     )
 
 

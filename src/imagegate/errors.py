@@ -52,7 +52,7 @@ from imagegate._errors import (
     TransportError,
     UpstreamError,
 )
-from imagegate._result import Attempt
+from imagegate._result import Attempt, SkippedOption
 
 __all__ = [
     "AllRoutesFailed",
@@ -79,7 +79,9 @@ class AllRoutesFailed(ImageGateError):
 
     Attributes:
         attempts: Every attempt made, in start order.
-        skipped: Why options were not tried (``"route/size: reason"``).
+        skipped: Why options were not tried, in words (``"route@size: reason"``).
+        skipped_options: The same as records (route, size, `SkipReason`, detail), as
+            `ImageResult.skipped` holds them: read these rather than parse the words.
     """
 
     def __init__(
@@ -88,9 +90,11 @@ class AllRoutesFailed(ImageGateError):
         *,
         attempts: Sequence[Attempt] = (),
         skipped: Sequence[str] = (),
+        skipped_options: Sequence[SkippedOption] = (),
     ) -> None:
         self.attempts: tuple[Attempt, ...] = tuple(attempts)
         self.skipped: tuple[str, ...] = tuple(skipped)
+        self.skipped_options: tuple[SkippedOption, ...] = tuple(skipped_options)
         super().__init__(message)
 
     @property

@@ -11,7 +11,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from imagegate import Route, Router
-from imagegate._result import Attempt
+from imagegate._result import Attempt, SkippedOption
 from imagegate.batch import JOURNAL, ItemResult, Progress, run
 from imagegate.batch._park import why_parkable
 from imagegate.bench import run_virtual
@@ -180,28 +180,35 @@ def test_items_left_parked_run_again_on_resume(tmp_path: Path) -> None:
     assert [e.prompt for e in events] == ["product 0 [sim:success~20]"]
 
 
-def _failure(*errors: Exception | None, skipped: tuple[str, ...] = ()) -> AllRoutesFailed:
+def _failure(*errors: Exception | None, skipped: tuple[SkippedOption, ...] = ()) -> AllRoutesFailed:
     attempts = [
         Attempt(f"gemini/m{n}", "1K", 0.0, 1.0, "error" if e else "cancelled", error=e)  # type: ignore[arg-type]
         for n, e in enumerate(errors)
     ]
-    return AllRoutesFailed("failed", attempts=attempts, skipped=skipped)
+    words = [str(s) for s in skipped]
+    return AllRoutesFailed("failed", attempts=attempts, skipped=words, skipped_options=skipped)
 
 
 def test_only_quota_and_outage_failures_park() -> None:
     """Quota, rate-limit and outage errors and breaker or quota skips park; a refusal, a
     bad request, a key, a rejected route or a blocked prompt anywhere fails at once."""
     quota = QuotaExhausted("daily quota exhausted", route="gemini/m0", size="1K")
-    wait = why_parkable(_failure(quota, Overloaded("overloaded"), skipped=("x/y@2K: quota",)))
+    skipped = (SkippedOption("x/y", "2K", "quota"),)
+    wait = why_parkable(_failure(quota, Overloaded("overloaded"), skipped=skipped))
     assert wait is not None
     assert wait.options == {("gemini/m0", "1K"), ("gemini/m1", "1K"), ("x/y", "2K")}
     assert wait.reasons[0] == "quota exhausted on gemini/m0"
-    assert why_parkable(_failure(skipped=("gemini/m@1K: breaker open",))) is not None
+    assert wait.reasons[-1] == "quota on x/y"
+    open_breaker = SkippedOption("gemini/m", "1K", "breaker_open")
+    assert why_parkable(_failure(skipped=(open_breaker,))) is not None
     for real in (ContentBlocked("no"), InvalidRequestError("bad"), AuthenticationError("key")):
         assert why_parkable(_failure(quota, real)) is None
-    for skip in ("gemini/m@1K: route rejected: bad size", "gemini/m@1K: the prompt was blocked"):
+    for skip in (
+        SkippedOption("gemini/m", "1K", "route_rejected", "route rejected: bad size"),
+        SkippedOption("gemini/m", "1K", "blocked", "the prompt was blocked"),
+    ):
         assert why_parkable(_failure(quota, skipped=(skip,))) is None
-    assert why_parkable(_failure(skipped=("gemini/m@4K: unsupported",))) is None
+    assert why_parkable(_failure(skipped=(SkippedOption("gemini/m", "4K", "unsupported"),))) is None
     assert why_parkable(InvalidRequestError("bad")) is None
 
 

@@ -30,7 +30,6 @@ import anyio
 
 from imagegate._health import RouteHealth
 from imagegate._result import Attempt
-from imagegate._skips import classify
 from imagegate.batch._items import BatchItem
 from imagegate.errors import (
     AllRoutesFailed,
@@ -60,12 +59,6 @@ _WAITABLE = (
 )
 _WAITABLE_SKIPS = frozenset({"breaker_open", "quota"})
 _REAL_SKIPS = frozenset({"route_rejected", "blocked"})
-_SKIP_WORDS = {
-    "route rejected": "route_rejected",
-    "blocked": "blocked",
-    "the prompt was blocked": "blocked",
-    "quota": "quota",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,15 +87,6 @@ def _attempt_reason(attempt: Attempt) -> str | None:
     return ""
 
 
-def _skip(entry: str) -> tuple[tuple[str, str] | None, str]:
-    """``"route@size: detail"`` (how `AllRoutesFailed.skipped` words an option) as
-    (route, size) and its `SkipReason`."""
-    where, _, detail = entry.partition(": ")
-    route, at, size = where.rpartition("@")
-    reason = _SKIP_WORDS.get(detail) or classify(detail)
-    return ((route, size) if at else None), reason
-
-
 def why_parkable(exc: ImageGateError) -> Wait | None:
     """The `Wait` of a failure that waiting can cure, or None when it must fail now (see
     the module docstring): at least one attempt or skip for a quota or an outage, and
@@ -118,16 +102,14 @@ def why_parkable(exc: ImageGateError) -> Wait | None:
             return None
         if reason is not None and reason not in reasons:
             reasons.append(reason)
-    for entry in exc.skipped:
-        option, kind = _skip(entry)
-        if kind in _REAL_SKIPS:
+    for skipped in exc.skipped_options:
+        if skipped.reason in _REAL_SKIPS:
             return None
-        if option is not None:
-            options.add(option)
-            if kind in _WAITABLE_SKIPS:
-                word = f"{kind.replace('_', ' ')} on {option[0]}"
-                if word not in reasons:
-                    reasons.append(word)
+        options.add((skipped.route, skipped.size))
+        if skipped.reason in _WAITABLE_SKIPS:
+            word = f"{skipped.reason.replace('_', ' ')} on {skipped.route}"
+            if word not in reasons:
+                reasons.append(word)
     if not reasons:
         return None
     return Wait(frozenset(options), tuple(reasons))
