@@ -180,7 +180,7 @@ METRICS_ONLY = textwrap.dedent(
         before = telemetry.active()
         reader = InMemoryMetricReader()
         metrics.set_meter_provider(MeterProvider(metric_readers=[reader]))
-        telemetry._look_again_active = 0.0  # as if the second between look-ups had passed
+        telemetry._activity.again = 0.0  # as if the second between look-ups had passed
         async with Router([Route(FakeProvider(), model="m")], seed=0) as router:
             await router.generate("a lighthouse")
         names = [

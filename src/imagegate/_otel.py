@@ -114,10 +114,8 @@ class Telemetry:
 
     def __init__(self) -> None:
         self._tracer = trace.get_tracer("imagegate", __version__)
-        self._traced = False
-        self._look_again = 0.0
-        self._active = False
-        self._look_again_active = 0.0
+        self._tracing = _Lookup(_traced)
+        self._activity = _Lookup(lambda: _traced() or _metered())
         meter = metrics.get_meter("imagegate", __version__)
         self._requests = meter.create_counter(
             "imagegate.requests", "{request}", "Requests ended, by outcome and size"
@@ -148,33 +146,12 @@ class Telemetry:
             "Requests a route's rate limit lets start now",
         )
 
-    def _tracing(self) -> bool:
-        """Whether the application has set a tracer provider: looked up at most once a
-        second until it has (the look-up reads the environment, ~1 µs), then for good, as
-        OpenTelemetry's global provider is set only once."""
-        if self._traced:
-            return True
-        now = time.monotonic()
-        if now < self._look_again:
-            return False
-        self._look_again = now + _LOOK_AGAIN_S
-        self._traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-        return self._traced
-
     def active(self) -> bool:
         """Whether anything receives what imagegate reports: the application has set a
         tracer or a meter provider. Looked up at most once a second until it has, then
         for good (a global provider is set only once); until then a request skips its
         telemetry hooks altogether."""
-        if self._active:
-            return True
-        now = time.monotonic()
-        if now < self._look_again_active:
-            return False
-        self._look_again_active = now + _LOOK_AGAIN_S
-        traced = not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
-        self._active = traced or _metered()
-        return self._active
+        return self._activity()
 
     def watch(self, router: Watched) -> None:
         """Report ``router``'s breakers and quotas while it is open."""
@@ -327,6 +304,34 @@ class Telemetry:
                     continue
                 seen.add(health.route)
                 yield metrics.Observation(quota.requests_now, {"imagegate.route": health.route})
+
+
+class _Lookup:
+    """Whether the application has set a global provider, by ``check``: looked up at most
+    once a second until it has (a look-up reads the environment, ~1 µs), then true for
+    good, as OpenTelemetry's global providers are set only once."""
+
+    __slots__ = ("again", "check", "found")
+
+    def __init__(self, check: Callable[[], bool]) -> None:
+        self.check = check
+        self.found = False
+        self.again = 0.0  # monotonic time of the next look-up
+
+    def __call__(self) -> bool:
+        if self.found:
+            return True
+        now = time.monotonic()
+        if now < self.again:
+            return False
+        self.again = now + _LOOK_AGAIN_S
+        self.found = self.check()
+        return self.found
+
+
+def _traced() -> bool:
+    """Whether the application has set a tracer provider."""
+    return not isinstance(trace.get_tracer_provider(), trace.ProxyTracerProvider)
 
 
 def _metered() -> bool:
