@@ -151,7 +151,6 @@ def build_failure(run: RunView) -> AllRoutesFailed:
     attempts = sorted(run.attempts, key=lambda a: a.started)
     untried = run.cursor.untried(None)
     _log_skipped(run, untried)
-    skipped = [str(s) for s in untried]
     if run.cursor.blocked:
         reason = "the prompt was blocked"
     elif run.time.expired():
@@ -163,9 +162,8 @@ def build_failure(run: RunView) -> AllRoutesFailed:
     return AllRoutesFailed(
         f"{reason}: {len(attempts)} attempt(s)"
         + "".join(f"; {a.route}@{a.size}: {a.error or a.outcome}" for a in attempts)
-        + "".join(f"; skipped {s}" for s in skipped),
+        + "".join(f"; skipped {s}" for s in untried),
         attempts=attempts,
-        skipped=skipped,
         skipped_options=untried,
     )
 

@@ -94,7 +94,6 @@ async def _call_in_task(flight: Flight, call: ProviderRequest, timeout_s: float 
     """The call in a task of its own, so that a call that ignores its cancellation can be
     left behind at its deadline (`_stop_call`)."""
     option = flight.option
-    route, size = option.route, option.size
     answered: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     task = _start(_invoke(flight, call, answered))
     try:
@@ -107,13 +106,9 @@ async def _call_in_task(flight: Flight, call: ProviderRequest, timeout_s: float 
     error: ImageGateError | None = None
     if not done:
         flight.abandoned = await _stop_call(flight, task)
-        error = DeadlineExceeded(
-            f"attempt timed out after {timeout_s:g} s", route=route.name, size=size
-        )
+        error = _timed_out(option, timeout_s)
     elif task.cancelled():  # the adapter cancelled its own call
-        error = UpstreamError(
-            "adapter call was cancelled", route=route.name, size=size, retryable=False
-        )
+        error = _cancelled_by_adapter(option)
     else:
         response, error = task.result()
     return response, error
@@ -138,22 +133,27 @@ async def _call_here(flight: Flight, call: ProviderRequest, timeout_s: float | N
         # The cancellation's traceback runs through the adapter's frames (and through
         # them to this request): cut loose, so the request is freed as it ends.
         detach(exc)
-        return None, DeadlineExceeded(
-            f"attempt timed out after {timeout_s:g} s", route=option.route.name, size=option.size
-        )
+        return None, _timed_out(option, timeout_s)
     except asyncio.CancelledError:
         task = asyncio.current_task()
         if task is not None and task.cancelling() == 0:  # no one cancelled it: the adapter
-            return None, UpstreamError(
-                "adapter call was cancelled",
-                route=option.route.name,
-                size=option.size,
-                retryable=False,
-            )
+            return None, _cancelled_by_adapter(option)
         raise
     finally:
         if timer is not None:
             timer.cancel()
+
+
+def _timed_out(option: Option, timeout_s: float | None) -> DeadlineExceeded:
+    return DeadlineExceeded(
+        f"attempt timed out after {timeout_s:g} s", route=option.route.name, size=option.size
+    )
+
+
+def _cancelled_by_adapter(option: Option) -> UpstreamError:
+    return UpstreamError(
+        "adapter call was cancelled", route=option.route.name, size=option.size, retryable=False
+    )
 
 
 async def _expire(clock: Clock, seconds: float, scope: asyncio.Timeout) -> None:

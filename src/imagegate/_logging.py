@@ -131,7 +131,7 @@ class RequestLog:
         self.request_id = request_id
 
     def _logger(self, level: int) -> EventLogger | None:
-        if not self._base._logger.isEnabledFor(level):  # the stdlib logger decides
+        if not self._base.is_enabled_for(level):
             return None
         if self._bound is None:
             self._bound = self._base.bind(request_id=self.request_id)
@@ -139,7 +139,7 @@ class RequestLog:
 
     def is_enabled_for(self, level: int) -> bool:
         """Whether events at ``level`` are logged."""
-        return bool(self._base._logger.isEnabledFor(level))  # `EventLogger.is_enabled_for`
+        return self._base.is_enabled_for(level)
 
     def debug(self, event: str, **fields: Any) -> None:
         """Log ``event`` at debug level."""

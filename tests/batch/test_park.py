@@ -185,8 +185,7 @@ def _failure(*errors: Exception | None, skipped: tuple[SkippedOption, ...] = ())
         Attempt(f"gemini/m{n}", "1K", 0.0, 1.0, "error" if e else "cancelled", error=e)  # type: ignore[arg-type]
         for n, e in enumerate(errors)
     ]
-    words = [str(s) for s in skipped]
-    return AllRoutesFailed("failed", attempts=attempts, skipped=words, skipped_options=skipped)
+    return AllRoutesFailed("failed", attempts=attempts, skipped_options=skipped)
 
 
 def test_only_quota_and_outage_failures_park() -> None:

@@ -96,7 +96,7 @@ async def test_an_in_task_call_ends_at_its_timeout_on_a_scaled_clock() -> None:
         assert 30.0 <= clock.now() - started < 1000.0
     (attempt,) = caught.value.attempts
     assert attempt.outcome == "timeout"
-    assert attempt.duration_s == pytest.approx(30.0, abs=300.0)
+    assert 30.0 <= attempt.duration_s < 1000.0  # the timeout, not the call's 1000 s
 
 
 async def test_an_adapter_cancelling_its_own_call_is_an_error(clock: FakeClock) -> None:
