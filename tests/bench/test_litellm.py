@@ -9,6 +9,8 @@ moves by exactly the time LiteLLM waited, at no real cost.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 from imagegate.bench._litellm import LiteLLMContender
 from imagegate.bench._setup import BenchRequest, RouteSpec, sim_env
@@ -54,3 +56,29 @@ async def test_litellm_retry_sleeps_wait_on_the_run_clock() -> None:
     assert outcomes == ["overloaded", "overloaded", "success"]
     assert calls == 3
     assert delivery.route == "openai_compatible/google/gemini-3-pro-image"
+
+
+async def test_litellm_threads_find_the_blocking_client_opened_with_the_contender() -> None:
+    """Threads starting their first Gemini call together all get the one client `open`
+    built: LiteLLM looks its cache up and stores in two steps, so without it each would
+    build one and all but one would be dropped with their connections open."""
+    from litellm.llms.custom_httpx.http_handler import get_httpx_client
+
+    from imagegate.bench._litellm import SYNC_CLIENT_PARAMS
+
+    async with Simulator(_QUICK, seed=0, time_scale=0.01) as sim:
+        contender = LiteLLMContender()
+        await contender.open(sim_env(sim, routes=(_AGGREGATOR,), size="1K"))
+        try:
+            barrier = threading.Barrier(8)
+
+            def first_call() -> int:
+                barrier.wait()
+                return id(get_httpx_client(params=dict(SYNC_CLIENT_PARAMS)))
+
+            with ThreadPoolExecutor(8) as pool:
+                clients = set(pool.map(lambda _: first_call(), range(8)))
+            opened = id(get_httpx_client(params=dict(SYNC_CLIENT_PARAMS)))
+        finally:
+            await contender.aclose()
+    assert clients == {opened}

@@ -112,6 +112,25 @@ def _litellm_module(name: str) -> Any:
     return import_optional(f"litellm.{name}", purpose="the litellm contender")
 
 
+SYNC_CLIENT_PARAMS: Final[Mapping[str, Any]] = {"ssl_verify": None}
+"""The parameters LiteLLM's image handler asks its client cache for a blocking HTTP client
+with (``get_httpx_client(params={"ssl_verify": litellm_params.get("ssl_verify")})``; no
+deployment here sets ``ssl_verify``)."""
+
+
+def _share_sync_client() -> None:
+    """Build, in the loop's thread, the blocking HTTP client LiteLLM's threads will ask for.
+
+    LiteLLM 1.110 looks a client up in its cache and stores a new one in two steps that
+    are not atomic, so threads that make their first Gemini or Vertex call together each
+    build a client, and every one but the last stored is dropped with its connection open
+    (a `ResourceWarning` at a random later collection). Built once first, it is the one
+    every thread finds; it is in the cache, so `LiteLLMContender.aclose` closes it.
+    """
+    http_handler = _litellm_module("llms.custom_httpx.http_handler")
+    http_handler.get_httpx_client(params=dict(SYNC_CLIENT_PARAMS))
+
+
 def _gemini(spec: RouteSpec, endpoint: Endpoint, size: Size, aspect_ratio: str) -> _Params:
     params: _Params = {"model": f"gemini/{spec.model}", "imageConfig": _image(size, aspect_ratio)}
     if endpoint.base_url:
@@ -276,6 +295,7 @@ class LiteLLMContender:
         # LiteLLM draws its retry jitter from the global `random`: seeded from the run's
         # seed. Its shuffle of deployments is drawn in native code and cannot be seeded.
         random.seed(env.seed)
+        _share_sync_client()
         self._router(env.size, env.aspect_ratio)
 
     def _router(self, size: Size, aspect_ratio: str) -> Any:
