@@ -122,9 +122,9 @@ class AttemptRunner:
         # this request would never learn of, and so never hand back. Bounded like the
         # cleanup; a pending cancellation lands at the next checkpoint, once what was
         # booked is held in the flight for the handler to return.
-        if run.guards.local:  # no hook waits: no checkpoint where a cancellation lands
-            booked = await run.guards.book(flight)
-        else:
+        if run.guards.local:  # all in this process: nothing waits, nothing to shield
+            booked = run.guards.book_now(flight)
+        if booked is None:
             with _bounded_shield():
                 booked = await run.guards.book(flight)
         if booked is None:
@@ -181,11 +181,10 @@ class AttemptRunner:
         # Shielded and bounded like the booking: a settlement cut half-way (a caller that
         # gave up, a hedge that lost) would leave shared state booked that no one settles,
         # and the handler of the cancellation must not hand back what was settled.
-        if run.guards.local:
-            await run.guards.settle(flight, attempt)
-        else:
+        pending = run.guards.settle_now(flight, attempt)
+        if pending is not None:
             with _bounded_shield():
-                await run.guards.settle(flight, attempt)
+                await pending
         flight.taken = None
         return Landing(flight, attempt=attempt, response=response)
 

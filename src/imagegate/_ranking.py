@@ -61,7 +61,9 @@ PassedOver = MutableMapping[tuple[OptionKey, OptionKey], tuple[SkipReason, str]]
 ``(larger, picked) -> (reason, detail)``."""
 
 
-@dataclass(frozen=True, slots=True)
+# Built for every request: not frozen, since a frozen dataclass's __init__ costs
+# several times a plain one's. Never changed once built.
+@dataclass(slots=True)
 class Ranked:
     """A request's options in the order to try them.
 

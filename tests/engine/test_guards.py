@@ -4,6 +4,7 @@ round trip and is refused there."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 from dataclasses import dataclass
 from typing import Any
@@ -131,3 +132,31 @@ async def test_a_guards_booking_joins_the_gate_and_its_refusal_hands_back_the_re
     assert len(fake.calls) == 1
     spend = router.spend()
     assert (spend.reserved_usd, spend.by_route["fake/m"].attempts) == (0.0, 1)
+
+
+class SeesTheSettlement(Guard):
+    """A toy policy whose settlement waits (a checkpoint, as a round trip would): it
+    notes what the built-in guards had settled when its turn came."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, int]] = []
+
+    async def settle(self, flight: Flight, taken: Any, attempt: Any) -> None:
+        """Notes the breaker's calls and the ledger's attempts, after a checkpoint."""
+        await asyncio.sleep(0)
+        engine = flight.run.engine
+        calls = engine.breakers.get(flight.option.route.name, flight.option.size)
+        spend = engine.ledger.spend().by_route.get(flight.option.route.name)
+        self.seen.append((calls.statistics().calls, 0 if spend is None else spend.attempts))
+
+
+async def test_a_guard_whose_settlement_waits_comes_after_the_builtin_settlements(
+    clock: FakeClock, fake: FakeProvider
+) -> None:
+    """The built-in guards settle at once; a guard that waits settles after them, in the
+    pipeline's order, and the request ends only once it has."""
+    guard = SeesTheSettlement()
+    async with _router(fake, clock, guard) as router:
+        await router.generate("a lighthouse")
+        await router.generate("a harbour")
+    assert guard.seen == [(1, 1), (2, 2)]

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from imagegate.state import MemoryState, StateBackend, Step, apply_steps
+from imagegate.resilience.breaker import CircuitBreaker
+from imagegate.resilience.clock import FakeClock
+from imagegate.resilience.ledger import CostLedger
+from imagegate.state import MemoryState, StateBackend, Step, apply_steps, apply_steps_now
 
 
 @dataclass(frozen=True)
@@ -71,3 +77,52 @@ async def test_apply_steps_finishes_each_result_and_groups_by_backend() -> None:
     assert await apply_steps(steps, now=0.0) == ["first:1", "second:10", "2"]
     assert (first.peek("k"), first.peek("j"), second.peek("k")) == (1, 2, 10)
     assert await apply_steps([], now=0.0) == []
+
+
+class _Remote:
+    """A backend that answers after a checkpoint, as one over a network would."""
+
+    def __init__(self) -> None:
+        self.inner = MemoryState()
+
+    async def apply(self, key: str, op: Any, *, now: float) -> Any:
+        await asyncio.sleep(0)
+        return await self.inner.apply(key, op, now=now)
+
+    async def apply_many(self, ops: Sequence[tuple[str, Any]], *, now: float) -> list[Any]:
+        await asyncio.sleep(0)
+        return await self.inner.apply_many(ops, now=now)
+
+    def peek(self, key: str) -> object | None:
+        return self.inner.peek(key)
+
+
+async def test_apply_steps_now_applies_in_memory_steps_at_once_and_nothing_elsewhere() -> None:
+    """On MemoryStates every step is applied and finished at once; with one step on
+    another backend, nothing is applied (None) and `apply_steps` is the way."""
+    a, b, remote = MemoryState(), MemoryState(), _Remote()
+    steps = [Step(a, "k", _Add(2), str), Step(b, "k", _Add(5), str)]
+    assert apply_steps_now(steps, now=0.0) == ["2", "5"]
+    assert apply_steps_now([*steps, Step(remote, "k", _Add(1), str)], now=0.0) is None
+    assert (a.peek("k"), b.peek("k"), remote.peek("k")) == (2, 5, None)
+
+
+async def test_breaker_and_ledger_settle_at_once_in_memory_else_hand_back_the_round_trip() -> None:
+    """`CircuitBreaker.record` and `CostLedger.settle_now` apply at once on a MemoryState
+    (None); on another backend they return the round trip, which applies when awaited."""
+    for backend in (MemoryState(), _Remote()):
+        breaker = CircuitBreaker("r", "1K", clock=FakeClock(), backend=backend)  # type: ignore[arg-type]
+        ledger = CostLedger(clock=FakeClock(), backend=backend)  # type: ignore[arg-type]
+        permit = await breaker.try_acquire()
+        assert permit is not None
+        reservation = await ledger.reserve(0.1, route="r", size="1K")
+        pending = [
+            breaker.record(permit, None, duration_s=1.0),
+            ledger.settle_now(reservation, 0.1, "billed"),
+        ]
+        remote = isinstance(backend, _Remote)
+        assert [p is not None for p in pending] == [remote, remote]
+        for p in pending:
+            if p is not None:
+                await p
+        assert (breaker.statistics().calls, ledger.spend().billed_usd) == (1, 0.1)

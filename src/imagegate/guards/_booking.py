@@ -24,9 +24,9 @@ from typing import Any, Generic, TypeVar
 
 from imagegate.errors import BudgetExceeded
 from imagegate.resilience.clock import Clock
-from imagegate.state import Step, apply_steps
+from imagegate.state import Step, apply_steps, apply_steps_now
 
-__all__ = ["Booked", "Booking", "GateRefusal", "book"]
+__all__ = ["Booked", "Booking", "GateRefusal", "book", "book_now"]
 
 T = TypeVar("T")
 
@@ -87,21 +87,45 @@ async def book(bookings: Sequence[Booking[Any]], *, clock: Clock) -> Booked | Ga
         What was booked; or the first refusal, once what the others took is handed back.
     """
     results = await apply_steps([b.step for b in bookings], now=clock.now())
-    # One pass while every booking is granted (the common case): the longest wait.
+    booked = _granted(bookings, results)
+    if booked is not None:
+        return booked
+    refused, undo = _refused(bookings, results)
+    await apply_steps(undo, now=clock.now())
+    return refused
+
+
+def book_now(bookings: Sequence[Booking[Any]], *, clock: Clock) -> Booked | GateRefusal | None:
+    """`book` at once when every booking's state is a `MemoryState` in this process
+    (nothing waits, so no coroutine is paid for); None, with nothing booked, otherwise."""
+    now = clock.now()
+    results = apply_steps_now([b.step for b in bookings], now=now)
+    if results is None:
+        return None
+    booked = _granted(bookings, results)
+    if booked is not None:
+        return booked
+    refused, undo = _refused(bookings, results)
+    apply_steps_now(undo, now=now)
+    return refused
+
+
+def _granted(bookings: Sequence[Booking[Any]], results: list[Any]) -> Booked | None:
+    """What was booked when every booking was granted (the longest wait), else None."""
     wait: float | None = None
     for b, result in zip(bookings, results, strict=True):
         if b.refusal(result) is not None:
-            return await _refused(bookings, results, clock)
+            return None
         asked = 0.0 if b.wait_s is _no_wait else b.wait_s(result)
         if wait is None or asked > wait:
             wait = asked
     return Booked(results, 0.0 if wait is None else wait)
 
 
-async def _refused(
-    bookings: Sequence[Booking[Any]], results: Sequence[Any], clock: Clock
-) -> GateRefusal:
-    """The first refusal, once what the other bookings took is handed back."""
+def _refused(
+    bookings: Sequence[Booking[Any]], results: Sequence[Any]
+) -> tuple[GateRefusal, list[Step[Any]]]:
+    """The first refusal, and the steps that hand back what the other bookings took."""
     refusals = [b.refusal(result) for b, result in zip(bookings, results, strict=True)]
     refused = next(r for r in refusals if r is not None)
     # Only now: making an undo step may mark what it undoes (a reservation) settled.
@@ -110,5 +134,4 @@ async def _refused(
         for b, result, refusal in zip(bookings, results, refusals, strict=True)
         if refusal is None
     ]
-    await apply_steps(undo, now=clock.now())
-    return refused
+    return refused, undo

@@ -7,6 +7,7 @@ frees the permit without evidence when it never made the call or was cancelled.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from imagegate._result import Attempt
@@ -54,12 +55,18 @@ class BreakerGuard(Guard):
 
     async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """Report the call's outcome and duration to the breaker."""
-        breaker = _breaker(flight)
-        if attempt.outcome == "success":
-            await breaker.record_success(taken, duration_s=attempt.duration_s)
-        else:
-            assert attempt.error is not None
-            await breaker.record_failure(taken, attempt.error, duration_s=attempt.duration_s)
+        pending = self._settle_now(flight, taken, attempt)
+        if pending is not None:
+            await pending
+
+    def _settle_now(
+        self, flight: FlightView, taken: Any, attempt: Attempt
+    ) -> Awaitable[None] | None:
+        """`settle`, done at once when the breaker lives in this process (None); else
+        what is left to await (`GuardPipeline.settle_now`)."""
+        error = None if attempt.outcome == "success" else attempt.error
+        assert error is not None or attempt.outcome == "success"
+        return _breaker(flight).record(taken, error, duration_s=attempt.duration_s)
 
     async def release(
         self, flight: FlightView, taken: Any, attempt: Attempt | None, *, cancelled: bool

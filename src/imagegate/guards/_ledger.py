@@ -8,6 +8,7 @@ back without a trace when the attempt never reached its call (cancelled, or out 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from imagegate._result import Attempt
@@ -57,6 +58,13 @@ class LedgerGuard(Guard):
     async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """Settle the reservation at the attempt's cost and billing."""
         await flight.run.engine.ledger.settle(taken, attempt.cost_usd, attempt.billing)
+
+    def _settle_now(
+        self, flight: FlightView, taken: Any, attempt: Attempt
+    ) -> Awaitable[None] | None:
+        """`settle`, done at once when the ledger lives in this process (None); else what
+        is left to await (`GuardPipeline.settle_now`)."""
+        return flight.run.engine.ledger.settle_now(taken, attempt.cost_usd, attempt.billing)
 
     async def release(
         self, flight: FlightView, taken: Any, attempt: Attempt | None, *, cancelled: bool

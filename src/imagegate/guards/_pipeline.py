@@ -6,17 +6,20 @@ a no-op hook costs a request nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from imagegate._plan import Option
 from imagegate._result import Attempt
-from imagegate.guards._booking import Booked, Booking, GateRefusal, book
+from imagegate.guards._booking import Booked, Booking, GateRefusal, book, book_now
 from imagegate.guards._guard import Check, Guard
 from imagegate.guards._views import FlightView, RunView
 from imagegate.resilience.budget import ExtraKind
 
 __all__ = ["GuardPipeline"]
+
+_Settle = Callable[[FlightView, Any, Attempt], Awaitable[None] | None]
+"""A guard's settlement: done at once (None), or what is left of it to await."""
 
 
 def _overriding(guards: tuple[Guard, ...], hook: str) -> tuple[tuple[int, Guard], ...]:
@@ -44,6 +47,7 @@ class GuardPipeline:
         "_peek",
         "_release",
         "_settle",
+        "_settle_now",
         "_spend",
         "guards",
         "local",
@@ -63,6 +67,10 @@ class GuardPipeline:
         self._book = hooks["book"]
         self._passed = [g.passed for _, g in hooks["passed"]]
         self._settle = hooks["settle"]
+        # A built-in guard settles at once what lives in this process (`settle_now`).
+        self._settle_now: tuple[tuple[int, _Settle], ...] = tuple(
+            (i, getattr(g, "_settle_now", g.settle)) for i, g in self._settle
+        )
         self._release = tuple(reversed(_overriding(self.guards, "release")))
         self._land = [g.land for _, g in hooks["land"]]
 
@@ -96,6 +104,18 @@ class GuardPipeline:
     async def book(self, flight: FlightView) -> Booked | GateRefusal:
         """Every guard's booking for ``flight`` in one round trip; what was booked (a
         result per guard, None for a guard that books nothing), or the refusal."""
+        positions, bookings = self._bookings(flight)
+        return self._by_guard(positions, await book(bookings, clock=flight.run.engine.clock))
+
+    def book_now(self, flight: FlightView) -> Booked | GateRefusal | None:
+        """`book` at once, when every booking's state is in this process (as on a `local`
+        pipeline); None, with nothing booked, when one is not."""
+        positions, bookings = self._bookings(flight)
+        booked = book_now(bookings, clock=flight.run.engine.clock)
+        return None if booked is None else self._by_guard(positions, booked)
+
+    def _bookings(self, flight: FlightView) -> tuple[list[int], list[Booking[Any]]]:
+        """The guards' bookings for ``flight``, and each one's guard's position."""
         positions: list[int] = []
         bookings: list[Booking[Any]] = []
         for i, guard in self._book:
@@ -103,7 +123,10 @@ class GuardPipeline:
             if booking is not None:
                 positions.append(i)
                 bookings.append(booking)
-        booked = await book(bookings, clock=flight.run.engine.clock)
+        return positions, bookings
+
+    def _by_guard(self, positions: list[int], booked: Booked | GateRefusal) -> Booked | GateRefusal:
+        """``booked`` with a result per guard (None for a guard that booked nothing)."""
         if isinstance(booked, GateRefusal):
             return booked
         taken: list[Any] = [None] * len(self.guards)
@@ -119,9 +142,30 @@ class GuardPipeline:
 
     async def settle(self, flight: FlightView, attempt: Attempt) -> None:
         """``flight``'s call ended as ``attempt`` records."""
+        pending = self.settle_now(flight, attempt)
+        if pending is not None:
+            await pending
+
+    def settle_now(self, flight: FlightView, attempt: Attempt) -> Awaitable[None] | None:
+        """`settle`, as far as it goes without waiting: the built-in guards settle at once
+        what lives in this process; from the first guard whose settlement waits (a shared
+        state's round trip, or a guard of another kind), what is left to await, in order.
+        None when everything is settled."""
         taken = flight.taken
         assert taken is not None
-        for i, guard in self._settle:
+        for position, (i, settle) in enumerate(self._settle_now):
+            pending = settle(flight, taken[i], attempt)
+            if pending is not None:
+                return self._settle_rest(pending, position + 1, flight, attempt)
+        return None
+
+    async def _settle_rest(
+        self, pending: Awaitable[None], start: int, flight: FlightView, attempt: Attempt
+    ) -> None:
+        await pending
+        taken = flight.taken
+        assert taken is not None
+        for i, guard in self._settle[start:]:
             await guard.settle(flight, taken[i], attempt)
 
     async def release(

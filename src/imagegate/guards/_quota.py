@@ -7,6 +7,7 @@ the reset and the route's rate limit is blocked until then.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from typing import Any
 
 from imagegate._result import Attempt
@@ -33,3 +34,12 @@ class QuotaGuard(Guard):
         limiter = engine.limiters[option.index]
         if limiter is not None:
             await limiter.mark_exhausted(reset_at=error.reset_at)
+
+    def _settle_now(
+        self, flight: FlightView, taken: Any, attempt: Attempt
+    ) -> Awaitable[None] | None:
+        """Nothing to do (None) unless the attempt found the quota used up: then `settle`,
+        to await (`GuardPipeline.settle_now`)."""
+        if not isinstance(attempt.error, QuotaExhausted):
+            return None
+        return self.settle(flight, taken, attempt)

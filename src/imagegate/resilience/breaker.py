@@ -39,7 +39,7 @@ at the first decision after the cool-down.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -231,7 +231,9 @@ class CircuitBreaker:
 
     async def record_success(self, permit: BreakerPermit, *, duration_s: float) -> None:
         """The call returned an image after ``duration_s`` (slow ones count as slow)."""
-        await self._report(permit, "success", duration_s)
+        pending = self.record(permit, None, duration_s=duration_s)
+        if pending is not None:
+            await pending
 
     async def record_failure(
         self, permit: BreakerPermit, error: BaseException, *, duration_s: float
@@ -241,12 +243,27 @@ class CircuitBreaker:
         A `QuotaExhausted` opens the breaker until its ``reset_at`` (or for
         ``quota_cooldown_s`` when the reset time is unknown).
         """
-        outcome = self.policy.classify(error)
+        pending = self.record(permit, error, duration_s=duration_s)
+        if pending is not None:
+            await pending
+
+    def record(
+        self, permit: BreakerPermit, error: BaseException | None, *, duration_s: float
+    ) -> Awaitable[None] | None:
+        """`record_success` (``error`` None) or `record_failure`, applied at once on a
+        `MemoryState` (None is returned); on a shared backend, the round trip to await.
+
+        For a caller that settles many things per call and would otherwise pay for a
+        coroutine each time nothing waits.
+        """
+        outcome: Outcome = "success"
         open_for_s = 0.0
-        if outcome == "quota":
-            assert isinstance(error, QuotaExhausted)
-            open_for_s = self._quota_open_s(error.reset_at)
-        await self._report(permit, outcome, duration_s, open_for_s)
+        if error is not None:
+            outcome = self.policy.classify(error)
+            if outcome == "quota":
+                assert isinstance(error, QuotaExhausted)
+                open_for_s = self._quota_open_s(error.reset_at)
+        return self._apply_now(self._report_op(permit, outcome, duration_s, open_for_s))
 
     async def open_for_quota(self, error: QuotaExhausted) -> None:
         """Open until ``error``'s quota resets, without a call of this breaker's own: a
@@ -258,7 +275,7 @@ class CircuitBreaker:
 
     async def release(self, permit: BreakerPermit) -> None:
         """The call ended without evidence (cancelled, or never sent): free the permit."""
-        await self._report(permit, "neutral", 0.0)
+        await self._apply(self._report_op(permit, "neutral", 0.0))
 
     def release_step(self, permit: BreakerPermit) -> Step[None]:
         """`release` as a `Step`, to apply with others."""
@@ -280,17 +297,23 @@ class CircuitBreaker:
         ahead = (reset_at - wall).total_seconds()
         return ahead if ahead > 0 else self.policy.cooldown_s
 
-    async def _report(
-        self, permit: BreakerPermit, outcome: Outcome, duration_s: float, open_for_s: float = 0.0
-    ) -> None:
-        await self._apply(self._report_op(permit, outcome, duration_s, open_for_s))
-
     async def _apply(self, op: BreakerReport) -> None:
+        pending = self._apply_now(op)
+        if pending is not None:
+            await pending
+
+    def _apply_now(self, op: BreakerReport) -> Awaitable[None] | None:
+        """``op`` applied at once on a `MemoryState` (None), else the round trip to await."""
         backend = self._backend
-        if type(backend) is MemoryState:  # nothing to wait for: no round trip's coroutine
-            moved = backend.apply_one(self._key, op, now=self._clock.now())
-        else:
-            moved = await backend.apply(self._key, op, now=self._clock.now())
+        if type(backend) is not MemoryState:
+            return self._apply_remote(op)
+        moved = backend.apply_one(self._key, op, now=self._clock.now())
+        if moved:
+            self._log_transitions(moved)
+        return None
+
+    async def _apply_remote(self, op: BreakerReport) -> None:
+        moved = await self._backend.apply(self._key, op, now=self._clock.now())
         if moved:
             self._log_transitions(moved)
 

@@ -30,7 +30,7 @@ The state is one `LedgerState` record changed by the pure operations `LedgerRese
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -297,15 +297,37 @@ class CostLedger:
             ValueError: ``actual_usd`` is negative or not finite (the reservation stays
                 open).
         """
+        pending = self.settle_now(reservation, actual_usd, billing)
+        if pending is not None:
+            await pending
+
+    def settle_now(
+        self, reservation: Reservation, actual_usd: float, billing: Billing
+    ) -> Awaitable[None] | None:
+        """`settle`, applied at once on a `MemoryState` (None is returned); on a shared
+        backend, the round trip to await. For a caller that settles many things per call
+        and would otherwise pay for a coroutine each time nothing waits.
+
+        Raises:
+            ValueError: ``actual_usd`` is negative or not finite (the reservation stays
+                open).
+        """
         if reservation.settled:
-            return
+            return None
         op = LedgerSettle(reservation.estimate_usd, actual_usd, billing, reservation.route)
         reservation._settled = True
         backend = self._backend
-        if type(backend) is MemoryState:  # nothing to wait for: no round trip's coroutine
-            backend.apply_one(self._key, op, now=self._clock.now())
-        else:
-            await backend.apply(self._key, op, now=self._clock.now())
+        if type(backend) is not MemoryState:
+            return self._settle_remote(op, reservation)
+        backend.apply_one(self._key, op, now=self._clock.now())
+        self._settled(reservation, actual_usd, billing)
+        return None
+
+    async def _settle_remote(self, op: LedgerSettle, reservation: Reservation) -> None:
+        await self._backend.apply(self._key, op, now=self._clock.now())
+        self._settled(reservation, op.actual_usd, op.billing)
+
+    def _settled(self, reservation: Reservation, actual_usd: float, billing: Billing) -> None:
         if self._log.is_enabled_for(logging.DEBUG):
             self._log.debug(
                 "budget.settled",
