@@ -182,7 +182,9 @@ class AttemptRunner:
         # gave up, a hedge that lost) would leave shared state booked that no one settles,
         # and the handler of the cancellation must not hand back what was settled.
         pending = run.guards.settle_now(flight, attempt)
-        if pending is not None:
+        if pending is not None and run.guards.local:
+            await pending  # nothing in this process waits: no checkpoint to shield
+        elif pending is not None:
             with _bounded_shield():
                 await pending
         flight.taken = None
