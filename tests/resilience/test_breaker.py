@@ -19,6 +19,7 @@ from imagegate.errors import (
     QuotaExhausted,
     RateLimited,
 )
+from imagegate.resilience._breaker_ops import _add
 from imagegate.resilience.breaker import (
     BreakerAcquire,
     BreakerPermit,
@@ -455,3 +456,23 @@ def test_random_histories_never_exceed_the_probe_limit(
         assert len(record.probes) + record.probe_successes <= probes
         assert record.state in ("closed", "open", "half_open")
         assert record.level >= 0
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    outcomes=st.lists(
+        st.tuples(st.floats(0, 30, allow_nan=False), st.booleans(), st.booleans()), max_size=40
+    )
+)
+def test_the_window_counted_while_adding_is_the_records_window(
+    outcomes: list[tuple[float, bool, bool]],
+) -> None:
+    """`_add` counts the window in the pass that adds a call: the same (calls, failures,
+    slow) as `BreakerRecord.window` reads from the new buckets, however time moved."""
+    policy = BreakerPolicy(window_s=60.0, window_buckets=6)
+    record, now = BreakerRecord(), 0.0
+    for step, failed, slow in outcomes:
+        now += step
+        buckets, window = _add(record.buckets, policy, now, failed, slow)
+        record = BreakerRecord(buckets=buckets)
+        assert window == record.window(policy, now)

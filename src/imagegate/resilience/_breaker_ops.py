@@ -221,6 +221,7 @@ class BreakerReport:
         if record.state != "closed" or self.outcome == "neutral":
             return record, moved  # a call that started before the breaker opened
         failed = self.outcome == "failure"
+        buckets, window = _add(record.buckets, policy, now, failed, slow)
         # Built field by field, not with `replace`: every call that ends goes through
         # here, and `replace` costs several times a plain construction.
         record = BreakerRecord(
@@ -228,13 +229,13 @@ class BreakerReport:
             record.open_until,
             record.level,
             record.reason,
-            _add(record.buckets, policy, now, failed, slow),
+            buckets,
             record.consecutive + 1 if failed else 0,
             record.probes,
             record.probe_successes,
             record.opened_total,
         )
-        trip = _trip_reason(record, policy, now)
+        trip = _trip_reason(record, policy, window)
         if trip is None:
             return record, moved
         record, opened = _opened(record, now, policy.cooldown_for(0), 0, trip)
@@ -247,24 +248,40 @@ def _add(
     now: float,
     failed: bool,
     slow: bool,
-) -> tuple[tuple[float, int, int, int], ...]:
+) -> tuple[tuple[tuple[float, int, int, int], ...], tuple[int, int, int]]:
+    """The buckets with one more call (those older than the window dropped), and the
+    window's ``(calls, failures, slow)`` with it: `BreakerRecord.window` at ``now``,
+    counted in the same pass."""
     width = policy.window_s / policy.window_buckets
     start = math.floor(now / width) * width
-    kept = [b for b in buckets if b[0] > now - policy.window_s]
+    horizon = now - policy.window_s
+    kept = []
+    calls, failures, slow_calls = 1, int(failed), int(slow)
+    for bucket in buckets:
+        if bucket[0] > horizon:
+            kept.append(bucket)
+            calls, failures, slow_calls = (
+                calls + bucket[1],
+                failures + bucket[2],
+                slow_calls + bucket[3],
+            )
     if kept and kept[-1][0] == start:
-        _, calls, failures, slow_calls = kept[-1]
-        kept[-1] = (start, calls + 1, failures + failed, slow_calls + slow)
+        _, c, f, s = kept[-1]
+        kept[-1] = (start, c + 1, f + failed, s + slow)
     else:
         kept.append((start, 1, int(failed), int(slow)))
-    return tuple(kept)
+    return tuple(kept), (calls, failures, slow_calls)
 
 
-def _trip_reason(record: BreakerRecord, policy: BreakerPolicy, now: float) -> str | None:
+def _trip_reason(
+    record: BreakerRecord, policy: BreakerPolicy, window: tuple[int, int, int]
+) -> str | None:
+    """Why a closed breaker opens, given its ``window`` (calls, failures, slow), or None."""
     if policy.consecutive_failures is not None and (
         record.consecutive >= policy.consecutive_failures
     ):
         return "consecutive_failures"
-    calls, failures, slow = record.window(policy, now)
+    calls, failures, slow = window
     if calls < policy.min_calls:
         return None
     if failures / calls >= policy.failure_rate:

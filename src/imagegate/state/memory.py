@@ -43,11 +43,19 @@ class MemoryState:
 
     async def apply(self, key: str, op: Operation[S, R], *, now: float) -> R:
         """Apply ``op`` to the record under ``key`` and return its result."""
-        return self._apply(key, op, now)
+        return self.apply_one(key, op, now=now)
 
     def apply_one(self, key: str, op: Operation[S, R], *, now: float) -> R:
         """`apply` as a plain call (nothing here waits), for the primitives' hot path."""
-        return self._apply(key, op, now)
+        records = self._records
+        state: S | None = records.get(key)  # type: ignore[assignment]  # op's own record
+        new, result = op.apply(state, now)
+        if new is None:
+            records.pop(key, None)
+        else:
+            records[key] = new
+        self._operations += 1
+        return result
 
     async def apply_many(
         self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
@@ -58,18 +66,8 @@ class MemoryState:
     def apply_now(self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float) -> list[Any]:
         """`apply_many` as a plain call: nothing here waits, so the gate applies its
         steps directly instead of through a round trip's coroutine."""
-        apply = self._apply
-        return [apply(key, op, now) for key, op in ops]
-
-    def _apply(self, key: str, op: Operation[S, R], now: float) -> R:
-        state: S | None = self._records.get(key)  # type: ignore[assignment]  # op's own record
-        new, result = op.apply(state, now)
-        if new is None:
-            self._records.pop(key, None)
-        else:
-            self._records[key] = new
-        self._operations += 1
-        return result
+        apply = self.apply_one
+        return [apply(key, op, now=now) for key, op in ops]
 
     def peek(self, key: str) -> object | None:
         """The record under ``key``, or None."""
