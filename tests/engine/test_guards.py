@@ -14,7 +14,7 @@ import pytest
 from imagegate import FakeClock, Route, Router
 from imagegate._flight import Flight
 from imagegate.errors import AllRoutesFailed, QuotaExhausted
-from imagegate.guards import BUILTIN_GUARDS, Booking, Check, GateRefusal, Guard
+from imagegate.guards import BUILTIN_GUARDS, Booking, Check, GateRefusal, Guard, LedgerGuard
 from imagegate.resilience.retry import RetryPolicy
 from imagegate.state import MemoryState, StateBackend, Step
 from imagegate.testing import FakeProvider
@@ -160,3 +160,27 @@ async def test_a_guard_whose_settlement_waits_comes_after_the_builtin_settlement
         await router.generate("a lighthouse")
         await router.generate("a harbour")
     assert guard.seen == [(1, 1), (2, 2)]
+
+
+class CountedLedger(LedgerGuard):
+    """A built-in guard extended: its own settlement, then the ledger's."""
+
+    def __init__(self) -> None:
+        self.settled = 0
+
+    async def settle(self, flight: Flight, taken: Any, attempt: Any) -> None:
+        """Counts, then settles as the ledger guard does."""
+        self.settled += 1
+        await super().settle(flight, taken, attempt)
+
+
+async def test_a_builtin_guard_extended_with_its_own_settle_is_settled_by_it(
+    clock: FakeClock, fake: FakeProvider
+) -> None:
+    """The built-in guards' quicker settlement is not used for a subclass that overrides
+    `settle`: the override runs, once per attempt."""
+    guard = CountedLedger()
+    async with _router(fake, clock, guard) as router:
+        await router.generate("a lighthouse")
+        await router.generate("a harbour")
+    assert guard.settled == 2

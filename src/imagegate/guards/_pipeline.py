@@ -28,6 +28,17 @@ def _overriding(guards: tuple[Guard, ...], hook: str) -> tuple[tuple[int, Guard]
     return tuple((i, g) for i, g in enumerate(guards) if getattr(type(g), hook) is not default)
 
 
+def _settler(guard: Guard) -> _Settle:
+    """``guard``'s `_settle_now` (a built-in guard's settlement without a coroutine when
+    nothing waits), unless its class overrides `Guard.settle` below the class that
+    defines it: then its own `settle`."""
+    settle_now: _Settle | None = getattr(guard, "_settle_now", None)
+    if settle_now is None:
+        return guard.settle
+    owner = next(c for c in type(guard).__mro__ if "_settle_now" in vars(c))
+    return settle_now if type(guard).settle is getattr(owner, "settle", None) else guard.settle
+
+
 class GuardPipeline:
     """Runs each `Guard` hook on every guard, in order (`release` in reverse).
 
@@ -69,7 +80,7 @@ class GuardPipeline:
         self._settle = hooks["settle"]
         # A built-in guard settles at once what lives in this process (`settle_now`).
         self._settle_now: tuple[tuple[int, _Settle], ...] = tuple(
-            (i, getattr(g, "_settle_now", g.settle)) for i, g in self._settle
+            (i, _settler(g)) for i, g in self._settle
         )
         self._release = tuple(reversed(_overriding(self.guards, "release")))
         self._land = [g.land for _, g in hooks["land"]]
