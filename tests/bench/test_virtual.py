@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import threading
 import time
 import urllib.request
@@ -82,6 +83,29 @@ def test_work_in_a_thread_costs_no_simulated_time() -> None:
         seen = loop.time()
         await asyncio.sleep(2)
         assert timer.cancelled() is False
+        return seen, order
+
+    seen, order = run_virtual(main())
+    assert seen == 0.0
+    assert order == ["job", "timer"]
+
+
+def test_a_job_reading_a_pipe_holds_the_clock() -> None:
+    """A job blocked reading a child process's output waits on work outside the simulated
+    world, not on the network: like CPU work it costs no simulated time, so the timer due
+    in 1 s fires after it (the OpenAI SDK reads `uname -p` this way on a first request)."""
+
+    async def main() -> tuple[float, list[str]]:
+        loop = asyncio.get_running_loop()
+        order: list[str] = []
+        loop.call_later(1, order.append, "timer")
+
+        def child() -> str:
+            return subprocess.check_output(["sh", "-c", "sleep 0.3; echo job"], text=True)
+
+        order.append((await loop.run_in_executor(None, child)).strip())
+        seen = loop.time()
+        await asyncio.sleep(2)
         return seen, order
 
     seen, order = run_virtual(main())

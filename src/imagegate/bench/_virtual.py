@@ -8,8 +8,10 @@ means all three of:
 - no callback is ready to run;
 - no socket is ready (a non-blocking ``select`` finds nothing);
 - every executor job (``loop.run_in_executor``, which is how LiteLLM runs its blocking
-  Gemini and Vertex calls) is either done, blocked in a socket wait, or asleep on a lock
-  for more than `_LOCKED_S` (it waits on the loop or another thread, not on the GIL).
+  Gemini and Vertex calls) is either done, blocked in a socket wait (a poll, or a read or
+  write on a socket: on a pipe or a file it waits on work outside the simulated world,
+  which holds the clock), or asleep on a lock for more than `_LOCKED_S` (it waits on the
+  loop or another thread, not on the GIL).
   On Linux the loop reads each job thread's state and current system call from
   ``/proc``; elsewhere it gives a running job `_GRACE_S` real seconds before it counts as
   waiting (correct, but not load-proof).
@@ -30,6 +32,7 @@ import asyncio
 import concurrent.futures
 import itertools
 import math
+import os
 import platform
 import selectors
 import threading
@@ -76,6 +79,19 @@ _WAITING_SYSCALLS: Final[dict[str, frozenset[int]]] = {
 }
 
 
+# Of those, the ones whose first argument is the file descriptor waited on: they count as
+# a wait only on a socket. A job reading a pipe or a file waits on work done outside the
+# simulated world (the OpenAI SDK reads `uname -p` from a child process on a client's
+# first request, through `platform.platform()`), which, like CPU work, costs no simulated
+# time: the clock holds.
+_FD_SYSCALLS: Final[dict[str, frozenset[int]]] = {
+    # read write readv connect accept sendto recvfrom sendmsg recvmsg accept4
+    "x86_64": frozenset({0, 1, 19, 42, 43, 44, 45, 46, 47, 288}),
+    # read write readv accept connect sendto recvfrom sendmsg recvmsg accept4
+    "aarch64": frozenset({63, 64, 65, 202, 203, 206, 207, 211, 212, 242}),
+}
+
+
 # The system call a thread sleeps in when it waits on a lock or a condition (futex).
 _LOCK_SYSCALLS: Final[dict[str, frozenset[int]]] = {
     "x86_64": frozenset({202}),
@@ -90,21 +106,31 @@ threads block this way on work they handed to the loop. Without this rule the lo
 the clock for `_STUCK_S` each time, and one run of LiteLLM took minutes instead of one."""
 
 
-def _asleep_in(tid: int) -> int | None:
-    """The system call thread ``tid`` sleeps in; -1 when it runs (or moved while we
-    looked: ask again later), None when ``/proc`` cannot tell."""
+def _asleep_in(tid: int) -> tuple[int, int] | None:
+    """The system call thread ``tid`` sleeps in and its first argument; (-1, 0) when it
+    runs (or moved while we looked: ask again later), None when ``/proc`` cannot tell."""
     base = f"/proc/self/task/{tid}"
     try:
         state = _state(base)
         if state not in (b"S", b"D"):
-            return -1
+            return -1, 0
         with open(f"{base}/syscall", "rb") as f:
-            call = f.read().split(maxsplit=1)[0]
+            fields = f.read().split(maxsplit=2)
         if _state(base) != state:
-            return -1
-    except (OSError, IndexError):
+            return -1, 0
+        call = int(fields[0]) if fields[0].isdigit() else -1
+        first = int(fields[1], 16) if len(fields) > 1 and fields[1].startswith(b"0x") else -1
+    except (OSError, IndexError, ValueError):
         return None
-    return int(call) if call.isdigit() else -1
+    return call, first
+
+
+def _is_socket(fd: int) -> bool:
+    """Whether ``fd`` of this process is a socket (not a pipe, a file or a device)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    except OSError:
+        return False
 
 
 def _state(base: str) -> bytes:
@@ -215,6 +241,7 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
         self._last_busy: _Job | None = None
         self._syscalls = _WAITING_SYSCALLS.get(platform.machine())
         self._locks = _LOCK_SYSCALLS.get(platform.machine())
+        self._fd_calls = _FD_SYSCALLS.get(platform.machine(), frozenset())
         inner: selectors.BaseSelector = self._selector  # type: ignore[has-type]
         self._selector = _VirtualSelector(inner, self)
 
@@ -287,11 +314,12 @@ class VirtualTimeLoop(asyncio.SelectorEventLoop):
     def _waiting(self, job: _Job, waited_s: float) -> bool:
         """Whether ``job``'s thread waits: in a socket wait, or on a lock for longer than
         `_LOCKED_S`; without ``/proc``, once unseen for `_GRACE_S`."""
-        call = None if self._syscalls is None else _asleep_in(job.tid)
-        if call is None:
+        asleep = None if self._syscalls is None else _asleep_in(job.tid)
+        if asleep is None:
             return waited_s > _GRACE_S
+        call, first = asleep
         if self._syscalls is not None and call in self._syscalls:
-            return True
+            return call not in self._fd_calls or _is_socket(first)
         return waited_s > _LOCKED_S and self._locks is not None and call in self._locks
 
 
