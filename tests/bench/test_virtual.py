@@ -250,6 +250,31 @@ def test_litellm_rows_and_the_targets_against_it_are_not_compared() -> None:
     assert differences(figures(a), figures(b)) == ["$.metrics.imagegate.p95_s: 5.0 != 6.0"]
 
 
+def test_verdicts_across_seeds_against_litellm_are_not_compared() -> None:
+    """Across seeds the verdicts are keyed by the target's name: those against LiteLLM
+    (a preset's too) are left out like the targets they come from; the others compared."""
+
+    def document(against_litellm: bool, against_waterfall: bool) -> dict[str, object]:
+        return {
+            "across_seeds": {
+                "verdicts": {
+                    "healthy": {
+                        "beats litellm on success and p95": {"7": against_litellm},
+                        "imagegate-balanced: beats litellm on success and p95": {
+                            "7": against_litellm
+                        },
+                        "beats waterfall on success and p95": {"7": against_waterfall},
+                    }
+                }
+            }
+        }
+
+    assert differences(figures(document(True, True)), figures(document(False, True))) == []
+    assert differences(figures(document(True, True)), figures(document(True, False))) == [
+        "$.across_seeds.verdicts.healthy.beats waterfall on success and p95.7: true != false"
+    ]
+
+
 @needs("litellm")
 def test_the_others_figures_do_not_depend_on_litellm_running_before_them(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
