@@ -101,7 +101,7 @@ def test_a_job_reading_a_pipe_holds_the_clock() -> None:
         loop.call_later(1, order.append, "timer")
 
         def child() -> str:
-            return subprocess.check_output(["sh", "-c", "sleep 0.3; echo job"], text=True)
+            return subprocess.check_output(["sh", "-c", "sleep 0.05; echo job"], text=True)
 
         order.append((await loop.run_in_executor(None, child)).strip())
         seen = loop.time()

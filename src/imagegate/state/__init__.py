@@ -143,8 +143,9 @@ async def apply_steps(steps: Sequence[Step[Any]], *, now: float) -> list[Any]:
         now: The clock reading they are applied at (the primitives of one router share a
             clock).
     """
-    if not steps:
-        return []
+    applied = apply_steps_now(steps, now=now)  # in this process: no round trip to make
+    if applied is not None:
+        return applied
     first = steps[0].backend
     raw: list[Any]
     ops: list[tuple[str, Operation[Any, Any]]] = []
@@ -153,10 +154,7 @@ async def apply_steps(steps: Sequence[Step[Any]], *, now: float) -> list[Any]:
             break
         ops.append((step.key, step.op))
     else:  # one backend: one round trip
-        if type(first) is MemoryState:  # in this process: no round trip to make
-            raw = first.apply_now(ops, now=now)
-        else:
-            raw = await first.apply_many(ops, now=now)
+        raw = await first.apply_many(ops, now=now)
         return [step.finish(result) for step, result in zip(steps, raw, strict=True)]
     # Several backends: one round trip to each.
     raw = [None] * len(steps)

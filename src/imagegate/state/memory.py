@@ -61,11 +61,6 @@ class MemoryState:
         self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float
     ) -> list[Any]:
         """Apply each ``(key, op)`` in turn, without awaiting, and return the results."""
-        return self.apply_now(ops, now=now)
-
-    def apply_now(self, ops: Sequence[tuple[str, Operation[Any, Any]]], *, now: float) -> list[Any]:
-        """`apply_many` as a plain call: nothing here waits, so the gate applies its
-        steps directly instead of through a round trip's coroutine."""
         apply = self.apply_one
         return [apply(key, op, now=now) for key, op in ops]
 
