@@ -28,7 +28,7 @@ from imagegate._flight import Flight, Landing
 from imagegate._provider import MAX_REPORTED_COST_PER_IMAGE_USD
 from imagegate._run_view import RunView
 from imagegate.errors import ContentBlocked, ImageGateError, InvalidRequestError
-from imagegate.guards import GateRefusal
+from imagegate.guards import Booked, GateRefusal
 from imagegate.resilience.dispatcher import DispatchTimeout
 
 __all__ = ["AttemptRunner"]
@@ -88,18 +88,28 @@ class AttemptRunner:
     async def land(self, flight: Flight) -> Landing:
         """Run ``flight`` to its landing."""
         run = self._run
-        engine = run.engine
-        slot = None
+        engine, guards = run.engine, run.guards
+        route = flight.option.route.name
+        # A slot free now, and a gate whose bookings all live in this process, are taken
+        # at once: no coroutine, no shield, as nothing waits.
+        slot = engine.dispatcher.acquire_now(route)
         try:
-            try:
-                slot = await engine.dispatcher.acquire(
-                    flight.option.route.name, timeout_s=self._run.time.remaining()
-                )
-            except DispatchTimeout:
-                return Landing(flight, skipped="deadline reached while queued", out_of_time=True)
-            refused = await self._pass_gate(flight)
-            if refused is not None:
-                return refused
+            if slot is None:
+                try:
+                    slot = await engine.dispatcher.acquire(route, timeout_s=run.time.remaining())
+                except DispatchTimeout:
+                    return Landing(
+                        flight, skipped="deadline reached while queued", out_of_time=True
+                    )
+            booked = guards.book_now(flight) if guards.local else None
+            if booked is None:
+                booked = await self._book(flight)
+            if booked is None or isinstance(booked, GateRefusal):
+                return _refused(flight, booked)
+            flight.taken = booked.results
+            if booked.wait_s > 0:  # the rate limit's spacing
+                await engine.clock.sleep(booked.wait_s)
+            guards.passed(flight)
             return await self._call(flight)
         except anyio.get_cancelled_exc_class():
             # Shielded so the bookkeeping survives the cancellation, but bounded: a shared
@@ -110,34 +120,19 @@ class AttemptRunner:
         finally:
             if slot is not None:
                 slot.release()
-            engine.in_flight[(flight.option.route.name, flight.option.size)] -= 1
-            run.guards.land(flight)
+            engine.in_flight[(route, flight.option.size)] -= 1
+            guards.land(flight)
 
-    async def _pass_gate(self, flight: Flight) -> Landing | None:
-        """Book at the gate and wait for the rate limit; the landing of a refusal, or
-        None once through (what was booked is then in ``flight.taken``)."""
-        run = self._run
-        booked = None
+    async def _book(self, flight: Flight) -> Booked | GateRefusal | None:
+        """The gate's bookings in shared state: what was booked, the refusal, or None
+        when the shared state did not answer in time."""
         # Shielded: a round trip cancelled half-way may have booked in shared state what
         # this request would never learn of, and so never hand back. Bounded like the
         # cleanup; a pending cancellation lands at the next checkpoint, once what was
         # booked is held in the flight for the handler to return.
-        if run.guards.local:  # all in this process: nothing waits, nothing to shield
-            booked = run.guards.book_now(flight)
-        if booked is None:
-            with _bounded_shield():
-                booked = await run.guards.book(flight)
-        if booked is None:
-            return Landing(flight, skipped="shared state did not answer in time")
-        if isinstance(booked, GateRefusal):
-            if booked.error is not None:
-                return Landing(flight, stop=booked.error)
-            return Landing(flight, skipped=booked.reason)
-        flight.taken = booked.results
-        if booked.wait_s > 0:
-            await run.engine.clock.sleep(booked.wait_s)
-        run.guards.passed(flight)
-        return None
+        with _bounded_shield():
+            return await self._run.guards.book(flight)
+        return None  # the shield's deadline passed
 
     async def _call(self, flight: Flight) -> Landing:
         """Make the call (unless the deadline ran out meanwhile), record it, settle it."""
@@ -201,6 +196,15 @@ class AttemptRunner:
             run.attempts.append(attempt)
             attempt_ended(run, flight.option.route, attempt)
         await run.guards.release(flight, attempt, cancelled=True)
+
+
+def _refused(flight: Flight, refusal: GateRefusal | None) -> Landing:
+    """The landing of a flight the gate refused (None: the shared state did not answer)."""
+    if refusal is None:
+        return Landing(flight, skipped="shared state did not answer in time")
+    if refusal.error is not None:
+        return Landing(flight, stop=refusal.error)
+    return Landing(flight, skipped=refusal.reason)
 
 
 def _is_evidence(error: ImageGateError | None) -> bool:

@@ -117,9 +117,11 @@ async def _call_in_task(flight: Flight, call: ProviderRequest, timeout_s: float 
 async def _call_here(flight: Flight, call: ProviderRequest, timeout_s: float | None) -> Answer:
     """The call of an adapter that ends when cancelled, in the request's own task, under
     ``timeout_s`` of the router's clock: a clock with a ``scale`` sets the timeout on the
-    loop's own timer, others (the fake clock) through a timer task that sleeps on them."""
-    option = flight.option
-    clock, when, timer = flight.run.engine.clock, None, None
+    loop's own timer, others (the fake clock) through a timer task that sleeps on them.
+    The adapter is awaited here, with no frame between: every resumption of its call
+    passes through each frame of the request's await chain."""
+    option, engine = flight.option, flight.run.engine
+    clock, when, timer = engine.clock, None, None
     if timeout_s is not None:
         scale = getattr(clock, "scale", None)
         if isinstance(scale, float):
@@ -128,8 +130,12 @@ async def _call_here(flight: Flight, call: ProviderRequest, timeout_s: float | N
         async with asyncio.timeout_at(when) as scope:
             if timeout_s is not None and when is None:
                 timer = asyncio.get_running_loop().create_task(_expire(clock, timeout_s, scope))
-            return await _answer(flight, call)
-    except TimeoutError as exc:  # the scope's own: `_answer` turns every other into one
+            try:
+                answer: object = await engine.providers[option.index].generate(call)
+            except Exception as exc:  # never the scope's: it ends the call as it leaves
+                return None, _adapter_error(flight, exc)
+        return _checked(flight, answer)
+    except TimeoutError as exc:  # the scope's own: the adapter's became an error above
         # The cancellation's traceback runs through the adapter's frames (and through
         # them to this request): cut loose, so the request is freed as it ends.
         detach(exc)
@@ -196,37 +202,46 @@ def _wake(answered: asyncio.Future[None]) -> None:
 async def _invoke(flight: Flight, call: ProviderRequest, answered: asyncio.Future[None]) -> Answer:
     """The adapter's answer, or what it raised or returned instead, as an error; sets
     ``answered`` as it ends, however it ends."""
-    try:
-        return await _answer(flight, call)
-    finally:
-        _wake(answered)
-
-
-async def _answer(flight: Flight, call: ProviderRequest) -> Answer:
-    """The adapter's answer, or what it raised or returned instead, as an error."""
-    option, log = flight.option, flight.run.log
-    route, size = option.route, option.size
+    option = flight.option
     try:
         answer: object = await flight.run.engine.providers[option.index].generate(call)
-    except ProviderError as exc:
-        return None, detach(exc).bind(route=route.name, size=size)
-    except ImageGateError as exc:
-        return None, detach(exc)
-    except Exception as exc:  # a buggy adapter must not take the request down
-        # As text, never exc_info: renderers that show locals would reach the key.
-        log.error(
-            "attempt.adapter_bug", route=route.name, size=size,
-            exception=render_traceback(exc),
-        )  # fmt: skip
-        return None, UpstreamError(
-            f"adapter raised {type(exc).__name__}: {exc}",
-            route=route.name,
-            size=size,
-            retryable=False,
-        )
-    error = _malformed(answer, route.name, size)
+    except Exception as exc:
+        return None, _adapter_error(flight, exc)
+    finally:
+        _wake(answered)
+    return _checked(flight, answer)
+
+
+def _adapter_error(flight: Flight, exc: Exception) -> ImageGateError:
+    """What the adapter raised, as the attempt's error: its own error bound to the
+    option, or a buggy adapter's exception as a non-retryable `UpstreamError` (a buggy
+    adapter must not take the request down)."""
+    option = flight.option
+    route, size = option.route, option.size
+    if isinstance(exc, ProviderError):
+        return detach(exc).bind(route=route.name, size=size)
+    if isinstance(exc, ImageGateError):
+        return detach(exc)
+    # As text, never exc_info: renderers that show locals would reach the key.
+    flight.run.log.error(
+        "attempt.adapter_bug", route=route.name, size=size, exception=render_traceback(exc)
+    )
+    return UpstreamError(
+        f"adapter raised {type(exc).__name__}: {exc}",
+        route=route.name,
+        size=size,
+        retryable=False,
+    )
+
+
+def _checked(flight: Flight, answer: object) -> Answer:
+    """The adapter's answer, or why it is not a usable `ProviderResponse`, as an error."""
+    option = flight.option
+    error = _malformed(answer, option.route.name, option.size)
     if error is not None:
-        log.error("attempt.adapter_bug", route=route.name, size=size, error=error.message)
+        flight.run.log.error(
+            "attempt.adapter_bug", route=option.route.name, size=option.size, error=error.message
+        )
         return None, error
     return answer, None  # type: ignore[return-value]  # checked by _malformed
 

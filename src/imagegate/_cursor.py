@@ -116,9 +116,10 @@ class OptionCursor:
     async def next_start(self) -> Start | None:
         """The next option to try and its attempt number, once any backoff is slept;
         None when nothing is left (see the module docstring)."""
-        retry = await self._retry_last()
-        if retry is not None:
-            return retry
+        if self._retry is not None:  # asked only then: no coroutine for nothing
+            retry = await self._retry_last()
+            if retry is not None:
+                return retry
         ranked = False
         while self._pos < len(self.options) and not self.blocked:
             if self._run.time.expired():

@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from typing import Any, Final, TextIO
 
 import structlog
@@ -123,23 +123,23 @@ class RequestLog:
         request_id: The id to bind.
     """
 
-    __slots__ = ("_base", "_bound", "request_id")
+    __slots__ = ("_base", "_bound", "is_enabled_for", "request_id")
 
     def __init__(self, base: EventLogger, request_id: str) -> None:
         self._base = base
         self._bound: EventLogger | None = None
         self.request_id = request_id
+        # The stdlib logger's own check, bound once: asked several times per attempt,
+        # it is then one call, not two methods around it.
+        self.is_enabled_for: Callable[[int], bool] = base._logger.isEnabledFor
+        """Whether events at a level are logged (the stdlib logger decides)."""
 
     def _logger(self, level: int) -> EventLogger | None:
-        if not self._base.is_enabled_for(level):
+        if not self.is_enabled_for(level):
             return None
         if self._bound is None:
             self._bound = self._base.bind(request_id=self.request_id)
         return self._bound
-
-    def is_enabled_for(self, level: int) -> bool:
-        """Whether events at ``level`` are logged."""
-        return self._base.is_enabled_for(level)
 
     def debug(self, event: str, **fields: Any) -> None:
         """Log ``event`` at debug level."""

@@ -13,7 +13,7 @@ import os
 import random
 import traceback
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Coroutine, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -307,21 +307,29 @@ class Router:
             allow_backup=allow_backup,
             **inputs,
         )
-        return await self.run(request)
+        try:  # `run`, awaited here: one frame less on every resumption of the request
+            return await self._execute(request)
+        except ImageGateError as exc:
+            traceback.clear_frames(exc.__traceback__)  # see `run`
+            raise
 
     async def run(self, request: ImageRequest) -> ImageResult:
         """Run an already validated `ImageRequest` (what `generate` does after validating)."""
-        if not self._open:
-            raise ConfigurationError("use the router inside 'async with router:' (or await open())")
-        request_id = f"{self._id_prefix}{next(self._ids):08x}"
         try:
-            return await RequestRun(self._engine, request, request_id).execute()
+            return await self._execute(request)
         except ImageGateError as exc:
             # The run's finished frames in the traceback hold the run, which holds the
             # error (its attempts' records): without their locals, reference counting
             # frees the request as the error is dropped, with no cycle left to collect.
             traceback.clear_frames(exc.__traceback__)
             raise
+
+    def _execute(self, request: ImageRequest) -> Coroutine[Any, Any, ImageResult]:
+        """``request``'s run, to await (refused at once outside ``async with``)."""
+        if not self._open:
+            raise ConfigurationError("use the router inside 'async with router:' (or await open())")
+        request_id = f"{self._id_prefix}{next(self._ids):08x}"
+        return RequestRun(self._engine, request, request_id).execute()
 
     def generate_many(
         self,

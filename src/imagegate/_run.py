@@ -23,6 +23,9 @@ they need (the race), so none of them imports this module back.
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
+from typing import Any
+
 from imagegate import _otel
 from imagegate._answer import build_failure, build_result
 from imagegate._attempt import AttemptRunner
@@ -30,6 +33,7 @@ from imagegate._cursor import OptionCursor
 from imagegate._deadline import TimeBudget
 from imagegate._engine import Engine
 from imagegate._events import log_request_end
+from imagegate._flight import Landing
 from imagegate._hedging import Hedging
 from imagegate._logging import RequestLog
 from imagegate._otel import RequestTrace, Telemetry
@@ -87,21 +91,39 @@ class RequestRun:
         )
         self.guards.open(self)
 
-    async def execute(self) -> ImageResult:
-        """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded`."""
+    def execute(self) -> Coroutine[Any, Any, ImageResult]:
+        """Run the request; the result, or `AllRoutesFailed` / `BudgetExceeded` (to
+        await: without telemetry, the run itself, with no frame around it)."""
         telemetry = self.telemetry
-        try:
-            if telemetry is None:
-                return await self._execute()
-            return await telemetry.run(self, self._execute)
-        finally:
-            # The parts hold the run, and the run its parts: without this, each request
-            # would leave a cycle for the garbage collector (with its images, until a
-            # collection); with 32 requests in flight that cost ~36 µs a request.
-            del self.cursor, self.hedging, self.runner
+        if telemetry is None:
+            return self._execute()
+        return self._traced(telemetry)
 
     async def _execute(self) -> ImageResult:
-        end = await run_solo(self.cursor, self.hedging, self.runner, self.engine.clock)
+        try:
+            return self._end(
+                await run_solo(self.cursor, self.hedging, self.runner, self.engine.clock)
+            )
+        finally:
+            self._unlink()
+
+    async def _traced(self, telemetry: Telemetry) -> ImageResult:
+        try:
+            return await telemetry.run(self, self._solo)
+        finally:
+            self._unlink()
+
+    async def _solo(self) -> ImageResult:
+        return self._end(await run_solo(self.cursor, self.hedging, self.runner, self.engine.clock))
+
+    def _unlink(self) -> None:
+        # The parts hold the run, and the run its parts: without this, each request
+        # would leave a cycle for the garbage collector (with its images, until a
+        # collection); with 32 requests in flight that cost ~36 µs a request.
+        del self.cursor, self.hedging, self.runner
+
+    def _end(self, end: Landing | None) -> ImageResult:
+        """The result of the landing that ended the request, or the error that ends it."""
         if end is None:
             failure = build_failure(self)
             log_request_end(self.log, failure)

@@ -197,6 +197,16 @@ class Dispatcher:
         finally:
             held.release()
 
+    def acquire_now(self, route: str) -> Slot | None:
+        """A slot for ``route`` if one is free right now (the caller must `Slot.release`
+        it), else None, with nothing queued: `acquire` without a coroutine when nothing
+        would wait."""
+        if self._free_for(route):
+            # By the invariant below, no queued waiter is eligible, so taking it is fair.
+            self._book(route)
+            return Slot(self, route, self._clock.now())
+        return None
+
     async def acquire(self, route: str, *, timeout_s: float | None = None) -> Slot:
         """Wait for a slot for ``route``; the caller must `Slot.release` it.
 
