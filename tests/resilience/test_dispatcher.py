@@ -36,6 +36,34 @@ async def test_slots_are_granted_at_once_under_the_limits(clock: FakeClock) -> N
     assert slot.released
 
 
+async def test_acquire_now_takes_a_free_slot_and_never_queues(clock: FakeClock) -> None:
+    """`acquire_now` hands out a free slot as `acquire` would; with the route or the
+    dispatcher full it returns None, queueing nothing and counting no timeout, and a
+    queued caller keeps its turn."""
+    dispatcher = Dispatcher(max_in_flight=2, route_limits={"a": 1}, clock=clock)
+    held = dispatcher.acquire_now("a")
+    assert held is not None
+    assert held.route == "a"
+    assert dispatcher.acquire_now("a") is None  # the route is full
+    other = dispatcher.acquire_now("b")
+    assert other is not None
+    assert dispatcher.acquire_now("c") is None  # the dispatcher is full
+    waiter = await _spawn(clock, dispatcher.acquire("c"))
+    held.release()  # a free slot goes to the queued caller, not to a later acquire_now
+    assert dispatcher.acquire_now("c") is None
+    granted = await waiter
+    stats = dispatcher.statistics()
+    assert (stats.in_flight, stats.waiting, stats.granted_total, stats.timed_out_total) == (
+        2,
+        0,
+        3,
+        0,
+    )
+    granted.release()
+    other.release()
+    assert dispatcher.statistics().in_flight == 0
+
+
 async def test_waiters_are_served_in_arrival_order(clock: FakeClock) -> None:
     """When the global limit is reached, queued callers get slots first come, first served."""
     dispatcher = Dispatcher(max_in_flight=1, clock=clock)
