@@ -141,7 +141,7 @@ class BreakerAcquire:
         """Closed: a call permit. Half-open with a free probe slot: a probe permit."""
         record, moved = (state or BreakerRecord()).at(self.policy, now)
         if record.state == "closed":
-            return record, (BreakerPermit(probe=False, token=now), moved)
+            return record, (BreakerPermit(False, now), moved)  # (probe, token): every call
         if record.state == "half_open" and (
             len(record.probes) + record.probe_successes < self.policy.half_open_probes
         ):

@@ -129,13 +129,14 @@ class LedgerSettle:
                 break
         else:
             rows.append((self.route, billed, possibly, 1))
+        # In field order, not by keyword: every attempt settles here (see `LedgerReserve`).
         new = LedgerState(
-            billed_usd=current.billed_usd + billed,
-            possibly_billed_usd=current.possibly_billed_usd + possibly,
+            current.billed_usd + billed,
+            current.possibly_billed_usd + possibly,
             # max(): float drift must not leave a tiny negative reservation behind.
-            reserved_usd=max(0.0, current.reserved_usd - self.estimate_usd),
-            open_reservations=max(0, current.open_reservations - 1),
-            by_route=tuple(rows),
+            max(0.0, current.reserved_usd - self.estimate_usd),
+            max(0, current.open_reservations - 1),
+            tuple(rows),
         )
         return new, None
 
