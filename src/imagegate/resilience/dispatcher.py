@@ -220,10 +220,9 @@ class Dispatcher:
         Raises:
             DispatchTimeout: ``timeout_s`` ran out before a slot was free.
         """
-        if self._free_for(route):
-            # By the invariant below, no queued waiter is eligible, so taking it is fair.
-            self._book(route)
-            return Slot(self, route, self._clock.now())
+        slot = self.acquire_now(route)
+        if slot is not None:
+            return slot
         started = self._clock.now()
         if timeout_s is not None and timeout_s <= 0:
             self._timed_out_total += 1
