@@ -6,9 +6,10 @@ cancelled) is cancelled and given `ABANDON_GRACE_S` of clock time to end, and on
 ignores the cancellation is abandoned (held by the engine, never awaited) so the request
 still ends on time. An adapter that promises to end when cancelled (``ends_when_cancelled
 = True``, as every built-in adapter does) is called in the request's own task instead,
-under an `asyncio.timeout` on the router's clock: no task, no wake-up future and one turn
-of the loop less per attempt. Whatever the adapter raises or returns instead of a
-`ProviderResponse` becomes the attempt's error.
+under a deadline on the router's clock (`imagegate._expiry`: one loop timer for every
+attempt's): no task, no wake-up future and one turn of the loop less per attempt.
+Whatever the adapter raises or returns instead of a `ProviderResponse` becomes the
+attempt's error.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any, get_args
 
 import anyio
 
+from imagegate._expiry import Expiry
 from imagegate._flight import Flight
 from imagegate._plan import Option
 from imagegate._provider import ProviderRequest, ProviderResponse
@@ -116,36 +118,40 @@ async def _call_in_task(flight: Flight, call: ProviderRequest, timeout_s: float 
 
 async def _call_here(flight: Flight, call: ProviderRequest, timeout_s: float | None) -> Answer:
     """The call of an adapter that ends when cancelled, in the request's own task, under
-    ``timeout_s`` of the router's clock: a clock with a ``scale`` sets the timeout on the
-    loop's own timer, others (the fake clock) through a timer task that sleeps on them.
+    ``timeout_s`` of the router's clock: a clock with a ``scale`` keeps the deadline with
+    the loop's (`Engine.deadlines`: one loop timer for every attempt), others (the fake
+    clock) through a timer task that sleeps on them.
     The adapter is awaited here, with no frame between: every resumption of its call
     passes through each frame of the request's await chain."""
     option, engine = flight.option, flight.run.engine
-    clock, when, timer = engine.clock, None, None
+    expiry = timer = None
     if timeout_s is not None:
+        clock, loop = engine.clock, asyncio.get_running_loop()
         scale = getattr(clock, "scale", None)
         if isinstance(scale, float):
-            when = asyncio.get_running_loop().time() + max(0.0, timeout_s) * scale
+            expiry = engine.deadlines(loop).enter(loop.time() + max(0.0, timeout_s) * scale)
+        else:
+            expiry = Expiry.of_current_task()
+            timer = loop.create_task(_expire(clock, timeout_s, expiry))
     try:
-        async with asyncio.timeout_at(when) as scope:
-            if timeout_s is not None and when is None:
-                timer = asyncio.get_running_loop().create_task(_expire(clock, timeout_s, scope))
-            try:
-                answer: object = await engine.providers[option.index].generate(call)
-            except Exception as exc:  # never the scope's: it ends the call as it leaves
-                return None, _adapter_error(flight, exc)
-        return _checked(flight, answer)
-    except TimeoutError as exc:  # the scope's own: the adapter's became an error above
-        # The cancellation's traceback runs through the adapter's frames (and through
-        # them to this request): cut loose, so the request is freed as it ends.
-        detach(exc)
-        return None, _timed_out(option, timeout_s)
-    except asyncio.CancelledError:
+        answer: object = await engine.providers[option.index].generate(call)
+    except Exception as exc:  # a deadline that passed meanwhile is taken back as it leaves
+        return None, _adapter_error(flight, exc)
+    except asyncio.CancelledError as exc:
+        if expiry is not None and expiry.leave_cancelled():  # the deadline's own
+            # The cancellation's traceback runs through the adapter's frames (and through
+            # them to this request): cut loose, so the request is freed as it ends.
+            detach(exc)
+            return None, _timed_out(option, timeout_s)
         task = asyncio.current_task()
         if task is not None and task.cancelling() == 0:  # no one cancelled it: the adapter
             return None, _cancelled_by_adapter(option)
         raise
+    else:
+        return _checked(flight, answer)
     finally:
+        if expiry is not None:
+            expiry.leave()
         if timer is not None:
             timer.cancel()
 
@@ -162,10 +168,10 @@ def _cancelled_by_adapter(option: Option) -> UpstreamError:
     )
 
 
-async def _expire(clock: Clock, seconds: float, scope: asyncio.Timeout) -> None:
-    """End ``scope`` once ``seconds`` of ``clock`` time have passed."""
+async def _expire(clock: Clock, seconds: float, expiry: Expiry) -> None:
+    """Expire ``expiry`` once ``seconds`` of ``clock`` time have passed."""
     await clock.sleep(seconds)
-    scope.reschedule(asyncio.get_running_loop().time())
+    expiry.expire()
 
 
 async def _until_answered(

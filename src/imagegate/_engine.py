@@ -10,6 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
+from imagegate._expiry import Deadlines
 from imagegate._plan import Plan, build_plan
 from imagegate._presets import OptionOrder
 from imagegate._provider import Capabilities, Provider
@@ -76,6 +77,7 @@ class Engine(Ranking):
     _plans: dict[tuple[object, ...], Plan] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+    _deadlines: Deadlines | None = field(default=None, init=False, repr=False, compare=False)
 
     def plan(self, request: ImageRequest) -> Plan:
         """The ladder of ``request`` (`imagegate._plan.build_plan`), in the routing
@@ -114,6 +116,15 @@ class Engine(Ranking):
             pipeline = GuardPipeline((*BUILTIN_GUARDS, *self.guards), local=local)
             cached = self._pipeline = (self.guards, pipeline)
         return cached[1]
+
+    def deadlines(self, loop: asyncio.AbstractEventLoop) -> Deadlines:
+        """The attempt deadlines of this router's requests on ``loop`` (one loop timer for
+        all of them). A router used on another loop starts a new set there; the one it
+        used last is held, with its loop, until then."""
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop:
+            deadlines = self._deadlines = Deadlines(loop)
+        return deadlines
 
     def abandon(self, task: asyncio.Task[Any]) -> None:
         """Hold a cancelled adapter call until it ends by itself (``abandoned`` then holds
