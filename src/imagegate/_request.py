@@ -158,6 +158,11 @@ class ImageRequest(BaseModel):
     def _min_size_not_above_size(self) -> ImageRequest:
         if self.min_size is not None and size_rank(self.min_size) > size_rank(self.size):
             raise ValueError(f"min_size {self.min_size} is larger than size {self.size}")
+        # Worked out now, where `cached_property` keeps it: read on every attempt, and on
+        # CPython 3.11 its first read takes a lock.
+        self.__dict__["sizes_allowed"] = (
+            _SIZES_DOWN_TO[(self.size, self.min_size)] if self.allow_downgrade else (self.size,)
+        )
         return self
 
     @cached_property

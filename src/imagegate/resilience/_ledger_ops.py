@@ -96,7 +96,9 @@ class LedgerReserve:
         return new, (True, committed)
 
 
-@dataclass(frozen=True, slots=True)
+# Built for every attempt that ends: not frozen, since a frozen dataclass's __init__ costs
+# several times a plain one's. Never changed once built.
+@dataclass(slots=True)
 class LedgerSettle:
     """Operation: replace a reservation by the attempt's actual cost.
 
@@ -113,8 +115,12 @@ class LedgerSettle:
     route: str
 
     def __post_init__(self) -> None:
-        check_amount("estimate_usd", self.estimate_usd)
-        check_amount("actual_usd", self.actual_usd)
+        estimate, actual = self.estimate_usd, self.actual_usd
+        if not (
+            math.isfinite(estimate) and estimate >= 0 and math.isfinite(actual) and actual >= 0
+        ):
+            check_amount("estimate_usd", estimate)
+            check_amount("actual_usd", actual)
 
     def apply(self, state: LedgerState | None, now: float) -> tuple[LedgerState, None]:
         """Release the reservation and add the cost to its billing bucket and route."""

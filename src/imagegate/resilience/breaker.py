@@ -226,7 +226,8 @@ class CircuitBreaker:
         self, result: tuple[BreakerPermit | None, tuple[BreakerTransition, ...]]
     ) -> BreakerPermit | None:
         permit, moved = result
-        self._log_transitions(moved)
+        if moved:
+            self._log_transitions(moved)
         return permit
 
     async def record_success(self, permit: BreakerPermit, *, duration_s: float) -> None:
