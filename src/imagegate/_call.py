@@ -71,18 +71,19 @@ def call_adapter(flight: Flight, timeout_s: float | None) -> Coroutine[Any, Any,
     it, which every resumption of the request would pass through)."""
     run, option = flight.run, flight.option
     request, route, size = run.request, option.route, option.size
+    # In field order, not by keyword: every attempt builds one (a keyword costs ~0.03 µs).
     call = ProviderRequest(
-        prompt=request.prompt,
-        model=route.model,
-        size=size,
-        aspect_ratio=request.aspect_ratio,
-        n=request.n,
-        seed=request.seed,
-        timeout_s=timeout_s,
-        request_id=run.request_id,
-        options=route.options,
-        images=request.images,  # the request's own tuple: no copy per attempt
-        mask=request.mask,
+        request.prompt,
+        route.model,
+        size,
+        request.aspect_ratio,
+        request.n,
+        request.seed,
+        timeout_s,
+        run.request_id,
+        route.options,
+        request.images,  # the request's own tuple: no copy per attempt
+        request.mask,
     )
     log = run.log
     if log.is_enabled_for(logging.DEBUG):  # every attempt: no fields built for nothing

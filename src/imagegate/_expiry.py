@@ -47,7 +47,7 @@ class Expiry:
     def of_current_task(cls) -> Expiry:
         """A scope for the running task that nothing expires but `expire` (for a timer
         of one's own, as on a clock the loop does not run)."""
-        return cls(_current_task(), None)
+        return cls(_current_task(asyncio.get_running_loop()), None)
 
     def expire(self) -> None:
         """The deadline passed: cancel the task, unless it has left already."""
@@ -98,7 +98,7 @@ class Deadlines:
     def enter(self, when: float) -> Expiry:
         """A scope for the running task that cancels it at ``when`` of the loop's clock
         (at once, on the loop's next turn, when ``when`` has passed)."""
-        expiry = Expiry(_current_task(), self)
+        expiry = Expiry(_current_task(self.loop), self)
         self._seq += 1
         heapq.heappush(self._heap, (when, self._seq, expiry))
         if self._timer is None or when < self._timer_at:
@@ -140,8 +140,8 @@ class Deadlines:
         return f"Deadlines(entries={len(self._heap)}, dead={self._dead})"
 
 
-def _current_task() -> asyncio.Task[Any]:
-    task = asyncio.current_task()
+def _current_task(loop: asyncio.AbstractEventLoop) -> asyncio.Task[Any]:
+    task = asyncio.current_task(loop)
     if task is None:
         raise RuntimeError("a deadline scope must be entered inside a task")
     return task

@@ -48,6 +48,21 @@ def classify(detail: str) -> SkipReason:
     return "guard"
 
 
+_NOT_NEEDED: dict[OptionKey, SkippedOption] = {}
+"""The ``not_needed`` record of each (route, size): the same for every request that did
+not need it (a larger size delivered first), and immutable, so built once and shared."""
+_NOT_NEEDED_MAX = 1024
+
+
+def _not_needed(key: OptionKey) -> SkippedOption:
+    skipped = _NOT_NEEDED.get(key)
+    if skipped is None:
+        if len(_NOT_NEEDED) >= _NOT_NEEDED_MAX:  # route names are the caller's: bounded
+            _NOT_NEEDED.clear()
+        skipped = _NOT_NEEDED[key] = SkippedOption(key[0], key[1], "not_needed")
+    return skipped
+
+
 class SkipRecord:
     """The reasons a request's options were not tried, gathered while it runs.
 
@@ -101,7 +116,11 @@ class SkipRecord:
             recorded = self._reasons.get(key)
             if recorded is None:
                 reason, detail = self._never_reached(option, winner, soonest_first, otherwise)
-                recorded = SkippedOption(option.route.name, option.size, reason, detail)
+                recorded = (
+                    _not_needed(key)
+                    if reason == "not_needed"
+                    else SkippedOption(option.route.name, option.size, reason, detail)
+                )
             listed.append(recorded)
         return tuple(listed)
 
