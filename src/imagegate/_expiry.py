@@ -38,7 +38,7 @@ class Expiry:
     __slots__ = ("_cancelling", "_deadlines", "_state", "_task")
 
     def __init__(self, task: asyncio.Task[Any], deadlines: Deadlines | None) -> None:
-        self._task = task
+        self._task: asyncio.Task[Any] | None = task
         self._cancelling = task.cancelling()
         self._state = _LIVE
         self._deadlines = deadlines
@@ -51,16 +51,19 @@ class Expiry:
 
     def expire(self) -> None:
         """The deadline passed: cancel the task, unless it has left already."""
-        if self._state == _LIVE:
+        if self._state == _LIVE and self._task is not None:
             self._state = _EXPIRED
             self._task.cancel()
 
     def leave(self) -> bool:
         """The task leaves other than by the scope's cancellation; whether the deadline
         had passed (its cancellation request is taken back)."""
-        state, self._state = self._state, _LEFT
-        if state == _EXPIRED:
-            self._task.uncancel()
+        state, task = self._state, self._task
+        # Let go of the task at once: a dead entry waits in the heap until it is swept,
+        # and a finished task holds its result (a request's images) until it is freed.
+        self._state, self._task = _LEFT, None
+        if state == _EXPIRED and task is not None:
+            task.uncancel()
             return True
         if state == _LIVE and self._deadlines is not None:
             self._deadlines.left()
@@ -70,11 +73,12 @@ class Expiry:
         """The task leaves with a `CancelledError`: whether it is this scope's (True: the
         deadline passed and no one else asked to cancel the task meanwhile) or another's,
         to be raised on (False)."""
-        if self._state != _EXPIRED:
+        task = self._task
+        if self._state != _EXPIRED or task is None:
             self.leave()
             return False
-        self._state = _LEFT
-        return self._task.uncancel() <= self._cancelling
+        self._state, self._task = _LEFT, None
+        return task.uncancel() <= self._cancelling
 
 
 class Deadlines:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
+import weakref
 
 import pytest
 
@@ -110,6 +112,27 @@ async def test_dead_entries_are_swept_out() -> None:
     for _ in range(1000):
         assert not deadlines.enter(loop.time() + _LATER).leave()
     assert len(deadlines) <= 2 * 65
+
+
+async def test_a_dead_entry_does_not_hold_its_task_or_result() -> None:
+    """A call that ended in time leaves its entry in the heap until the heap is swept;
+    the entry must not keep the finished task alive, nor the task its result (a
+    request's images)."""
+    loop = asyncio.get_running_loop()
+    deadlines = Deadlines(loop)
+
+    async def call() -> bytes:
+        assert not deadlines.enter(loop.time() + _LATER).leave()
+        return bytes(1024)  # the result a finished task holds
+
+    task = asyncio.create_task(call())
+    await task
+    gone = weakref.ref(task)
+    del task
+    await asyncio.sleep(0)  # the loop lets go of the callback that woke this task
+    gc.collect()
+    assert len(deadlines) == 1  # the dead entry is still there
+    assert gone() is None
 
 
 async def test_a_scope_of_its_own_expires_only_when_told() -> None:
