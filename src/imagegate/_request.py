@@ -160,15 +160,16 @@ class ImageRequest(BaseModel):
             raise ValueError(f"min_size {self.min_size} is larger than size {self.size}")
         # Worked out now, where `cached_property` keeps it: read on every attempt, and on
         # CPython 3.11 its first read takes a lock.
-        self.__dict__["sizes_allowed"] = (
-            _SIZES_DOWN_TO[(self.size, self.min_size)] if self.allow_downgrade else (self.size,)
-        )
+        self.__dict__["sizes_allowed"] = self._tiers()
         return self
 
     @cached_property
     def sizes_allowed(self) -> tuple[Size, ...]:
         """Tiers this request accepts, largest first: the requested one, then smaller
         ones down to ``min_size`` when downgrading is allowed."""
+        return self._tiers()
+
+    def _tiers(self) -> tuple[Size, ...]:
         if not self.allow_downgrade:
             return (self.size,)
         return _SIZES_DOWN_TO[(self.size, self.min_size)]

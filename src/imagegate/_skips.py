@@ -118,7 +118,7 @@ class SkipRecord:
                 reason, detail = self._never_reached(option, winner, soonest_first, otherwise)
                 recorded = (
                     _not_needed(key)
-                    if reason == "not_needed"
+                    if reason == "not_needed" and not detail
                     else SkippedOption(option.route.name, option.size, reason, detail)
                 )
             listed.append(recorded)

@@ -115,12 +115,8 @@ class LedgerSettle:
     route: str
 
     def __post_init__(self) -> None:
-        estimate, actual = self.estimate_usd, self.actual_usd
-        if not (
-            math.isfinite(estimate) and estimate >= 0 and math.isfinite(actual) and actual >= 0
-        ):
-            check_amount("estimate_usd", estimate)
-            check_amount("actual_usd", actual)
+        check_amount("estimate_usd", self.estimate_usd)
+        check_amount("actual_usd", self.actual_usd)
 
     def apply(self, state: LedgerState | None, now: float) -> tuple[LedgerState, None]:
         """Release the reservation and add the cost to its billing bucket and route."""
