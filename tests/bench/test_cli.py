@@ -68,6 +68,8 @@ def test_overhead_and_throughput_run(capsys: pytest.CaptureFixture[str]) -> None
     out = capsys.readouterr().out
     assert "null provider" in out
     assert "router/adapter" in out
+    assert "deadline/adapter" in out
+    assert "0.95× allows" in out
     assert "requests per CPU-second" in out
 
 

@@ -120,10 +120,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         default=("contest",),
         metavar="LIST",
         help="contest (the contenders on the scenarios), overhead (null-provider µs per "
-        "request), throughput (router vs adapter vs SDK, per CPU-second), memory (peak RSS "
-        "with 32 4K requests), edit-memory (16 edits of 4 x 4 MB inputs), profile (where a "
-        "request's µs go, by module); comma-separated or 'all' "
-        "(default: contest)",
+        "request), throughput (router vs adapter vs SDK, and the adapter under a bare "
+        "deadline, per CPU-second), memory (peak RSS with 32 4K requests), edit-memory (16 "
+        "edits of 4 x 4 MB inputs), profile (where a request's µs go, by module); "
+        "comma-separated or 'all' (default: contest)",
     )
     load = parser.add_argument_group("load")
     load.add_argument("--requests", type=_positive_int, default=_DEFAULTS.requests, metavar="N")

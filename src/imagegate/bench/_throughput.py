@@ -10,6 +10,9 @@ discarded:
 - ``adapter``: the imagegate adapter's ``generate`` (SDK plus mapping and image checks),
   with an attempt timeout as the router's calls carry one (google-genai copies its HTTP
   options for a call with a timeout of its own: that is the adapter's work either way);
+- ``deadline``: the adapter's ``generate`` inside an ``asyncio.timeout`` and nothing else
+  — the least a router that keeps a deadline could do around the call, to tell what
+  wrapping the call costs at all under this load from what the router's own work costs;
 - ``router``: ``Router.generate`` over that adapter.
 
 Each way sends the same prompts (so the simulator answers each way with the same
@@ -18,12 +21,15 @@ this process (`time.process_time`: every thread of the client, nothing of the si
 or of other processes on the machine) and in wall time. The headline is requests per
 CPU-second — what one client process serves when its CPU is the limit — which does not
 move with the machine's load the way requests per second of wall time do (those are
-kept as a secondary figure). The ratios ``router / adapter`` (target: ≥ 0.95) and
-``adapter / sdk`` are taken within each round and reported as their median and range.
+kept as a secondary figure). The ratios ``router / adapter`` (target: ≥ 0.95),
+``deadline / adapter`` and ``adapter / sdk`` are taken within each round and reported as
+their median and range, with what the router and the deadline alone cost per request over
+the adapter, in CPU µs.
 """
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import statistics
@@ -45,7 +51,7 @@ from imagegate.providers import ProviderConfig, registry
 __all__ = ["Call", "Round", "ThroughputResult", "summarize", "throughput", "timed_rounds"]
 
 _MODELS: Final = {"gemini": "gemini-3-pro-image", "openai": "gpt-image-2.6-sunburst"}
-_WAYS: Final = ("sdk", "adapter", "router")
+_WAYS: Final = ("sdk", "adapter", "deadline", "router")
 _ATTEMPT_TIMEOUT_S: Final = 60.0
 """The adapter's timeout when called alone (the router's calls carry one it learns)."""
 
@@ -132,12 +138,18 @@ class ThroughputResult:
         sdk_per_cpu_s: Median requests per CPU-second of the client, SDK alone.
         adapter_per_cpu_s: The same, imagegate adapter.
         router_per_cpu_s: The same, imagegate router.
+        deadline_per_cpu_s: The same, the adapter inside an ``asyncio.timeout`` alone.
         router_vs_adapter: Median over rounds of the round's router / adapter
             requests per CPU-second (target: ≥ 0.95).
+        deadline_vs_adapter: Median over rounds of deadline / adapter.
         adapter_vs_sdk: Median over rounds of adapter / SDK, per CPU-second.
         router_vs_sdk: Median over rounds of router / SDK, per CPU-second.
         router_vs_adapter_range: Lowest and highest round's router / adapter.
+        deadline_vs_adapter_range: Lowest and highest round's deadline / adapter.
         adapter_vs_sdk_range: Lowest and highest round's adapter / SDK.
+        router_extra_us: Median over rounds of the router's CPU µs per request above
+            the adapter's in the same round.
+        deadline_extra_us: The same, for the deadline alone.
         sdk_rps: Median requests per second of wall time, SDK alone (moves with the
             machine's load).
         adapter_rps: The same, imagegate adapter.
@@ -152,11 +164,16 @@ class ThroughputResult:
     sdk_per_cpu_s: float
     adapter_per_cpu_s: float
     router_per_cpu_s: float
+    deadline_per_cpu_s: float
     router_vs_adapter: float
+    deadline_vs_adapter: float
     adapter_vs_sdk: float
     router_vs_sdk: float
     router_vs_adapter_range: tuple[float, float]
+    deadline_vs_adapter_range: tuple[float, float]
     adapter_vs_sdk_range: tuple[float, float]
+    router_extra_us: float
+    deadline_extra_us: float
     sdk_rps: float
     adapter_rps: float
     router_rps: float
@@ -179,7 +196,14 @@ def summarize(
         pairs = zip(rounds[top], rounds[bottom], strict=True)
         return [t.per_cpu_s / b.per_cpu_s for t, b in pairs]
 
+    def extra_us(way: str) -> float:
+        pairs = zip(rounds[way], rounds["adapter"], strict=True)
+        return statistics.median(
+            1e6 * (w.cpu_s / w.requests - a.cpu_s / a.requests) for w, a in pairs
+        )
+
     router_adapter, adapter_sdk = ratios("router", "adapter"), ratios("adapter", "sdk")
+    deadline_adapter = ratios("deadline", "adapter")
     return ThroughputResult(
         provider=provider,
         requests=requests,
@@ -187,11 +211,16 @@ def summarize(
         sdk_per_cpu_s=median("sdk", _per_cpu_s),
         adapter_per_cpu_s=median("adapter", _per_cpu_s),
         router_per_cpu_s=median("router", _per_cpu_s),
+        deadline_per_cpu_s=median("deadline", _per_cpu_s),
         router_vs_adapter=statistics.median(router_adapter),
+        deadline_vs_adapter=statistics.median(deadline_adapter),
         adapter_vs_sdk=statistics.median(adapter_sdk),
         router_vs_sdk=statistics.median(ratios("router", "sdk")),
         router_vs_adapter_range=(min(router_adapter), max(router_adapter)),
+        deadline_vs_adapter_range=(min(deadline_adapter), max(deadline_adapter)),
         adapter_vs_sdk_range=(min(adapter_sdk), max(adapter_sdk)),
+        router_extra_us=extra_us("router"),
+        deadline_extra_us=extra_us("deadline"),
         sdk_rps=median("sdk", _per_wall_s),
         adapter_rps=median("adapter", _per_wall_s),
         router_rps=median("router", _per_wall_s),
@@ -264,11 +293,15 @@ async def _one_provider(
                 )
                 return await adapter.generate(call)
 
+            async def deadline(i: int) -> object:
+                async with asyncio.timeout(_ATTEMPT_TIMEOUT_S):
+                    return await direct(i)
+
             async def routed(i: int) -> object:
                 return await router.generate(_prompt(i), size="1K")
 
             timed = await timed_rounds(
-                {"sdk": sdk, "adapter": direct, "router": routed},
+                {"sdk": sdk, "adapter": direct, "deadline": deadline, "router": routed},
                 requests=requests,
                 concurrency=concurrency,
                 rounds=rounds,
@@ -287,7 +320,8 @@ async def throughput(
     concurrency: int = 32,
     rounds: int = 5,
 ) -> list[ThroughputResult]:
-    """Measure SDK vs adapter vs router per CPU-second (see the module docstring)."""
+    """Measure the SDK, the adapter, the adapter under a deadline and the router per
+    CPU-second (see the module docstring)."""
     async with SimulatorProcess(fixed_latency_scenario()) as server:
         return [
             await _one_provider(
