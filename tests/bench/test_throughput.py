@@ -117,3 +117,16 @@ async def test_a_small_run_against_the_simulator_in_its_own_process() -> None:
     assert result.router_vs_adapter > 0
     assert result.router_per_cpu_s > 0
     assert result.router_rps > 0
+    assert result.payload == "small"
+    assert 0 < result.image_bytes < 100_000
+
+
+async def test_realistic_payloads_are_the_byte_sizes_of_real_answers() -> None:
+    """With ``payload="realistic"`` every way gets images as large as real ones: a 1K
+    image of hundreds of kilobytes, where the default's is a few kilobytes."""
+    (result,) = await throughput(
+        providers=("gemini",), requests=2, concurrency=1, rounds=1, payload="realistic"
+    )
+    assert result.payload == "realistic"
+    assert result.image_bytes > 250_000
+    assert all(r.requests == 2 for way in result.rounds.values() for r in way)

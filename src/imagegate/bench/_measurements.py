@@ -58,13 +58,14 @@ async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
 async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
     from imagegate.bench._throughput import throughput
 
-    rows = await throughput(requests=args.throughput_requests)
+    payload = args.throughput_payload
+    rows = await throughput(requests=args.throughput_requests, payload=payload)
     rates = _table(
-        "throughput against the zero-latency simulator (requests per CPU-second of the "
-        "client, 32 in flight, medians of 5 rounds; deadline: the adapter inside an "
-        "asyncio.timeout alone)"
+        f"throughput against the zero-latency simulator, {payload} images (requests per "
+        "CPU-second of the client, 32 in flight, medians of 5 rounds; deadline: the adapter "
+        "inside an asyncio.timeout alone)"
     )
-    for header in ("provider", "SDK", "adapter", "deadline", "router"):
+    for header in ("provider", "image", "SDK", "adapter", "deadline", "router"):
         rates.add_column(header, justify="right")
     ratios = _table("the same rounds' ratios, within each round: median (lowest–highest)")
     for header in ("provider", "router/adapter", "deadline/adapter", "adapter/SDK"):
@@ -77,8 +78,9 @@ async def _throughput(args: argparse.Namespace) -> list[dict[str, Any]]:
         wall.add_column(header, justify="right")
     for r in rows:
         rates.add_row(
-            r.provider, f"{r.sdk_per_cpu_s:.0f}", f"{r.adapter_per_cpu_s:.0f}",
-            f"{r.deadline_per_cpu_s:.0f}", f"{r.router_per_cpu_s:.0f}",
+            r.provider, f"{r.image_bytes / 1024:,.0f} KiB", f"{r.sdk_per_cpu_s:.0f}",
+            f"{r.adapter_per_cpu_s:.0f}", f"{r.deadline_per_cpu_s:.0f}",
+            f"{r.router_per_cpu_s:.0f}",
         )  # fmt: skip
         ratios.add_row(
             r.provider,

@@ -2,8 +2,10 @@
 
 Against a zero-latency simulator (a `Scenario` built in code, running in a child process
 so its CPU time is not the client's), ``concurrency`` workers send ``requests`` requests
-for 1K images three ways, in alternating rounds after one warm-up round per way that is
-discarded:
+for 1K images four ways, in alternating rounds after one warm-up round per way that is
+discarded. Its images are small (kilobytes) unless ``payload="realistic"`` asks for the
+byte sizes of real answers (megabytes of base64), where decoding them costs the adapter
+far more than the router's own work:
 
 - ``sdk``: the official SDK alone (google-genai ``generate_content``; openai
   ``images.generate`` on its aiohttp transport, decoding the base64), no retries;
@@ -47,6 +49,7 @@ from imagegate._router import Router
 from imagegate.bench._serve import SimulatorProcess, fixed_latency_scenario
 from imagegate.bench._setup import raw_gemini_client
 from imagegate.providers import ProviderConfig, registry
+from imagegate.testing._images import Payload
 
 __all__ = ["Call", "Round", "ThroughputResult", "summarize", "throughput", "timed_rounds"]
 
@@ -133,6 +136,8 @@ class ThroughputResult:
 
     Attributes:
         provider: ``"gemini"`` or ``"openai"``.
+        payload: The simulator's images: ``"small"`` or ``"realistic"``.
+        image_bytes: The size of the image each request got (0: not known).
         requests: Requests per round and way.
         concurrency: Workers.
         sdk_per_cpu_s: Median requests per CPU-second of the client, SDK alone.
@@ -159,6 +164,8 @@ class ThroughputResult:
     """
 
     provider: str
+    payload: str
+    image_bytes: int
     requests: int
     concurrency: int
     sdk_per_cpu_s: float
@@ -185,7 +192,13 @@ class ThroughputResult:
 
 
 def summarize(
-    provider: str, *, requests: int, concurrency: int, rounds: Mapping[str, list[Round]]
+    provider: str,
+    *,
+    requests: int,
+    concurrency: int,
+    rounds: Mapping[str, list[Round]],
+    payload: str = "small",
+    image_bytes: int = 0,
 ) -> ThroughputResult:
     """The medians and within-round ratios of the three ways' ``rounds``."""
 
@@ -206,6 +219,8 @@ def summarize(
     deadline_adapter = ratios("deadline", "adapter")
     return ThroughputResult(
         provider=provider,
+        payload=payload,
+        image_bytes=image_bytes,
         requests=requests,
         concurrency=concurrency,
         sdk_per_cpu_s=median("sdk", _per_cpu_s),
@@ -275,7 +290,14 @@ def _prompt(i: int) -> str:
 
 
 async def _one_provider(
-    provider: str, base_url: str, key: str, *, requests: int, concurrency: int, rounds: int
+    provider: str,
+    base_url: str,
+    key: str,
+    *,
+    requests: int,
+    concurrency: int,
+    rounds: int,
+    payload: Payload,
 ) -> ThroughputResult:
     model = _MODELS[provider]
     options: dict[str, Any] = {"quality": "medium"} if provider == "openai" else {}
@@ -284,6 +306,7 @@ async def _one_provider(
         provider, ProviderConfig(api_key=SecretStr(key), base_url=base_url, options=options)
     )
     route = Route(provider, model=model, base_url=base_url, api_key=key, **options)
+    image_bytes = [0]
     try:
         async with Router([route], max_in_flight=2 * concurrency, seed=0) as router:
 
@@ -298,7 +321,9 @@ async def _one_provider(
                     return await direct(i)
 
             async def routed(i: int) -> object:
-                return await router.generate(_prompt(i), size="1K")
+                result = await router.generate(_prompt(i), size="1K")
+                image_bytes[0] = len(result.image.data)  # the same for every request
+                return result
 
             timed = await timed_rounds(
                 {"sdk": sdk, "adapter": direct, "deadline": deadline, "router": routed},
@@ -310,7 +335,14 @@ async def _one_provider(
     finally:
         await adapter.aclose()
         await _close(client)
-    return summarize(provider, requests=requests, concurrency=concurrency, rounds=timed)
+    return summarize(
+        provider,
+        requests=requests,
+        concurrency=concurrency,
+        rounds=timed,
+        payload=payload,
+        image_bytes=image_bytes[0],
+    )
 
 
 async def throughput(
@@ -319,10 +351,11 @@ async def throughput(
     requests: int = 2000,
     concurrency: int = 32,
     rounds: int = 5,
+    payload: Payload = "small",
 ) -> list[ThroughputResult]:
     """Measure the SDK, the adapter, the adapter under a deadline and the router per
     CPU-second (see the module docstring)."""
-    async with SimulatorProcess(fixed_latency_scenario()) as server:
+    async with SimulatorProcess(fixed_latency_scenario(), payload=payload) as server:
         return [
             await _one_provider(
                 provider,
@@ -331,6 +364,7 @@ async def throughput(
                 requests=requests,
                 concurrency=concurrency,
                 rounds=rounds,
+                payload=payload,
             )
             for provider in providers
         ]
