@@ -56,6 +56,10 @@ class Gateway:
         state: Where routers and client limits keep shared state (a `RedisState` for
             replicas); default: the configuration's ``state``, else in memory. It is the
             caller's to close.
+        clock: What the clients' limits count on (a client's ``rpm`` refills with it);
+            default: the event loop's clock, so a client's minute is a real one whatever
+            clock the routers run on (a simulation's scaled clock included). Tests pass
+            a `FakeClock`.
 
     Use as an async context manager (it opens and closes every router);
     `imagegate.gateway.create_app` puts it behind HTTP.
@@ -63,7 +67,13 @@ class Gateway:
 
     __slots__ = ("_open", "clients", "config", "draining", "keys", "routers", "state")
 
-    def __init__(self, config: GatewayConfig, *, state: StateBackend | None = None) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        state: StateBackend | None = None,
+        clock: Clock | None = None,
+    ) -> None:
         self.config = config
         settings = config.router
         self.state: StateBackend = state or settings.state or MemoryState()
@@ -73,9 +83,8 @@ class Gateway:
             model: Router(**{**arguments, "routes": [by_name[name] for name in names]})
             for model, names in config.gateway.models.items()
         }
-        # A client's minute is a real one, whatever clock the routers run on (a
-        # simulation's scaled clock included).
-        clock: Clock = LoopClock()
+        if clock is None:  # a real minute, whatever clock the routers run on
+            clock = LoopClock()
         clients = config.gateway.clients
         self.keys = KeyRing({name: client.key_sha256 for name, client in clients.items()})
         self.clients: dict[str, ClientLimits] = {}
