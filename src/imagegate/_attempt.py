@@ -207,6 +207,9 @@ def _refused(flight: Flight, refusal: GateRefusal | None) -> Landing:
     return Landing(flight, skipped=refusal.reason)
 
 
+_REFUSALS = (ContentBlocked, InvalidRequestError)
+
+
 def _is_evidence(error: ImageGateError | None) -> bool:
     """Whether an outcome says something about the option's health (a refusal does not)."""
-    return not isinstance(error, ContentBlocked | InvalidRequestError)
+    return error is None or not isinstance(error, _REFUSALS)

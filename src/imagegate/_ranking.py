@@ -32,6 +32,7 @@ moment::
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections import Counter
@@ -283,8 +284,10 @@ class Ranking:
             return sorted(options, key=lambda o: tier[(o.route.backup, o.size)])
         return sorted(options, key=lambda o: (tier[(o.route.backup, o.size)], soonest(o)))
 
-    def route_order(self, request: ImageRequest) -> list[int]:
+    def route_order(self, request: ImageRequest) -> Sequence[int]:
         """Route indexes in the order the strategy prefers (backups keep theirs)."""
+        if self.strategy == "priority":
+            return _in_order(len(self.routes))
         indexes = list(range(len(self.routes)))
         if self.strategy == "cheapest":
             inputs = len(request.images)
@@ -310,6 +313,12 @@ class Ranking:
 
             indexes.sort(key=draw, reverse=True)
         return indexes
+
+
+@functools.lru_cache(maxsize=64)
+def _in_order(routes: int) -> tuple[int, ...]:
+    """The route indexes in the routes' own order (the ``priority`` strategy's)."""
+    return tuple(range(routes))
 
 
 def _why_not_first(
