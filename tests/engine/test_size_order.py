@@ -114,7 +114,7 @@ def _sizes(options: list[Option]) -> list[str]:
 async def test_a_burst_explores_an_untried_tier_once(clock: FakeClock) -> None:
     """An untried tier with an attempt in flight and no outcome yet is judged by the
     cold prior again (2K slower than 1K): one request of a burst explores it."""
-    async with Router([Route(FakeProvider(clock=clock), model="m")], clock=clock) as router:
+    async with Router([Route(FakeProvider(clock=clock), model="m")], clock=clock, seed=0) as router:
         engine, rest = router.engine, _options(router)
         assert _sizes(engine.rank_rest(rest, remaining_s=600.0, explore=True)) == ["2K", "1K"]
         engine.in_flight[("fake/m", "2K")] += 1
@@ -126,7 +126,7 @@ async def test_a_dearer_larger_tier_goes_after_the_smaller_one(clock: FakeClock)
     prices = {"1K": 0.134, "2K": 0.268, "4K": 0.24}
     caps = Capabilities(max_n=4, price_usd=prices)
     fake = FakeProvider(clock=clock, capabilities=caps)
-    async with Router([Route(fake, model="m")], clock=clock) as router:
+    async with Router([Route(fake, model="m")], clock=clock, seed=0) as router:
         notes: PassedOver = {}
         ranked = router.engine.rank_rest(
             _options(router), remaining_s=600.0, explore=True, passed_over=notes
