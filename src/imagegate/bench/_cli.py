@@ -189,13 +189,10 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--overhead-requests", type=_positive_int, default=20_000, metavar="N")
     load.add_argument("--throughput-requests", type=_positive_int, default=2_000, metavar="N")
     load.add_argument(
-        "--throughput-payload",
-        choices=("small", "realistic"),
-        default="small",
-        help="the throughput simulator's images: small (kilobytes, the default: the router's "
-        "own work counts most) or realistic (the byte sizes of real answers; ~7 ms of "
-        "client CPU per request, so fewer --throughput-requests)",
-    )
+        "--throughput-payload", choices=("small", "realistic"), default="small",
+        help="the throughput simulator's images: small (kilobytes) or realistic (real "
+        "answers' byte sizes: 2–12 ms of client CPU a request, so fewer requests)",
+    )  # fmt: skip
     load.add_argument("--profile-requests", type=_positive_int, default=5_000, metavar="N")
     load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
     output = parser.add_argument_group("output")
