@@ -7,8 +7,11 @@
    imagegate's targets seed by seed;
 2. ``scenarios-200``: the same contest for one seed, every request recorded, with the
    speed-vs-size chart;
-3. ``overhead``: router overhead (null provider), throughput (SDK vs adapter vs router)
-   and peak memory (32 concurrent 4K requests with realistic payloads).
+3. ``overhead``: router overhead (null provider), throughput (SDK vs adapter vs the
+   adapter under a bare deadline vs router) and peak memory (32 concurrent 4K requests
+   with realistic payloads);
+4. ``throughput-realistic``: the throughput again on images of real answers' byte sizes
+   (300 requests a round: each costs the client milliseconds).
 
 Each writes ``<out>/<name>.json`` (and ``scenarios-200.png``). The contests run on virtual
 time, so the same seeds give the same figures on any machine (LiteLLM's own figures aside:
@@ -28,7 +31,7 @@ from imagegate.bench import bench_main
 
 
 def main() -> int:
-    """Run the three measurements; returns the first non-zero status, else 0."""
+    """Run the four measurements; returns the first non-zero status, else 0."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results")
     parser.add_argument("--seeds", default="0-9", help="the seeds of the spread (default 0-9)")
@@ -41,7 +44,11 @@ def main() -> int:
         "seeds": [*contest, "--seeds", args.seeds, "--jobs", args.jobs],
         "scenarios-200": [*contest, "--seed", args.seed],
         "overhead": ["--measure", "overhead,throughput,memory"],
-    }
+        "throughput-realistic": [
+            "--measure", "throughput", "--throughput-payload", "realistic",
+            "--throughput-requests", "300",
+        ],
+    }  # fmt: skip
     for name, argv in runs.items():
         started = time.perf_counter()
         outputs = ["--json", str(args.out / f"{name}.json")]
