@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
-# Services the test suite needs, installed when missing (called by .ci/run).
+# Services and tools the test suite needs, installed when missing (called by .ci/run).
 # tests/state starts its own redis-server on a free port, so this only installs the
-# binary (Debian's redis-server package) and starts no daemon. Idempotent, quiet, and
-# works as root on a fresh Debian machine with no standard input.
+# binary (Debian's redis-server package) and starts no daemon; tests/bench counts
+# instructions with valgrind (Debian's valgrind package). Idempotent, quiet, and works
+# as root on a fresh Debian machine with no standard input.
 set -euo pipefail
 
-if command -v redis-server >/dev/null 2>&1; then
+PACKAGES=()
+command -v redis-server >/dev/null 2>&1 || PACKAGES+=(redis-server)
+command -v callgrind_control >/dev/null 2>&1 || PACKAGES+=(valgrind)
+if [ "${#PACKAGES[@]}" -eq 0 ]; then
   exit 0
 fi
 
@@ -29,7 +33,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "services: installing redis-server (Debian package)"
+echo "services: installing ${PACKAGES[*]} (Debian packages)"
 $SUDO apt-get update -qq </dev/null >/dev/null
-$SUDO apt-get install -y -qq --no-install-recommends redis-server </dev/null >/dev/null
+$SUDO apt-get install -y -qq --no-install-recommends "${PACKAGES[@]}" </dev/null >/dev/null
 redis-server --version
+valgrind --version

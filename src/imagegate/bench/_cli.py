@@ -21,6 +21,7 @@ from imagegate._request import SIZES
 from imagegate.bench._config import BenchConfig
 from imagegate.bench._contenders import CONTENDERS, ORACLE
 from imagegate.bench._deps import MissingDependency, import_optional
+from imagegate.bench._measurements import add_measurement_arguments
 from imagegate.bench._oracle import DEFAULT_ORACLE_ATTEMPTS
 from imagegate.bench._parallel import contests
 from imagegate.bench._runner import ScenarioResult
@@ -43,7 +44,9 @@ __all__ = [
 ALL_SCENARIOS: Final = ("outage-2026-01-21", "overload-503", "healthy", "free-tier")
 """What ``--scenario all`` runs, in this order."""
 
-MEASUREMENTS: Final = ("contest", "overhead", "throughput", "memory", "edit-memory", "profile")
+MEASUREMENTS: Final = (
+    "contest", "overhead", "throughput", "memory", "edit-memory", "profile", "instructions"
+)  # fmt: skip
 """What ``--measure`` can select (``all`` for every one)."""
 
 _DEFAULTS = BenchConfig()
@@ -122,8 +125,9 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         help="contest (the contenders on the scenarios), overhead (null-provider µs per "
         "request), throughput (router vs adapter vs SDK, and the adapter under a bare "
         "deadline, per CPU-second), memory (peak RSS with 32 4K requests), edit-memory (16 "
-        "edits of 4 x 4 MB inputs), profile (where a request's µs go, by module); "
-        "comma-separated or 'all' (default: contest)",
+        "edits of 4 x 4 MB inputs), profile (where a request's µs go, by module), "
+        "instructions (valgrind's count per request); comma-separated or 'all' "
+        "(default: contest)",
     )
     load = parser.add_argument_group("load")
     load.add_argument("--requests", type=_positive_int, default=_DEFAULTS.requests, metavar="N")
@@ -186,15 +190,7 @@ def add_bench_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="K",
         help=f"attempts per (route, tier) the oracles may use (default {DEFAULT_ORACLE_ATTEMPTS})",
     )
-    load.add_argument("--overhead-requests", type=_positive_int, default=20_000, metavar="N")
-    load.add_argument("--throughput-requests", type=_positive_int, default=2_000, metavar="N")
-    load.add_argument(
-        "--throughput-payload", choices=("small", "realistic"), default="small",
-        help="the throughput simulator's images: small (kilobytes) or realistic (real "
-        "answers' byte sizes: 2–12 ms of client CPU a request, so fewer requests)",
-    )  # fmt: skip
-    load.add_argument("--profile-requests", type=_positive_int, default=5_000, metavar="N")
-    load.add_argument("--memory-concurrency", type=_positive_int, default=32, metavar="N")
+    add_measurement_arguments(load, _positive_int)
     output = parser.add_argument_group("output")
     output.add_argument("--json", type=Path, metavar="PATH", help="write every figure as JSON")
     output.add_argument(

@@ -1,5 +1,5 @@
-"""``imagegate bench --measure overhead,throughput,memory,edit-memory,profile``: real-time
-measurements.
+"""``imagegate bench --measure overhead,throughput,memory,edit-memory,profile,instructions``:
+the measurements of the client's own cost.
 
 These measure the client's own CPU time (throughput too: requests per CPU-second) and
 memory, in real time, on asyncio's own loop
@@ -10,12 +10,29 @@ returns its rows as JSON.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from imagegate.bench._deps import import_optional
 
-__all__ = ["measurements"]
+__all__ = ["add_measurement_arguments", "measurements"]
+
+
+def add_measurement_arguments(
+    group: argparse._ArgumentGroup, positive_int: Callable[[str], int]
+) -> None:
+    """Add how much each measurement runs (``--overhead-requests`` …) to ``group``."""
+    for name, default in (
+        ("overhead-requests", 20_000), ("throughput-requests", 2_000),
+        ("profile-requests", 5_000), ("instructions-requests", 2_000),
+        ("memory-concurrency", 32),
+    ):  # fmt: skip
+        group.add_argument(f"--{name}", type=positive_int, default=default, metavar="N")
+    group.add_argument(
+        "--throughput-payload", choices=("small", "realistic"), default="small",
+        help="the throughput simulator's images: small (kilobytes) or realistic (real "
+        "answers' byte sizes: 2–12 ms of client CPU a request, so fewer requests)",
+    )  # fmt: skip
 
 
 def _console() -> Any:
@@ -35,7 +52,28 @@ async def measurements(args: argparse.Namespace, measures: Sequence[str]) -> dic
         extra["edit-memory"] = await _edit_memory()
     if "profile" in measures:
         extra["profile"] = await _profile(args)
+    if "instructions" in measures:
+        extra["instructions"] = await _instructions(args)
     return extra
+
+
+async def _instructions(args: argparse.Namespace) -> list[dict[str, Any]]:
+    from imagegate.bench._instructions import count_instructions
+
+    rows = await count_instructions(requests=args.instructions_requests)
+    table = _table(
+        "instructions per request with a null provider (valgrind's callgrind; the same on "
+        "any load, repeatable to 0.1%)"
+    )
+    for header in ("tier", "requests", "provider direct", "through the router", "overhead"):
+        table.add_column(header, justify="right")
+    for r in rows:
+        table.add_row(
+            r.size, f"{r.requests:,}", f"{r.direct:,.0f}", f"{r.router:,.0f}",
+            f"{r.overhead:,.0f}",
+        )  # fmt: skip
+    _console().print(table)
+    return [r.to_json() for r in rows]
 
 
 async def _overhead(args: argparse.Namespace) -> list[dict[str, Any]]:
