@@ -38,26 +38,27 @@ class TimeBudget:
         request: The request (its deadline and smallest acceptable size).
     """
 
-    __slots__ = ("_engine", "_request", "_size_ends", "started")
+    __slots__ = ("_ends_at", "_engine", "_request", "_size_ends", "started")
 
     def __init__(self, engine: Engine, request: ImageRequest) -> None:
         self._engine = engine
         self._request = request
         self.started = engine.clock.now()
+        # Read on every step of the request: kept here, where reading it is a slot's read.
+        deadline_s = request.deadline_s
+        self._ends_at = None if deadline_s is None else self.started + deadline_s
         self._size_ends: dict[Size, float | None] = {}
 
     def remaining(self) -> float | None:
         """Seconds left before the deadline, or None without one."""
-        if self._request.deadline_s is None:
-            return None
-        return self._request.deadline_s - (self._engine.clock.now() - self.started)
+        ends_at = self._ends_at
+        return None if ends_at is None else ends_at - self._engine.clock.now()
 
     def remaining_at(self, now: float) -> float | None:
         """Seconds left before the deadline at clock time ``now`` (read by the caller
         once for what it does at one instant), or None without one."""
-        if self._request.deadline_s is None:
-            return None
-        return self._request.deadline_s - (now - self.started)
+        ends_at = self._ends_at
+        return None if ends_at is None else ends_at - now
 
     def expired(self) -> bool:
         """Whether too little of the deadline is left to start another attempt."""
