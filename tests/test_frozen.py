@@ -12,7 +12,7 @@ import pytest
 
 from imagegate import Attempt, ImageResult
 from imagegate._frozen import slot_init
-from imagegate._provider import ProviderRequest
+from imagegate._provider import ProviderRequest, ProviderResponse
 from imagegate.resilience._breaker_ops import BreakerPermit, BreakerRecord
 from imagegate.resilience._ledger_ops import LedgerState
 
@@ -113,7 +113,16 @@ def test_only_frozen_slots_dataclasses_are_taken() -> None:
 
 
 @pytest.mark.parametrize(
-    "cls", [Attempt, ImageResult, ProviderRequest, BreakerRecord, BreakerPermit, LedgerState]
+    "cls",
+    [
+        Attempt,
+        ImageResult,
+        ProviderRequest,
+        ProviderResponse,
+        BreakerRecord,
+        BreakerPermit,
+        LedgerState,
+    ],
 )
 def test_the_records_each_request_builds_take_it(cls: type) -> None:
     """The records built on every request have the faster ``__init__`` (it writes
