@@ -182,8 +182,15 @@ class ImageRequest(BaseModel):
         Any name in ``fields``, even ``cls``, is validated as a field (and refused).
         An input image refused is reported in its own words, naming it (``images[2]``).
         """
+        return cls._from_fields({"prompt": prompt, **fields})
+
+    @classmethod
+    def _from_fields(cls, fields: dict[str, object], /) -> ImageRequest:
+        """`build` from a dict of every field given, ``prompt`` included (what
+        `Router.generate` hands over: one dict, not keyword arguments gathered again)."""
         try:
-            return cls.model_validate({"prompt": prompt, **fields})
+            # The model's validator itself: `model_validate` adds a call with six keywords.
+            return cls.__pydantic_validator__.validate_python(fields)  # type: ignore[no-any-return]
         except ValidationError as exc:
             raise _input_error(exc) or InvalidRequestError.from_validation(exc) from exc
 

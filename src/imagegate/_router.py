@@ -51,8 +51,6 @@ from imagegate.state import MemoryState, StateBackend
 
 __all__ = ["BatchResult", "RouteHealth", "Router"]
 
-_NO_INPUTS: dict[str, object] = {}  # text only: no input fields at all, as before
-
 
 class Router:
     """Routes image requests across providers and sizes until one delivers.
@@ -291,22 +289,21 @@ class Router:
                 ``images[2]``, ``mask``), or no route can take its input images.
             AllRoutesFailed: no option produced an image; carries every attempt.
         """
-        inputs = _NO_INPUTS
+        fields: dict[str, object] = {
+            "prompt": prompt,
+            "size": size,
+            "aspect_ratio": aspect_ratio,
+            "n": n,
+            "seed": seed,
+            "deadline_s": deadline,
+            "min_size": min_size,
+            "allow_downgrade": allow_downgrade,
+            "allow_backup": allow_backup,
+        }
         if images or mask is not None:
             read = await read_inputs(images, mask)
-            inputs = {"images": read.images, "mask": read.mask}
-        request = ImageRequest.build(
-            prompt,
-            size=size,
-            aspect_ratio=aspect_ratio,
-            n=n,
-            seed=seed,
-            deadline_s=deadline,
-            min_size=min_size,
-            allow_downgrade=allow_downgrade,
-            allow_backup=allow_backup,
-            **inputs,
-        )
+            fields["images"], fields["mask"] = read.images, read.mask
+        request = ImageRequest._from_fields(fields)
         try:  # `run`, awaited here: one frame less on every resumption of the request
             return await self._execute(request)
         except ImageGateError as exc:
