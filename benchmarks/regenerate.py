@@ -8,8 +8,9 @@
 2. ``scenarios-200``: the same contest for one seed, every request recorded, with the
    speed-vs-size chart;
 3. ``overhead``: router overhead (null provider), throughput (SDK vs adapter vs the
-   adapter under a bare deadline vs router) and peak memory (32 concurrent 4K requests
-   with realistic payloads);
+   adapter under a bare deadline vs router), peak memory (32 concurrent 4K requests
+   with realistic payloads) and instructions per request (valgrind's callgrind: needs
+   valgrind);
 4. ``throughput-realistic``: the throughput again on images of real answers' byte sizes
    (300 requests a round: each costs the client milliseconds).
 
@@ -43,7 +44,7 @@ def main() -> int:
     runs = {
         "seeds": [*contest, "--seeds", args.seeds, "--jobs", args.jobs],
         "scenarios-200": [*contest, "--seed", args.seed],
-        "overhead": ["--measure", "overhead,throughput,memory"],
+        "overhead": ["--measure", "overhead,throughput,memory,instructions"],
         "throughput-realistic": [
             "--measure", "throughput", "--throughput-payload", "realistic",
             "--throughput-requests", "300",
