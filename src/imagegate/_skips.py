@@ -108,6 +108,16 @@ class SkipRecord:
             otherwise: The reason of an option never reached when no image came.
         """
         tried = {(a.route, a.size) for a in attempts}
+        if winner is not None and not soonest_first and not self._reasons and not self.passed_over:
+            # The usual end: an option delivered and nothing else was recorded, so every
+            # option without an attempt was not needed (`_never_reached` would say so).
+            return self.unsupported + tuple(
+                [
+                    _not_needed(key)
+                    for option in options
+                    if (key := (option.route.name, option.size)) not in tried
+                ]
+            )
         listed = list(self.unsupported)
         for option in options:
             key = (option.route.name, option.size)
