@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import statistics
 
 import pytest
@@ -152,4 +153,21 @@ def test_counts_and_the_estimates_from_them_agree_with_the_statistics(
     assert policy.estimates_from(successes, calls, in_flight=in_flight) == (
         policy.success_estimate(stats, in_flight=in_flight),
         policy.upper_bound(stats, in_flight=in_flight),
+    )
+
+
+@given(st.integers(0, 50), st.integers(0, 50), st.integers(0, 5), st.floats(0.1, 5.0))
+def test_the_estimates_kept_are_each_policys_own(
+    successes: int, extra: int, in_flight: int, prior: float
+) -> None:
+    """Asked again with the same counts, a policy answers as it did; another policy with
+    other priors, asked with the same counts, gets its own answer, not the one kept."""
+    calls = successes + extra
+    cold, warm = AdmissionPolicy(), AdmissionPolicy(prior_successes=prior, prior_failures=0.5)
+    first = cold.estimates_from(successes, calls, in_flight=in_flight)
+    assert cold.estimates_from(successes, calls, in_flight=in_flight) == first
+    weighted, outcomes = warm._evidence_of(successes, calls, in_flight)
+    p = weighted / outcomes
+    assert warm.estimates_from(successes, calls, in_flight=in_flight) == pytest.approx(
+        (p, p + math.sqrt(p * (1 - p) / outcomes))
     )

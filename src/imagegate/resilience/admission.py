@@ -44,6 +44,10 @@ from imagegate.resilience.stats import OutcomeStats
 
 __all__ = ["AdmissionPolicy"]
 
+_ESTIMATES: dict[tuple[int, int, int, int], tuple[AdmissionPolicy, tuple[float, float]]] = {}
+"""`AdmissionPolicy.estimates_from`'s answers by (policy, successes, calls, in flight)."""
+_ESTIMATES_MAX = 4096
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AdmissionPolicy:
@@ -104,9 +108,19 @@ class AdmissionPolicy:
     ) -> tuple[float, float]:
         """`success_estimate` and `upper_bound` from a window's counts alone
         (`OutcomeWindow.counts`), without its full statistics."""
+        # Asked at every peek and launch, mostly with counts seen before (a full window
+        # of successes): the answers are kept per policy and counts.
+        key = (id(self), successes, calls, in_flight)
+        kept = _ESTIMATES.get(key)
+        if kept is not None and kept[0] is self:
+            return kept[1]
         weighted, outcomes = self._evidence_of(successes, calls, in_flight)
         p = weighted / outcomes
-        return p, p + self.confidence * math.sqrt(p * (1.0 - p) / outcomes)
+        estimates = p, p + self.confidence * math.sqrt(p * (1.0 - p) / outcomes)
+        if len(_ESTIMATES) >= _ESTIMATES_MAX:
+            _ESTIMATES.clear()
+        _ESTIMATES[key] = (self, estimates)  # holds the policy: its id is not reused
+        return estimates
 
     def upper_bound(self, stats: OutcomeStats | None, *, in_flight: int = 0) -> float:
         """The estimate plus ``confidence`` standard errors: what admission compares with
