@@ -26,7 +26,8 @@ from imagegate.errors import (
     QuotaExhausted,
     RateLimited,
 )
-from imagegate.resilience.breaker import BreakerPolicy
+from imagegate.guards._breaker import permit_booking
+from imagegate.resilience.breaker import BreakerPolicy, BreakerRegistry
 from imagegate.resilience.hedge import HedgePolicy
 from imagegate.resilience.ratelimit import RateLimit
 from imagegate.resilience.retry import RetryPolicy
@@ -389,3 +390,15 @@ async def test_queueing_counts_against_the_deadline(clock: FakeClock, fake: Fake
             await router.generate("late", deadline=50.0)
         assert clock.now() == pytest.approx(50.0)
         tg.cancel_scope.cancel()
+
+
+async def test_a_kept_booking_is_this_steps_own() -> None:
+    """The gate's booking is built once per breaker step and handed out again for that
+    very step; another breaker's step gets its own."""
+    registry = BreakerRegistry()
+    first, second = registry.get("a/m", "1K"), registry.get("b/m", "1K")
+    booking = permit_booking(first)
+    assert permit_booking(first) is booking
+    other = permit_booking(second)
+    assert other is not booking
+    assert other.step is second.acquire_step()

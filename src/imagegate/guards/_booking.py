@@ -26,7 +26,15 @@ from imagegate.errors import BudgetExceeded
 from imagegate.resilience.clock import Clock
 from imagegate.state import Step, apply_steps, apply_steps_now
 
-__all__ = ["Booked", "Booking", "GateRefusal", "book", "book_now"]
+__all__ = [
+    "Booked",
+    "Booking",
+    "GateRefusal",
+    "book",
+    "book_now",
+    "keep_booking",
+    "kept_booking",
+]
 
 T = TypeVar("T")
 
@@ -65,6 +73,29 @@ class Booking(Generic[T]):
     refusal: Callable[[T], GateRefusal | None]
     undo: Callable[[T], Step[Any]]
     wait_s: Callable[[T], float] = _no_wait
+
+
+_KEPT: dict[int, Booking[Any]] = {}
+"""Bookings by their step's id, for guards whose steps are kept (one per breaker, one per
+ledger and price): the booking around a kept step is the same every time, so it is built
+once. A kept booking holds its step, so that id is not reused while it is kept; it also
+holds its breaker or ledger, so the cache is bounded (a closed router's are let go once
+it is full)."""
+_KEPT_MAX = 256
+
+
+def kept_booking(step: Step[T]) -> Booking[T] | None:
+    """The booking `keep_booking` kept for ``step`` (this very step), or None."""
+    booking = _KEPT.get(id(step))
+    return booking if booking is not None and booking.step is step else None
+
+
+def keep_booking(booking: Booking[T]) -> Booking[T]:
+    """Keep ``booking`` for its step (never changed once built, so it may be shared)."""
+    if len(_KEPT) >= _KEPT_MAX:  # steps of replaced policies and varied prices: bounded
+        _KEPT.clear()
+    _KEPT[id(booking.step)] = booking
+    return booking
 
 
 @dataclass(slots=True)

@@ -11,7 +11,7 @@ from collections.abc import Awaitable
 from typing import Any
 
 from imagegate._result import Attempt
-from imagegate.guards._booking import Booking, GateRefusal
+from imagegate.guards._booking import Booking, GateRefusal, keep_booking, kept_booking
 from imagegate.guards._guard import Check, Guard
 from imagegate.guards._views import FlightView
 from imagegate.resilience.breaker import BreakerPermit, CircuitBreaker
@@ -24,13 +24,18 @@ _REFUSED = GateRefusal(_REASON)
 
 
 def permit_booking(breaker: CircuitBreaker) -> Booking[BreakerPermit | None]:
-    """A permit of ``breaker``, as a booking at the gate (refused while it is open)."""
+    """A permit of ``breaker``, as a booking at the gate (refused while it is open); the
+    same booking every time while the breaker's step is (`kept_booking`)."""
+    step = breaker.acquire_step()
+    booking = kept_booking(step)
+    if booking is not None:
+        return booking
 
     def undo(permit: BreakerPermit | None) -> Step[None]:
         assert permit is not None
         return breaker.release_step(permit)
 
-    return Booking(breaker.acquire_step(), _refusal, undo)
+    return keep_booking(Booking(step, _refusal, undo))
 
 
 def _refusal(permit: BreakerPermit | None) -> GateRefusal | None:

@@ -13,7 +13,7 @@ from typing import Any
 
 from imagegate._result import Attempt
 from imagegate.errors import BudgetExceeded
-from imagegate.guards._booking import Booking, GateRefusal
+from imagegate.guards._booking import Booking, GateRefusal, keep_booking, kept_booking
 from imagegate.guards._guard import Guard
 from imagegate.guards._views import FlightView
 from imagegate.resilience.ledger import CostLedger, Reservation
@@ -26,14 +26,18 @@ def budget_booking(
     ledger: CostLedger, estimate_usd: float, *, route: str, size: str
 ) -> Booking[Reservation | BudgetExceeded]:
     """A reservation of ``estimate_usd`` on ``ledger`` as a booking at the gate
-    (refused with the `BudgetExceeded` when it would cross the cap)."""
+    (refused with the `BudgetExceeded` when it would cross the cap); the same booking
+    every time the ledger hands out the same step (`kept_booking`)."""
+    step = ledger.reserve_step(estimate_usd, route=route, size=size)
+    booking = kept_booking(step)
+    if booking is not None:
+        return booking
 
     def undo(result: Reservation | BudgetExceeded) -> Step[None]:
         assert isinstance(result, Reservation)
         return ledger.unreserve_step(result)
 
-    step = ledger.reserve_step(estimate_usd, route=route, size=size)
-    return Booking(step, _refusal, undo)
+    return keep_booking(Booking(step, _refusal, undo))
 
 
 def _refusal(result: Reservation | BudgetExceeded) -> GateRefusal | None:
