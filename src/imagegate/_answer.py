@@ -24,18 +24,35 @@ from imagegate.errors import (
     ProviderError,
 )
 
-__all__ = ["build_failure", "build_result", "cancelled_attempt", "check_response", "record"]
+__all__ = [
+    "build_failure",
+    "build_result",
+    "cancelled_attempt",
+    "check_response",
+    "delivered_tier",
+    "record",
+]
+
+
+def delivered_tier(response: ProviderResponse) -> Size | None:
+    """The tier of the answer's first image (read from its pixels), None without one or
+    below 1K: worked out once per answer, for `check_response` and `record`."""
+    return response.images[0].size if response.images else None
 
 
 def check_response(
-    response: ProviderResponse, request: ImageRequest, route: str, size: Size
+    response: ProviderResponse,
+    delivered: Size | None,
+    request: ImageRequest,
+    route: str,
+    size: Size,
 ) -> ProviderError | None:
-    """An empty answer, or an image too small for the request, is a (billed) failure."""
+    """An empty answer, or an image too small for the request (``delivered``: its tier,
+    `delivered_tier`), is a (billed) failure."""
     if not response.images:
         return NoImageReturned("provider answered without an image", route=route, size=size)
-    delivered = response.images[0].size
     floor = request.sizes_allowed[-1]
-    if delivered is None or size_rank(delivered) < size_rank(floor):
+    if delivered is None or (delivered != floor and size_rank(delivered) < size_rank(floor)):
         image = response.images[0]
         return NoImageReturned(
             f"delivered {image.width}x{image.height} ({delivered or 'below 1K'}), "
@@ -52,10 +69,12 @@ def record(
     ended: float,
     response: ProviderResponse | None,
     error: ImageGateError | None,
+    delivered: Size | None,
 ) -> Attempt:
-    """The record of ``flight``'s call, which ended at ``ended`` with ``response`` or
-    ``error``. A cost the provider reports that cannot be a price is not believed: the
-    attempt is booked at the catalogue estimate and marked ``cost_rejected``."""
+    """The record of ``flight``'s call, which ended at ``ended`` with ``response`` (its
+    image's tier ``delivered``, `delivered_tier`) or ``error``. A cost the provider reports
+    that cannot be a price is not believed: the attempt is booked at the catalogue
+    estimate and marked ``cost_rejected``."""
     assert flight.called_at is not None
     route, size = flight.option.route.name, flight.option.size
     started, estimate = flight.called_at, flight.estimate_usd
@@ -69,7 +88,7 @@ def record(
             cost = estimate if rejected else float(response.cost_usd)
         return Attempt(
             route, size, started, ended, "success", None, response.billing, cost,
-            hedge=flight.hedge, delivered_size=response.images[0].size, number=flight.number,
+            hedge=flight.hedge, delivered_size=delivered, number=flight.number,
             cost_rejected=rejected,
         )  # fmt: skip
     billing = error.billing if isinstance(error, ProviderError) else "not_billed"
@@ -110,7 +129,9 @@ def build_result(run: RunView, winner: Landing) -> ImageResult:
     delivered = (
         winner.attempt.delivered_size if winner.attempt is not None else response.images[0].size
     )
-    downgraded = delivered is None or size_rank(delivered) < size_rank(request.size)
+    downgraded = delivered is None or (
+        delivered != request.size and size_rank(delivered) < size_rank(request.size)
+    )
     if winner.flight.hedge:
         log.info("hedge.won", route=option.route.name, size=option.size)
     if downgraded:

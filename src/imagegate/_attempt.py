@@ -19,7 +19,7 @@ import asyncio
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
 
-from imagegate._answer import cancelled_attempt, check_response, record
+from imagegate._answer import cancelled_attempt, check_response, delivered_tier, record
 from imagegate._call import call_adapter
 from imagegate._cursor import Start
 from imagegate._deadline import out_of_time
@@ -152,11 +152,13 @@ class AttemptRunner:
         flight.called_at = now
         response, error = await call_adapter(flight, timeout_s)
         ended = engine.clock.now()
+        delivered = None
         if response is not None:
-            error = check_response(response, run.request, option.route.name, option.size)
+            delivered = delivered_tier(response)
+            error = check_response(response, delivered, run.request, option.route.name, option.size)
             if error is not None:
                 response = None
-        attempt = record(flight, ended, response, error)
+        attempt = record(flight, ended, response, error, delivered)
         if attempt.cost_rejected:
             assert response is not None
             run.log.warning(
