@@ -187,6 +187,9 @@ class Ranking:
         if self.order == "ladder" or not options:
             return Ranked(list(options), len(options))
         if self.order == "size-then-soonest":
+            kept = _SPLITS.get(id(options))
+            if kept is not None and kept[0] is options:  # a plan's options, split before
+                return Ranked(list(kept[1]), kept[2])
             top = options[0].size
             first = [o for o in options if o.size == top and not o.route.backup]
             rest = [o for o in options if o.size != top or o.route.backup]
@@ -194,6 +197,10 @@ class Ranking:
             if self.strategy == "priority" and len(first) > 1:
                 first_draws = {id(o): self.sampled_time_s(o) for o in first}
                 first.sort(key=lambda o: first_draws[id(o)])
+            elif len(first) <= 1 and isinstance(options, tuple):  # the same split each time
+                if len(_SPLITS) >= _SPLITS_MAX:
+                    _SPLITS.clear()
+                _SPLITS[id(options)] = (options, (*first, *rest), len(first))
             return Ranked(first + rest, len(first))
         draws = {id(o): self.sampled_time_s(o) for o in options}
 
@@ -313,6 +320,14 @@ class Ranking:
 
             indexes.sort(key=draw, reverse=True)
         return indexes
+
+
+_SPLITS: dict[int, tuple[tuple[Option, ...], tuple[Option, ...], int]] = {}
+"""`Ranking.rank`'s split of a plan's options (a tuple, kept with the plan) when one route
+at most leads it (no draw, whatever the strategy), by the tuple's id: (the options,
+ranked, how many keep their place). Each entry holds its options, so that id is not
+reused while it is kept."""
+_SPLITS_MAX = 1024
 
 
 @functools.lru_cache(maxsize=64)

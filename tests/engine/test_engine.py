@@ -16,7 +16,7 @@ from typing import Any
 import anyio
 import pytest
 
-from imagegate import Capabilities, FakeClock, Route, Router
+from imagegate import Capabilities, FakeClock, ImageRequest, Route, Router
 from imagegate.errors import (
     AllRoutesFailed,
     BudgetExceeded,
@@ -402,3 +402,24 @@ async def test_a_kept_booking_is_this_steps_own() -> None:
     other = permit_booking(second)
     assert other is not booking
     assert other.step is second.acquire_step()
+
+
+async def test_a_plans_kept_split_is_a_fresh_list_each_time() -> None:
+    """A plan led by one route is split once and handed out again as a new list (the
+    cursor re-ranks its tail in place); two routes leading it are drawn every time."""
+    clock = FakeClock()
+    one = [Route(FakeProvider("a", clock=clock), model="m")]
+    async with Router(one, clock=clock, seed=0) as router:
+        engine = router.engine
+        options = engine.plan(ImageRequest.build("p", size="4K")).options
+        first, second = engine.rank(options), engine.rank(options)
+        assert first.options == second.options
+        assert first.options is not second.options
+        first.options.reverse()
+        assert engine.rank(options).options == second.options
+    two = [Route(FakeProvider(name, clock=clock), model="m") for name in ("a", "b")]
+    async with Router(two, clock=clock, seed=1) as router:
+        engine = router.engine
+        options = engine.plan(ImageRequest.build("p", size="4K")).options
+        leads = {engine.rank(options).options[0].route.name for _ in range(40)}
+        assert leads == {"a/m", "b/m"}  # each draw may put either first
