@@ -17,31 +17,28 @@ from imagegate.resilience._breaker_ops import BreakerPermit, BreakerRecord
 from imagegate.resilience._ledger_ops import LedgerState
 
 
-@dataclass(frozen=True, slots=True)
-class _Plain:
-    a: int
-    b: str = "b"
-    c: list[int] = field(default_factory=list)
-    d: float = field(default=1.5, kw_only=True)
-    e: tuple[int, ...] = field(default=(), kw_only=True)
+def _sample(name: str) -> type:
+    """A frozen slots dataclass with every kind of field ``slot_init`` takes, named
+    ``name`` (built afresh each time: ``slot_init`` changes the class it is given)."""
 
-    def __post_init__(self) -> None:
-        if self.a < 0:
-            raise ValueError("a must not be negative")
+    @dataclass(frozen=True, slots=True)
+    class Sample:
+        a: int
+        b: str = "b"
+        c: list[int] = field(default_factory=list)
+        d: float = field(default=1.5, kw_only=True)
+        e: tuple[int, ...] = field(default=(), kw_only=True)
+
+        def __post_init__(self) -> None:
+            if self.a < 0:
+                raise ValueError("a must not be negative")
+
+    Sample.__name__ = Sample.__qualname__ = name  # pickled by that module-level name
+    return Sample
 
 
-@slot_init
-@dataclass(frozen=True, slots=True)
-class _Quick:
-    a: int
-    b: str = "b"
-    c: list[int] = field(default_factory=list)
-    d: float = field(default=1.5, kw_only=True)
-    e: tuple[int, ...] = field(default=(), kw_only=True)
-
-    def __post_init__(self) -> None:
-        if self.a < 0:
-            raise ValueError("a must not be negative")
+_Plain = _sample("_Plain")
+_Quick = slot_init(_sample("_Quick"))
 
 
 def _described(cls: type) -> list[tuple[str, object, object, object]]:
