@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from imagegate._expiry import Deadlines
-from imagegate._plan import Plan, build_plan
+from imagegate._plan import Option, Plan, build_plan
 from imagegate._presets import OptionOrder
 from imagegate._provider import Capabilities, Provider
 from imagegate._ranking import Ranking, Strategy
@@ -78,6 +78,9 @@ class Engine(Ranking):
         default_factory=dict, init=False, repr=False, compare=False
     )
     _deadlines: Deadlines | None = field(default=None, init=False, repr=False, compare=False)
+    _splits: dict[int, tuple[tuple[Option, ...], tuple[Option, ...], int]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def plan(self, request: ImageRequest) -> Plan:
         """The ladder of ``request`` (`imagegate._plan.build_plan`), in the routing
@@ -97,13 +100,16 @@ class Engine(Ranking):
         plan = self._plans.get(key)
         if plan is None:
             if len(self._plans) >= _MAX_PLANS:  # ratios are free-form: keep it bounded
-                self._plans.clear()
+                self.forget_plans()
             plan = self._plans[key] = build_plan(request, self.routes, self.capabilities, order)
+            self.keep_split(plan.options)
         return plan
 
     def forget_plans(self) -> None:
-        """Drop the plans kept by `plan` (the routes' capabilities changed)."""
+        """Drop the plans kept by `plan` (the routes' capabilities changed), and their
+        splits."""
         self._plans.clear()
+        self.forget_splits()
 
     def pipeline(self) -> GuardPipeline:
         """The guards every attempt passes: the built-in ones, then ``guards`` (built

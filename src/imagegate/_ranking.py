@@ -106,6 +106,23 @@ class Ranking:
     rng: random.Random
     windows: dict[tuple[str, str], OutcomeWindow]
     in_flight: Counter[tuple[str, str]]
+    # `keep_split`'s splits by the options' id: (the options, ranked, how many keep their
+    # place). Each entry holds its options, so that id is not reused while it is kept.
+    _splits: dict[int, tuple[tuple[Option, ...], tuple[Option, ...], int]]
+
+    def keep_split(self, options: tuple[Option, ...]) -> None:
+        """Keep `rank`'s split of a kept plan's ``options`` (the requested size's primaries,
+        then the rest) when one route at most leads it: it then takes no draw, whatever
+        the strategy, and is the same for every request of the plan. Dropped with the
+        plans (`forget_splits`)."""
+        if options:
+            first, rest = _split(options)
+            if len(first) <= 1:
+                self._splits[id(options)] = (options, (*first, *rest), len(first))
+
+    def forget_splits(self) -> None:
+        """Drop what `keep_split` kept."""
+        self._splits.clear()
 
     def window(self, route: str, size: str) -> OutcomeWindow:
         """The outcome window of (route, size), created on first use."""
@@ -187,20 +204,14 @@ class Ranking:
         if self.order == "ladder" or not options:
             return Ranked(list(options), len(options))
         if self.order == "size-then-soonest":
-            kept = _SPLITS.get(id(options))
-            if kept is not None and kept[0] is options:  # a plan's options, split before
+            kept = self._splits.get(id(options))
+            if kept is not None and kept[0] is options:  # a kept plan's (`keep_split`)
                 return Ranked(list(kept[1]), kept[2])
-            top = options[0].size
-            first = [o for o in options if o.size == top and not o.route.backup]
-            rest = [o for o in options if o.size != top or o.route.backup]
+            first, rest = _split(options)
             # Another strategy orders the routes itself; one route needs no draw.
             if self.strategy == "priority" and len(first) > 1:
                 first_draws = {id(o): self.sampled_time_s(o) for o in first}
                 first.sort(key=lambda o: first_draws[id(o)])
-            elif len(first) <= 1 and isinstance(options, tuple):  # the same split each time
-                if len(_SPLITS) >= _SPLITS_MAX:
-                    _SPLITS.clear()
-                _SPLITS[id(options)] = (options, (*first, *rest), len(first))
             return Ranked(first + rest, len(first))
         draws = {id(o): self.sampled_time_s(o) for o in options}
 
@@ -322,12 +333,12 @@ class Ranking:
         return indexes
 
 
-_SPLITS: dict[int, tuple[tuple[Option, ...], tuple[Option, ...], int]] = {}
-"""`Ranking.rank`'s split of a plan's options (a tuple, kept with the plan) when one route
-at most leads it (no draw, whatever the strategy), by the tuple's id: (the options,
-ranked, how many keep their place). Each entry holds its options, so that id is not
-reused while it is kept."""
-_SPLITS_MAX = 1024
+def _split(options: Sequence[Option]) -> tuple[list[Option], list[Option]]:
+    """The primaries at the first option's size, and the rest, each in ladder order."""
+    top = options[0].size
+    first = [o for o in options if o.size == top and not o.route.backup]
+    rest = [o for o in options if o.size != top or o.route.backup]
+    return first, rest
 
 
 @functools.lru_cache(maxsize=64)
