@@ -71,6 +71,9 @@ class Engine(Ranking):
     windows: dict[tuple[str, str], OutcomeWindow] = field(default_factory=dict)
     in_flight: Counter[tuple[str, str]] = field(default_factory=Counter)
     abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+    kept_bookings: dict[int, Any] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )  # the built-in guards' gate bookings around kept steps (`guards._booking.kept_booking`)
     _pipeline: tuple[tuple[Guard, ...], GuardPipeline] | None = field(
         default=None, init=False, repr=False, compare=False
     )

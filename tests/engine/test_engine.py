@@ -395,13 +395,14 @@ async def test_queueing_counts_against_the_deadline(clock: FakeClock, fake: Fake
 async def test_a_kept_booking_is_this_steps_own() -> None:
     """The gate's booking is built once per breaker step and handed out again for that
     very step; another breaker's step gets its own."""
-    registry = BreakerRegistry()
+    registry, kept = BreakerRegistry(), {}
     first, second = registry.get("a/m", "1K"), registry.get("b/m", "1K")
-    booking = permit_booking(first)
-    assert permit_booking(first) is booking
-    other = permit_booking(second)
+    booking = permit_booking(first, kept)
+    assert permit_booking(first, kept) is booking
+    other = permit_booking(second, kept)
     assert other is not booking
     assert other.step is second.acquire_step()
+    assert permit_booking(first) is not booking  # nowhere to keep it: built afresh
 
 
 async def test_a_plans_kept_split_is_a_fresh_list_each_time() -> None:

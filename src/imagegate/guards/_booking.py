@@ -75,26 +75,26 @@ class Booking(Generic[T]):
     wait_s: Callable[[T], float] = _no_wait
 
 
-_KEPT: dict[int, Booking[Any]] = {}
-"""Bookings by their step's id, for guards whose steps are kept (one per breaker, one per
-ledger and price): the booking around a kept step is the same every time, so it is built
-once. A kept booking holds its step, so that id is not reused while it is kept; it also
-holds its breaker or ledger, so the cache is bounded (a closed router's are let go once
-it is full)."""
-_KEPT_MAX = 256
+_KEPT_MAX = 256  # steps of replaced policies and varied prices: bounded
 
 
-def kept_booking(step: Step[T]) -> Booking[T] | None:
-    """The booking `keep_booking` kept for ``step`` (this very step), or None."""
-    booking = _KEPT.get(id(step))
+def kept_booking(kept: dict[int, Any], step: Step[T]) -> Booking[T] | None:
+    """The booking `keep_booking` kept in ``kept`` for ``step`` (this very step), or None.
+
+    ``kept`` is the router's (`EngineView.kept_bookings`): a guard whose steps are kept
+    (one per breaker, one per ledger and price) builds the booking around a step once. A
+    kept booking holds its step, so that id is not reused while it is kept; it also holds
+    its breaker or ledger, which is why the cache is the router's, gone with it.
+    """
+    booking: Booking[T] | None = kept.get(id(step))
     return booking if booking is not None and booking.step is step else None
 
 
-def keep_booking(booking: Booking[T]) -> Booking[T]:
-    """Keep ``booking`` for its step (never changed once built, so it may be shared)."""
-    if len(_KEPT) >= _KEPT_MAX:  # steps of replaced policies and varied prices: bounded
-        _KEPT.clear()
-    _KEPT[id(booking.step)] = booking
+def keep_booking(kept: dict[int, Any], booking: Booking[T]) -> Booking[T]:
+    """Keep ``booking`` in ``kept`` for its step (never changed once built, so shared)."""
+    if len(kept) >= _KEPT_MAX:
+        kept.clear()
+    kept[id(booking.step)] = booking
     return booking
 
 

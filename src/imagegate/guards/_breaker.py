@@ -23,11 +23,14 @@ _REASON = "breaker open"
 _REFUSED = GateRefusal(_REASON)
 
 
-def permit_booking(breaker: CircuitBreaker) -> Booking[BreakerPermit | None]:
+def permit_booking(
+    breaker: CircuitBreaker, kept: dict[int, Any] | None = None
+) -> Booking[BreakerPermit | None]:
     """A permit of ``breaker``, as a booking at the gate (refused while it is open); the
-    same booking every time while the breaker's step is (`kept_booking`)."""
+    same booking every time while the breaker's step is, when ``kept`` keeps it
+    (`kept_booking`)."""
     step = breaker.acquire_step()
-    booking = kept_booking(step)
+    booking = None if kept is None else kept_booking(kept, step)
     if booking is not None:
         return booking
 
@@ -35,7 +38,8 @@ def permit_booking(breaker: CircuitBreaker) -> Booking[BreakerPermit | None]:
         assert permit is not None
         return breaker.release_step(permit)
 
-    return keep_booking(Booking(step, _refusal, undo))
+    booking = Booking(step, _refusal, undo)
+    return booking if kept is None else keep_booking(kept, booking)
 
 
 def _refusal(permit: BreakerPermit | None) -> GateRefusal | None:
@@ -56,7 +60,7 @@ class BreakerGuard(Guard):
 
     def book(self, flight: FlightView) -> Booking[Any]:
         """A permit of the option's breaker."""
-        return permit_booking(_breaker(flight))
+        return permit_booking(_breaker(flight), flight.run.engine.kept_bookings)
 
     async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:
         """Report the call's outcome and duration to the breaker."""

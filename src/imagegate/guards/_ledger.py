@@ -23,13 +23,19 @@ __all__ = ["LedgerGuard", "budget_booking"]
 
 
 def budget_booking(
-    ledger: CostLedger, estimate_usd: float, *, route: str, size: str
+    ledger: CostLedger,
+    estimate_usd: float,
+    *,
+    route: str,
+    size: str,
+    kept: dict[int, Any] | None = None,
 ) -> Booking[Reservation | BudgetExceeded]:
     """A reservation of ``estimate_usd`` on ``ledger`` as a booking at the gate
     (refused with the `BudgetExceeded` when it would cross the cap); the same booking
-    every time the ledger hands out the same step (`kept_booking`)."""
+    every time the ledger hands out the same step, when ``kept`` keeps it
+    (`kept_booking`)."""
     step = ledger.reserve_step(estimate_usd, route=route, size=size)
-    booking = kept_booking(step)
+    booking = None if kept is None else kept_booking(kept, step)
     if booking is not None:
         return booking
 
@@ -37,7 +43,8 @@ def budget_booking(
         assert isinstance(result, Reservation)
         return ledger.unreserve_step(result)
 
-    return keep_booking(Booking(step, _refusal, undo))
+    booking = Booking(step, _refusal, undo)
+    return booking if kept is None else keep_booking(kept, booking)
 
 
 def _refusal(result: Reservation | BudgetExceeded) -> GateRefusal | None:
@@ -53,10 +60,13 @@ class LedgerGuard(Guard):
 
     def book(self, flight: FlightView) -> Booking[Any]:
         """A reservation of the attempt's catalogue price."""
-        option = flight.option
-        ledger = flight.run.engine.ledger
+        option, engine = flight.option, flight.run.engine
         return budget_booking(
-            ledger, flight.estimate_usd, route=option.route.name, size=option.size
+            engine.ledger,
+            flight.estimate_usd,
+            route=option.route.name,
+            size=option.size,
+            kept=engine.kept_bookings,
         )
 
     async def settle(self, flight: FlightView, taken: Any, attempt: Attempt) -> None:

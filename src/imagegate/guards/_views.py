@@ -53,6 +53,11 @@ class EngineView(Protocol):
         """The cost ledger."""
 
     @property
+    def kept_bookings(self) -> dict[int, Any]:
+        """Gate bookings kept around kept steps, by the step's id, for the router's life
+        (`imagegate.guards._booking.kept_booking`)."""
+
+    @property
     def admission(self) -> AdmissionPolicy | None:
         """The admission policy, or None with admission off."""
 
