@@ -108,23 +108,18 @@ class SkipRecord:
             otherwise: The reason of an option never reached when no image came.
         """
         tried = {(a.route, a.size) for a in attempts}
-        if winner is not None and not soonest_first and not self._reasons and not self.passed_over:
-            # The usual end: an option delivered and nothing else was recorded, so every
-            # option without an attempt was not needed (`_never_reached` would say so).
-            return self.unsupported + tuple(
-                [
-                    _not_needed(key)
-                    for option in options
-                    if (key := (option.route.name, option.size)) not in tried
-                ]
-            )
+        # The usual end: an option delivered, ranked by size, and the ranking passed none
+        # over, so every option never reached was not needed (`_never_reached` says so).
+        needless = winner is not None and not soonest_first and not self.passed_over
         listed = list(self.unsupported)
         for option in options:
             key = (option.route.name, option.size)
             if key in tried:
                 continue
             recorded = self._reasons.get(key)
-            if recorded is None:
+            if recorded is None and needless:
+                recorded = _not_needed(key)
+            elif recorded is None:
                 reason, detail = self._never_reached(option, winner, soonest_first, otherwise)
                 recorded = (
                     _not_needed(key)
