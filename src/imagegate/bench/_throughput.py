@@ -51,7 +51,18 @@ from imagegate.bench._setup import raw_gemini_client
 from imagegate.providers import ProviderConfig, registry
 from imagegate.testing._images import Payload
 
-__all__ = ["Call", "Round", "ThroughputResult", "summarize", "throughput", "timed_rounds"]
+__all__ = [
+    "TARGET",
+    "Call",
+    "Round",
+    "ThroughputResult",
+    "summarize",
+    "throughput",
+    "timed_rounds",
+]
+
+TARGET: Final = 0.95
+"""The router's requests per CPU-second aimed at, as a share of the adapter's alone."""
 
 _MODELS: Final = {"gemini": "gemini-3-pro-image", "openai": "gpt-image-2.6-sunburst"}
 _WAYS: Final = ("sdk", "adapter", "deadline", "router")
